@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: MIT
+# memvisor: one non-recursive Makefile.
+#
+#   make              release build in $(O) (default build/)
+#   make check        every Check suite under ASan+UBSan, in $(O)/check
+#   make unit         the fast suites alone (no end-to-end runs)
+#   make bench        benchmarks, release build
+#   make demo         the quickstart experiment and its report
+#   make format-check clang-format, dry run
+#
+# `make check` and `make demo` first run scripts/deps.sh, which installs
+# missing Debian packages (as root, through apt-get).
+
+O ?= build
+CK := $(O)/check
+CC ?= cc
+Q ?= @
+
+PKGS := inih libxxhash libzstd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wformat=2
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -I. $(WARN) $(PKG_CFLAGS)
+REL_CFLAGS := $(BASE_CFLAGS) -O2 -DMEMVISOR_JEMALLOC $(CFLAGS)
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CK_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) $(CFLAGS)
+
+MODULES := mem guest vmm-core
+LIB_SRCS := $(filter-out vmm-core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
+MAIN_SRC := vmm-core/main.c
+BENCH_SRCS := $(wildcard bench/*.c)
+# one Check binary per module, from every .c in <module>/tests/, plus the
+# end-to-end suite in tests/e2e/
+SUITES := $(foreach m,$(MODULES),$(if $(wildcard $(m)/tests/*.c),$(m)))
+E2E_SRCS := $(wildcard tests/e2e/*.c)
+
+obj = $(patsubst %.c,$(1)/%.o,$(2))
+
+REL_LIB_OBJS := $(call obj,$(O),$(LIB_SRCS))
+CK_LIB_OBJS := $(call obj,$(CK),$(LIB_SRCS))
+
+.PHONY: all check unit bench demo format format-check clean deps
+all: $(O)/memvisor
+
+deps:
+	$(Q)sh scripts/deps.sh
+
+$(O)/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(REL_CFLAGS) -MMD -MP -c $< -o $@
+$(CK)/%.o: %.c
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(O)/libmemvisor.a: $(REL_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(CK)/libmemvisor.a: $(CK_LIB_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The release binary links jemalloc; the sanitizer build must not (both
+# replace malloc).
+$(O)/memvisor: $(call obj,$(O),$(MAIN_SRC)) $(O)/libmemvisor.a
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread
+	@echo "built $@"
+$(CK)/memvisor: $(call obj,$(CK),$(MAIN_SRC)) $(CK)/libmemvisor.a
+	$(Q)$(CC) $(CK_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm -lpthread
+
+define suite_rule
+$(CK)/check_$(notdir $(1)): $(call obj,$(CK),$(wildcard $(1)/tests/*.c)) $(CK)/libmemvisor.a
+	$(Q)$(CC) $(CK_CFLAGS) -o $$@ $$^ $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+endef
+$(foreach s,$(SUITES),$(eval $(call suite_rule,$(s))))
+
+CK_BINS := $(foreach s,$(SUITES),$(CK)/check_$(notdir $(s)))
+ifneq ($(E2E_SRCS),)
+$(CK)/check_e2e: $(call obj,$(CK),$(E2E_SRCS)) $(CK)/libmemvisor.a
+	$(Q)$(CC) $(CK_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+E2E_BIN := $(CK)/check_e2e
+endif
+
+# Suites find the binary under test and the source tree through these.
+CK_ENV := MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+
+unit: deps
+	$(Q)$(MAKE) --no-print-directory $(CK_BINS)
+	$(Q)set -e; for t in $(CK_BINS); do echo "== $$t"; $(CK_ENV) $$t; done
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor
+	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
+
+$(O)/bench_%: $(O)/bench/%.o $(O)/libmemvisor.a
+	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bench_%,$(BENCH_SRCS))
+bench: deps
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS) $(O)/memvisor
+	$(Q)set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/memvisor
+	$(Q)MEMVISOR=$(abspath $(O)/memvisor) sh experiments/quickstart/run.sh
+
+FMT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FMT_SRCS)
+format:
+	$(Q)clang-format -i $(FMT_SRCS)
+
+clean:
+	rm -rf $(O)
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

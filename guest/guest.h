@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guest: the soft guest OS and its workloads.
+ *
+ * The guest OS runs on a software vCPU: every byte it or its workloads read
+ * or write goes through the MMU (mmu_access for virtual addresses through
+ * the guest's own page tables, mmu_phys for its kernel's direct map), never
+ * through a host pointer. It keeps, in guest memory:
+ *   - mem_map: one 64-byte struct guest_page per guest frame (as Linux's
+ *     struct page), sized by the configured memory;
+ *   - per process, a 4-level x86-64 page table in the real format.
+ * It demand-pages with zero-fill, and when its free frames run out it
+ * reclaims user pages to guest swap with the configured replacement policy.
+ *
+ * Guest swap is the guest's disk: one host file per guest swap store, shared
+ * by all guests of a run (a thousand guests cost one descriptor), carved
+ * into per-guest extents on demand.
+ *
+ * This module never includes vmm-core.
+ */
+#ifndef GUEST_GUEST_H
+#define GUEST_GUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "mem/mem.h"
+
+#define GUEST_MUST_CHECK __attribute__((warn_unused_result))
+
+/* ------------------------------------------------------------------------
+ * Guest swap store (swap.c)
+ */
+struct guest_swap_store;
+struct guest_swap;
+
+/* Create a store backed by one unlinked file in dir (NULL: $TMPDIR or
+ * /tmp). Returns NULL with errno set. */
+struct guest_swap_store *guest_swap_store_create(const char *dir);
+/* Close the file. Every area must have been destroyed. */
+void guest_swap_store_destroy(struct guest_swap_store *st);
+/* Bytes the store's file occupies on disk now. */
+uint64_t guest_swap_store_bytes(const struct guest_swap_store *st);
+
+/* A swap area of `slots` 4 KiB slots for one guest, in st (borrowed).
+ * Extents are taken from the file as slots are first used. NULL + errno. */
+struct guest_swap *guest_swap_create(struct guest_swap_store *st, uint64_t slots);
+/* Free the area's slots; its extents return to the store for reuse. */
+void guest_swap_destroy(struct guest_swap *sw);
+/* Take a free slot. Returns 0, -ENOSPC when the area is full, -errno. */
+int guest_swap_alloc(struct guest_swap *sw, uint64_t *slot) GUEST_MUST_CHECK;
+void guest_swap_free(struct guest_swap *sw, uint64_t slot);
+/* Write / read one 4 KiB page at slot. 0 or -errno (-EIO on a short
+ * transfer, with a message naming the slot). */
+int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page) GUEST_MUST_CHECK;
+int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page) GUEST_MUST_CHECK;
+/* Slots in use. */
+uint64_t guest_swap_used(const struct guest_swap *sw);
+
+/* ------------------------------------------------------------------------
+ * Workloads (workload.c, zipf.c, content.c)
+ *
+ * A workload generates one process's accesses over a working set of pages
+ * starting at GUEST_WL_BASE. Reads load 8 bytes; writes store 8 bytes whose
+ * value follows the content model. The workload records, host-side and
+ * apart from guest memory, what it wrote to every page (its content kind
+ * and a write count), so that the expected bytes of every page can be
+ * recomputed from the seed alone: that is what --verify checks against.
+ *
+ * Content models (what writes put in memory):
+ *   zero      every store writes 0: pages stay all-zero;
+ *   private   the first write fills the page with bytes unique to (seed,
+ *             process, page), each later store writes a unique word;
+ *   library   the first write copies a page of the shared library image
+ *             (the same in every guest with the same library seed), later
+ *             stores write the library's own word back: identical pages
+ *             across guests for page sharing to find;
+ *   mixed     per page, zero_pct % zero, library_pct % library, the rest
+ *             private, chosen by a hash of the page.
+ */
+#define GUEST_WL_BASE 0x0000000010000000ull /* workload region, gva */
+
+enum guest_pattern { GUEST_PAT_SEQ, GUEST_PAT_UNIFORM, GUEST_PAT_ZIPF };
+enum guest_content { GUEST_CONTENT_ZERO, GUEST_CONTENT_PRIVATE, GUEST_CONTENT_LIBRARY,
+		     GUEST_CONTENT_MIXED };
+
+/* The shared library image: pages of deterministic bytes from a seed. */
+struct guest_library {
+	uint64_t pages;
+	uint8_t *data; /* pages * 4 KiB, host memory: the "disk image" */
+};
+/* Generate a library of `pages` pages from seed. NULL + errno. */
+struct guest_library *guest_library_create(uint64_t pages, uint64_t seed);
+void guest_library_destroy(struct guest_library *lib);
+
+struct guest_workload_params {
+	enum guest_pattern pattern;
+	uint64_t wss_pages;     /* working set, 4 KiB pages */
+	uint64_t accesses;      /* accesses per process */
+	unsigned write_pct;     /* 0..100 */
+	double zipf_theta;      /* zipf skew, e.g. 0.99 */
+	enum guest_content content;
+	unsigned zero_pct;      /* mixed only */
+	unsigned library_pct;   /* mixed only */
+	const struct guest_library *lib; /* borrowed; needed by library/mixed */
+};
+
+/* Parse names as used in configs; return -EINVAL for an unknown name. */
+int guest_pattern_parse(const char *s, enum guest_pattern *out) GUEST_MUST_CHECK;
+int guest_content_parse(const char *s, enum guest_content *out) GUEST_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * The guest OS (os.c, pgtable.c, fault.c, reclaim.c, verify.c, dump.c)
+ */
+enum guest_reclaim { GUEST_RECLAIM_CLOCK, GUEST_RECLAIM_LRU, GUEST_RECLAIM_RANDOM };
+int guest_reclaim_parse(const char *s, enum guest_reclaim *out) GUEST_MUST_CHECK;
+const char *guest_reclaim_name(enum guest_reclaim r);
+
+struct guest_params {
+	const char *name;         /* for messages; borrowed */
+	uint64_t pages;           /* configured guest memory, 4 KiB pages */
+	unsigned procs;           /* processes, each running the workload */
+	uint64_t timeslice;       /* accesses between context switches */
+	enum guest_reclaim reclaim;
+	uint64_t swap_pages;      /* guest swap area, 4 KiB slots */
+	uint64_t seed;
+	struct guest_workload_params wl;
+};
+
+/* A guest frame's entry in mem_map, in guest memory: 64 bytes, as Linux. */
+struct guest_page {
+	uint32_t flags;  /* GUEST_PG_* */
+	uint32_t pid;    /* owning process of a user page */
+	uint64_t vpn;    /* virtual page it backs, for reclaim */
+	uint64_t prev;   /* LRU / clock ring, gfn; free list uses next */
+	uint64_t next;
+	uint8_t pad[32];
+};
+#define GUEST_PG_FREE 1u
+#define GUEST_PG_KERNEL 2u  /* mem_map itself, reserved */
+#define GUEST_PG_PT 4u      /* a page-table page */
+#define GUEST_PG_USER 8u    /* a user data page on the reclaim ring */
+
+struct guest_stats {
+	uint64_t accesses;    /* workload accesses completed */
+	uint64_t page_faults; /* #PF handled by the guest OS */
+	uint64_t zero_fills;  /* first-touch faults */
+	uint64_t swap_outs;
+	uint64_t swap_ins;
+	uint64_t ctx_switches;
+	uint64_t frames_free;
+	uint64_t frames_kernel; /* mem_map */
+	uint64_t frames_pt;
+	uint64_t frames_user;
+};
+
+struct guest_os;
+/*
+ * Boot a guest OS on the vCPU whose MMU is m (borrowed): write mem_map into
+ * guest memory, build the free list, create the processes and their
+ * workloads. sw (borrowed) is its swap area. Returns NULL with errno set;
+ * *why (if not NULL) gets a static message for a configuration that cannot
+ * boot (memory too small for mem_map and the page tables).
+ */
+struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw,
+				 const struct guest_params *p, const char **why);
+void guest_os_destroy(struct guest_os *g);
+/*
+ * Run up to `budget` workload accesses (fewer when the workload ends).
+ * *done gets the number completed. Returns 0, or -errno when the guest
+ * failed (the VMM refused a frame, guest swap full, I/O error); then
+ * guest_os_error() says why.
+ */
+int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done) GUEST_MUST_CHECK;
+bool guest_os_done(const struct guest_os *g);
+const char *guest_os_error(const struct guest_os *g);
+void guest_os_stats(const struct guest_os *g, struct guest_stats *st);
+/*
+ * Check every page each workload touched against what it wrote, reading
+ * guest memory through the p2m and guest swap (not through the MMU, which
+ * would change A/D bits and TLB state). Returns 0 when all match, -EIO at
+ * the first mismatch with msg naming process, gva, gfn and byte offset.
+ */
+int guest_os_verify(struct guest_os *g, char *msg, size_t msglen) GUEST_MUST_CHECK;
+/* Write "pid cr3" lines, one per process, to f. */
+void guest_os_dump_roots(const struct guest_os *g, FILE *f);
+
+#endif

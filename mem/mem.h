@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mem: host memory for guests. The host frame pool, the per-guest p2m
+ * (guest frame -> host frame and state), the reverse map, the TLB model,
+ * the paging modes behind paging_ops, and the software MMU that every guest
+ * access goes through.
+ *
+ * Address kinds are distinct typedefs and are converted only through the
+ * helpers below: a gva_t is guest-virtual, a gpa_t guest-physical, a gfn_t a
+ * guest frame number, an hfn_t an index into the host frame pool.
+ */
+#ifndef MEM_MEM_H
+#define MEM_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define MEM_MUST_CHECK __attribute__((warn_unused_result))
+
+#define MEM_PAGE_SHIFT 12
+#define MEM_PAGE_SIZE 4096u
+#define MEM_PAGE_MASK (~(uint64_t)(MEM_PAGE_SIZE - 1))
+
+typedef uint64_t gva_t; /* guest-virtual address */
+typedef uint64_t gpa_t; /* guest-physical address */
+typedef uint64_t gfn_t; /* guest frame number: gpa >> 12 */
+typedef uint64_t hfn_t; /* host frame: index into the frame pool */
+
+static inline gfn_t mem_gpa_to_gfn(gpa_t pa) { return pa >> MEM_PAGE_SHIFT; }
+static inline gpa_t mem_gfn_to_gpa(gfn_t gfn) { return gfn << MEM_PAGE_SHIFT; }
+static inline uint64_t mem_gva_to_vpn(gva_t va) { return va >> MEM_PAGE_SHIFT; }
+static inline gva_t mem_vpn_to_gva(uint64_t vpn) { return vpn << MEM_PAGE_SHIFT; }
+
+/*
+ * x86-64 page-table entry (Intel SDM vol. 3A, 4.5; the same layout at every
+ * level of a 4-level table):
+ *
+ *   63  62..52  51..12  11..9  8  7   6  5  4   3   2  1  0
+ *   NX  avail   addr    avail  G  PS  D  A  PCD PWT U  W  P
+ *
+ * PS is defined in PDPT and PD entries (1 GiB and 2 MiB pages). D is defined
+ * in leaf entries only. A not-present entry (P = 0) leaves bits 63..1 to the
+ * OS: the guest OS keeps its swap entries there.
+ */
+#define PTE_P (1ull << 0)
+#define PTE_W (1ull << 1)
+#define PTE_U (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_G (1ull << 8)
+#define PTE_NX (1ull << 63)
+#define PTE_ADDR_MASK 0x000ffffffffff000ull
+
+/* Index of va in the table at level (4 = PML4 ... 1 = PT). */
+static inline unsigned pte_index(gva_t va, int level)
+{
+	return (unsigned)(va >> (MEM_PAGE_SHIFT + 9 * (level - 1))) & 511u;
+}
+
+/*
+ * EPT entry (Intel SDM vol. 3C, 29.3.2), the format of nested paging here:
+ *
+ *   51..12  11..10  9  8  7   6     5..3  2  1  0
+ *   addr    ign     D  A  PS  IPAT  MT    X  W  R
+ *
+ * An entry is present when any of R, W, X is set. MT is the memory type of a
+ * leaf (6 = write-back). A and D are set by the walker (EPT A/D enabled).
+ * The address is a host-physical address: here an hfn << 12, the frame
+ * pool being the host-physical address space.
+ */
+#define EPT_R (1ull << 0)
+#define EPT_W (1ull << 1)
+#define EPT_X (1ull << 2)
+#define EPT_MT_WB (6ull << 3)
+#define EPT_IPAT (1ull << 6)
+#define EPT_PS (1ull << 7)
+#define EPT_A (1ull << 8)
+#define EPT_D (1ull << 9)
+#define EPT_RWX (EPT_R | EPT_W | EPT_X)
+#define EPT_ADDR_MASK 0x000ffffffffff000ull
+
+/* ------------------------------------------------------------------------
+ * Host frame pool (pool.c)
+ *
+ * One reserved anonymous mapping of `frames` 4 KiB frames with transparent
+ * huge pages off (MADV_NOHUGEPAGE), so that a freed frame really leaves RSS.
+ * Frames are handed out lazily (a high-water mark, then a free list); a freed
+ * frame waits on a pending list and is given back to the kernel with
+ * MADV_DONTNEED when MEM_POOL_RELEASE_BATCH frames are pending, or when
+ * mem_pool_release() is called. The pool is the host-physical address space:
+ * an hfn is a frame index, its address hfn << 12.
+ */
+#define MEM_POOL_RELEASE_BATCH 64
+
+struct mem_pool {
+	uint8_t *base;     /* the reserved mapping, frames * 4 KiB bytes */
+	uint64_t frames;   /* budget, 4 KiB frames */
+	uint64_t used;     /* frames allocated now */
+	uint64_t peak;     /* highest `used` ever */
+	uint64_t hiwater;  /* frames [0, hiwater) have been handed out once */
+	hfn_t *free;       /* free frames already given back to the kernel */
+	uint64_t nfree;
+	hfn_t *pending;    /* freed frames not yet given back */
+	uint64_t npending;
+	uint64_t releases; /* madvise(MADV_DONTNEED) batches issued */
+	uint64_t released; /* frames given back to the kernel, total */
+};
+
+/* Reserve a pool of `frames` frames. Returns NULL with errno set. */
+struct mem_pool *mem_pool_create(uint64_t frames);
+/* Unmap the pool. Every frame is gone; callers must not hold pointers. */
+void mem_pool_destroy(struct mem_pool *pool);
+/*
+ * Allocate one frame into *out. With zero set the frame reads as zeros.
+ * Returns 0, or -ENOMEM when all `frames` are in use.
+ */
+int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero) MEM_MUST_CHECK;
+/* Free a frame allocated from this pool. Freeing a free frame is a BUG. */
+void mem_pool_free(struct mem_pool *pool, hfn_t hfn);
+/* Give every pending freed frame back to the kernel now. */
+void mem_pool_release(struct mem_pool *pool);
+/* Frames of the pool resident in host memory now (mincore), 4 KiB frames. */
+uint64_t mem_pool_resident(const struct mem_pool *pool);
+
+static inline uint8_t *mem_pool_ptr(const struct mem_pool *pool, hfn_t hfn)
+{
+	return pool->base + (hfn << MEM_PAGE_SHIFT);
+}
+
+/* Resident set size of this process (/proc/self/statm), bytes; 0 if unknown. */
+uint64_t mem_rss_bytes(void);
+
+/* ------------------------------------------------------------------------
+ * Per-guest p2m (p2m.c)
+ *
+ * One entry per guest frame. State machine (every transition not listed is
+ * illegal and refused with -EINVAL; mem_p2m_legal() is the table):
+ *
+ *   UNTOUCHED -> RESIDENT    first touch: a zeroed host frame (populate)
+ *   RESIDENT  -> SHARED      merged with identical content (ksm)
+ *   SHARED    -> RESIDENT    copy-on-write break: a private copy
+ *   RESIDENT  -> SWAPPED     host swap-out
+ *   SWAPPED   -> RESIDENT    host swap-in, exact bytes
+ *   UNTOUCHED, RESIDENT, SHARED, SWAPPED -> BALLOONED   balloon inflate
+ *   BALLOONED -> UNTOUCHED   balloon deflate: the page reads as zeros again
+ *   RESIDENT  -> UNTOUCHED   the guest is reset (reboot) or destroyed
+ *
+ * Invariants, checked by mem_p2m_check() and in every test:
+ *   - count[UNTOUCHED] + count[RESIDENT] + count[SHARED] + count[BALLOONED]
+ *     + count[SWAPPED] = pages;
+ *   - count[s] is the number of entries in state s;
+ *   - a RESIDENT entry owns one host frame, allocated from the pool; a
+ *     SHARED entry holds a reference on a shared frame owned by ksm; the
+ *     other states hold no host frame.
+ * Every transition that changes or drops the host frame of a gfn first zaps
+ * every translation that maps it (the reverse map below), so no TLB, EPT or
+ * shadow entry keeps pointing at a frame the guest no longer owns.
+ */
+enum mem_page_state {
+	MEM_UNTOUCHED = 0,
+	MEM_RESIDENT,
+	MEM_SHARED,
+	MEM_BALLOONED,
+	MEM_SWAPPED,
+	MEM_NR_STATES
+};
+
+/* Entry layout: bits 2..0 state, bit 3 write-protected, bits 63..12 value
+ * (the hfn for RESIDENT and SHARED, the swap slot for SWAPPED, else 0). */
+#define MEM_P2M_STATE_MASK 7ull
+#define MEM_P2M_WP (1ull << 3)
+#define MEM_P2M_VAL_SHIFT 12
+
+struct mem_rmap_entry;
+struct mem_p2m {
+	struct mem_pool *pool; /* borrowed */
+	uint64_t pages;        /* configured guest memory, 4 KiB pages */
+	uint64_t *e;           /* pages entries */
+	uint64_t count[MEM_NR_STATES]; /* entries in each state */
+	/* reverse map: head index into rmap[] per gfn, 0 = none */
+	uint32_t *rmap_head;
+	struct mem_rmap_entry *rmap;
+	uint32_t rmap_cap, rmap_free, rmap_used;
+};
+
+/* Create the p2m of a guest of `pages` frames, all UNTOUCHED. NULL + errno. */
+struct mem_p2m *mem_p2m_create(struct mem_pool *pool, uint64_t pages);
+/* Free every RESIDENT frame back to the pool and the p2m itself. */
+void mem_p2m_destroy(struct mem_p2m *p2m);
+
+static inline enum mem_page_state mem_p2m_state(const struct mem_p2m *p2m, gfn_t gfn)
+{
+	return (enum mem_page_state)(p2m->e[gfn] & MEM_P2M_STATE_MASK);
+}
+static inline uint64_t mem_p2m_val(const struct mem_p2m *p2m, gfn_t gfn)
+{
+	return p2m->e[gfn] >> MEM_P2M_VAL_SHIFT;
+}
+static inline bool mem_p2m_wp(const struct mem_p2m *p2m, gfn_t gfn)
+{
+	return (p2m->e[gfn] & MEM_P2M_WP) != 0;
+}
+
+/* Is from -> to a legal transition of the table above? */
+bool mem_p2m_legal(enum mem_page_state from, enum mem_page_state to);
+/* The state's name as used in CSV headers ("untouched", "resident", ...). */
+const char *mem_p2m_state_name(enum mem_page_state s);
+
+/*
+ * Make an UNTOUCHED gfn RESIDENT on a zeroed host frame; *hfn gets it.
+ * A RESIDENT gfn just returns its frame. Returns 0, -ENOMEM when the pool
+ * is exhausted (the gfn stays UNTOUCHED), -EINVAL for any other state or a
+ * gfn out of range.
+ */
+int mem_p2m_populate(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_CHECK;
+/*
+ * Move gfn to state `to` with value `val` (hfn or slot) and the
+ * write-protect bit `wp`, after zapping its translations. The caller has
+ * already moved the contents and owns the frame bookkeeping (this function
+ * neither allocates nor frees host frames). Returns 0 or -EINVAL for an
+ * illegal transition or out-of-range gfn, leaving the entry unchanged.
+ */
+int mem_p2m_set(struct mem_p2m *p2m, gfn_t gfn, enum mem_page_state to, uint64_t val,
+		bool wp) MEM_MUST_CHECK;
+/*
+ * Return a RESIDENT gfn to UNTOUCHED, freeing its host frame (guest reset).
+ * Returns 0 or -EINVAL if the gfn is not RESIDENT.
+ */
+int mem_p2m_discard(struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
+/*
+ * Copy the current contents of gfn into buf (4 KiB) without side effects:
+ * no state change, no accessed bits, no exits. UNTOUCHED and BALLOONED read
+ * as zeros. SWAPPED needs the host swap (a later mechanism) and returns
+ * -ENOSYS until then. Returns 0, -EINVAL out of range.
+ */
+int mem_p2m_read(const struct mem_p2m *p2m, gfn_t gfn, void *buf) MEM_MUST_CHECK;
+/* Host pointer of a RESIDENT or SHARED gfn, or NULL. */
+uint8_t *mem_p2m_ptr(const struct mem_p2m *p2m, gfn_t gfn);
+/* Recount every state from the entries and compare with count[] and pages.
+ * Returns 0, or -EUCLEAN with a message on stderr naming the gfn/state. */
+int mem_p2m_check(const struct mem_p2m *p2m) MEM_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * Reverse map (rmap.c): which translations map a guest frame.
+ *
+ * A mapper is anything that caches a gfn -> host frame translation in a
+ * structure of its own: the nested (EPT) table, shadow page tables, a TLB.
+ * It records each cached translation with mem_rmap_add(); a remap of the
+ * gfn calls mem_rmap_zap(), which calls the mapper's zap for every record
+ * and removes them. `ref` is the mapper's own handle for the translation
+ * (for example the address of the EPT leaf entry).
+ */
+struct mem_mapper;
+struct mem_mapper_ops {
+	const char *name;
+	/* Drop the translation `ref` of gfn. Must not call back into the rmap. */
+	void (*zap)(struct mem_mapper *m, gfn_t gfn, uint64_t ref);
+};
+struct mem_mapper {
+	const struct mem_mapper_ops *ops;
+	void *ctx; /* the mapper's own state */
+};
+struct mem_rmap_entry {
+	struct mem_mapper *mapper;
+	uint64_t ref;
+	uint32_t next; /* index of the next entry of the same gfn, 0 = end */
+};
+
+/* Record that `m` maps gfn through `ref`. 0 or -ENOMEM / -EINVAL. */
+int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m,
+		 uint64_t ref) MEM_MUST_CHECK;
+/* Forget one record. Returns 0, or -ENOENT if there is none. */
+int mem_rmap_del(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref);
+/* Zap and forget every translation of gfn. */
+void mem_rmap_zap(struct mem_p2m *p2m, gfn_t gfn);
+/* Number of translations recorded for gfn. */
+unsigned mem_rmap_count(const struct mem_p2m *p2m, gfn_t gfn);
+
+/* ------------------------------------------------------------------------
+ * TLB model (tlb.c): set-associative, LRU within a set, untagged (a CR3
+ * write flushes it, as without PCID). Entries must be a multiple of ways and
+ * the number of sets a power of two.
+ */
+#define MEM_TLB_W 1u     /* a write may complete without a walk: writable all
+			    the way and the guest PTE's D bit already set */
+#define MEM_TLB_U 2u     /* user-accessible */
+#define MEM_TLB_NX 4u    /* no instruction fetch */
+
+struct mem_tlb_entry {
+	uint64_t tag;  /* vpn << 1 | 1 when valid, 0 when empty */
+	uint8_t *hptr; /* host address of the 4 KiB frame */
+	gfn_t gfn;     /* guest frame it maps, for zapping by gfn */
+	uint32_t flags; /* MEM_TLB_* */
+	uint32_t stamp; /* LRU: larger is more recent */
+};
+struct mem_tlb {
+	unsigned sets, ways;
+	uint32_t tick;
+	struct mem_tlb_entry *e; /* sets * ways */
+	uint64_t flushes;
+};
+
+/* Set up a TLB of `entries` entries, `ways` per set. 0 or -EINVAL/-ENOMEM. */
+int mem_tlb_init(struct mem_tlb *tlb, unsigned entries, unsigned ways) MEM_MUST_CHECK;
+void mem_tlb_fini(struct mem_tlb *tlb);
+
+static inline struct mem_tlb_entry *mem_tlb_lookup(struct mem_tlb *tlb, uint64_t vpn)
+{
+	struct mem_tlb_entry *e = tlb->e + (size_t)(vpn & (tlb->sets - 1)) * tlb->ways;
+	uint64_t tag = vpn << 1 | 1;
+
+	for (unsigned w = 0; w < tlb->ways; w++)
+		if (e[w].tag == tag) {
+			e[w].stamp = ++tlb->tick;
+			return &e[w];
+		}
+	return NULL;
+}
+/* Insert or overwrite the entry of vpn, evicting the set's LRU entry. */
+void mem_tlb_fill(struct mem_tlb *tlb, uint64_t vpn, uint8_t *hptr, gfn_t gfn, uint32_t flags);
+void mem_tlb_flush_all(struct mem_tlb *tlb);
+void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t vpn);
+/* Drop every entry that maps gfn (a remap). */
+void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn);
+
+/* ------------------------------------------------------------------------
+ * The software MMU (mmu.c) and the paging modes behind paging_ops.
+ *
+ * Every access of a guest, its OS's page-table writes included, goes through
+ * mmu_access() (virtual, through the guest's page tables at cr3) or
+ * mmu_phys() (the guest kernel's direct map: guest-physical, through the
+ * second dimension only). A TLB hit completes inline. A miss calls the
+ * paging mode's translate, which walks the guest's 4-level table in guest
+ * memory (setting A, and D on a write, as hardware does) and the mode's own
+ * structures, counting every memory reference in walk_refs.
+ *
+ * Exits: when the mode needs the VMM (a nested fault on a gfn the EPT does
+ * not map, later shadow-paging events) the MMU counts the exit by reason and
+ * calls the VMM's handler, a plain function call, before the access retries.
+ */
+enum mmu_exit_reason {
+	MMU_EXIT_NESTED_FAULT = 0, /* EPT violation (Intel), #NPF (AMD) */
+	MMU_EXIT_HIDDEN_FAULT,     /* shadow miss: a walk and a fill */
+	MMU_EXIT_PT_WRITE,         /* write to a write-protected guest PT page */
+	MMU_EXIT_CR3_WRITE,
+	MMU_EXIT_INVLPG,
+	MMU_EXIT_MODE_SWITCH,
+	MMU_EXIT_BALLOON,          /* balloon device notification */
+	MMU_EXIT_NR
+};
+/* The reason's name, as in summary.json ("nested_fault", ...). */
+const char *mmu_exit_name(enum mmu_exit_reason r);
+
+/* Access kinds, or-ed. */
+#define MMU_READ 0u
+#define MMU_WRITE 1u
+#define MMU_FETCH 2u
+#define MMU_USER 4u  /* a user-mode access: needs PTE_U at every level */
+
+/* Guest page-fault error code bits (x86 #PF): P, W/R, U/S, I/D. */
+#define MMU_PF_P 1u
+#define MMU_PF_W 2u
+#define MMU_PF_U 4u
+#define MMU_PF_I 16u
+
+/* mmu_access() result when the guest takes a page fault (see m->pf). */
+#define MMU_PF 1
+
+struct mmu_stats {
+	uint64_t accesses;     /* translated accesses (one per page touched) */
+	uint64_t writes;
+	uint64_t tlb_misses;   /* = walks of the mode's translate */
+	uint64_t walk_refs;    /* memory references made by walks */
+	uint64_t phys_accesses; /* guest-kernel direct-map accesses */
+	uint64_t phys_misses;
+	uint64_t phys_walk_refs; /* references made by direct-map misses */
+	uint64_t guest_faults; /* #PF delivered to the guest */
+	uint64_t exits[MMU_EXIT_NR];
+	uint64_t pwc_hits;
+};
+
+/* The VMM's side of an exit. Return 0 to retry the access, -errno to fail
+ * the guest (the access returns that error). */
+struct mmu_exit {
+	enum mmu_exit_reason reason;
+	gfn_t gfn;     /* the guest frame concerned */
+	unsigned acc;  /* MMU_* of the access that exited */
+};
+typedef int (*mmu_exit_fn)(void *ctx, const struct mmu_exit *x);
+
+struct mmu;
+struct paging_ops {
+	const char *name;
+	/* Allocate the mode's state in m->mode. Called with m->p2m set. */
+	int (*create)(struct mmu *m);
+	/* Free the mode's state and its host frames; zap its rmap records. */
+	void (*destroy)(struct mmu *m);
+	/* TLB miss: translate va for acc, count refs, set guest A/D bits, fill
+	 * the TLB. Returns 0, MMU_PF (m->pf filled) or -errno. */
+	int (*translate)(struct mmu *m, gva_t va, unsigned acc);
+	/* Host address of gpa for a guest-kernel access of kind acc (the
+	 * mode may exit, e.g. a write to a protected PT page under shadow
+	 * paging). Returns NULL with *err set (-errno) on failure. */
+	uint8_t *(*phys)(struct mmu *m, gpa_t gpa, unsigned acc, int *err);
+	/* Optional: the guest loaded CR3 / executed INVLPG. NULL = nothing
+	 * beyond the MMU's own TLB flush. */
+	void (*set_cr3)(struct mmu *m, gpa_t cr3);
+	void (*invlpg)(struct mmu *m, gva_t va);
+};
+/* The paging mode called `name` ("nested"), or NULL. */
+const struct paging_ops *paging_find(const char *name);
+extern const struct paging_ops paging_nested_ops;
+
+struct mmu_config {
+	unsigned tlb_entries, tlb_ways;   /* gva TLB (default 1536, 12 ways) */
+	unsigned ptlb_entries, ptlb_ways; /* kernel direct-map TLB (64, 4) */
+	unsigned pwc_entries; /* nested walk cache: gfn -> host frame of the
+				 guest's page-table pages, fully associative;
+				 0 = none (the cold 24-reference walk) */
+};
+
+struct mmu {
+	/* hot fields first */
+	struct mem_tlb tlb;
+	gpa_t cr3;
+	struct mmu_stats st;
+	gfn_t last_gfn;        /* guest frame of the last page accessed */
+	struct {               /* the last guest page fault (MMU_PF) */
+		gva_t addr;    /* CR2 */
+		unsigned err;  /* MMU_PF_* */
+	} pf;
+	struct mem_tlb ptlb;
+	struct mem_p2m *p2m;   /* borrowed */
+	struct mem_pool *pool; /* borrowed, = p2m->pool */
+	const struct paging_ops *ops;
+	void *mode;            /* the paging mode's state */
+	uint64_t mode_frames;  /* host frames the mode holds (EPT tables) */
+	struct mmu_config cfg;
+	mmu_exit_fn exit;
+	void *exit_ctx;
+	struct mem_mapper tlb_mapper; /* the TLBs as mappers (zap by gfn) */
+};
+
+/* Create the MMU of one vCPU over p2m with paging mode ops; exits go to
+ * fn(ctx). Returns 0 or -errno. */
+int mmu_init(struct mmu *m, struct mem_p2m *p2m, const struct paging_ops *ops,
+	     const struct mmu_config *cfg, mmu_exit_fn fn, void *ctx) MEM_MUST_CHECK;
+void mmu_fini(struct mmu *m);
+/* Count exit x and call the VMM's handler. For paging modes. */
+int mmu_exit(struct mmu *m, const struct mmu_exit *x) MEM_MUST_CHECK;
+/* Load CR3 (flushes the TLB). */
+void mmu_set_cr3(struct mmu *m, gpa_t cr3);
+/* Invalidate the translation of va (INVLPG). */
+void mmu_invlpg(struct mmu *m, gva_t va);
+
+/* Slow path of mmu_access: misses, page-crossing accesses. */
+int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc);
+
+/*
+ * Read (acc without MMU_WRITE: into buf) or write (from buf) len bytes at
+ * guest-virtual va. An access that crosses a page boundary touches every
+ * page it covers, lowest first, each counted as one access. Returns 0,
+ * MMU_PF with m->pf set (nothing after the faulting page was done), or
+ * -errno when the VMM failed the guest.
+ */
+static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc)
+{
+	unsigned off = (unsigned)(va & (MEM_PAGE_SIZE - 1));
+
+	if (off + len <= MEM_PAGE_SIZE) {
+		struct mem_tlb_entry *e = mem_tlb_lookup(&m->tlb, va >> MEM_PAGE_SHIFT);
+		uint32_t need = ((acc & MMU_WRITE) ? MEM_TLB_W : 0) |
+				((acc & MMU_USER) ? MEM_TLB_U : 0);
+
+		if (e && (e->flags & need) == need &&
+		    !((acc & MMU_FETCH) && (e->flags & MEM_TLB_NX))) {
+			m->st.accesses++;
+			m->last_gfn = e->gfn;
+			if (acc & MMU_WRITE) {
+				m->st.writes++;
+				memcpy(e->hptr + off, buf, len);
+			} else {
+				memcpy(buf, e->hptr + off, len);
+			}
+			return 0;
+		}
+	}
+	return mmu_access_slow(m, va, buf, len, acc);
+}
+
+/*
+ * Guest-kernel access to guest-physical memory (its direct map): len bytes
+ * at gpa, within one page. Goes through the mode's phys translation (and
+ * the direct-map TLB). Returns 0 or -errno (-EFAULT beyond guest memory).
+ */
+int mmu_phys(struct mmu *m, gpa_t gpa, void *buf, size_t len, unsigned acc) MEM_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * Nested paging internals shared with tests (paging_nested.c).
+ *
+ * Walk-reference arithmetic, no caches: each of the 4 guest levels costs 4
+ * EPT references to translate the guest table page's gpa plus 1 reference
+ * for the guest entry; the final gpa costs 4 more: 4 * (4 + 1) + 4 = 24.
+ * With the walk cache, a hit on a guest table page's gfn saves its 4 EPT
+ * references; the data page's gfn is not cached there (the TLB does that).
+ */
+#define PAGING_NESTED_COLD_REFS 24
+/* Root of the EPT (host-physical address), for tests and dumps. */
+uint64_t paging_nested_root(const struct mmu *m);
+
+#endif
