@@ -93,9 +93,9 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor
 	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
 
-$(O)/bench_%: $(O)/bench/%.o $(O)/libmemvisor.a
+$(O)/bench_%: $(O)/bench/bench_%.o $(O)/libmemvisor.a
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread
-BENCH_BINS := $(patsubst bench/%.c,$(O)/bench_%,$(BENCH_SRCS))
+BENCH_BINS := $(patsubst bench/%.c,$(O)/%,$(BENCH_SRCS))
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS) $(O)/memvisor
 	$(Q)set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done

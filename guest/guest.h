@@ -57,6 +57,8 @@ int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page) GUE
 int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page) GUEST_MUST_CHECK;
 /* Slots in use. */
 uint64_t guest_swap_used(const struct guest_swap *sw);
+/* The area's last error as a message naming the slot ("" if none). */
+const char *guest_swap_error(const struct guest_swap *sw);
 
 /* ------------------------------------------------------------------------
  * Workloads (workload.c, zipf.c, content.c)

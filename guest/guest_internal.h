@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: MIT */
+/* guest_internal: what the guest module's files share, and its tests. */
+#ifndef GUEST_GUEST_INTERNAL_H
+#define GUEST_GUEST_INTERNAL_H
+
+#include <assert.h>
+#include <stdarg.h>
+
+#include "guest/guest.h"
+
+/* ------------------------------------------------------------------------
+ * Hashing and pseudo-random numbers: splitmix64 to mix and seed,
+ * xoshiro256** as the per-process generator. Everything the workload does
+ * is a function of these and the seeds, which is what makes runs
+ * deterministic and pages verifiable.
+ */
+static inline uint64_t guest_mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* A hash of four words; `dom` separates the uses of one tuple. */
+static inline uint64_t guest_hash4(uint64_t dom, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+	uint64_t h = guest_mix64(dom ^ 0x6a09e667f3bcc909ull);
+
+	h = guest_mix64(h ^ a);
+	h = guest_mix64(h ^ b);
+	h = guest_mix64(h ^ c);
+	return guest_mix64(h ^ d);
+}
+
+/* Hash domains. */
+#define GUEST_H_PROC 1u   /* (seed, pid): a process's generator */
+#define GUEST_H_FILL 2u   /* (seed, pid, idx): private first-write bytes */
+#define GUEST_H_WIDX 3u   /* (seed, pid, idx, k): word index of write k */
+#define GUEST_H_WVAL 4u   /* (seed, pid, idx, k): value of write k */
+#define GUEST_H_KIND 5u   /* (seed, idx): content kind of a mixed page */
+#define GUEST_H_PERM 6u   /* (seed, pid): zipf rank permutation */
+#define GUEST_H_LIB 7u    /* (lib seed, page): library bytes */
+#define GUEST_H_RECLAIM 8u
+
+struct guest_rng {
+	uint64_t s[4];
+};
+
+static inline void guest_rng_seed(struct guest_rng *r, uint64_t seed)
+{
+	for (int i = 0; i < 4; i++) {
+		seed += 0x9e3779b97f4a7c15ull;
+		r->s[i] = guest_mix64(seed);
+	}
+}
+
+static inline uint64_t guest_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static inline uint64_t guest_rng_next(struct guest_rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t out = guest_rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = guest_rotl(s[3], 45);
+	return out;
+}
+
+/* Uniform in [0, n), by multiply-shift (Lemire), n > 0. */
+static inline uint64_t guest_rng_below(struct guest_rng *r, uint64_t n)
+{
+	return (uint64_t)(((unsigned __int128)guest_rng_next(r) * n) >> 64);
+}
+
+/* Uniform in [0, 1). */
+static inline double guest_rng_double(struct guest_rng *r)
+{
+	return (double)(guest_rng_next(r) >> 11) * 0x1p-53;
+}
+
+/* ------------------------------------------------------------------------
+ * Zipf ranks (zipf.c): rejection-inversion sampling (Hoermann and
+ * Derflinger 1996), O(1) per draw for any exponent theta > 0, no table.
+ */
+struct guest_zipf {
+	uint64_t n;
+	double theta;
+	double h_x1;   /* H(1.5) - 1 */
+	double h_n;    /* H(n + 0.5) */
+	double s;      /* squeeze bound */
+};
+
+/* Set up draws over ranks 0..n-1 with P(k) ~ 1/(k+1)^theta. 0 or -EINVAL. */
+int guest_zipf_init(struct guest_zipf *z, uint64_t n, double theta) GUEST_MUST_CHECK;
+/* A rank in [0, n); rank 0 is the most popular. */
+uint64_t guest_zipf_next(const struct guest_zipf *z, struct guest_rng *r);
+
+/* ------------------------------------------------------------------------
+ * Content models (content.c). Pages are named by idx, their index in the
+ * working set. `kind` is a GUEST_CONTENT_* other than MIXED.
+ *
+ * Write k of a page (k = 1, 2, ...): write 1 fills the whole page (private:
+ * a stream of (seed, pid, idx); library: library page idx % lib->pages;
+ * zero: nothing, the page is zero); write k >= 2 stores one word at index
+ * guest_content_word() gives.
+ */
+enum guest_content guest_content_kind(const struct guest_workload_params *p, uint64_t seed,
+				      uint64_t idx);
+/* The 4 KiB write 1 puts in the page, into buf; false for a zero page,
+ * which write 1 leaves as it is (buf untouched). */
+bool guest_content_fill(enum guest_content kind, const struct guest_library *lib, uint64_t seed,
+			uint32_t pid, uint64_t idx, uint8_t *buf);
+/* Word index (0..511) and value of write k >= 2. */
+void guest_content_word(enum guest_content kind, const struct guest_library *lib, uint64_t seed,
+			uint32_t pid, uint64_t idx, uint64_t k, unsigned *word, uint64_t *val);
+/* The page's expected 4 KiB after `writes` writes (0: all zero). */
+void guest_content_expected(enum guest_content kind, const struct guest_library *lib,
+			    uint64_t seed, uint32_t pid, uint64_t idx, uint64_t writes,
+			    uint8_t *buf);
+
+/* ------------------------------------------------------------------------
+ * Workload generator and write record (workload.c).
+ *
+ * The record is one host word per page of the working set:
+ *   bits 59..0  writes (0: never written)
+ *   bits 61..60 content kind (GUEST_CONTENT_ZERO/PRIVATE/LIBRARY)
+ *   bit  62     touched (read or written at least once)
+ */
+#define GUEST_REC_WRITES ((1ull << 60) - 1)
+#define GUEST_REC_KIND_SHIFT 60
+#define GUEST_REC_TOUCHED (1ull << 62)
+
+static inline uint64_t guest_rec_writes(uint64_t rec) { return rec & GUEST_REC_WRITES; }
+static inline enum guest_content guest_rec_kind(uint64_t rec)
+{
+	return (enum guest_content)((rec >> GUEST_REC_KIND_SHIFT) & 3);
+}
+static inline bool guest_rec_touched(uint64_t rec) { return (rec & GUEST_REC_TOUCHED) != 0; }
+
+struct guest_wl {
+	const struct guest_workload_params *p; /* borrowed, the guest's copy */
+	uint64_t seed;
+	uint32_t pid;
+	struct guest_rng rng;
+	uint64_t pos;      /* seq: next index */
+	uint64_t issued;   /* accesses completed */
+	struct guest_zipf zipf;
+	uint32_t *perm;    /* zipf: rank -> page index */
+	uint64_t *rec;     /* wss_pages record words */
+};
+
+/* One access the generator chose. */
+struct guest_op {
+	uint64_t idx;  /* page index in the working set */
+	unsigned off;  /* byte offset of an 8-byte read (8-aligned) */
+	bool write;
+};
+
+/* Set up process pid's generator and record. 0 or -ENOMEM / -EINVAL. */
+int guest_wl_init(struct guest_wl *w, const struct guest_workload_params *p, uint64_t seed,
+		  uint32_t pid) GUEST_MUST_CHECK;
+void guest_wl_fini(struct guest_wl *w);
+/* The next access; a pure function of the generator's state. */
+void guest_wl_next(struct guest_wl *w, struct guest_op *op);
+
+/* ------------------------------------------------------------------------
+ * The guest OS's private state (os.c).
+ */
+#define GUEST_MM_ENTRY 64u /* bytes per mem_map entry */
+#define GUEST_MM_FLAGS 0u  /* byte offsets in struct guest_page */
+#define GUEST_MM_PID 4u
+#define GUEST_MM_VPN 8u
+#define GUEST_MM_PREV 16u
+#define GUEST_MM_NEXT 24u
+#define GUEST_MIN_DATA_FRAMES 8u
+
+struct guest_proc {
+	uint32_t pid;
+	gpa_t pml4;        /* root of its page table (its CR3) */
+	struct guest_wl wl;
+};
+
+struct guest_os {
+	struct mmu *m;          /* borrowed */
+	struct guest_swap *sw;  /* borrowed */
+	struct guest_params p;  /* copy; p.name points at name[] */
+	char name[48];
+	uint64_t pages;         /* guest frames */
+	uint64_t mm_frames;     /* frames holding mem_map, from gfn 1 */
+	gfn_t first_data;       /* first frame after mem_map */
+	uint64_t wl_vpn;        /* vpn of GUEST_WL_BASE */
+
+	gfn_t free_head;        /* free list through mem_map next, 0 = empty */
+	uint64_t nfree;
+	gfn_t ring_head;        /* circular ring of user pages through
+				   prev/next; clock hand, LRU end; 0 = empty */
+	uint64_t nuser;         /* user pages on the ring */
+	uint64_t npt;           /* page-table frames */
+	struct guest_rng rrng;  /* random reclaim */
+
+	struct guest_proc *procs;
+	unsigned nprocs;
+	unsigned cur;           /* index of the running process */
+	uint64_t slice_left;    /* accesses before the next switch */
+
+	struct guest_stats st;
+	int failed;             /* 0, or the -errno that failed the guest */
+	char detail[192];       /* why a lower level failed, for err[] */
+	char err[384];
+	uint8_t *bounce;        /* 4 KiB: swap I/O */
+	uint8_t *fill;          /* 4 KiB: first-write contents */
+	uint8_t *zero;          /* 4 KiB of zeros */
+	uint64_t rbuf;          /* target of workload reads */
+};
+
+/* "ENOMEM" for ENOMEM, or NULL. */
+const char *guest_errname(int err);
+/* Record why a lower level failed (the first reason wins); returns r. */
+int guest_detail(struct guest_os *g, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Fail the guest: err[] = "guest NAME: pid P gva 0x...: detail: -EXXX". */
+int guest_fail_at(struct guest_os *g, uint32_t pid, gva_t va, int r);
+
+/* Direct-map accessors (mmu_phys); -errno with detail set on failure. */
+int guest_phys(struct guest_os *g, gpa_t pa, void *buf, size_t len, unsigned acc) GUEST_MUST_CHECK;
+static inline int guest_phys_read64(struct guest_os *g, gpa_t pa, uint64_t *v)
+{
+	return guest_phys(g, pa, v, 8, MMU_READ);
+}
+static inline int guest_phys_write64(struct guest_os *g, gpa_t pa, uint64_t v)
+{
+	return guest_phys(g, pa, &v, 8, MMU_WRITE);
+}
+static inline gpa_t guest_mm_gpa(gfn_t gfn, unsigned off)
+{
+	return MEM_PAGE_SIZE + gfn * GUEST_MM_ENTRY + off;
+}
+
+/* Take a free frame for a page of `flags` (GUEST_PG_PT or GUEST_PG_USER),
+ * reclaiming a user page when none is free. mem_map gets flags, pid, vpn.
+ * The frame's contents are stale. 0 or -errno. */
+int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn,
+		      gfn_t *out) GUEST_MUST_CHECK;
+/* Put a frame back on the free list. 0 or -errno. */
+int guest_frame_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+/* The process with this pid, or NULL. */
+struct guest_proc *guest_proc_find(struct guest_os *g, uint32_t pid);
+static inline uint32_t guest_cur_pid(const struct guest_os *g) { return g->procs[g->cur].pid; }
+
+/* ------------------------------------------------------------------------
+ * Page tables (pgtable.c).
+ */
+/* Encoding of a swapped-out page in a not-present PTE; see pgtable.c. */
+#define GUEST_PTE_SWAP (1ull << 1)
+#define GUEST_SWAP_SLOT_MAX (1ull << 40)
+uint64_t guest_pte_mk_swap(uint64_t slot);
+bool guest_pte_is_swap(uint64_t pte);
+uint64_t guest_pte_swap_slot(uint64_t pte);
+/* Leaf flags of a user page, intermediate flags. */
+#define GUEST_PTE_USER (PTE_P | PTE_W | PTE_U)
+#define GUEST_PTE_TABLE (PTE_P | PTE_W | PTE_U)
+
+/* A zeroed page-table frame; *gpa its address. 0 or -errno. */
+int guest_pt_alloc(struct guest_os *g, gpa_t *gpa) GUEST_MUST_CHECK;
+/* gpa of va's leaf entry under root. With alloc, missing tables are
+ * allocated; without, -ENOENT when one is missing. 0 or -errno. */
+int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc,
+		  gpa_t *pte_gpa) GUEST_MUST_CHECK;
+/* Table frames a working set of `pages` pages at GUEST_WL_BASE needs. */
+uint64_t guest_pt_frames_needed(uint64_t pages);
+
+/* ------------------------------------------------------------------------
+ * Faults (fault.c) and the access loop.
+ */
+int guest_access_slow(struct guest_os *g, struct guest_proc *pr, gva_t va, void *buf, size_t len,
+		      unsigned acc, int r) GUEST_MUST_CHECK;
+
+/* A user access of the running process pr: retries after each page fault
+ * the guest OS handles. 0, or -errno with the guest failed. */
+static inline int guest_access(struct guest_os *g, struct guest_proc *pr, gva_t va, void *buf,
+			       size_t len, unsigned acc)
+{
+	int r = mmu_access(g->m, va, buf, len, acc | MMU_USER);
+
+	if (r == 0)
+		return 0;
+	return guest_access_slow(g, pr, va, buf, len, acc, r);
+}
+
+/* ------------------------------------------------------------------------
+ * Reclaim (reclaim.c): the ring of user pages and the policies.
+ */
+int guest_ring_add(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+/* LRU: gfn was just accessed; move it to the most-recent end. */
+int guest_lru_touch(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+/* Evict one user page to guest swap with the guest's policy, leaving its
+ * frame on the free list. 0 or -errno (-ENOSPC: guest swap full). */
+int guest_reclaim_one(struct guest_os *g) GUEST_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * The workload step (workload.c) and checks (verify.c).
+ */
+/* One access of process pr. 0 or -errno with the guest failed. */
+int guest_wl_step(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
+/*
+ * Check the guest's own bookkeeping in guest memory, read through the p2m:
+ * mem_map flags and counts, the free list, the user ring, and every user
+ * page's PTE pointing back at its frame. 0 or -EUCLEAN with msg.
+ */
+int guest_os_check(struct guest_os *g, char *msg, size_t msglen) GUEST_MUST_CHECK;
+
+#endif

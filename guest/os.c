@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: MIT */
+/* guest OS: boot, mem_map and the frame allocator, processes, scheduler. */
+/*
+ * Design overview.
+ *
+ * The soft guest OS is a small paging kernel that lives in guest memory and
+ * is executed by the host on the guest's behalf: every byte it reads or
+ * writes goes through the software MMU, so the VMM sees its memory traffic
+ * (page-table writes, mem_map updates, zero-fills, swap I/O copies) exactly
+ * as it sees a real kernel's. Host-side state is limited to what a CPU's
+ * registers and the kernel's few globals would hold (list heads, counters)
+ * and to the workload's write record, which stands apart from guest memory
+ * on purpose so that guest_os_verify() can check memory against it.
+ *
+ * Guest-physical layout:
+ *   gfn 0                      reserved (as a real PC's real-mode page)
+ *   gfn 1 .. mm_frames         mem_map: one 64-byte struct guest_page per
+ *                              guest frame, the entry of gfn at
+ *                              4096 + 64 * gfn (guest_mm_gpa)
+ *   gfn first_data .. pages-1  free at boot, linked through mem_map `next`
+ *
+ * Frames leave the free list as page-table pages (GUEST_PG_PT, never
+ * reclaimed) or user data pages (GUEST_PG_USER). User pages also sit on one
+ * circular ring through mem_map prev/next, in order of insertion: the
+ * clock hand and the LRU order (reclaim.c). Every mem_map access is an
+ * 8-, 16- or 64-byte mmu_phys access.
+ *
+ * Processes (pids 1..procs) each own a 4-level x86-64 page table (pgtable.c)
+ * whose PML4 is allocated at boot; lower tables are allocated on demand by
+ * the page-fault handler (fault.c). Each process runs the same workload
+ * (workload.c) over its own address space at GUEST_WL_BASE; the scheduler
+ * switches round robin every `timeslice` accesses, loading CR3, which
+ * flushes the untagged TLB. So only the running process can have TLB
+ * entries: reclaim invalidates (INVLPG) only for it.
+ *
+ * Memory pressure: when the free list is empty the allocator evicts one user
+ * page (reclaim.c) to guest swap (swap.c), leaving a swap entry in its PTE;
+ * a later fault reads it back. Boot refuses a guest whose memory cannot hold
+ * mem_map, every page table the working set needs and GUEST_MIN_DATA_FRAMES
+ * data frames, so eviction always finds a user page to take.
+ *
+ * Failure: anything the guest itself gets wrong (a fault outside its
+ * region, corrupt mem_map, swap full, a frame the VMM refuses) fails that
+ * guest with a message in err[]; guest_os_run() returns the -errno and
+ * never crashes the host.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest/guest_internal.h"
+
+const char *guest_errname(int err)
+{
+	switch (err) {
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EIO: return "EIO";
+	case E2BIG: return "E2BIG";
+	case EAGAIN: return "EAGAIN";
+	case ENOMEM: return "ENOMEM";
+	case EFAULT: return "EFAULT";
+	case EBUSY: return "EBUSY";
+	case EINVAL: return "EINVAL";
+	case EFBIG: return "EFBIG";
+	case ENOSPC: return "ENOSPC";
+	case ERANGE: return "ERANGE";
+	case ENOSYS: return "ENOSYS";
+	case EOVERFLOW: return "EOVERFLOW";
+	case EUCLEAN: return "EUCLEAN";
+	default: return NULL;
+	}
+}
+
+int guest_detail(struct guest_os *g, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (g->detail[0])
+		return r;
+	va_start(ap, fmt);
+	vsnprintf(g->detail, sizeof(g->detail), fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int guest_fail_at(struct guest_os *g, uint32_t pid, gva_t va, int r)
+{
+	const char *en = guest_errname(-r);
+	char num[24];
+
+	if (g->failed)
+		return g->failed;
+	if (r >= 0)
+		r = -EIO;
+	if (!en) {
+		snprintf(num, sizeof(num), "errno %d", -r);
+		en = num;
+	}
+	g->failed = r;
+	snprintf(g->err, sizeof(g->err), "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 ": %s: -%s (%s)",
+		 g->name, pid, va, g->detail[0] ? g->detail : "access failed", en, strerror(-r));
+	return r;
+}
+
+int guest_phys(struct guest_os *g, gpa_t pa, void *buf, size_t len, unsigned acc)
+{
+	int r = mmu_phys(g->m, pa, buf, len, acc);
+
+	if (r)
+		return guest_detail(g, r, "kernel %s of %zu bytes at gpa 0x%" PRIx64 " failed",
+				    (acc & MMU_WRITE) ? "write" : "read", len, pa);
+	return 0;
+}
+
+/* ---- frame allocator --------------------------------------------------- */
+
+int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn, gfn_t *out)
+{
+	struct guest_page e;
+	gfn_t gfn;
+	int r;
+
+	if (!g->free_head) {
+		r = guest_reclaim_one(g);
+		if (r)
+			return r;
+		if (!g->free_head)
+			return guest_detail(g, -ENOMEM, "out of memory: reclaim freed nothing");
+	}
+	gfn = g->free_head;
+	r = guest_phys(g, guest_mm_gpa(gfn, 0), &e, sizeof(e), MMU_READ);
+	if (r)
+		return r;
+	if (e.flags != GUEST_PG_FREE || e.next >= g->pages || (e.next && e.next < g->first_data))
+		return guest_detail(g, -EUCLEAN,
+				    "mem_map corrupt: free gfn %" PRIu64 " flags 0x%x next %" PRIu64,
+				    gfn, e.flags, e.next);
+	g->free_head = e.next;
+	g->nfree--;
+	memset(&e, 0, sizeof(e));
+	e.flags = flags;
+	e.pid = pid;
+	e.vpn = vpn;
+	r = guest_phys(g, guest_mm_gpa(gfn, 0), &e, sizeof(e), MMU_WRITE);
+	if (r)
+		return r;
+	if (flags & GUEST_PG_PT)
+		g->npt++;
+	*out = gfn;
+	return 0;
+}
+
+int guest_frame_free(struct guest_os *g, gfn_t gfn)
+{
+	struct guest_page e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	e.flags = GUEST_PG_FREE;
+	e.next = g->free_head;
+	r = guest_phys(g, guest_mm_gpa(gfn, 0), &e, sizeof(e), MMU_WRITE);
+	if (r)
+		return r;
+	g->free_head = gfn;
+	g->nfree++;
+	return 0;
+}
+
+/* Write mem_map, one 4 KiB page of entries per mmu_phys write. */
+static int guest_boot_mem_map(struct guest_os *g)
+{
+	const uint64_t per = MEM_PAGE_SIZE / GUEST_MM_ENTRY;
+	struct guest_page *ents = (struct guest_page *)g->fill;
+
+	for (uint64_t f = 0; f < g->mm_frames; f++) {
+		memset(ents, 0, MEM_PAGE_SIZE);
+		for (uint64_t i = 0; i < per; i++) {
+			gfn_t gfn = f * per + i;
+
+			if (gfn >= g->pages)
+				break;
+			if (gfn < g->first_data) {
+				ents[i].flags = GUEST_PG_KERNEL;
+			} else {
+				ents[i].flags = GUEST_PG_FREE;
+				ents[i].next = gfn + 1 < g->pages ? gfn + 1 : 0;
+			}
+		}
+		int r = guest_phys(g, mem_gfn_to_gpa(1 + f), ents, MEM_PAGE_SIZE, MMU_WRITE);
+
+		if (r)
+			return r;
+	}
+	g->free_head = g->first_data;
+	g->nfree = g->pages - g->first_data;
+	return 0;
+}
+
+/* ---- processes and scheduling ------------------------------------------ */
+
+struct guest_proc *guest_proc_find(struct guest_os *g, uint32_t pid)
+{
+	if (pid < 1 || pid > g->nprocs)
+		return NULL;
+	return &g->procs[pid - 1];
+}
+
+static bool guest_proc_done(const struct guest_os *g, const struct guest_proc *pr)
+{
+	return pr->wl.issued >= g->p.wl.accesses;
+}
+
+/* Pick the next runnable process round robin; false when all are done. */
+static bool guest_sched_next(struct guest_os *g)
+{
+	for (unsigned i = 1; i <= g->nprocs; i++) {
+		unsigned c = (g->cur + i) % g->nprocs;
+
+		if (guest_proc_done(g, &g->procs[c]))
+			continue;
+		if (c != g->cur) {
+			g->cur = c;
+			mmu_set_cr3(g->m, g->procs[c].pml4);
+			g->st.ctx_switches++;
+		}
+		g->slice_left = g->p.timeslice;
+		return true;
+	}
+	return false;
+}
+
+/* Validate p; a static reason or NULL. */
+static const char *guest_params_check(const struct mmu *m, const struct guest_params *p)
+{
+	const struct guest_workload_params *w = &p->wl;
+
+	if (!p->pages || p->pages > m->p2m->pages)
+		return "guest memory size is 0 or larger than the VM's memory";
+	if (!p->procs || p->procs > 65536)
+		return "process count must be 1..65536";
+	if (!w->wss_pages || w->wss_pages > UINT32_MAX ||
+	    w->wss_pages > (UINT64_C(1) << 47) / MEM_PAGE_SIZE - mem_gva_to_vpn(GUEST_WL_BASE))
+		return "working set size must be 1..2^32-1 pages below the 128 TiB user half";
+	if (w->write_pct > 100)
+		return "write_pct must be 0..100";
+	if (w->content == GUEST_CONTENT_MIXED && w->zero_pct + w->library_pct > 100)
+		return "zero_pct + library_pct must not exceed 100";
+	if ((w->content == GUEST_CONTENT_LIBRARY ||
+	     (w->content == GUEST_CONTENT_MIXED && w->library_pct)) &&
+	    (!w->lib || !w->lib->pages))
+		return "library content needs a library";
+	if (w->pattern == GUEST_PAT_ZIPF && !(w->zipf_theta > 0 && w->zipf_theta < 100))
+		return "zipf theta must be in (0, 100)";
+	if (p->swap_pages >= GUEST_SWAP_SLOT_MAX)
+		return "swap area too large for a swap entry";
+	return NULL;
+}
+
+struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw,
+				 const struct guest_params *p, const char **why)
+{
+	const char *bad = guest_params_check(m, p);
+	struct guest_os *g;
+	uint64_t need;
+	int err = EINVAL;
+
+	if (bad)
+		goto err_why;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		err = ENOMEM;
+		bad = "out of host memory";
+		goto err_why;
+	}
+	g->m = m;
+	g->sw = sw;
+	g->p = *p;
+	snprintf(g->name, sizeof(g->name), "%s", p->name ? p->name : "guest");
+	g->p.name = g->name;
+	if (!g->p.timeslice)
+		g->p.timeslice = 1;
+	g->pages = p->pages;
+	g->mm_frames = (g->pages * GUEST_MM_ENTRY + MEM_PAGE_SIZE - 1) / MEM_PAGE_SIZE;
+	g->first_data = 1 + g->mm_frames;
+	g->wl_vpn = mem_gva_to_vpn(GUEST_WL_BASE);
+	guest_rng_seed(&g->rrng, guest_hash4(GUEST_H_RECLAIM, p->seed, 0, 0, 0));
+
+	need = g->first_data + (uint64_t)p->procs * guest_pt_frames_needed(p->wl.wss_pages) +
+	       GUEST_MIN_DATA_FRAMES;
+	if (need > g->pages) {
+		bad = "guest memory too small for mem_map, page tables and 8 data frames";
+		goto err_free;
+	}
+	g->bounce = malloc(MEM_PAGE_SIZE);
+	g->fill = malloc(MEM_PAGE_SIZE);
+	g->zero = calloc(1, MEM_PAGE_SIZE);
+	g->procs = calloc(p->procs, sizeof(*g->procs));
+	if (!g->bounce || !g->fill || !g->zero || !g->procs) {
+		err = ENOMEM;
+		bad = "out of host memory";
+		goto err_free;
+	}
+	g->nprocs = p->procs;
+	err = -guest_boot_mem_map(g);
+	if (err) {
+		bad = "writing mem_map into guest memory failed";
+		goto err_free;
+	}
+	for (unsigned i = 0; i < g->nprocs; i++) {
+		struct guest_proc *pr = &g->procs[i];
+		int r;
+
+		pr->pid = i + 1;
+		r = guest_pt_alloc(g, &pr->pml4);
+		if (r) {
+			err = -r;
+			bad = "allocating a process's page table failed";
+			goto err_free;
+		}
+		r = guest_wl_init(&pr->wl, &g->p.wl, p->seed, pr->pid);
+		if (r) {
+			err = -r;
+			bad = "setting up the workload failed";
+			goto err_free;
+		}
+	}
+	g->cur = 0;
+	mmu_set_cr3(m, g->procs[0].pml4);
+	g->slice_left = g->p.timeslice;
+	return g;
+
+err_free:
+	guest_os_destroy(g);
+err_why:
+	if (why)
+		*why = bad;
+	errno = err;
+	return NULL;
+}
+
+void guest_os_destroy(struct guest_os *g)
+{
+	if (!g)
+		return;
+	if (g->procs)
+		for (unsigned i = 0; i < g->nprocs; i++)
+			guest_wl_fini(&g->procs[i].wl);
+	free(g->procs);
+	free(g->bounce);
+	free(g->fill);
+	free(g->zero);
+	free(g);
+}
+
+int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done)
+{
+	uint64_t n = 0;
+
+	*done = 0;
+	if (g->failed)
+		return g->failed;
+	while (n < budget) {
+		struct guest_proc *pr = &g->procs[g->cur];
+		uint64_t chunk;
+
+		if (!g->slice_left || guest_proc_done(g, pr)) {
+			if (!guest_sched_next(g))
+				break;
+			pr = &g->procs[g->cur];
+		}
+		chunk = budget - n;
+		if (chunk > g->slice_left)
+			chunk = g->slice_left;
+		if (chunk > g->p.wl.accesses - pr->wl.issued)
+			chunk = g->p.wl.accesses - pr->wl.issued;
+		for (uint64_t i = 0; i < chunk; i++) {
+			int r = guest_wl_step(g, pr);
+
+			if (r) {
+				*done = n + i;
+				return r;
+			}
+		}
+		n += chunk;
+		g->slice_left -= chunk;
+	}
+	*done = n;
+	return 0;
+}
+
+bool guest_os_done(const struct guest_os *g)
+{
+	if (g->failed)
+		return true;
+	for (unsigned i = 0; i < g->nprocs; i++)
+		if (!guest_proc_done(g, &g->procs[i]))
+			return false;
+	return true;
+}
+
+const char *guest_os_error(const struct guest_os *g)
+{
+	return g->err; /* "" while the guest has not failed */
+}
+
+void guest_os_stats(const struct guest_os *g, struct guest_stats *st)
+{
+	*st = g->st;
+	st->frames_free = g->nfree;
+	st->frames_kernel = g->first_data;
+	st->frames_pt = g->npt;
+	st->frames_user = g->nuser;
+}
+
+void guest_os_dump_roots(const struct guest_os *g, FILE *f)
+{
+	for (unsigned i = 0; i < g->nprocs; i++)
+		fprintf(f, "%" PRIu32 " %" PRIx64 "\n", g->procs[i].pid, g->procs[i].pml4);
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/* guest workloads: access generators, the workload step, the write record. */
+/*
+ * Each process runs one generator over its working set, pages 0..wss-1 at
+ * GUEST_WL_BASE. Its xoshiro256** state is seeded from (guest seed, pid),
+ * so a process's access sequence depends on nothing else; guest_wl_next()
+ * is a pure function of that state, which lets tests replay a sequence.
+ *
+ *   seq      0, 1, ..., wss-1, 0, ... (cyclic)
+ *   uniform  every page equally likely
+ *   zipf     rank k with probability ~ 1/(k+1)^theta (zipf.c), ranks mapped
+ *            to pages through a seeded permutation, so the hot pages are
+ *            scattered over the working set (and over page tables)
+ *
+ * Per access the generator draws the page, whether it is a write
+ * (write_pct), and for reads an 8-aligned offset. A read loads 8 bytes. A
+ * write is write k of its page (k counted in the record): write 1 fills the
+ * page per its content kind with one 4 KiB store (a zero page gets an
+ * 8-byte store of 0 instead); later writes store 8 bytes (content.c).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest/guest_internal.h"
+
+int guest_pattern_parse(const char *s, enum guest_pattern *out)
+{
+	static const char *const names[] = {"seq", "uniform", "zipf"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum guest_pattern)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int guest_content_parse(const char *s, enum guest_content *out)
+{
+	static const char *const names[] = {"zero", "private", "library", "mixed"};
+
+	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(s, names[i])) {
+			*out = (enum guest_content)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int guest_wl_init(struct guest_wl *w, const struct guest_workload_params *p, uint64_t seed,
+		  uint32_t pid)
+{
+	uint64_t n = p->wss_pages;
+
+	memset(w, 0, sizeof(*w));
+	if (!n || n > UINT32_MAX)
+		return -EINVAL;
+	w->p = p;
+	w->seed = seed;
+	w->pid = pid;
+	guest_rng_seed(&w->rng, guest_hash4(GUEST_H_PROC, seed, pid, 0, 0));
+	w->rec = malloc(n * sizeof(*w->rec));
+	if (!w->rec)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n; i++)
+		w->rec[i] = (uint64_t)guest_content_kind(p, seed, i) << GUEST_REC_KIND_SHIFT;
+	if (p->pattern == GUEST_PAT_ZIPF) {
+		struct guest_rng pr;
+		int r = guest_zipf_init(&w->zipf, n, p->zipf_theta);
+
+		if (r) {
+			guest_wl_fini(w);
+			return r;
+		}
+		w->perm = malloc(n * sizeof(*w->perm));
+		if (!w->perm) {
+			guest_wl_fini(w);
+			return -ENOMEM;
+		}
+		/* Fisher-Yates with its own stream: the access stream is the
+		 * same whatever n is. */
+		guest_rng_seed(&pr, guest_hash4(GUEST_H_PERM, seed, pid, 0, 0));
+		for (uint64_t i = 0; i < n; i++)
+			w->perm[i] = (uint32_t)i;
+		for (uint64_t i = n - 1; i > 0; i--) {
+			uint64_t j = guest_rng_below(&pr, i + 1);
+			uint32_t t = w->perm[i];
+
+			w->perm[i] = w->perm[j];
+			w->perm[j] = t;
+		}
+	}
+	return 0;
+}
+
+void guest_wl_fini(struct guest_wl *w)
+{
+	free(w->perm);
+	free(w->rec);
+	w->perm = NULL;
+	w->rec = NULL;
+}
+
+void guest_wl_next(struct guest_wl *w, struct guest_op *op)
+{
+	const struct guest_workload_params *p = w->p;
+	uint64_t x;
+
+	switch (p->pattern) {
+	case GUEST_PAT_SEQ:
+		op->idx = w->pos;
+		if (++w->pos == p->wss_pages)
+			w->pos = 0;
+		break;
+	case GUEST_PAT_UNIFORM:
+		op->idx = guest_rng_below(&w->rng, p->wss_pages);
+		break;
+	default:
+		op->idx = w->perm[guest_zipf_next(&w->zipf, &w->rng)];
+		break;
+	}
+	/* One draw decides read or write (high bits) and the offset. */
+	x = guest_rng_next(&w->rng);
+	op->write = ((x >> 32) * 100 >> 32) < p->write_pct;
+	op->off = (unsigned)(x & (MEM_PAGE_SIZE / 8 - 1)) * 8;
+}
+
+/* Write k of page idx: the fill (k = 1) or one word. */
+static int guest_wl_write(struct guest_os *g, struct guest_proc *pr, uint64_t idx, gva_t va,
+			  uint64_t k)
+{
+	struct guest_wl *w = &pr->wl;
+	enum guest_content kind = guest_rec_kind(w->rec[idx]);
+	unsigned word;
+	uint64_t val;
+
+	if (k == 1 &&
+	    guest_content_fill(kind, g->p.wl.lib, g->p.seed, pr->pid, idx, g->fill))
+		return guest_access(g, pr, va, g->fill, MEM_PAGE_SIZE, MMU_WRITE);
+	guest_content_word(kind, g->p.wl.lib, g->p.seed, pr->pid, idx, k, &word, &val);
+	return guest_access(g, pr, va + word * 8u, &val, 8, MMU_WRITE);
+}
+
+int guest_wl_step(struct guest_os *g, struct guest_proc *pr)
+{
+	struct guest_wl *w = &pr->wl;
+	struct guest_op op;
+	uint64_t *rec;
+	gva_t va;
+	int r;
+
+	guest_wl_next(w, &op);
+	rec = &w->rec[op.idx];
+	va = GUEST_WL_BASE + op.idx * MEM_PAGE_SIZE;
+	if (op.write)
+		r = guest_wl_write(g, pr, op.idx, va, guest_rec_writes(*rec) + 1);
+	else
+		r = guest_access(g, pr, va + op.off, &g->rbuf, 8, MMU_READ);
+	if (r)
+		return r;
+	if (g->p.reclaim == GUEST_RECLAIM_LRU) {
+		r = guest_lru_touch(g, g->m->last_gfn);
+		if (r)
+			return guest_fail_at(g, pr->pid, va, r);
+	}
+	*rec = (*rec + (op.write ? 1 : 0)) | GUEST_REC_TOUCHED;
+	w->issued++;
+	g->st.accesses++;
+	return 0;
+}

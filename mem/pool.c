@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/* pool: the host frame pool, one anonymous mapping handed out 4 KiB at a time. */
+/*
+ * Design
+ *
+ * The pool is the host-physical address space of every guest sharing it:
+ * one mmap(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE) of `frames` 4 KiB
+ * frames, with MADV_NOHUGEPAGE so that the kernel never backs it with 2 MiB
+ * pages (a freed 4 KiB frame could then not leave RSS on its own). An hfn is
+ * a frame index; nothing is resident until a frame is first written.
+ *
+ * Every frame is in exactly one of four places:
+ *   - fresh:     [hiwater, frames), never handed out, not resident;
+ *   - allocated: its bit is set in `inuse` (private, below);
+ *   - pending:   freed, still resident, waiting in pending[] (at most
+ *                MEM_POOL_RELEASE_BATCH - 1 between calls);
+ *   - free:      freed and given back with MADV_DONTNEED, in free[].
+ * so used + npending + nfree + (frames - hiwater) = frames at all times.
+ *
+ * Release. A free puts the frame on pending[]; when MEM_POOL_RELEASE_BATCH
+ * frames are pending (or on mem_pool_release()) they are sorted and every
+ * run of adjacent frames is given back with one madvise(MADV_DONTNEED), then
+ * the frames move to free[]. One batch is one `releases` tick, however many
+ * runs it took. After MADV_DONTNEED a private anonymous page reads as zeros,
+ * so fresh and free frames need no memset for a zeroed allocation.
+ *
+ * Allocation order: pending first (LIFO), then free, then fresh. Reusing a
+ * pending frame costs a 4 KiB memset when zero is asked for, but saves the
+ * page fault of touching a released frame and the DONTNEED that would have
+ * released it; the frame is still cache-hot. The RSS this keeps is bounded
+ * by the batch (under 256 KiB), which is far below what the experiments
+ * measure, and a frame reused is in use anyway. Free before fresh keeps the
+ * touched prefix [0, hiwater) small, which is what mincore() scans.
+ *
+ * Double frees and frees of never-allocated frames are caller bugs: the
+ * `inuse` bitmap (one bit per frame, frames / 8 bytes) makes them detectable
+ * and they abort with file and line. The bitmap lives in a private wrapper
+ * around struct mem_pool, so the public struct stays as mem.h shows it.
+ *
+ * No locking: a pool belongs to one thread (the experiment's VMM loop).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mem/mem.h"
+
+/* An hfn << 12 must fit the 52-bit address field of an EPT entry. */
+#define POOL_MAX_FRAMES (1ull << 40)
+/* Frames per mincore() call: the vector stays on the stack. */
+#define POOL_MINCORE_CHUNK 4096u
+
+struct pool_priv {
+	struct mem_pool pub;
+	uint64_t *inuse; /* bitmap, bit hfn set while frame hfn is allocated */
+};
+
+static struct pool_priv *pool_priv(const struct mem_pool *pool)
+{
+	return (struct pool_priv *)((char *)(uintptr_t)pool - offsetof(struct pool_priv, pub));
+}
+
+static void pool_bug(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+static void pool_bug(const char *file, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s:%d: BUG: ", file, line);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+#define POOL_BUG_ON(cond, ...)                                                                     \
+	do {                                                                                       \
+		if (cond)                                                                          \
+			pool_bug(__FILE__, __LINE__, __VA_ARGS__);                                 \
+	} while (0)
+
+static bool pool_test(const struct pool_priv *pp, hfn_t hfn)
+{
+	return (pp->inuse[hfn / 64] >> (hfn % 64)) & 1;
+}
+
+static void pool_flip(struct pool_priv *pp, hfn_t hfn)
+{
+	pp->inuse[hfn / 64] ^= 1ull << (hfn % 64);
+}
+
+struct mem_pool *mem_pool_create(uint64_t frames)
+{
+	struct pool_priv *pp;
+	struct mem_pool *pool;
+	void *base;
+	int err;
+
+	if (frames == 0 || frames > POOL_MAX_FRAMES || sysconf(_SC_PAGESIZE) != MEM_PAGE_SIZE) {
+		errno = EINVAL;
+		return NULL;
+	}
+	pp = calloc(1, sizeof(*pp));
+	if (!pp)
+		return NULL;
+	pool = &pp->pub;
+	pool->frames = frames;
+	/* free[] is sized for the whole pool but calloc'd: only the part
+	 * actually used is ever touched. */
+	pp->inuse = calloc((frames + 63) / 64, sizeof(uint64_t));
+	pool->free = calloc(frames, sizeof(hfn_t));
+	pool->pending = calloc(MEM_POOL_RELEASE_BATCH, sizeof(hfn_t));
+	if (!pp->inuse || !pool->free || !pool->pending)
+		goto err_free;
+
+	base = mmap(NULL, frames << MEM_PAGE_SHIFT, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (base == MAP_FAILED)
+		goto err_free;
+	/* EINVAL: a kernel without THP, which has no huge pages to avoid. */
+	if (madvise(base, frames << MEM_PAGE_SHIFT, MADV_NOHUGEPAGE) && errno != EINVAL)
+		goto err_unmap;
+	pool->base = base;
+	return pool;
+
+err_unmap:
+	err = errno;
+	munmap(base, frames << MEM_PAGE_SHIFT);
+	errno = err;
+err_free:
+	err = errno;
+	free(pool->pending);
+	free(pool->free);
+	free(pp->inuse);
+	free(pp);
+	errno = err;
+	return NULL;
+}
+
+void mem_pool_destroy(struct mem_pool *pool)
+{
+	struct pool_priv *pp;
+
+	if (!pool)
+		return;
+	pp = pool_priv(pool);
+	munmap(pool->base, pool->frames << MEM_PAGE_SHIFT);
+	free(pool->pending);
+	free(pool->free);
+	free(pp->inuse);
+	free(pp);
+}
+
+int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero)
+{
+	struct pool_priv *pp = pool_priv(pool);
+	hfn_t hfn;
+
+	if (pool->used == pool->frames)
+		return -ENOMEM;
+	if (pool->npending) {
+		hfn = pool->pending[--pool->npending];
+		/* Still holds its last owner's bytes. */
+		if (zero)
+			memset(mem_pool_ptr(pool, hfn), 0, MEM_PAGE_SIZE);
+	} else if (pool->nfree) {
+		/* Released: the kernel supplies a zero page on first touch. */
+		hfn = pool->free[--pool->nfree];
+	} else {
+		POOL_BUG_ON(pool->hiwater >= pool->frames,
+			    "pool accounting: used %" PRIu64 " < frames %" PRIu64
+			    " but nothing to hand out",
+			    pool->used, pool->frames);
+		hfn = pool->hiwater++;
+	}
+	POOL_BUG_ON(pool_test(pp, hfn), "frame %" PRIu64 " handed out twice", hfn);
+	pool_flip(pp, hfn);
+	pool->used++;
+	if (pool->used > pool->peak)
+		pool->peak = pool->used;
+	*out = hfn;
+	return 0;
+}
+
+void mem_pool_free(struct mem_pool *pool, hfn_t hfn)
+{
+	struct pool_priv *pp = pool_priv(pool);
+
+	POOL_BUG_ON(hfn >= pool->hiwater, "free of frame %" PRIu64 " never allocated", hfn);
+	POOL_BUG_ON(!pool_test(pp, hfn), "double free of frame %" PRIu64, hfn);
+	pool_flip(pp, hfn);
+	pool->used--;
+	pool->pending[pool->npending++] = hfn;
+	if (pool->npending == MEM_POOL_RELEASE_BATCH)
+		mem_pool_release(pool);
+}
+
+/* Insertion sort: at most MEM_POOL_RELEASE_BATCH entries, mostly short runs. */
+static void pool_sort(hfn_t *v, uint64_t n)
+{
+	for (uint64_t i = 1; i < n; i++) {
+		hfn_t x = v[i];
+		uint64_t j = i;
+
+		for (; j > 0 && v[j - 1] > x; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+void mem_pool_release(struct mem_pool *pool)
+{
+	uint64_t n = pool->npending;
+	hfn_t *p = pool->pending;
+
+	if (!n)
+		return;
+	pool_sort(p, n);
+	for (uint64_t i = 0, j; i < n; i = j) {
+		size_t len;
+
+		for (j = i + 1; j < n && p[j] == p[j - 1] + 1; j++)
+			;
+		len = (size_t)(j - i) << MEM_PAGE_SHIFT;
+		/* Cannot fail on a page-aligned range of our own private
+		 * mapping; should it anyway, keep the zero guarantee of
+		 * free[] by hand (the frames then stay resident). */
+		if (madvise(mem_pool_ptr(pool, p[i]), len, MADV_DONTNEED))
+			memset(mem_pool_ptr(pool, p[i]), 0, len);
+	}
+	/* Highest first, so that LIFO pops hand out ascending frames. */
+	for (uint64_t i = n; i-- > 0;)
+		pool->free[pool->nfree++] = p[i];
+	pool->npending = 0;
+	pool->releases++;
+	pool->released += n;
+}
+
+uint64_t mem_pool_resident(const struct mem_pool *pool)
+{
+	unsigned char vec[POOL_MINCORE_CHUNK];
+	uint64_t resident = 0;
+
+	for (uint64_t off = 0, n; off < pool->hiwater; off += n) {
+		n = pool->hiwater - off;
+		if (n > POOL_MINCORE_CHUNK)
+			n = POOL_MINCORE_CHUNK;
+		/* Only EAGAIN is possible on our own mapping. */
+		while (mincore(mem_pool_ptr(pool, off), n << MEM_PAGE_SHIFT, vec))
+			POOL_BUG_ON(errno != EAGAIN, "mincore: errno %d", errno);
+		for (uint64_t i = 0; i < n; i++)
+			resident += vec[i] & 1;
+	}
+	return resident;
+}
+
+uint64_t mem_rss_bytes(void)
+{
+	unsigned long long size, resident;
+	long page = sysconf(_SC_PAGESIZE);
+	FILE *f = fopen("/proc/self/statm", "re");
+	int n;
+
+	if (!f)
+		return 0;
+	n = fscanf(f, "%llu %llu", &size, &resident);
+	fclose(f);
+	if (n != 2 || page <= 0)
+		return 0;
+	return (uint64_t)resident * (uint64_t)page;
+}

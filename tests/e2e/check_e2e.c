@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end: the real memvisor binary ($MEMVISOR_BIN) on real configs.
+ * Runs, output files and their contract, verification, dumps walked by an
+ * independent tool (tools/ptwalk.py), config errors, the report.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char dir[64];
+static char out[128];
+
+static const char *bin(void)
+{
+	const char *b = getenv("MEMVISOR_BIN");
+
+	return b ? b : "build/check/memvisor";
+}
+
+static const char *src(void)
+{
+	const char *s = getenv("MEMVISOR_SRC");
+
+	return s ? s : ".";
+}
+
+static void setup(void)
+{
+	strcpy(dir, "/tmp/memvisor-e2e-XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(out, sizeof(out), "%s/out", dir);
+}
+
+static void teardown(void)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd))
+		perror("rm");
+}
+
+static const char *write_cfg(const char *name, const char *text)
+{
+	static char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Run argv with stdout and stderr into DIR/stdout and DIR/stderr; return
+ * the exit status. */
+static int run(char *const argv[])
+{
+	char o[4200], e[4200];
+	pid_t pid;
+	int st;
+
+	snprintf(o, sizeof(o), "%s/stdout", dir);
+	snprintf(e, sizeof(e), "%s/stderr", dir);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(fo, 1);
+		dup2(fe, 2);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* The whole of file DIR/name (or an absolute path), NUL-terminated. */
+static char *slurp(const char *name)
+{
+	char path[4200];
+	FILE *f;
+	char *buf;
+	long n;
+
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	rewind(f);
+	buf = malloc((size_t)n + 1);
+	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+	buf[n] = 0;
+	fclose(f);
+	return buf;
+}
+
+/* The number after "key": in s (the first one from s on). */
+static long long json_num(const char *s, const char *key)
+{
+	char pat[128];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), "\"%s\": ", key);
+	p = strstr(s, pat);
+	ck_assert_msg(p != NULL, "summary lacks %s", key);
+	return atoll(p + strlen(pat));
+}
+
+static const char small[] = "[host]\n"
+			    "memory = 64M\n"
+			    "sample_ms = 1\n"
+			    "\n"
+			    "[guest web]\n"
+			    "count = 2\n"
+			    "memory = 8M\n"
+			    "wss = 4M\n"
+			    "accesses = 60000\n"
+			    "workload = zipf\n"
+			    "content = mixed\n"
+			    "procs = 2\n"
+			    "\n"
+			    "[guest tight]\n"
+			    "memory = 2M\n"
+			    "wss = 3M\n"
+			    "write_pct = 50\n"
+			    "workload = uniform\n"
+			    "content = private\n"
+			    "accesses = 40000\n"
+			    "reclaim = clock\n";
+
+START_TEST(test_run_verify)
+{
+	const char *cfg = write_cfg("small.ini", small);
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "--verify", "-q", NULL};
+	char *sum, *ts, *guests, *p;
+	const char *names[] = {"\"web0\"", "\"web1\"", "\"tight\""};
+	int rows = 0;
+
+	ck_assert_int_eq(run(argv), 0);
+	sum = slurp("out/summary.json");
+	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true"));
+	ck_assert_int_eq(json_num(sum, "budget_bytes"), 64 << 20);
+	ck_assert_int_gt(json_num(sum, "frames_used"), 0);
+	ck_assert_int_gt(json_num(sum, "peak_rss_bytes"), 0);
+	for (int i = 0; i < 3; i++) {
+		const char *g = strstr(sum, names[i]);
+		long long pages, sum_states;
+
+		ck_assert_msg(g != NULL, "no guest %s", names[i]);
+		pages = json_num(g, "guest_pages");
+		sum_states = json_num(g, "host_frames") + json_num(g, "pages_sharing") +
+			     json_num(g, "balloon_actual") + json_num(g, "host_swapped") +
+			     json_num(g, "untouched");
+		ck_assert_int_eq(sum_states, pages);
+		ck_assert_int_gt(json_num(g, "accesses"), 0);
+		ck_assert_int_gt(json_num(g, "tlb_misses"), 0);
+		ck_assert_int_gt(json_num(g, "walk_refs"), 0);
+		ck_assert_int_gt(json_num(g, "nested_fault"), 0);
+		ck_assert_int_gt(json_num(g, "modeled_cycles"), 0);
+		ck_assert_ptr_nonnull(strstr(g, "\"verified\": true"));
+	}
+	/* the tight guest's working set exceeds its memory: it swapped */
+	ck_assert_int_gt(json_num(strstr(sum, "\"tight\""), "guest_swap_outs"), 0);
+	ck_assert_int_gt(json_num(strstr(sum, "\"tight\""), "guest_swap_ins"), 0);
+
+	ts = slurp("out/timeseries.csv");
+	ck_assert_ptr_nonnull(strstr(ts, "time_ms,guest,accesses,untouched,resident"));
+	for (p = ts; (p = strchr(p, '\n')) && p[1]; p++)
+		rows++;
+	ck_assert_int_ge(rows, 6); /* start and end rows of three guests, at least */
+	guests = slurp("out/guests.csv");
+	ck_assert_ptr_nonnull(strstr(guests, "\ntight,soft,nested,512,"));
+	free(sum);
+	free(ts);
+	free(guests);
+}
+END_TEST
+
+/* Each timeseries row's p2m states add up to the guest's pages. */
+START_TEST(test_timeseries_invariant)
+{
+	const char *cfg = write_cfg("small.ini", small);
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
+	char path[4200], line[1024];
+	FILE *f;
+	int rows = 0;
+
+	ck_assert_int_eq(run(argv), 0);
+	snprintf(path, sizeof(path), "%s/timeseries.csv", out);
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(line, sizeof(line), f));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v[6];
+		char name[64];
+
+		ck_assert_int_eq(sscanf(line, "%*[^,],%63[^,],%llu,%llu,%llu,%llu,%llu,%llu", name,
+					&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]),
+				 7);
+		ck_assert_uint_eq(v[1] + v[2] + v[3] + v[4] + v[5],
+				  strcmp(name, "tight") ? 2048 : 512);
+		rows++;
+	}
+	fclose(f);
+	ck_assert_int_gt(rows, 6);
+}
+END_TEST
+
+START_TEST(test_deterministic)
+{
+	const char *cfg = write_cfg("small.ini", small);
+	char out2[4300];
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", "--seed", "5", NULL};
+	char *a, *b;
+
+	ck_assert_int_eq(run(argv), 0);
+	snprintf(out2, sizeof(out2), "%s2", out);
+	argv[4] = out2;
+	ck_assert_int_eq(run(argv), 0);
+	a = slurp("out/guests.csv");
+	b = slurp("out2/guests.csv");
+	ck_assert_str_eq(a, b);
+	free(a);
+	free(b);
+}
+END_TEST
+
+/* The dump is walked by tools/ptwalk.py, which shares no code with us: its
+ * count of mapped user pages must equal the guest OS's own count. */
+START_TEST(test_dump_walk)
+{
+	const char *cfg = write_cfg("small.ini", small);
+	char dump[4300], cmd[8800];
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", "--dump", dump, NULL};
+	char *sum, *walk;
+	const char *g;
+	long long user, present = 0;
+
+	snprintf(dump, sizeof(dump), "%s/dump", dir);
+	ck_assert_int_eq(run(argv), 0);
+	snprintf(cmd, sizeof(cmd), "python3 '%s/tools/ptwalk.py' '%s' tight > '%s/walk.json'",
+		 src(), dump, dir);
+	ck_assert_int_eq(system(cmd), 0);
+	walk = slurp("walk.json");
+	sum = slurp("out/summary.json");
+	g = strstr(sum, "\"tight\"");
+	user = json_num(g, "guest_frames_user");
+	for (const char *p = walk; (p = strstr(p, "\"present\": ")); p++)
+		present += atoll(p + 11);
+	ck_assert_int_eq(present, user);
+	ck_assert_ptr_nonnull(strstr(walk, "\"swapped\": "));
+	ck_assert_int_gt(json_num(walk, "swapped"), 0);
+	free(walk);
+	free(sum);
+}
+END_TEST
+
+static const struct {
+	const char *text;
+	const char *msg;
+} bad[] = {
+	{"[host]\nmemory = 64M\n[guest a]\nmemory = 8M\nwss = many\n", "bad.ini:5: [guest a] wss"},
+	{"[host]\nmemory = 8M\nfrobnicate = yes\n[guest a]\n", "bad.ini:3: [host] frobnicate"},
+	{"[host]\nmemory = 8M\n[guest a]\ncount = 4\nmemory = 4M\nmin = 4M\n",
+	 "budget too small"},
+};
+
+START_TEST(test_bad_config_exit2)
+{
+	const char *cfg = write_cfg("bad.ini", bad[_i].text);
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
+	struct stat st;
+	char *err;
+
+	ck_assert_int_eq(run(argv), 2);
+	err = slurp("stderr");
+	ck_assert_msg(strstr(err, bad[_i].msg), "stderr '%s' lacks '%s'", err, bad[_i].msg);
+	ck_assert_msg(stat(out, &st) != 0, "a bad config wrote %s", out);
+	free(err);
+}
+END_TEST
+
+START_TEST(test_usage)
+{
+	char *help[] = {(char *)bin(), "--help", NULL};
+	char *run_help[] = {(char *)bin(), "run", "--help", NULL};
+	char *nocmd[] = {(char *)bin(), "fly", NULL};
+	char *missing[] = {(char *)bin(), "run", "/nonexistent.ini", NULL};
+	char *s;
+
+	ck_assert_int_eq(run(help), 0);
+	ck_assert_int_eq(run(run_help), 0);
+	s = slurp("stdout");
+	ck_assert_ptr_nonnull(strstr(s, "--verify"));
+	free(s);
+	ck_assert_int_eq(run(nocmd), 2);
+	ck_assert_int_eq(run(missing), 2);
+	s = slurp("stderr");
+	ck_assert_ptr_nonnull(strstr(s, "/nonexistent.ini"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_report)
+{
+	const char *cfg = write_cfg("small.ini", small);
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
+	char *rep[] = {(char *)bin(), "report", out, NULL};
+	char *html;
+
+	ck_assert_int_eq(run(argv), 0);
+	ck_assert_int_eq(run(rep), 0);
+	html = slurp("out/report.html");
+	ck_assert_ptr_nonnull(strstr(html, "tight"));
+	ck_assert_ptr_nonnull(strstr(html, ".png"));
+	free(html);
+}
+END_TEST
+
+static Suite *e2e_suite(void)
+{
+	Suite *s = suite_create("e2e");
+	TCase *tc = tcase_create("run");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_run_verify);
+	tcase_add_test(tc, test_timeseries_invariant);
+	tcase_add_test(tc, test_deterministic);
+	tcase_add_test(tc, test_dump_walk);
+	tcase_add_test(tc, test_report);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("errors");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_bad_config_exit2, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_usage);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(e2e_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -1,0 +1,568 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Experiment configs: INI files read with libinih, validated whole before
+ * anything runs, so a bad config writes nothing.
+ *
+ * Sections: [host], [cost] and any number of [guest NAME]. A guest section
+ * with `count = N` stands for N identical guests NAME0..NAME{N-1}, instance
+ * i seeded with seed + i. Every error names the file, the line and the key
+ * ("quick.ini:12: [guest web] memory: bad size 'lots'"); values given with
+ * --set name the option instead of a line.
+ *
+ * Keys and defaults:
+ *   [host]  memory 1G, sharing off, balloon off, swap_file "",
+ *           guest_swap_dir "" ($TMPDIR), tlb_entries 1536, tlb_ways 12,
+ *           pwc_entries 0, sample_ms 10, quantum 10000,
+ *           library_pages 4096, library_seed 42
+ *   [guest] count 1, memory 256M, backend soft, paging nested, shares 1000,
+ *           min 0, max = memory, workload zipf, accesses 1000000, seed 1,
+ *           wss = memory / 2, write_pct 30, zipf_theta 0.99, content mixed,
+ *           zero_pct 20, library_pct 40, procs 1, timeslice 10000,
+ *           reclaim clock, guest_swap = memory
+ *   [cost]  see cost.c
+ */
+#include <errno.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm-core/vmm.h"
+
+#define MAX_SECTIONS 256
+
+struct keyline {
+	char section[VMM_NAME_MAX + 8];
+	char key[64];
+	unsigned line;
+};
+
+struct parse {
+	struct vmm_config *cfg;
+	struct vmm_guest_cfg sec[MAX_SECTIONS]; /* one per [guest NAME] */
+	bool max_set[MAX_SECTIONS], wss_set[MAX_SECTIONS], swap_set[MAX_SECTIONS];
+	unsigned nsec;
+	struct keyline *lines; /* where each key was written */
+	unsigned nlines;
+	const char *where; /* "--set" while applying options */
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+int vmm_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'K':
+	case 'k':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+	case 'm':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+	case 'g':
+		shift = 30;
+		end++;
+		break;
+	case 'T':
+	case 't':
+		shift = 40;
+		end++;
+		break;
+	}
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return (errno || *end) ? -EINVAL : 0;
+}
+
+static int parse_uint(const char *s, unsigned *out, unsigned max)
+{
+	uint64_t v;
+
+	if (parse_u64(s, &v) || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *out)
+{
+	if (!strcmp(s, "on") || !strcmp(s, "yes") || !strcmp(s, "true") || !strcmp(s, "1"))
+		*out = true;
+	else if (!strcmp(s, "off") || !strcmp(s, "no") || !strcmp(s, "false") || !strcmp(s, "0"))
+		*out = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return (errno || end == s || *end) ? -EINVAL : 0;
+}
+
+static int copy_str(char *dst, size_t n, const char *s)
+{
+	if (strlen(s) >= n)
+		return -EINVAL;
+	memcpy(dst, s, strlen(s) + 1);
+	return 0;
+}
+
+static unsigned line_of(const struct parse *p, const char *section, const char *key)
+{
+	for (unsigned i = 0; i < p->nlines; i++)
+		if (!strcmp(p->lines[i].section, section) &&
+		    (!key || !strcmp(p->lines[i].key, key)))
+			return p->lines[i].line;
+	return 0;
+}
+
+/* Record the first error only: one clear message. */
+__attribute__((format(printf, 4, 5))) static void fail(struct parse *p, const char *section,
+						       const char *key, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	unsigned line;
+
+	if (p->failed)
+		return;
+	p->failed = true;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	line = p->where ? 0 : line_of(p, section, key);
+	if (p->where)
+		snprintf(p->err, p->errlen, "%s %s.%s: %s", p->where, section, key ? key : "", msg);
+	else if (line)
+		snprintf(p->err, p->errlen, "%s:%u: [%s]%s%s: %s", p->cfg->path, line, section,
+			 key ? " " : "", key ? key : "", msg);
+	else
+		snprintf(p->err, p->errlen, "%s: [%s]%s%s: %s", p->cfg->path, section,
+			 key ? " " : "", key ? key : "", msg);
+}
+
+/* Pre-scan: the line of every section header and key, for messages. */
+static int scan_lines(struct parse *p, FILE *f)
+{
+	char buf[1024], section[VMM_NAME_MAX + 8] = "";
+	unsigned line = 0, cap = 0;
+
+	while (fgets(buf, sizeof(buf), f)) {
+		char *s = buf, *e;
+
+		line++;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s == '[' && (e = strchr(s, ']'))) {
+			*e = 0;
+			snprintf(section, sizeof(section), "%s", s + 1);
+			e = buf; /* record the header as key "" */
+			*e = 0;
+		} else if (!(e = strchr(s, '=')) || *s == ';' || *s == '#') {
+			continue;
+		} else {
+			while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			*e = 0;
+		}
+		if (p->nlines == cap) {
+			struct keyline *n;
+
+			cap = cap ? cap * 2 : 64;
+			n = realloc(p->lines, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			p->lines = n;
+		}
+		snprintf(p->lines[p->nlines].section, sizeof(p->lines[0].section), "%.71s",
+			 section);
+		snprintf(p->lines[p->nlines].key, sizeof(p->lines[0].key), "%.63s",
+			 buf[0] ? s : "");
+		p->lines[p->nlines++].line = line;
+	}
+	return 0;
+}
+
+static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bool create)
+{
+	struct vmm_guest_cfg *g;
+
+	for (unsigned i = 0; i < p->nsec; i++)
+		if (!strcmp(p->sec[i].section, name))
+			return &p->sec[i];
+	if (!create || p->nsec == MAX_SECTIONS)
+		return NULL;
+	g = &p->sec[p->nsec++];
+	memset(g, 0, sizeof(*g));
+	snprintf(g->section, sizeof(g->section), "%s", name);
+	g->count = 1;
+	g->memory = 256ull << 20;
+	strcpy(g->backend, "soft");
+	strcpy(g->paging, "nested");
+	g->shares = 1000;
+	strcpy(g->workload, "zipf");
+	g->accesses = 1000000;
+	g->seed = 1;
+	g->write_pct = 30;
+	g->zipf_theta = 0.99;
+	strcpy(g->content, "mixed");
+	g->zero_pct = 20;
+	g->library_pct = 40;
+	g->procs = 1;
+	g->timeslice = 10000;
+	strcpy(g->reclaim, "clock");
+	return g;
+}
+
+static int set_host(struct parse *p, const char *k, const char *v)
+{
+	struct vmm_host_cfg *h = &p->cfg->host;
+
+	if (!strcmp(k, "memory"))
+		return vmm_parse_size(v, &h->memory);
+	if (!strcmp(k, "sharing"))
+		return parse_bool(v, &h->sharing);
+	if (!strcmp(k, "balloon"))
+		return parse_bool(v, &h->balloon);
+	if (!strcmp(k, "swap_file"))
+		return copy_str(h->swap_file, sizeof(h->swap_file), v);
+	if (!strcmp(k, "guest_swap_dir"))
+		return copy_str(h->guest_swap_dir, sizeof(h->guest_swap_dir), v);
+	if (!strcmp(k, "tlb_entries"))
+		return parse_uint(v, &h->tlb_entries, 1u << 20);
+	if (!strcmp(k, "tlb_ways"))
+		return parse_uint(v, &h->tlb_ways, 1024);
+	if (!strcmp(k, "pwc_entries"))
+		return parse_uint(v, &h->pwc_entries, 4096);
+	if (!strcmp(k, "sample_ms"))
+		return parse_double(v, &h->sample_ms);
+	if (!strcmp(k, "quantum"))
+		return parse_u64(v, &h->quantum);
+	if (!strcmp(k, "library_pages"))
+		return parse_u64(v, &h->library_pages);
+	if (!strcmp(k, "library_seed"))
+		return parse_u64(v, &h->library_seed);
+	return -ENOENT;
+}
+
+static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
+{
+	struct vmm_guest_cfg *g = &p->sec[i];
+
+	if (!strcmp(k, "count"))
+		return parse_uint(v, &g->count, 100000);
+	if (!strcmp(k, "memory"))
+		return vmm_parse_size(v, &g->memory);
+	if (!strcmp(k, "backend"))
+		return copy_str(g->backend, sizeof(g->backend), v);
+	if (!strcmp(k, "paging"))
+		return copy_str(g->paging, sizeof(g->paging), v);
+	if (!strcmp(k, "shares"))
+		return parse_u64(v, &g->shares);
+	if (!strcmp(k, "min"))
+		return vmm_parse_size(v, &g->min);
+	if (!strcmp(k, "max")) {
+		p->max_set[i] = true;
+		return vmm_parse_size(v, &g->max);
+	}
+	if (!strcmp(k, "workload"))
+		return copy_str(g->workload, sizeof(g->workload), v);
+	if (!strcmp(k, "accesses"))
+		return parse_u64(v, &g->accesses);
+	if (!strcmp(k, "seed"))
+		return parse_u64(v, &g->seed);
+	if (!strcmp(k, "wss")) {
+		p->wss_set[i] = true;
+		return vmm_parse_size(v, &g->wss);
+	}
+	if (!strcmp(k, "write_pct"))
+		return parse_uint(v, &g->write_pct, 100);
+	if (!strcmp(k, "zipf_theta"))
+		return parse_double(v, &g->zipf_theta);
+	if (!strcmp(k, "content"))
+		return copy_str(g->content, sizeof(g->content), v);
+	if (!strcmp(k, "zero_pct"))
+		return parse_uint(v, &g->zero_pct, 100);
+	if (!strcmp(k, "library_pct"))
+		return parse_uint(v, &g->library_pct, 100);
+	if (!strcmp(k, "procs"))
+		return parse_uint(v, &g->procs, 1024);
+	if (!strcmp(k, "timeslice"))
+		return parse_u64(v, &g->timeslice);
+	if (!strcmp(k, "reclaim"))
+		return copy_str(g->reclaim, sizeof(g->reclaim), v);
+	if (!strcmp(k, "guest_swap")) {
+		p->swap_set[i] = true;
+		return vmm_parse_size(v, &g->guest_swap);
+	}
+	return -ENOENT;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse *p = user;
+	int r;
+
+	if (!*value) {
+		fail(p, section, key, "empty value");
+		return 0;
+	}
+	if (!strcmp(section, "host")) {
+		r = set_host(p, key, value);
+	} else if (!strcmp(section, "cost")) {
+		r = vmm_cost_set(&p->cfg->cost, key, value);
+	} else if (!strncmp(section, "guest ", 6) && section[6]) {
+		struct vmm_guest_cfg *g = guest_section(p, section, true);
+
+		if (!g) {
+			fail(p, section, key, "too many guest sections (at most %d)", MAX_SECTIONS);
+			return 0;
+		}
+		if (strlen(section + 6) > VMM_NAME_MAX - 8 || strpbrk(section + 6, " ,\"<>&/")) {
+			fail(p, section, NULL,
+			     "guest names are short and have no spaces, commas, "
+			     "quotes, slashes or <>&");
+			return 0;
+		}
+		r = set_guest(p, (unsigned)(g - p->sec), key, value);
+	} else {
+		fail(p, section, key, "unknown section (expected [host], [cost] or [guest NAME])");
+		return 0;
+	}
+	if (r == -ENOENT)
+		fail(p, section, key, "unknown key");
+	else if (r)
+		fail(p, section, key, "bad value '%s'", value);
+	return r ? 0 : 1;
+}
+
+/* Apply one --set SECTION.KEY=VALUE. */
+static void apply_set(struct parse *p, const char *arg)
+{
+	char sec[VMM_NAME_MAX + 8], buf[512];
+	const char *eq = strchr(arg, '='), *dot;
+
+	p->where = "--set";
+	if (!eq || strlen(arg) >= sizeof(buf) || !(dot = memchr(arg, '.', (size_t)(eq - arg)))) {
+		snprintf(p->err, p->errlen, "--set %s: expected SECTION.KEY=VALUE", arg);
+		p->failed = true;
+		return;
+	}
+	memcpy(buf, arg, strlen(arg) + 1);
+	buf[dot - arg] = 0;
+	buf[eq - arg] = 0;
+	if (!strcmp(buf, "host") || !strcmp(buf, "cost") || !strncmp(buf, "guest ", 6))
+		snprintf(sec, sizeof(sec), "%.71s", buf);
+	else
+		snprintf(sec, sizeof(sec), "guest %.65s", buf);
+	if (!strncmp(sec, "guest ", 6) && !guest_section(p, sec, false)) {
+		fail(p, sec, buf + (dot - arg) + 1, "no such guest section in %s", p->cfg->path);
+		return;
+	}
+	handler(p, sec, buf + (dot - arg) + 1, buf + (eq - arg) + 1);
+}
+
+static void validate_guest(struct parse *p, unsigned i)
+{
+	struct vmm_guest_cfg *g = &p->sec[i];
+	const char *s = g->section;
+	enum guest_pattern pat;
+	enum guest_content con;
+	enum guest_reclaim rec;
+
+	if (!p->max_set[i])
+		g->max = g->memory;
+	if (!p->wss_set[i])
+		g->wss = g->memory / 2;
+	if (!p->swap_set[i])
+		g->guest_swap = g->memory;
+	if (g->memory < (1u << 20) || g->memory % MEM_PAGE_SIZE)
+		fail(p, s, "memory", "must be at least 1M and a multiple of 4K");
+	else if (g->count == 0)
+		fail(p, s, "count", "must be at least 1");
+	else if (strcmp(g->backend, "soft"))
+		fail(p, s, "backend",
+		     "'%s': this build runs the soft backend only (kvm comes "
+		     "with the KVM backend)",
+		     g->backend);
+	else if (!paging_find(g->paging))
+		fail(p, s, "paging", "'%s': no such paging mode in this build (nested)", g->paging);
+	else if (g->max > g->memory || g->min > g->max)
+		fail(p, s, g->min > g->max ? "min" : "max", "need min <= max <= memory");
+	else if (g->shares == 0)
+		fail(p, s, "shares", "must be positive");
+	else if (guest_pattern_parse(g->workload, &pat))
+		fail(p, s, "workload", "'%s': expected seq, uniform or zipf", g->workload);
+	else if (g->accesses == 0)
+		fail(p, s, "accesses", "must be positive");
+	else if (g->wss < MEM_PAGE_SIZE)
+		fail(p, s, "wss", "must be at least one page (4K)");
+	else if (!(g->zipf_theta >= 0 && g->zipf_theta < 1))
+		fail(p, s, "zipf_theta", "must be in [0, 1)");
+	else if (guest_content_parse(g->content, &con))
+		fail(p, s, "content", "'%s': expected zero, private, library or mixed", g->content);
+	else if (g->zero_pct + g->library_pct > 100)
+		fail(p, s, "library_pct", "zero_pct + library_pct exceed 100");
+	else if (g->procs == 0)
+		fail(p, s, "procs", "must be at least 1");
+	else if (g->timeslice == 0)
+		fail(p, s, "timeslice", "must be positive");
+	else if (guest_reclaim_parse(g->reclaim, &rec))
+		fail(p, s, "reclaim", "'%s': expected clock, lru or random", g->reclaim);
+}
+
+static int expand(struct parse *p)
+{
+	struct vmm_config *cfg = p->cfg;
+	uint64_t n = 0, k = 0, min_total = 0;
+
+	for (unsigned i = 0; i < p->nsec; i++) {
+		n += p->sec[i].count;
+		min_total += p->sec[i].count * p->sec[i].min;
+	}
+	if (n == 0) {
+		snprintf(p->err, p->errlen, "%s: no [guest NAME] section", cfg->path);
+		return -EINVAL;
+	}
+	if (cfg->host.memory < min_total) {
+		fail(p, "host", "memory",
+		     "budget too small: %" PRIu64 " bytes, but the guests' min reservations "
+		     "total %" PRIu64,
+		     cfg->host.memory, min_total);
+		return -EINVAL;
+	}
+	cfg->guests = calloc(n, sizeof(*cfg->guests));
+	if (!cfg->guests)
+		return -ENOMEM;
+	for (unsigned i = 0; i < p->nsec; i++)
+		for (unsigned j = 0; j < p->sec[i].count; j++) {
+			struct vmm_guest_cfg *g = &cfg->guests[k++];
+
+			*g = p->sec[i];
+			g->line = line_of(p, g->section, "");
+			if (g->count == 1)
+				snprintf(g->name, sizeof(g->name), "%s", g->section + 6);
+			else
+				snprintf(g->name, sizeof(g->name), "%s%u", g->section + 6, j);
+			g->seed += j;
+			g->instance = j;
+		}
+	cfg->nguests = (unsigned)n;
+	return 0;
+}
+
+int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets, unsigned nsets,
+		    char *err, size_t errlen)
+{
+	struct parse *p;
+	FILE *f;
+	int r = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
+	cfg->host.memory = 1ull << 30;
+	cfg->host.tlb_entries = 1536;
+	cfg->host.tlb_ways = 12;
+	cfg->host.sample_ms = 10;
+	cfg->host.quantum = 10000;
+	cfg->host.library_pages = 4096;
+	cfg->host.library_seed = 42;
+	vmm_cost_defaults(&cfg->cost);
+
+	f = fopen(path, "r");
+	if (!f) {
+		r = -errno;
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return r;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	p->cfg = cfg;
+	p->err = err;
+	p->errlen = errlen;
+	r = scan_lines(p, f);
+	if (!r) {
+		rewind(f);
+		r = ini_parse_file(f, handler, p);
+		if (r > 0 && !p->failed)
+			snprintf(err, errlen, "%s:%d: syntax error", path, r);
+		r = (r || p->failed) ? -EINVAL : 0;
+	}
+	fclose(f);
+	for (unsigned i = 0; !r && i < nsets && !p->failed; i++)
+		apply_set(p, sets[i]);
+	p->where = NULL;
+	for (unsigned i = 0; !r && i < p->nsec && !p->failed; i++)
+		validate_guest(p, i);
+	if (!r && !p->failed) {
+		struct vmm_host_cfg *h = &cfg->host;
+
+		if (h->memory < (4u << 20) || h->memory % MEM_PAGE_SIZE)
+			fail(p, "host", "memory", "must be at least 4M and a multiple of 4K");
+		else if (!h->tlb_ways || !h->tlb_entries || h->tlb_entries % h->tlb_ways ||
+			 ((h->tlb_entries / h->tlb_ways) & (h->tlb_entries / h->tlb_ways - 1)))
+			fail(p, "host", "tlb_entries",
+			     "entries / ways must be a power of two (e.g. 1536 / 12 = 128)");
+		else if (!(h->sample_ms > 0))
+			fail(p, "host", "sample_ms", "must be positive");
+		else if (!h->quantum)
+			fail(p, "host", "quantum", "must be positive");
+		else if (!h->library_pages)
+			fail(p, "host", "library_pages", "must be positive");
+	}
+	if (!r && p->failed)
+		r = -EINVAL;
+	if (!r)
+		r = expand(p);
+	free(p->lines);
+	free(p);
+	if (r)
+		vmm_config_free(cfg);
+	return r;
+}
+
+void vmm_config_free(struct vmm_config *cfg)
+{
+	free(cfg->guests);
+	cfg->guests = NULL;
+	cfg->nguests = 0;
+}

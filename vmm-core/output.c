@@ -1,0 +1,302 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output files of a run: timeseries.csv rows, guests.csv, summary.json and
+ * memory dumps. Their columns and fields are a contract (vmm.h, DESIGN.md):
+ * report.c, the experiment scripts and the tests read them by name.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm-core/run_internal.h"
+
+struct vm_counts {
+	struct guest_stats gs;
+	struct vmm_cycles cyc;
+	uint64_t exits;
+};
+
+static void vm_counts(struct vm *vm, struct vm_counts *c)
+{
+	guest_os_stats(vm->os, &c->gs);
+	vm_update_clock(vm, &c->cyc);
+	c->exits = 0;
+	for (int r = 0; r < MMU_EXIT_NR; r++)
+		c->exits += vm->mmu.st.exits[r];
+}
+
+void output_timeseries_header(FILE *f)
+{
+	fputs("time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,"
+	      "guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,"
+	      "tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,"
+	      "balloon_actual,host_frames_used,host_rss_bytes\n",
+	      f);
+}
+
+void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
+			   uint64_t host_rss_bytes)
+{
+	const uint64_t *n = vm->p2m->count;
+	struct vm_counts c;
+
+	vm_counts(vm, &c);
+	/* the p2m invariant, at every sample */
+	if (n[MEM_UNTOUCHED] + n[MEM_RESIDENT] + n[MEM_SHARED] + n[MEM_BALLOONED] +
+		n[MEM_SWAPPED] !=
+	    vm->p2m->pages) {
+		fprintf(stderr, "BUG: guest %s: p2m states do not add up to its pages\n", vm->name);
+		abort();
+	}
+	fprintf(f,
+		"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%.0f,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+		c.cyc.total / vm->cost->ghz / 1e6, vm->name, c.gs.accesses, n[MEM_UNTOUCHED],
+		n[MEM_RESIDENT], n[MEM_SHARED], n[MEM_BALLOONED], n[MEM_SWAPPED], c.gs.frames_free,
+		c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, vm->mmu.st.tlb_misses,
+		vm->mmu.st.walk_refs, c.exits, c.cyc.total, n[MEM_BALLOONED], host_frames_used,
+		host_rss_bytes);
+}
+
+/* Open path.tmp for writing; the caller renames it over path when done. */
+static FILE *open_tmp(const char *path, char *tmp, size_t n)
+{
+	snprintf(tmp, n, "%s.tmp", path);
+	return fopen(tmp, "w");
+}
+
+static int close_tmp(FILE *f, const char *tmp, const char *path)
+{
+	int bad = ferror(f);
+
+	if (fclose(f) || bad) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static const char *verified_word(const struct vm *vm, bool verify)
+{
+	if (!verify || vm->failed)
+		return "";
+	return vm->verified ? "yes" : "no";
+}
+
+int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify)
+{
+	char tmp[4200];
+	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+
+	if (!f)
+		return -errno;
+	fputs("name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,"
+	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
+	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
+	      "modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,"
+	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified\n",
+	      f);
+	for (unsigned i = 0; i < n; i++) {
+		struct vm *vm = vms[i];
+		const uint64_t *s = vm->p2m->count;
+		struct vm_counts c;
+
+		vm_counts(vm, &c);
+		fprintf(f,
+			"%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%" PRIu64 ",%" PRIu64 ",0,%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s\n",
+			vm->name, vm->vcpu->name, vm->mmu.ops->name, vm->p2m->pages,
+			s[MEM_UNTOUCHED], s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED],
+			s[MEM_SWAPPED], c.gs.accesses, vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs,
+			c.exits, c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, c.cyc.total,
+			c.cyc.total / vm->cost->ghz / 1e9,
+			c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
+			c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
+			verified_word(vm, verify));
+	}
+	return close_tmp(f, tmp, path);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
+
+static void json_guest(FILE *f, struct vm *vm, bool verify)
+{
+	const uint64_t *s = vm->p2m->count;
+	const struct mmu_stats *st = &vm->mmu.st;
+	struct vm_counts c;
+
+	vm_counts(vm, &c);
+	fputs("    {\"name\": ", f);
+	json_str(f, vm->name);
+	fputs(", \"backend\": ", f);
+	json_str(f, vm->vcpu->name);
+	fputs(", \"paging\": ", f);
+	json_str(f, vm->mmu.ops->name);
+	fputs(", \"status\": ", f);
+	json_str(f, vm->failed ? "failed" : "ok");
+	if (vm->failed) {
+		fputs(", \"error\": ", f);
+		json_str(f, vm->err);
+	}
+	fputs(",\n     ", f);
+	JU(f, "guest_pages", vm->p2m->pages), fputs(", ", f);
+	JU(f, "memory_bytes", vm->cfg->memory), fputs(", ", f);
+	JU(f, "shares", vm->cfg->shares), fputs(", ", f);
+	JU(f, "min_bytes", vm->cfg->min), fputs(", ", f);
+	JU(f, "max_bytes", vm->cfg->max), fputs(", ", f);
+	JU(f, "seed", vm->cfg->seed), fputs(",\n     ", f);
+	JU(f, "untouched", s[MEM_UNTOUCHED]), fputs(", ", f);
+	JU(f, "host_frames", s[MEM_RESIDENT]), fputs(", ", f);
+	JU(f, "pages_sharing", s[MEM_SHARED]), fputs(", ", f);
+	JU(f, "balloon_target", 0), fputs(", ", f);
+	JU(f, "balloon_actual", s[MEM_BALLOONED]), fputs(", ", f);
+	JU(f, "host_swapped", s[MEM_SWAPPED]), fputs(", ", f);
+	JU(f, "cow_breaks", 0), fputs(",\n     ", f);
+	JU(f, "accesses", c.gs.accesses), fputs(", ", f);
+	JU(f, "tlb_misses", st->tlb_misses), fputs(", ", f);
+	JU(f, "walk_refs", st->walk_refs), fputs(", ", f);
+	JU(f, "pwc_hits", st->pwc_hits), fputs(", ", f);
+	JU(f, "phys_accesses", st->phys_accesses), fputs(", ", f);
+	JU(f, "phys_walk_refs", st->phys_walk_refs), fputs(",\n     \"exits\": {", f);
+	for (int r = 0; r < MMU_EXIT_NR; r++) {
+		JU(f, mmu_exit_name((enum mmu_exit_reason)r), st->exits[r]);
+		fputs(r + 1 < MMU_EXIT_NR ? ", " : "},\n     ", f);
+	}
+	JU(f, "guest_page_faults", c.gs.page_faults), fputs(", ", f);
+	JU(f, "guest_zero_fills", c.gs.zero_fills), fputs(", ", f);
+	JU(f, "guest_swap_outs", c.gs.swap_outs), fputs(", ", f);
+	JU(f, "guest_swap_ins", c.gs.swap_ins), fputs(", ", f);
+	JU(f, "guest_ctx_switches", c.gs.ctx_switches), fputs(",\n     ", f);
+	JU(f, "guest_frames_free", c.gs.frames_free), fputs(", ", f);
+	JU(f, "guest_frames_kernel", c.gs.frames_kernel), fputs(", ", f);
+	JU(f, "guest_frames_pt", c.gs.frames_pt), fputs(", ", f);
+	JU(f, "guest_frames_user", c.gs.frames_user), fputs(", ", f);
+	JU(f, "host_zero_fills", vm->host_zero_fills), fputs(", ", f);
+	JU(f, "vmm_frames", vm->mmu.mode_frames), fputs(",\n     ", f);
+	fprintf(f,
+		"\"modeled_cycles\": %.0f, \"modeled_seconds\": %.6f, "
+		"\"cycles\": {\"access\": %.0f, \"walk\": %.0f, \"exits\": %.0f, "
+		"\"guest_os\": %.0f, \"swap_io\": %.0f},\n     \"verified\": %s}",
+		c.cyc.total, c.cyc.total / vm->cost->ghz / 1e9, c.cyc.access, c.cyc.walk,
+		c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
+		(!verify || vm->failed) ? "null"
+		: vm->verified		? "true"
+					: "false");
+}
+
+int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
+		   const struct run_host *h, uint64_t seed)
+{
+	char tmp[4200];
+	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+	double modeled = 0;
+	bool all_ok = true, all_verified = true;
+	uint64_t vmm_frames = 0;
+
+	if (!f)
+		return -errno;
+	for (unsigned i = 0; i < n; i++) {
+		double s = vms[i]->cycles / cfg->cost.ghz / 1e9;
+
+		modeled = s > modeled ? s : modeled;
+		all_ok &= !vms[i]->failed;
+		all_verified &= vms[i]->verified && !vms[i]->failed;
+		vmm_frames += vms[i]->mmu.mode_frames;
+	}
+	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
+	json_str(f, cfg->path);
+	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", seed,
+		all_ok ? "ok" : "failed");
+	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");
+	fputs("  \"host\": {", f);
+	JU(f, "budget_bytes", cfg->host.memory), fputs(", ", f);
+	JU(f, "frames_used", h->pool->used), fputs(", ", f);
+	JU(f, "peak_frames", h->pool->peak), fputs(", ", f);
+	JU(f, "vmm_frames", vmm_frames), fputs(",\n    ", f);
+	JU(f, "rss_bytes", mem_rss_bytes()), fputs(", ", f);
+	JU(f, "peak_rss_bytes", h->peak_rss_bytes), fputs(", ", f);
+	JU(f, "pool_resident_frames", mem_pool_resident(h->pool)), fputs(",\n    ", f);
+	JU(f, "pages_shared", 0), fputs(", ", f);
+	JU(f, "pages_sharing", 0), fputs(", ", f);
+	JU(f, "guest_swap_bytes", guest_swap_store_bytes(h->store)), fputs(", ", f);
+	JU(f, "guests", n), fputs(",\n    ", f);
+	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f},\n", h->wall_seconds,
+		modeled);
+	fputs("  \"guests\": [\n", f);
+	for (unsigned i = 0; i < n; i++) {
+		json_guest(f, vms[i], h->verify);
+		fputs(i + 1 < n ? ",\n" : "\n", f);
+	}
+	fputs("  ]\n}\n", f);
+	return close_tmp(f, tmp, path);
+}
+
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t w = pwrite(fd, p, len, off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+int output_dump(const char *dir, struct vm *vm)
+{
+	static const uint8_t zero[MEM_PAGE_SIZE];
+	uint8_t page[MEM_PAGE_SIZE];
+	char path[4096];
+	FILE *roots;
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s.mem", dir, vm->name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0)
+		return -errno;
+	for (gfn_t gfn = 0; !r && gfn < vm->p2m->pages; gfn++) {
+		r = mem_p2m_read(vm->p2m, gfn, page);
+		if (!r && memcmp(page, zero, sizeof(page))) /* holes for zero pages */
+			r = write_all(fd, page, sizeof(page), (off_t)(gfn * MEM_PAGE_SIZE));
+	}
+	if (!r && ftruncate(fd, (off_t)(vm->p2m->pages * MEM_PAGE_SIZE)))
+		r = -errno;
+	if (close(fd) && !r)
+		r = -errno;
+	if (r)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s.roots", dir, vm->name);
+	roots = fopen(path, "w");
+	if (!roots)
+		return -errno;
+	guest_os_dump_roots(vm->os, roots);
+	return fclose(roots) ? -errno : 0;
+}

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The experiment runner: host set-up, the scheduler, the sampler and the
+ * end of a run (verification, dumps, output files).
+ *
+ * Scheduler. Each guest has one vCPU and one modeled clock (cost.c). The
+ * scheduler always runs the guest whose clock is furthest behind, for one
+ * quantum of `quantum` workload accesses, so all guests advance together in
+ * modeled time whatever their speed on the host, and a run is
+ * deterministic for a given config and seed. A linear scan picks the guest:
+ * a quantum is thousands of accesses, so even a thousand guests cost the
+ * scan nothing measurable.
+ *
+ * Sampler. When a guest's clock passes its next multiple of sample_ms, the
+ * sampler writes one timeseries.csv row for it at the end of that quantum
+ * (time_ms is the guest's clock then, not the rounded multiple); a row at
+ * start and one at the end complete each guest's series. Host figures (the
+ * frames in use, the process RSS) are read at the same moment.
+ *
+ * Files are written under temporary names and renamed when complete, so a
+ * run that stops halfway leaves no file that looks finished.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm-core/run_internal.h"
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct runner {
+	const struct vmm_config *cfg;
+	const struct vmm_run_opts *o;
+	struct vm **vms;
+	unsigned n;
+	struct run_host host;
+	struct guest_library *lib;
+	FILE *ts;
+	char ts_tmp[4200], ts_path[4096];
+	double period; /* sample period, modeled cycles */
+};
+
+static void sample(struct runner *rn, struct vm *vm)
+{
+	uint64_t rss = mem_rss_bytes();
+
+	if (rss > rn->host.peak_rss_bytes)
+		rn->host.peak_rss_bytes = rss;
+	output_timeseries_row(rn->ts, vm, rn->host.pool->used, rss);
+}
+
+static void progress(const struct runner *rn, uint64_t done, uint64_t total, double t0)
+{
+	fprintf(stderr, "\r[%3.0f%%] %u guests, %.1f s wall  ",
+		total ? 100.0 * (double)done / (double)total : 100.0, rn->n, now_seconds() - t0);
+}
+
+/* Run every guest to the end of its workload or its failure. */
+static void schedule(struct runner *rn, double t0)
+{
+	uint64_t total = 0, done = 0;
+	double last = t0;
+
+	for (unsigned i = 0; i < rn->n; i++)
+		total += rn->vms[i]->cfg->accesses * rn->vms[i]->cfg->procs;
+	for (;;) {
+		struct vm *vm = NULL;
+		struct vcpu_exit x = {0};
+
+		for (unsigned i = 0; i < rn->n; i++)
+			if (!rn->vms[i]->done && (!vm || rn->vms[i]->cycles < vm->cycles))
+				vm = rn->vms[i];
+		if (!vm)
+			break;
+		if (vm->vcpu->run(vm, rn->cfg->host.quantum, &x) < 0) {
+			vm->failed = vm->done = true;
+			fprintf(stderr, "%s%s\n", rn->o->progress ? "\n" : "", vm->err);
+		} else if (x.reason == VCPU_EXIT_DONE) {
+			vm->done = true;
+		}
+		done += x.accesses;
+		vm_update_clock(vm, NULL);
+		if (vm->done || vm->cycles >= (double)vm->next_sample * rn->period) {
+			sample(rn, vm);
+			vm->next_sample = (uint64_t)(vm->cycles / rn->period) + 1;
+		}
+		if (rn->o->progress && now_seconds() - last > 0.5) {
+			last = now_seconds();
+			progress(rn, done, total, t0);
+		}
+	}
+	if (rn->o->progress) {
+		progress(rn, done, total, t0);
+		fputc('\n', stderr);
+	}
+}
+
+static int finish(struct runner *rn, const char *dir)
+{
+	char path[4096];
+	int status = 0, r;
+
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct vm *vm = rn->vms[i];
+		char msg[512];
+
+		if (vm->failed) {
+			status = 1;
+			continue;
+		}
+		if (mem_p2m_check(vm->p2m)) {
+			fprintf(stderr, "guest %s: p2m inconsistent at the end of the run\n",
+				vm->name);
+			status = 1;
+		}
+		if (rn->o->verify) {
+			vm->verified = guest_os_verify(vm->os, msg, sizeof(msg)) == 0;
+			if (!vm->verified) {
+				fprintf(stderr, "verify: %s\n", msg);
+				status = 1;
+			}
+		}
+		if (rn->o->dump_dir) {
+			r = mkdir_p(rn->o->dump_dir);
+			if (!r)
+				r = output_dump(rn->o->dump_dir, vm);
+			if (r) {
+				fprintf(stderr, "dump %s: guest %s: %s\n", rn->o->dump_dir,
+					vm->name, strerror(-r));
+				status = 1;
+			}
+		}
+	}
+	snprintf(path, sizeof(path), "%s/guests.csv", dir);
+	r = output_guests_csv(path, rn->vms, rn->n, rn->o->verify);
+	if (!r) {
+		snprintf(path, sizeof(path), "%s/summary.json", dir);
+		r = output_summary(path, rn->cfg, rn->vms, rn->n, &rn->host,
+				   rn->cfg->guests[0].seed);
+	}
+	if (r) {
+		fprintf(stderr, "%s: %s\n", path, strerror(-r));
+		status = 1;
+	}
+	return status;
+}
+
+static int setup(struct runner *rn)
+{
+	const struct vmm_host_cfg *h = &rn->cfg->host;
+	char err[512];
+
+	rn->host.pool = mem_pool_create(h->memory / MEM_PAGE_SIZE);
+	if (!rn->host.pool) {
+		fprintf(stderr, "host: cannot reserve %llu bytes: %s\n",
+			(unsigned long long)h->memory, strerror(errno));
+		return -1;
+	}
+	rn->host.store = guest_swap_store_create(h->guest_swap_dir[0] ? h->guest_swap_dir : NULL);
+	if (!rn->host.store) {
+		fprintf(stderr, "guest swap store in %s: %s\n",
+			h->guest_swap_dir[0] ? h->guest_swap_dir : "$TMPDIR", strerror(errno));
+		return -1;
+	}
+	rn->lib = guest_library_create(h->library_pages, h->library_seed);
+	if (!rn->lib) {
+		fprintf(stderr, "library image: %s\n", strerror(errno));
+		return -1;
+	}
+	rn->vms = calloc(rn->cfg->nguests, sizeof(*rn->vms));
+	if (!rn->vms)
+		return -1;
+	for (unsigned i = 0; i < rn->cfg->nguests; i++) {
+		rn->vms[i] = vm_create(&rn->cfg->guests[i], rn->host.pool, rn->host.store, rn->lib,
+				       h, &rn->cfg->cost, err, sizeof(err));
+		if (!rn->vms[i]) {
+			fprintf(stderr, "%s:%u: %s\n", rn->cfg->path, rn->cfg->guests[i].line, err);
+			return -1;
+		}
+		rn->n++;
+	}
+	return 0;
+}
+
+static void teardown(struct runner *rn)
+{
+	for (unsigned i = 0; i < rn->n; i++)
+		vm_destroy(rn->vms[i]);
+	free(rn->vms);
+	if (rn->lib)
+		guest_library_destroy(rn->lib);
+	if (rn->host.store)
+		guest_swap_store_destroy(rn->host.store);
+	if (rn->host.pool)
+		mem_pool_destroy(rn->host.pool);
+}
+
+int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
+{
+	struct runner rn = {.cfg = cfg, .o = o};
+	double t0 = now_seconds();
+	struct rusage ru;
+	int status = 1, r;
+
+	rn.period = cfg->host.sample_ms * 1e6 * cfg->cost.ghz;
+	rn.host.verify = o->verify;
+	if (cfg->host.sharing || cfg->host.balloon || cfg->host.swap_file[0])
+		fprintf(stderr, "note: this build has no page sharing, ballooning or host "
+				"swapping yet; their counters stay zero\n");
+	/* a guest that cannot be built is a config error: nothing is written */
+	if (setup(&rn)) {
+		status = 2;
+		goto out;
+	}
+	r = mkdir_p(o->out_dir);
+	if (r) {
+		fprintf(stderr, "%s: %s\n", o->out_dir, strerror(-r));
+		goto out;
+	}
+	snprintf(rn.ts_path, sizeof(rn.ts_path), "%s/timeseries.csv", o->out_dir);
+	snprintf(rn.ts_tmp, sizeof(rn.ts_tmp), "%s.tmp", rn.ts_path);
+	rn.ts = fopen(rn.ts_tmp, "w");
+	if (!rn.ts) {
+		fprintf(stderr, "%s: %s\n", rn.ts_tmp, strerror(errno));
+		goto out;
+	}
+	output_timeseries_header(rn.ts);
+	for (unsigned i = 0; i < rn.n; i++) {
+		sample(&rn, rn.vms[i]);
+		rn.vms[i]->next_sample = 1;
+	}
+	schedule(&rn, t0);
+	rn.host.wall_seconds = now_seconds() - t0;
+	if (!getrusage(RUSAGE_SELF, &ru) && (uint64_t)ru.ru_maxrss * 1024 > rn.host.peak_rss_bytes)
+		rn.host.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
+	if (fclose(rn.ts) || rename(rn.ts_tmp, rn.ts_path)) {
+		rn.ts = NULL;
+		fprintf(stderr, "%s: %s\n", rn.ts_path, strerror(errno));
+		goto out;
+	}
+	rn.ts = NULL;
+	status = finish(&rn, o->out_dir);
+out:
+	if (rn.ts) {
+		fclose(rn.ts);
+		unlink(rn.ts_tmp);
+	}
+	teardown(&rn);
+	return status;
+}

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* run_internal: what run.c and output.c share. Not for other modules. */
+#ifndef VMM_CORE_RUN_INTERNAL_H
+#define VMM_CORE_RUN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "vmm-core/vmm.h"
+
+/* Host-wide facts of a run, for the summary. */
+struct run_host {
+	struct mem_pool *pool;
+	struct guest_swap_store *store;
+	uint64_t peak_rss_bytes; /* highest RSS seen by the sampler */
+	double wall_seconds;
+	bool verify;             /* --verify was given */
+};
+
+/* Column header of timeseries.csv, and one row for vm now. */
+void output_timeseries_header(FILE *f);
+void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
+			   uint64_t host_rss_bytes);
+/* guests.csv and summary.json, written to path (replaced whole). */
+int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify);
+int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
+		   const struct run_host *h, uint64_t seed);
+/* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
+ * roots as DIR/NAME.roots. 0 or -errno. */
+int output_dump(const char *dir, struct vm *vm);
+
+#endif

@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: MIT */
+/* check_vmm: the suites of the vmm-core test binary. */
+#ifndef VMM_CORE_TESTS_CHECK_VMM_H
+#define VMM_CORE_TESTS_CHECK_VMM_H
+#include <check.h>
+
+Suite *config_suite(void); /* test_config.c */
+Suite *cost_suite(void);   /* test_config.c */
+Suite *report_suite(void); /* test_report.c */
+
+/* Write text to a new file in a fresh temporary folder; returns its path
+ * (static storage, valid until the next call). */
+const char *test_write_file(const char *name, const char *text);
+
+#endif

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/* Config parsing and validation: every error names file, line and key. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm-core/tests/check_vmm.h"
+#include "vmm-core/vmm.h"
+
+static const char good[] = "[host]\n"
+			   "memory = 64M   ; budget\n"
+			   "sharing = off\n"
+			   "\n"
+			   "[guest web]\n"
+			   "count = 3\n"
+			   "memory = 16M\n"
+			   "min = 4M\n"
+			   "seed = 7\n"
+			   "workload = uniform\n"
+			   "\n"
+			   "[guest db]\n"
+			   "memory = 8M\n"
+			   "max = 6M\n";
+
+START_TEST(test_good_config)
+{
+	const char *path = test_write_file("good.ini", good);
+	struct vmm_config cfg;
+	char err[512] = "";
+
+	ck_assert_int_eq(vmm_config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nguests, 4);
+	ck_assert_str_eq(cfg.guests[0].name, "web0");
+	ck_assert_str_eq(cfg.guests[2].name, "web2");
+	ck_assert_str_eq(cfg.guests[3].name, "db");
+	ck_assert_uint_eq(cfg.guests[1].seed, 8);
+	ck_assert_uint_eq(cfg.guests[1].instance, 1);
+	ck_assert_uint_eq(cfg.guests[0].memory, 16u << 20);
+	ck_assert_uint_eq(cfg.guests[0].max, 16u << 20); /* max defaults to memory */
+	ck_assert_uint_eq(cfg.guests[0].wss, 8u << 20);  /* wss defaults to memory / 2 */
+	ck_assert_uint_eq(cfg.guests[3].max, 6u << 20);
+	ck_assert_uint_eq(cfg.host.memory, 64u << 20);
+	ck_assert_uint_eq(cfg.guests[0].line, 5);
+	vmm_config_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_set_overrides)
+{
+	const char *path = test_write_file("good.ini", good);
+	char *sets[] = {"web.memory=32M", "host.memory=128M", "cost.walk_ref=35",
+			"guest db.procs=2"};
+	struct vmm_config cfg;
+	char err[512] = "";
+
+	ck_assert_int_eq(vmm_config_load(&cfg, path, sets, 4, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.guests[0].memory, 32u << 20);
+	ck_assert_uint_eq(cfg.guests[0].max, 32u << 20);
+	ck_assert_uint_eq(cfg.host.memory, 128u << 20);
+	ck_assert(cfg.cost.walk_ref == 35);
+	ck_assert_uint_eq(cfg.guests[3].procs, 2);
+	vmm_config_free(&cfg);
+}
+END_TEST
+
+/* Table of bad configs: each must fail, and the message must carry all of
+ * the expected fragments (file:line, section, key). */
+static const struct {
+	const char *text;
+	const char *frag[3];
+} bad[] = {
+	{"[host]\nmemory = 64M\nbogus = 1\n[guest a]\n", {"bad.ini:3:", "bogus", "unknown key"}},
+	{"[host]\nmemory = lots\n[guest a]\n", {"bad.ini:2:", "memory", "bad value"}},
+	{"[guest a]\nmemory = 8M\nworkload = fractal\n", {"bad.ini:3:", "workload", "fractal"}},
+	{"[guest a]\npaging = magic\n", {"bad.ini:2:", "paging", "magic"}},
+	{"[guest a]\nmemory = 8M\nmax = 16M\n", {"bad.ini:3:", "max", "min <= max"}},
+	{"[guest a]\nmin = 9M\nmemory = 8M\n", {"bad.ini:2:", "min", "min <= max"}},
+	{"[host]\nmemory = 16M\n[guest a]\ncount = 3\nmemory = 16M\nmin = 8M\n",
+	 {"bad.ini:2:", "memory", "budget too small"}},
+	{"[guest a]\nwrite_pct = 101\n", {"bad.ini:2:", "write_pct", "bad value"}},
+	{"[guest a]\nbackend = kvm\n", {"bad.ini:2:", "backend", "kvm"}},
+	{"[galaxy]\nx = 1\n", {"bad.ini:2:", "galaxy", "unknown section"}},
+	{"[host]\nmemory = 64M\n", {"bad.ini", "no [guest NAME] section", ""}},
+	{"[guest a]\nmemory =\n", {"bad.ini:2:", "memory", "empty value"}},
+	{"[guest a]\nreclaim = fifo\n", {"bad.ini:2:", "reclaim", "fifo"}},
+	{"[guest a]\nzero_pct = 60\nlibrary_pct = 60\n", {"bad.ini:3:", "library_pct", "exceed"}},
+	{"[guest a]\nmemory = 1000\n", {"bad.ini:2:", "memory", "multiple of 4K"}},
+	{"[cost]\nwalk_ref = -3\n[guest a]\n", {"bad.ini:2:", "walk_ref", "bad value"}},
+	{"[cost]\nexit.teleport = 3\n[guest a]\n", {"bad.ini:2:", "exit.teleport", "unknown key"}},
+	{"[host]\ntlb_entries = 1000\ntlb_ways = 3\n[guest a]\n", {"bad.ini", "tlb_entries", ""}},
+	{"this is not ini\n", {"bad.ini:1:", "", ""}},
+	{"[guest a b]\nmemory = 8M\n", {"bad.ini", "guest a b", "no spaces"}},
+};
+
+START_TEST(test_bad_config)
+{
+	const char *path = test_write_file("bad.ini", bad[_i].text);
+	struct vmm_config cfg;
+	char err[512] = "";
+
+	ck_assert_int_ne(vmm_config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	for (int k = 0; k < 3; k++)
+		ck_assert_msg(strstr(err, bad[_i].frag[k]), "case %d: '%s' lacks '%s'", _i, err,
+			      bad[_i].frag[k]);
+}
+END_TEST
+
+START_TEST(test_bad_set)
+{
+	const char *path = test_write_file("good.ini", good);
+	char *sets1[] = {"nosuch.memory=1G"};
+	char *sets2[] = {"web.memory"};
+	char *sets3[] = {"web.colour=blue"};
+	struct vmm_config cfg;
+	char err[512] = "";
+
+	ck_assert_int_ne(vmm_config_load(&cfg, path, sets1, 1, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "--set"));
+	ck_assert_ptr_nonnull(strstr(err, "nosuch"));
+	ck_assert_int_ne(vmm_config_load(&cfg, path, sets2, 1, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "SECTION.KEY=VALUE"));
+	ck_assert_int_ne(vmm_config_load(&cfg, path, sets3, 1, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "colour"));
+}
+END_TEST
+
+START_TEST(test_missing_file)
+{
+	struct vmm_config cfg;
+	char err[512] = "";
+
+	ck_assert_int_eq(vmm_config_load(&cfg, "/nonexistent/x.ini", NULL, 0, err, sizeof(err)),
+			 -ENOENT);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/x.ini"));
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	uint64_t out;
+	int r;
+} sizes[] = {
+	{"4096", 4096, 0},       {"4K", 4096, 0},  {"64M", 64ull << 20, 0}, {"4G", 4ull << 30, 0},
+	{"2g", 2ull << 30, 0},   {"1MB", 1 << 20, 0}, {"", 0, -EINVAL},    {"-1M", 0, -EINVAL},
+	{"12Q", 0, -EINVAL},     {"M", 0, -EINVAL}, {"99999999999999999999G", 0, -EINVAL},
+};
+
+START_TEST(test_sizes)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(vmm_parse_size(sizes[_i].in, &v), sizes[_i].r);
+	if (!sizes[_i].r)
+		ck_assert_uint_eq(v, sizes[_i].out);
+}
+END_TEST
+
+Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_test(tc, test_good_config);
+	tcase_add_test(tc, test_set_overrides);
+	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("errors");
+	tcase_add_loop_test(tc, test_bad_config, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, test_bad_set);
+	tcase_add_test(tc, test_missing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+START_TEST(test_cost_keys)
+{
+	struct vmm_cost c;
+
+	vmm_cost_defaults(&c);
+	ck_assert(c.walk_ref > 0 && c.ghz > 0);
+	for (int r = 0; r < MMU_EXIT_NR; r++)
+		ck_assert_msg(c.exit[r] > 0, "exit %s has no default cost",
+			      mmu_exit_name((enum mmu_exit_reason)r));
+	ck_assert_int_eq(vmm_cost_set(&c, "exit.nested_fault", "1234"), 0);
+	ck_assert(c.exit[MMU_EXIT_NESTED_FAULT] == 1234);
+	ck_assert_int_eq(vmm_cost_set(&c, "ghz", "0"), -EINVAL);
+	ck_assert_int_eq(vmm_cost_set(&c, "walk_ref", "x"), -EINVAL);
+	ck_assert_int_eq(vmm_cost_set(&c, "nope", "1"), -ENOENT);
+}
+END_TEST
+
+Suite *cost_suite(void)
+{
+	Suite *s = suite_create("cost");
+	TCase *tc = tcase_create("keys");
+
+	tcase_add_test(tc, test_cost_keys);
+	suite_add_tcase(s, tc);
+	return s;
+}

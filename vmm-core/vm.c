@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guests: the p2m, the vCPU and its MMU, the guest OS, the exit handlers
+ * and the modeled clock of one virtual machine.
+ *
+ * Exits from the MMU are plain calls into vm_handle_exit(), which counts
+ * nothing itself (the MMU counts by reason) and dispatches through a table
+ * of handlers. A handler returns 0 to let the access retry, or -errno to
+ * fail this guest alone: its error is kept for the summary and the run's
+ * exit status, and no other guest is touched.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm-core/vmm.h"
+
+/* EPT violation / #NPF: make the frame present in the p2m. Mechanisms that
+ * reclaim memory (sharing, ballooning, host swap) add their states here. */
+static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
+{
+	hfn_t hfn;
+	int r;
+
+	if (x->gfn >= vm->p2m->pages) {
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: access to gfn %llu beyond its %llu pages", vm->name,
+			 (unsigned long long)x->gfn, (unsigned long long)vm->p2m->pages);
+		return -EFAULT;
+	}
+	switch (mem_p2m_state(vm->p2m, x->gfn)) {
+	case MEM_UNTOUCHED:
+		r = mem_p2m_populate(vm->p2m, x->gfn, &hfn);
+		if (r == -ENOMEM) {
+			snprintf(vm->err, sizeof(vm->err),
+				 "guest %s: host memory budget exhausted at gfn %llu "
+				 "(%llu frames in use; no host reclaim in this build)",
+				 vm->name, (unsigned long long)x->gfn,
+				 (unsigned long long)vm->p2m->pool->used);
+			return r;
+		}
+		if (r)
+			return r;
+		vm->host_zero_fills++;
+		return 0;
+	case MEM_RESIDENT:
+		return 0; /* the translation was dropped; the mode refills it */
+	default:
+		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu in state %s: not handled",
+			 vm->name, (unsigned long long)x->gfn,
+			 mem_p2m_state_name(mem_p2m_state(vm->p2m, x->gfn)));
+		return -ENOSYS;
+	}
+}
+
+typedef int (*exit_handler)(struct vm *vm, const struct mmu_exit *x);
+static const exit_handler exit_handlers[MMU_EXIT_NR] = {
+    [MMU_EXIT_NESTED_FAULT] = handle_nested_fault,
+};
+
+int vm_handle_exit(void *ctx, const struct mmu_exit *x)
+{
+	struct vm *vm = ctx;
+
+	if ((unsigned)x->reason >= MMU_EXIT_NR || !exit_handlers[x->reason]) {
+		snprintf(vm->err, sizeof(vm->err), "guest %s: unexpected exit %d", vm->name,
+			 (int)x->reason);
+		return -ENOSYS;
+	}
+	return exit_handlers[x->reason](vm, x);
+}
+
+void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
+{
+	const struct vmm_cost *c = vm->cost;
+	const struct mmu_stats *st = &vm->mmu.st;
+	struct guest_stats gs;
+	struct vmm_cycles y;
+
+	guest_os_stats(vm->os, &gs);
+	y.access = (double)st->accesses * c->access;
+	y.walk = (double)(st->walk_refs + st->phys_walk_refs) * c->walk_ref;
+	y.exits = (double)vm->host_zero_fills * c->zero_page;
+	for (int r = 0; r < MMU_EXIT_NR; r++)
+		y.exits += (double)st->exits[r] * c->exit[r];
+	y.guest_os =
+	    (double)gs.page_faults * c->guest_fault + (double)st->phys_accesses * c->phys_access;
+	y.swap_io = (double)gs.swap_ins * c->swap_in + (double)gs.swap_outs * c->swap_out;
+	y.total = y.access + y.walk + y.exits + y.guest_os + y.swap_io;
+	vm->cycles = y.total;
+	if (out)
+		*out = y;
+}
+
+struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
+		     struct guest_swap_store *store, const struct guest_library *lib,
+		     const struct vmm_host_cfg *host, const struct vmm_cost *cost, char *err,
+		     size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	struct guest_params gp = {0};
+	struct mmu_config mc = {0};
+	const char *why = NULL;
+	int r;
+
+	if (!vm) {
+		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
+		return NULL;
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	vm->cfg = cfg;
+	vm->cost = cost;
+	vm->vcpu = vcpu_find(cfg->backend);
+	if (!vm->vcpu) {
+		snprintf(err, errlen, "guest %s: no backend %s", cfg->name, cfg->backend);
+		goto err_free;
+	}
+	vm->p2m = mem_p2m_create(pool, cfg->memory / MEM_PAGE_SIZE);
+	if (!vm->p2m) {
+		snprintf(err, errlen, "guest %s: p2m: %s", cfg->name, strerror(errno));
+		goto err_free;
+	}
+	mc.tlb_entries = host->tlb_entries;
+	mc.tlb_ways = host->tlb_ways;
+	mc.pwc_entries = host->pwc_entries;
+	r = mmu_init(&vm->mmu, vm->p2m, paging_find(cfg->paging), &mc, vm_handle_exit, vm);
+	if (r) {
+		snprintf(err, errlen, "guest %s: mmu: %s", cfg->name, strerror(-r));
+		goto err_p2m;
+	}
+	vm->gswap = guest_swap_create(store, cfg->guest_swap / MEM_PAGE_SIZE);
+	if (!vm->gswap) {
+		snprintf(err, errlen, "guest %s: guest swap: %s", cfg->name, strerror(errno));
+		goto err_mmu;
+	}
+	gp.name = vm->name;
+	gp.pages = cfg->memory / MEM_PAGE_SIZE;
+	gp.procs = cfg->procs;
+	gp.timeslice = cfg->timeslice;
+	gp.swap_pages = cfg->guest_swap / MEM_PAGE_SIZE;
+	gp.seed = cfg->seed;
+	if (guest_reclaim_parse(cfg->reclaim, &gp.reclaim) ||
+	    guest_pattern_parse(cfg->workload, &gp.wl.pattern) ||
+	    guest_content_parse(cfg->content, &gp.wl.content)) {
+		snprintf(err, errlen, "guest %s: bad reclaim, workload or content", cfg->name);
+		goto err_swap;
+	}
+	gp.wl.wss_pages = cfg->wss / MEM_PAGE_SIZE;
+	gp.wl.accesses = cfg->accesses;
+	gp.wl.write_pct = cfg->write_pct;
+	gp.wl.zipf_theta = cfg->zipf_theta;
+	gp.wl.zero_pct = cfg->zero_pct;
+	gp.wl.library_pct = cfg->library_pct;
+	gp.wl.lib = lib;
+	r = vm->vcpu->create(vm);
+	if (r) {
+		snprintf(err, errlen, "guest %s: vcpu: %s", cfg->name, strerror(-r));
+		goto err_swap;
+	}
+	vm->os = guest_os_create(&vm->mmu, vm->gswap, &gp, &why);
+	if (!vm->os) {
+		if (why)
+			snprintf(err, errlen, "guest %s: cannot boot: %s", cfg->name, why);
+		else if (vm->err[0])
+			snprintf(err, errlen, "%s", vm->err);
+		else
+			snprintf(err, errlen, "guest %s: cannot boot: %s", cfg->name,
+				 strerror(errno));
+		goto err_vcpu;
+	}
+	vm_update_clock(vm, NULL);
+	return vm;
+
+err_vcpu:
+	vm->vcpu->destroy(vm);
+err_swap:
+	guest_swap_destroy(vm->gswap);
+err_mmu:
+	mmu_fini(&vm->mmu);
+err_p2m:
+	mem_p2m_destroy(vm->p2m);
+err_free:
+	free(vm);
+	return NULL;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	guest_os_destroy(vm->os);
+	vm->vcpu->destroy(vm);
+	guest_swap_destroy(vm->gswap);
+	mmu_fini(&vm->mmu);
+	mem_p2m_destroy(vm->p2m);
+	free(vm);
+}
