@@ -20,18 +20,30 @@
 #define MEM_MUST_CHECK __attribute__((warn_unused_result))
 
 #define MEM_PAGE_SHIFT 12
-#define MEM_PAGE_SIZE 4096u
-#define MEM_PAGE_MASK (~(uint64_t)(MEM_PAGE_SIZE - 1))
+#define MEM_PAGE_SIZE  4096u
+#define MEM_PAGE_MASK  (~(uint64_t)(MEM_PAGE_SIZE - 1))
 
 typedef uint64_t gva_t; /* guest-virtual address */
 typedef uint64_t gpa_t; /* guest-physical address */
 typedef uint64_t gfn_t; /* guest frame number: gpa >> 12 */
 typedef uint64_t hfn_t; /* host frame: index into the frame pool */
 
-static inline gfn_t mem_gpa_to_gfn(gpa_t pa) { return pa >> MEM_PAGE_SHIFT; }
-static inline gpa_t mem_gfn_to_gpa(gfn_t gfn) { return gfn << MEM_PAGE_SHIFT; }
-static inline uint64_t mem_gva_to_vpn(gva_t va) { return va >> MEM_PAGE_SHIFT; }
-static inline gva_t mem_vpn_to_gva(uint64_t vpn) { return vpn << MEM_PAGE_SHIFT; }
+static inline gfn_t mem_gpa_to_gfn(gpa_t pa)
+{
+	return pa >> MEM_PAGE_SHIFT;
+}
+static inline gpa_t mem_gfn_to_gpa(gfn_t gfn)
+{
+	return gfn << MEM_PAGE_SHIFT;
+}
+static inline uint64_t mem_gva_to_vpn(gva_t va)
+{
+	return va >> MEM_PAGE_SHIFT;
+}
+static inline gva_t mem_vpn_to_gva(uint64_t vpn)
+{
+	return vpn << MEM_PAGE_SHIFT;
+}
 
 /*
  * x86-64 page-table entry (Intel SDM vol. 3A, 4.5; the same layout at every
@@ -44,16 +56,16 @@ static inline gva_t mem_vpn_to_gva(uint64_t vpn) { return vpn << MEM_PAGE_SHIFT;
  * in leaf entries only. A not-present entry (P = 0) leaves bits 63..1 to the
  * OS: the guest OS keeps its swap entries there.
  */
-#define PTE_P (1ull << 0)
-#define PTE_W (1ull << 1)
-#define PTE_U (1ull << 2)
-#define PTE_PWT (1ull << 3)
-#define PTE_PCD (1ull << 4)
-#define PTE_A (1ull << 5)
-#define PTE_D (1ull << 6)
-#define PTE_PS (1ull << 7)
-#define PTE_G (1ull << 8)
-#define PTE_NX (1ull << 63)
+#define PTE_P	      (1ull << 0)
+#define PTE_W	      (1ull << 1)
+#define PTE_U	      (1ull << 2)
+#define PTE_PWT	      (1ull << 3)
+#define PTE_PCD	      (1ull << 4)
+#define PTE_A	      (1ull << 5)
+#define PTE_D	      (1ull << 6)
+#define PTE_PS	      (1ull << 7)
+#define PTE_G	      (1ull << 8)
+#define PTE_NX	      (1ull << 63)
 #define PTE_ADDR_MASK 0x000ffffffffff000ull
 
 /* Index of va in the table at level (4 = PML4 ... 1 = PT). */
@@ -73,15 +85,15 @@ static inline unsigned pte_index(gva_t va, int level)
  * The address is a host-physical address: here an hfn << 12, the frame
  * pool being the host-physical address space.
  */
-#define EPT_R (1ull << 0)
-#define EPT_W (1ull << 1)
-#define EPT_X (1ull << 2)
-#define EPT_MT_WB (6ull << 3)
-#define EPT_IPAT (1ull << 6)
-#define EPT_PS (1ull << 7)
-#define EPT_A (1ull << 8)
-#define EPT_D (1ull << 9)
-#define EPT_RWX (EPT_R | EPT_W | EPT_X)
+#define EPT_R	      (1ull << 0)
+#define EPT_W	      (1ull << 1)
+#define EPT_X	      (1ull << 2)
+#define EPT_MT_WB     (6ull << 3)
+#define EPT_IPAT      (1ull << 6)
+#define EPT_PS	      (1ull << 7)
+#define EPT_A	      (1ull << 8)
+#define EPT_D	      (1ull << 9)
+#define EPT_RWX	      (EPT_R | EPT_W | EPT_X)
 #define EPT_ADDR_MASK 0x000ffffffffff000ull
 
 /* ------------------------------------------------------------------------
@@ -98,14 +110,14 @@ static inline unsigned pte_index(gva_t va, int level)
 #define MEM_POOL_RELEASE_BATCH 64
 
 struct mem_pool {
-	uint8_t *base;     /* the reserved mapping, frames * 4 KiB bytes */
-	uint64_t frames;   /* budget, 4 KiB frames */
-	uint64_t used;     /* frames allocated now */
-	uint64_t peak;     /* highest `used` ever */
-	uint64_t hiwater;  /* frames [0, hiwater) have been handed out once */
-	hfn_t *free;       /* free frames already given back to the kernel */
+	uint8_t *base;	  /* the reserved mapping, frames * 4 KiB bytes */
+	uint64_t frames;  /* budget, 4 KiB frames */
+	uint64_t used;	  /* frames allocated now */
+	uint64_t peak;	  /* highest `used` ever */
+	uint64_t hiwater; /* frames [0, hiwater) have been handed out once */
+	hfn_t *free;	  /* free frames already given back to the kernel */
 	uint64_t nfree;
-	hfn_t *pending;    /* freed frames not yet given back */
+	hfn_t *pending; /* freed frames not yet given back */
 	uint64_t npending;
 	uint64_t releases; /* madvise(MADV_DONTNEED) batches issued */
 	uint64_t released; /* frames given back to the kernel, total */
@@ -173,14 +185,14 @@ enum mem_page_state {
 /* Entry layout: bits 2..0 state, bit 3 write-protected, bits 63..12 value
  * (the hfn for RESIDENT and SHARED, the swap slot for SWAPPED, else 0). */
 #define MEM_P2M_STATE_MASK 7ull
-#define MEM_P2M_WP (1ull << 3)
-#define MEM_P2M_VAL_SHIFT 12
+#define MEM_P2M_WP	   (1ull << 3)
+#define MEM_P2M_VAL_SHIFT  12
 
 struct mem_rmap_entry;
 struct mem_p2m {
-	struct mem_pool *pool; /* borrowed */
-	uint64_t pages;        /* configured guest memory, 4 KiB pages */
-	uint64_t *e;           /* pages entries */
+	struct mem_pool *pool;	       /* borrowed */
+	uint64_t pages;		       /* configured guest memory, 4 KiB pages */
+	uint64_t *e;		       /* pages entries */
 	uint64_t count[MEM_NR_STATES]; /* entries in each state */
 	/* reverse map: head index into rmap[] per gfn, 0 = none */
 	uint32_t *rmap_head;
@@ -272,8 +284,7 @@ struct mem_rmap_entry {
 };
 
 /* Record that `m` maps gfn through `ref`. 0 or -ENOMEM / -EINVAL. */
-int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m,
-		 uint64_t ref) MEM_MUST_CHECK;
+int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref) MEM_MUST_CHECK;
 /* Forget one record. Returns 0, or -ENOENT if there is none. */
 int mem_rmap_del(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref);
 /* Zap and forget every translation of gfn. */
@@ -286,15 +297,16 @@ unsigned mem_rmap_count(const struct mem_p2m *p2m, gfn_t gfn);
  * write flushes it, as without PCID). Entries must be a multiple of ways and
  * the number of sets a power of two.
  */
-#define MEM_TLB_W 1u     /* a write may complete without a walk: writable all
-			    the way and the guest PTE's D bit already set */
-#define MEM_TLB_U 2u     /* user-accessible */
-#define MEM_TLB_NX 4u    /* no instruction fetch */
+#define MEM_TLB_W                                                                                  \
+	1u	      /* a write may complete without a walk: writable all                         \
+			 the way and the guest PTE's D bit already set */
+#define MEM_TLB_U  2u /* user-accessible */
+#define MEM_TLB_NX 4u /* no instruction fetch */
 
 struct mem_tlb_entry {
-	uint64_t tag;  /* vpn << 1 | 1 when valid, 0 when empty */
-	uint8_t *hptr; /* host address of the 4 KiB frame */
-	gfn_t gfn;     /* guest frame it maps, for zapping by gfn */
+	uint64_t tag;	/* vpn << 1 | 1 when valid, 0 when empty */
+	uint8_t *hptr;	/* host address of the 4 KiB frame */
+	gfn_t gfn;	/* guest frame it maps, for zapping by gfn */
 	uint32_t flags; /* MEM_TLB_* */
 	uint32_t stamp; /* LRU: larger is more recent */
 };
@@ -345,22 +357,22 @@ void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn);
  */
 enum mmu_exit_reason {
 	MMU_EXIT_NESTED_FAULT = 0, /* EPT violation (Intel), #NPF (AMD) */
-	MMU_EXIT_HIDDEN_FAULT,     /* shadow miss: a walk and a fill */
-	MMU_EXIT_PT_WRITE,         /* write to a write-protected guest PT page */
+	MMU_EXIT_HIDDEN_FAULT,	   /* shadow miss: a walk and a fill */
+	MMU_EXIT_PT_WRITE,	   /* write to a write-protected guest PT page */
 	MMU_EXIT_CR3_WRITE,
 	MMU_EXIT_INVLPG,
 	MMU_EXIT_MODE_SWITCH,
-	MMU_EXIT_BALLOON,          /* balloon device notification */
+	MMU_EXIT_BALLOON, /* balloon device notification */
 	MMU_EXIT_NR
 };
 /* The reason's name, as in summary.json ("nested_fault", ...). */
 const char *mmu_exit_name(enum mmu_exit_reason r);
 
 /* Access kinds, or-ed. */
-#define MMU_READ 0u
+#define MMU_READ  0u
 #define MMU_WRITE 1u
 #define MMU_FETCH 2u
-#define MMU_USER 4u  /* a user-mode access: needs PTE_U at every level */
+#define MMU_USER  4u /* a user-mode access: needs PTE_U at every level */
 
 /* Guest page-fault error code bits (x86 #PF): P, W/R, U/S, I/D. */
 #define MMU_PF_P 1u
@@ -372,14 +384,14 @@ const char *mmu_exit_name(enum mmu_exit_reason r);
 #define MMU_PF 1
 
 struct mmu_stats {
-	uint64_t accesses;     /* translated accesses (one per page touched) */
+	uint64_t accesses; /* translated accesses (one per page touched) */
 	uint64_t writes;
-	uint64_t tlb_misses;   /* = walks of the mode's translate */
-	uint64_t walk_refs;    /* memory references made by walks */
+	uint64_t tlb_misses;	/* = walks of the mode's translate */
+	uint64_t walk_refs;	/* memory references made by walks */
 	uint64_t phys_accesses; /* guest-kernel direct-map accesses */
 	uint64_t phys_misses;
 	uint64_t phys_walk_refs; /* references made by direct-map misses */
-	uint64_t guest_faults; /* #PF delivered to the guest */
+	uint64_t guest_faults;	 /* #PF delivered to the guest */
 	uint64_t exits[MMU_EXIT_NR];
 	uint64_t pwc_hits;
 };
@@ -388,8 +400,8 @@ struct mmu_stats {
  * the guest (the access returns that error). */
 struct mmu_exit {
 	enum mmu_exit_reason reason;
-	gfn_t gfn;     /* the guest frame concerned */
-	unsigned acc;  /* MMU_* of the access that exited */
+	gfn_t gfn;    /* the guest frame concerned */
+	unsigned acc; /* MMU_* of the access that exited */
 };
 typedef int (*mmu_exit_fn)(void *ctx, const struct mmu_exit *x);
 
@@ -417,11 +429,11 @@ const struct paging_ops *paging_find(const char *name);
 extern const struct paging_ops paging_nested_ops;
 
 struct mmu_config {
-	unsigned tlb_entries, tlb_ways;   /* gva TLB (default 1536, 12 ways) */
+	unsigned tlb_entries, tlb_ways;	  /* gva TLB (default 1536, 12 ways) */
 	unsigned ptlb_entries, ptlb_ways; /* kernel direct-map TLB (64, 4) */
-	unsigned pwc_entries; /* nested walk cache: gfn -> host frame of the
-				 guest's page-table pages, fully associative;
-				 0 = none (the cold 24-reference walk) */
+	unsigned pwc_entries;		  /* nested walk cache: gfn -> host frame of the
+					     guest's page-table pages, fully associative;
+					     0 = none (the cold 24-reference walk) */
 };
 
 struct mmu {
@@ -429,17 +441,17 @@ struct mmu {
 	struct mem_tlb tlb;
 	gpa_t cr3;
 	struct mmu_stats st;
-	gfn_t last_gfn;        /* guest frame of the last page accessed */
-	struct {               /* the last guest page fault (MMU_PF) */
-		gva_t addr;    /* CR2 */
-		unsigned err;  /* MMU_PF_* */
+	gfn_t last_gfn;	      /* guest frame of the last page accessed */
+	struct {	      /* the last guest page fault (MMU_PF) */
+		gva_t addr;   /* CR2 */
+		unsigned err; /* MMU_PF_* */
 	} pf;
 	struct mem_tlb ptlb;
 	struct mem_p2m *p2m;   /* borrowed */
 	struct mem_pool *pool; /* borrowed, = p2m->pool */
 	const struct paging_ops *ops;
-	void *mode;            /* the paging mode's state */
-	uint64_t mode_frames;  /* host frames the mode holds (EPT tables) */
+	void *mode;	      /* the paging mode's state */
+	uint64_t mode_frames; /* host frames the mode holds (EPT tables) */
 	struct mmu_config cfg;
 	mmu_exit_fn exit;
 	void *exit_ctx;
@@ -474,8 +486,8 @@ static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, uns
 
 	if (off + len <= MEM_PAGE_SIZE) {
 		struct mem_tlb_entry *e = mem_tlb_lookup(&m->tlb, va >> MEM_PAGE_SHIFT);
-		uint32_t need = ((acc & MMU_WRITE) ? MEM_TLB_W : 0) |
-				((acc & MMU_USER) ? MEM_TLB_U : 0);
+		uint32_t need =
+		    ((acc & MMU_WRITE) ? MEM_TLB_W : 0) | ((acc & MMU_USER) ? MEM_TLB_U : 0);
 
 		if (e && (e->flags & need) == need &&
 		    !((acc & MMU_FETCH) && (e->flags & MEM_TLB_NX))) {

@@ -212,7 +212,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 	FILE *f = open_tmp(path, tmp, sizeof(tmp));
 	double modeled = 0;
 	bool all_ok = true, all_verified = true;
-	uint64_t vmm_frames = 0;
+	uint64_t vmm_frames = 0, rss = mem_rss_bytes();
 
 	if (!f)
 		return -errno;
@@ -234,8 +234,8 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 	JU(f, "frames_used", h->pool->used), fputs(", ", f);
 	JU(f, "peak_frames", h->pool->peak), fputs(", ", f);
 	JU(f, "vmm_frames", vmm_frames), fputs(",\n    ", f);
-	JU(f, "rss_bytes", mem_rss_bytes()), fputs(", ", f);
-	JU(f, "peak_rss_bytes", h->peak_rss_bytes), fputs(", ", f);
+	JU(f, "rss_bytes", rss), fputs(", ", f);
+	JU(f, "peak_rss_bytes", rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes), fputs(", ", f);
 	JU(f, "pool_resident_frames", mem_pool_resident(h->pool)), fputs(",\n    ", f);
 	JU(f, "pages_shared", 0), fputs(", ", f);
 	JU(f, "pages_sharing", 0), fputs(", ", f);

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* memvisor report DIR: read a run's CSV and JSON files, write report.html. */
+/* memvisor report DIR: read a run's CSV files, make the figures and the page. */
 /*
  * vmm_report() reads DIR/timeseries.csv and DIR/guests.csv by header name
- * (extra columns are ignored, a missing one is an error), the scalars of
- * DIR/summary.json that the page shows, then has report_plot.c write the
- * figures into DIR/figures/, and writes DIR/report.html last. Every file
- * is written as NAME.tmp and renamed, so a failed report never leaves a
- * half-written page; an older complete report.html stays until replaced.
+ * (extra columns are ignored, a missing one is an error), has
+ * report_plot.c write the figures into DIR/figures/ (this file runs
+ * gnuplot for it), then report_html.c read DIR/summary.json and write
+ * DIR/report.html last. Every file is written as NAME.tmp and renamed, so
+ * a failed report never leaves a half-written page or figure; an older
+ * complete report.html stays until it is replaced.
  *
  * Timeseries rows are grouped per guest (a small open-addressing index by
  * name, as a run may have hundreds of guests and millions of rows). Each

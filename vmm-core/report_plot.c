@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* The report's figures: binned data files, gnuplot scripts, gnuplot runs. */
+/* The report's figures: binned data files and the gnuplot scripts. */
 /*
  * Each figure NAME gets figures/NAME.dat (plain numbers, one header
  * comment) and figures/NAME.gp, which plots it to NAME.png (pngcairo
  * 900x500, sans 10) and NAME.svg. Scripts refer to their data by base name
  * and run from the figures directory, so `cd figures && gnuplot NAME.gp`
- * redoes a figure by hand. vmm_report runs them as
- * `gnuplot -e "out='NAME.tmp'" NAME.gp` and renames the outputs only when
+ * redoes a figure by hand. report_gnuplot() (report.c) runs them as
+ * `gnuplot -e "out='NAME.tmp'" NAME.gp`; the outputs are renamed only when
  * gnuplot succeeded.
  *
  * Guests sample on their own modeled clocks, so rows of different guests

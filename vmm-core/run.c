@@ -158,6 +158,8 @@ static int finish(struct runner *rn, const char *dir)
 			}
 		}
 	}
+	/* give pending frees back first, so resident frames equal frames used */
+	mem_pool_release(rn->host.pool);
 	snprintf(path, sizeof(path), "%s/guests.csv", dir);
 	r = output_guests_csv(path, rn->vms, rn->n, rn->o->verify);
 	if (!r) {

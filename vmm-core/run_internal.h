@@ -13,7 +13,7 @@ struct run_host {
 	struct guest_swap_store *store;
 	uint64_t peak_rss_bytes; /* highest RSS seen by the sampler */
 	double wall_seconds;
-	bool verify;             /* --verify was given */
+	bool verify; /* --verify was given */
 };
 
 /* Column header of timeseries.csv, and one row for vm now. */

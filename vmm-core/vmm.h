@@ -22,15 +22,15 @@
  * can be set in the config's [cost] section under the same name.
  */
 struct vmm_cost {
-	double access;          /* a translated access that hits the TLB */
-	double walk_ref;        /* one memory reference of a page walk */
-	double phys_access;     /* a guest-kernel direct-map access */
+	double access;		  /* a translated access that hits the TLB */
+	double walk_ref;	  /* one memory reference of a page walk */
+	double phys_access;	  /* a guest-kernel direct-map access */
 	double exit[MMU_EXIT_NR]; /* exit round trip + handler, by reason */
-	double guest_fault;     /* guest #PF entry, handler, return */
-	double zero_page;       /* host zero-fill of a new frame */
-	double swap_in;         /* guest swap read of 4 KiB (its disk) */
-	double swap_out;        /* guest swap write of 4 KiB */
-	double ghz;             /* modeled clock: cycles per nanosecond */
+	double guest_fault;	  /* guest #PF entry, handler, return */
+	double zero_page;	  /* host zero-fill of a new frame */
+	double swap_in;		  /* guest swap read of 4 KiB (its disk) */
+	double swap_out;	  /* guest swap write of 4 KiB */
+	double ghz;		  /* modeled clock: cycles per nanosecond */
 };
 void vmm_cost_defaults(struct vmm_cost *c);
 /* Set the cost called `key` ("walk_ref", "exit.nested_fault", "ghz"...).
@@ -51,38 +51,38 @@ struct vmm_cycles {
 #define VMM_NAME_MAX 64
 
 struct vmm_guest_cfg {
-	char name[VMM_NAME_MAX];   /* instance name: section name + index */
+	char name[VMM_NAME_MAX]; /* instance name: section name + index */
 	char section[VMM_NAME_MAX];
-	unsigned count;            /* instances of the section */
-	unsigned instance;         /* this guest's index within its section */
-	uint64_t memory;           /* bytes */
-	char backend[16];          /* soft */
-	char paging[16];           /* nested */
+	unsigned count;	   /* instances of the section */
+	unsigned instance; /* this guest's index within its section */
+	uint64_t memory;   /* bytes */
+	char backend[16];  /* soft */
+	char paging[16];   /* nested */
 	uint64_t shares;
-	uint64_t min, max;         /* bytes; max defaults to memory */
-	char workload[256];        /* seq|uniform|zipf */
-	uint64_t accesses;         /* per process */
-	uint64_t seed;             /* instance i of a section gets seed + i */
-	uint64_t wss;              /* bytes */
+	uint64_t min, max;  /* bytes; max defaults to memory */
+	char workload[256]; /* seq|uniform|zipf */
+	uint64_t accesses;  /* per process */
+	uint64_t seed;	    /* instance i of a section gets seed + i */
+	uint64_t wss;	    /* bytes */
 	unsigned write_pct;
 	double zipf_theta;
 	char content[16];
 	unsigned zero_pct, library_pct;
 	unsigned procs;
-	uint64_t timeslice;        /* accesses */
-	char reclaim[16];          /* clock|lru|random */
-	uint64_t guest_swap;       /* bytes */
-	unsigned line;             /* line of the section header, for messages */
+	uint64_t timeslice;  /* accesses */
+	char reclaim[16];    /* clock|lru|random */
+	uint64_t guest_swap; /* bytes */
+	unsigned line;	     /* line of the section header, for messages */
 };
 
 struct vmm_host_cfg {
-	uint64_t memory;           /* budget, bytes */
+	uint64_t memory; /* budget, bytes */
 	bool sharing, balloon;
 	char swap_file[256];
 	char guest_swap_dir[256];
 	unsigned tlb_entries, tlb_ways, pwc_entries;
-	double sample_ms;          /* modeled milliseconds between samples */
-	uint64_t quantum;          /* accesses per scheduling quantum */
+	double sample_ms; /* modeled milliseconds between samples */
+	uint64_t quantum; /* accesses per scheduling quantum */
 	uint64_t library_pages;
 	uint64_t library_seed;
 };
@@ -136,10 +136,10 @@ struct vm {
 	struct mmu mmu;
 	struct guest_swap *gswap;
 	struct guest_os *os;
-	const struct vmm_cost *cost;     /* borrowed */
-	uint64_t host_zero_fills;        /* frames populated on first touch */
-	double cycles;                   /* modeled clock, cycles */
-	uint64_t next_sample;            /* index of the next sample period */
+	const struct vmm_cost *cost; /* borrowed */
+	uint64_t host_zero_fills;    /* frames populated on first touch */
+	double cycles;		     /* modeled clock, cycles */
+	uint64_t next_sample;	     /* index of the next sample period */
 	bool done, failed, verified;
 	char err[256];
 };
@@ -162,7 +162,7 @@ struct vmm_run_opts {
 	const char *out_dir;
 	bool verify;
 	const char *dump_dir; /* NULL: no dump */
-	bool progress;        /* a progress line on stderr */
+	bool progress;	      /* a progress line on stderr */
 };
 /* Run the experiment; returns the process exit status (0, 1) and prints
  * its messages. */

@@ -157,6 +157,10 @@ START_TEST(test_run_verify)
 	ck_assert_int_eq(json_num(sum, "budget_bytes"), 64 << 20);
 	ck_assert_int_gt(json_num(sum, "frames_used"), 0);
 	ck_assert_int_gt(json_num(sum, "peak_rss_bytes"), 0);
+	/* host RSS and frames in use agree: the pool holds no frame it did
+	 * not hand out, and every frame in use is resident */
+	ck_assert_int_eq(json_num(sum, "pool_resident_frames"), json_num(sum, "frames_used"));
+	ck_assert_int_ge(json_num(sum, "rss_bytes"), json_num(sum, "frames_used") * 4096);
 	for (int i = 0; i < 3; i++) {
 		const char *g = strstr(sum, names[i]);
 		long long pages, sum_states;
@@ -274,10 +278,9 @@ static const struct {
 	const char *text;
 	const char *msg;
 } bad[] = {
-	{"[host]\nmemory = 64M\n[guest a]\nmemory = 8M\nwss = many\n", "bad.ini:5: [guest a] wss"},
-	{"[host]\nmemory = 8M\nfrobnicate = yes\n[guest a]\n", "bad.ini:3: [host] frobnicate"},
-	{"[host]\nmemory = 8M\n[guest a]\ncount = 4\nmemory = 4M\nmin = 4M\n",
-	 "budget too small"},
+    {"[host]\nmemory = 64M\n[guest a]\nmemory = 8M\nwss = many\n", "bad.ini:5: [guest a] wss"},
+    {"[host]\nmemory = 8M\nfrobnicate = yes\n[guest a]\n", "bad.ini:3: [host] frobnicate"},
+    {"[host]\nmemory = 8M\n[guest a]\ncount = 4\nmemory = 4M\nmin = 4M\n", "budget too small"},
 };
 
 START_TEST(test_bad_config_exit2)

@@ -38,7 +38,7 @@ START_TEST(test_good_config)
 	ck_assert_uint_eq(cfg.guests[1].instance, 1);
 	ck_assert_uint_eq(cfg.guests[0].memory, 16u << 20);
 	ck_assert_uint_eq(cfg.guests[0].max, 16u << 20); /* max defaults to memory */
-	ck_assert_uint_eq(cfg.guests[0].wss, 8u << 20);  /* wss defaults to memory / 2 */
+	ck_assert_uint_eq(cfg.guests[0].wss, 8u << 20);	 /* wss defaults to memory / 2 */
 	ck_assert_uint_eq(cfg.guests[3].max, 6u << 20);
 	ck_assert_uint_eq(cfg.host.memory, 64u << 20);
 	ck_assert_uint_eq(cfg.guests[0].line, 5);
@@ -70,27 +70,27 @@ static const struct {
 	const char *text;
 	const char *frag[3];
 } bad[] = {
-	{"[host]\nmemory = 64M\nbogus = 1\n[guest a]\n", {"bad.ini:3:", "bogus", "unknown key"}},
-	{"[host]\nmemory = lots\n[guest a]\n", {"bad.ini:2:", "memory", "bad value"}},
-	{"[guest a]\nmemory = 8M\nworkload = fractal\n", {"bad.ini:3:", "workload", "fractal"}},
-	{"[guest a]\npaging = magic\n", {"bad.ini:2:", "paging", "magic"}},
-	{"[guest a]\nmemory = 8M\nmax = 16M\n", {"bad.ini:3:", "max", "min <= max"}},
-	{"[guest a]\nmin = 9M\nmemory = 8M\n", {"bad.ini:2:", "min", "min <= max"}},
-	{"[host]\nmemory = 16M\n[guest a]\ncount = 3\nmemory = 16M\nmin = 8M\n",
-	 {"bad.ini:2:", "memory", "budget too small"}},
-	{"[guest a]\nwrite_pct = 101\n", {"bad.ini:2:", "write_pct", "bad value"}},
-	{"[guest a]\nbackend = kvm\n", {"bad.ini:2:", "backend", "kvm"}},
-	{"[galaxy]\nx = 1\n", {"bad.ini:2:", "galaxy", "unknown section"}},
-	{"[host]\nmemory = 64M\n", {"bad.ini", "no [guest NAME] section", ""}},
-	{"[guest a]\nmemory =\n", {"bad.ini:2:", "memory", "empty value"}},
-	{"[guest a]\nreclaim = fifo\n", {"bad.ini:2:", "reclaim", "fifo"}},
-	{"[guest a]\nzero_pct = 60\nlibrary_pct = 60\n", {"bad.ini:3:", "library_pct", "exceed"}},
-	{"[guest a]\nmemory = 1000\n", {"bad.ini:2:", "memory", "multiple of 4K"}},
-	{"[cost]\nwalk_ref = -3\n[guest a]\n", {"bad.ini:2:", "walk_ref", "bad value"}},
-	{"[cost]\nexit.teleport = 3\n[guest a]\n", {"bad.ini:2:", "exit.teleport", "unknown key"}},
-	{"[host]\ntlb_entries = 1000\ntlb_ways = 3\n[guest a]\n", {"bad.ini", "tlb_entries", ""}},
-	{"this is not ini\n", {"bad.ini:1:", "", ""}},
-	{"[guest a b]\nmemory = 8M\n", {"bad.ini", "guest a b", "no spaces"}},
+    {"[host]\nmemory = 64M\nbogus = 1\n[guest a]\n", {"bad.ini:3:", "bogus", "unknown key"}},
+    {"[host]\nmemory = lots\n[guest a]\n", {"bad.ini:2:", "memory", "bad value"}},
+    {"[guest a]\nmemory = 8M\nworkload = fractal\n", {"bad.ini:3:", "workload", "fractal"}},
+    {"[guest a]\npaging = magic\n", {"bad.ini:2:", "paging", "magic"}},
+    {"[guest a]\nmemory = 8M\nmax = 16M\n", {"bad.ini:3:", "max", "min <= max"}},
+    {"[guest a]\nmin = 9M\nmemory = 8M\n", {"bad.ini:2:", "min", "min <= max"}},
+    {"[host]\nmemory = 16M\n[guest a]\ncount = 3\nmemory = 16M\nmin = 8M\n",
+     {"bad.ini:2:", "memory", "budget too small"}},
+    {"[guest a]\nwrite_pct = 101\n", {"bad.ini:2:", "write_pct", "bad value"}},
+    {"[guest a]\nbackend = kvm\n", {"bad.ini:2:", "backend", "kvm"}},
+    {"[galaxy]\nx = 1\n", {"bad.ini:2:", "galaxy", "unknown section"}},
+    {"[host]\nmemory = 64M\n", {"bad.ini", "no [guest NAME] section", ""}},
+    {"[guest a]\nmemory =\n", {"bad.ini:2:", "memory", "empty value"}},
+    {"[guest a]\nreclaim = fifo\n", {"bad.ini:2:", "reclaim", "fifo"}},
+    {"[guest a]\nzero_pct = 60\nlibrary_pct = 60\n", {"bad.ini:3:", "library_pct", "exceed"}},
+    {"[guest a]\nmemory = 1000\n", {"bad.ini:2:", "memory", "multiple of 4K"}},
+    {"[cost]\nwalk_ref = -3\n[guest a]\n", {"bad.ini:2:", "walk_ref", "bad value"}},
+    {"[cost]\nexit.teleport = 3\n[guest a]\n", {"bad.ini:2:", "exit.teleport", "unknown key"}},
+    {"[host]\ntlb_entries = 1000\ntlb_ways = 3\n[guest a]\n", {"bad.ini", "tlb_entries", ""}},
+    {"this is not ini\n", {"bad.ini:1:", "", ""}},
+    {"[guest a b]\nmemory = 8M\n", {"bad.ini", "guest a b", "no spaces"}},
 };
 
 START_TEST(test_bad_config)
@@ -141,9 +141,17 @@ static const struct {
 	uint64_t out;
 	int r;
 } sizes[] = {
-	{"4096", 4096, 0},       {"4K", 4096, 0},  {"64M", 64ull << 20, 0}, {"4G", 4ull << 30, 0},
-	{"2g", 2ull << 30, 0},   {"1MB", 1 << 20, 0}, {"", 0, -EINVAL},    {"-1M", 0, -EINVAL},
-	{"12Q", 0, -EINVAL},     {"M", 0, -EINVAL}, {"99999999999999999999G", 0, -EINVAL},
+    {"4096", 4096, 0},
+    {"4K", 4096, 0},
+    {"64M", 64ull << 20, 0},
+    {"4G", 4ull << 30, 0},
+    {"2g", 2ull << 30, 0},
+    {"1MB", 1 << 20, 0},
+    {"", 0, -EINVAL},
+    {"-1M", 0, -EINVAL},
+    {"12Q", 0, -EINVAL},
+    {"M", 0, -EINVAL},
+    {"99999999999999999999G", 0, -EINVAL},
 };
 
 START_TEST(test_sizes)
