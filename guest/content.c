@@ -27,7 +27,10 @@
 
 #define GUEST_WORDS (MEM_PAGE_SIZE / 8)
 
-static inline void guest_put64(uint8_t *b, size_t off, uint64_t v) { memcpy(b + off, &v, 8); }
+static inline void guest_put64(uint8_t *b, size_t off, uint64_t v)
+{
+	memcpy(b + off, &v, 8);
+}
 
 static void guest_lib_records(struct guest_rng *r, uint64_t page, uint8_t *b)
 {
@@ -36,7 +39,8 @@ static void guest_lib_records(struct guest_rng *r, uint64_t page, uint8_t *b)
 		uint64_t x = guest_rng_next(r);
 
 		guest_put64(rec, 0, page * 64 + i + 1); /* id */
-		guest_put64(rec, 8, i + 1 < 64 ? 0x00007f0000000000ull + page * 4096 + (i + 1) * 64 : 0);
+		guest_put64(rec, 8,
+			    i + 1 < 64 ? 0x00007f0000000000ull + page * 4096 + (i + 1) * 64 : 0);
 		guest_put64(rec, 16, (x & 0xff) | ((1 + (x >> 8) % 4) << 32)); /* flags, refs */
 		snprintf((char *)rec + 24, 16, "obj_%06x", (unsigned)(page * 64 + i) & 0xffffff);
 		memset(rec + 40, 0, 16);
@@ -47,9 +51,9 @@ static void guest_lib_records(struct guest_rng *r, uint64_t page, uint8_t *b)
 static void guest_lib_text(struct guest_rng *r, uint8_t *b)
 {
 	static const char *const words[] = {
-		"the", "memory", "page", "guest", "frame", "table", "return", "static",
-		"int", "void", "struct", "if", "else", "for", "while", "error",
-		"value", "count", "buffer", "size", "const", "char", "data", "node",
+	    "the",   "memory", "page",	 "guest", "frame", "table", "return", "static",
+	    "int",   "void",   "struct", "if",	  "else",  "for",   "while",  "error",
+	    "value", "count",  "buffer", "size",  "const", "char",  "data",   "node",
 	};
 	size_t n = 0, col = 0;
 
@@ -183,9 +187,8 @@ void guest_content_word(enum guest_content kind, const struct guest_library *lib
 	}
 }
 
-void guest_content_expected(enum guest_content kind, const struct guest_library *lib,
-			    uint64_t seed, uint32_t pid, uint64_t idx, uint64_t writes,
-			    uint8_t *buf)
+void guest_content_expected(enum guest_content kind, const struct guest_library *lib, uint64_t seed,
+			    uint32_t pid, uint64_t idx, uint64_t writes, uint8_t *buf)
 {
 	if (!writes || !guest_content_fill(kind, lib, seed, pid, idx, buf)) {
 		memset(buf, 0, MEM_PAGE_SIZE);

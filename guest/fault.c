@@ -69,7 +69,8 @@ static int guest_fault(struct guest_os *g, struct guest_proc *pr)
 
 	g->st.page_faults++;
 	if (vpn < g->wl_vpn || vpn - g->wl_vpn >= g->p.wl.wss_pages)
-		return guest_detail(g, -EFAULT, "page fault (error 0x%x) outside the workload region",
+		return guest_detail(g, -EFAULT,
+				    "page fault (error 0x%x) outside the workload region",
 				    g->m->pf.err);
 	if (g->m->pf.err & MMU_PF_P)
 		return guest_detail(g, -EFAULT, "protection fault (error 0x%x) on a present page",

@@ -31,6 +31,9 @@
 
 /* ------------------------------------------------------------------------
  * Guest swap store (swap.c)
+ *
+ * Areas are not thread-safe; one store may serve areas of many guests run
+ * by one thread.
  */
 struct guest_swap_store;
 struct guest_swap;
@@ -51,8 +54,9 @@ void guest_swap_destroy(struct guest_swap *sw);
 /* Take a free slot. Returns 0, -ENOSPC when the area is full, -errno. */
 int guest_swap_alloc(struct guest_swap *sw, uint64_t *slot) GUEST_MUST_CHECK;
 void guest_swap_free(struct guest_swap *sw, uint64_t slot);
-/* Write / read one 4 KiB page at slot. 0 or -errno (-EIO on a short
- * transfer, with a message naming the slot). */
+/* Write / read one 4 KiB page at slot, which must be allocated (else
+ * -EINVAL). 0 or -errno: -EIO on a short transfer, -ENOSPC when the disk
+ * is full; guest_swap_error() then names the slot. */
 int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page) GUEST_MUST_CHECK;
 int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page) GUEST_MUST_CHECK;
 /* Slots in use. */
@@ -84,8 +88,12 @@ const char *guest_swap_error(const struct guest_swap *sw);
 #define GUEST_WL_BASE 0x0000000010000000ull /* workload region, gva */
 
 enum guest_pattern { GUEST_PAT_SEQ, GUEST_PAT_UNIFORM, GUEST_PAT_ZIPF };
-enum guest_content { GUEST_CONTENT_ZERO, GUEST_CONTENT_PRIVATE, GUEST_CONTENT_LIBRARY,
-		     GUEST_CONTENT_MIXED };
+enum guest_content {
+	GUEST_CONTENT_ZERO,
+	GUEST_CONTENT_PRIVATE,
+	GUEST_CONTENT_LIBRARY,
+	GUEST_CONTENT_MIXED
+};
 
 /* The shared library image: pages of deterministic bytes from a seed. */
 struct guest_library {
@@ -98,13 +106,13 @@ void guest_library_destroy(struct guest_library *lib);
 
 struct guest_workload_params {
 	enum guest_pattern pattern;
-	uint64_t wss_pages;     /* working set, 4 KiB pages */
-	uint64_t accesses;      /* accesses per process */
-	unsigned write_pct;     /* 0..100 */
-	double zipf_theta;      /* zipf skew, e.g. 0.99 */
+	uint64_t wss_pages; /* working set, 4 KiB pages */
+	uint64_t accesses;  /* accesses per process */
+	unsigned write_pct; /* 0..100 */
+	double zipf_theta;  /* zipf skew, e.g. 0.99 */
 	enum guest_content content;
-	unsigned zero_pct;      /* mixed only */
-	unsigned library_pct;   /* mixed only */
+	unsigned zero_pct;		 /* mixed only */
+	unsigned library_pct;		 /* mixed only */
 	const struct guest_library *lib; /* borrowed; needed by library/mixed */
 };
 
@@ -113,36 +121,38 @@ int guest_pattern_parse(const char *s, enum guest_pattern *out) GUEST_MUST_CHECK
 int guest_content_parse(const char *s, enum guest_content *out) GUEST_MUST_CHECK;
 
 /* ------------------------------------------------------------------------
- * The guest OS (os.c, pgtable.c, fault.c, reclaim.c, verify.c, dump.c)
+ * The guest OS (os.c, pgtable.c, fault.c, reclaim.c, verify.c)
  */
 enum guest_reclaim { GUEST_RECLAIM_CLOCK, GUEST_RECLAIM_LRU, GUEST_RECLAIM_RANDOM };
 int guest_reclaim_parse(const char *s, enum guest_reclaim *out) GUEST_MUST_CHECK;
 const char *guest_reclaim_name(enum guest_reclaim r);
 
 struct guest_params {
-	const char *name;         /* for messages; borrowed */
-	uint64_t pages;           /* configured guest memory, 4 KiB pages */
-	unsigned procs;           /* processes, each running the workload */
-	uint64_t timeslice;       /* accesses between context switches */
+	const char *name;   /* for messages; borrowed */
+	uint64_t pages;	    /* configured guest memory, 4 KiB pages */
+	unsigned procs;	    /* processes, each running the workload */
+	uint64_t timeslice; /* accesses between context switches (0: 1) */
 	enum guest_reclaim reclaim;
-	uint64_t swap_pages;      /* guest swap area, 4 KiB slots */
+	uint64_t swap_pages; /* guest swap area, 4 KiB slots: the size the
+				VMM creates the area with; the guest uses
+				the area it is given (below 2^40) */
 	uint64_t seed;
 	struct guest_workload_params wl;
 };
 
 /* A guest frame's entry in mem_map, in guest memory: 64 bytes, as Linux. */
 struct guest_page {
-	uint32_t flags;  /* GUEST_PG_* */
-	uint32_t pid;    /* owning process of a user page */
-	uint64_t vpn;    /* virtual page it backs, for reclaim */
-	uint64_t prev;   /* LRU / clock ring, gfn; free list uses next */
+	uint32_t flags; /* GUEST_PG_* */
+	uint32_t pid;	/* owning process of a user page */
+	uint64_t vpn;	/* virtual page it backs, for reclaim */
+	uint64_t prev;	/* LRU / clock ring, gfn; free list uses next */
 	uint64_t next;
 	uint8_t pad[32];
 };
-#define GUEST_PG_FREE 1u
-#define GUEST_PG_KERNEL 2u  /* mem_map itself, reserved */
-#define GUEST_PG_PT 4u      /* a page-table page */
-#define GUEST_PG_USER 8u    /* a user data page on the reclaim ring */
+#define GUEST_PG_FREE	1u
+#define GUEST_PG_KERNEL 2u /* mem_map itself, reserved */
+#define GUEST_PG_PT	4u /* a page-table page */
+#define GUEST_PG_USER	8u /* a user data page on the reclaim ring */
 
 struct guest_stats {
 	uint64_t accesses;    /* workload accesses completed */
@@ -161,21 +171,31 @@ struct guest_os;
 /*
  * Boot a guest OS on the vCPU whose MMU is m (borrowed): write mem_map into
  * guest memory, build the free list, create the processes and their
- * workloads. sw (borrowed) is its swap area. Returns NULL with errno set;
- * *why (if not NULL) gets a static message for a configuration that cannot
- * boot (memory too small for mem_map and the page tables).
+ * workloads, and load the first process's CR3. sw (borrowed; NULL: no
+ * swap, the guest fails when it runs out of frames) is its swap area; p is
+ * copied, p->name and p->wl.lib are borrowed for the guest's lifetime.
+ * p->pages must not exceed the p2m's pages. Returns NULL with errno set;
+ * for a configuration that cannot boot (errno EINVAL: memory too small for
+ * mem_map, the page tables of every process's working set and 8 data
+ * frames; bad parameters) *why (if not NULL) gets a static message, for
+ * any other failure (host memory, a guest-memory access the VMM failed at
+ * boot) NULL.
  */
-struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw,
-				 const struct guest_params *p, const char **why);
+struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const struct guest_params *p,
+				 const char **why);
 void guest_os_destroy(struct guest_os *g);
 /*
- * Run up to `budget` workload accesses (fewer when the workload ends).
- * *done gets the number completed. Returns 0, or -errno when the guest
- * failed (the VMM refused a frame, guest swap full, I/O error); then
- * guest_os_error() says why.
+ * Run up to `budget` workload accesses (fewer when the workload ends),
+ * across calls as one schedule. *done gets the number completed. Returns
+ * 0, or -errno when the guest failed (the VMM refused a frame, guest swap
+ * full (-ENOSPC), I/O error, a guest bug); then guest_os_error() says why,
+ * naming guest, pid and gva, and every later call returns the same error.
+ * Allocates nothing.
  */
 int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done) GUEST_MUST_CHECK;
+/* Every process finished its accesses, or the guest failed. */
 bool guest_os_done(const struct guest_os *g);
+/* Why the guest failed; "" while it has not. */
 const char *guest_os_error(const struct guest_os *g);
 void guest_os_stats(const struct guest_os *g, struct guest_stats *st);
 /*
@@ -185,7 +205,8 @@ void guest_os_stats(const struct guest_os *g, struct guest_stats *st);
  * the first mismatch with msg naming process, gva, gfn and byte offset.
  */
 int guest_os_verify(struct guest_os *g, char *msg, size_t msglen) GUEST_MUST_CHECK;
-/* Write "pid cr3" lines, one per process, to f. */
+/* Write "pid 0xcr3" lines (decimal pid, hexadecimal gpa of the PML4), one
+ * per process, to f. */
 void guest_os_dump_roots(const struct guest_os *g, FILE *f);
 
 #endif

@@ -34,13 +34,13 @@ static inline uint64_t guest_hash4(uint64_t dom, uint64_t a, uint64_t b, uint64_
 }
 
 /* Hash domains. */
-#define GUEST_H_PROC 1u   /* (seed, pid): a process's generator */
-#define GUEST_H_FILL 2u   /* (seed, pid, idx): private first-write bytes */
-#define GUEST_H_WIDX 3u   /* (seed, pid, idx, k): word index of write k */
-#define GUEST_H_WVAL 4u   /* (seed, pid, idx, k): value of write k */
-#define GUEST_H_KIND 5u   /* (seed, idx): content kind of a mixed page */
-#define GUEST_H_PERM 6u   /* (seed, pid): zipf rank permutation */
-#define GUEST_H_LIB 7u    /* (lib seed, page): library bytes */
+#define GUEST_H_PROC	1u /* (seed, pid): a process's generator */
+#define GUEST_H_FILL	2u /* (seed, pid, idx): private first-write bytes */
+#define GUEST_H_WIDX	3u /* (seed, pid, idx, k): word index of write k */
+#define GUEST_H_WVAL	4u /* (seed, pid, idx, k): value of write k */
+#define GUEST_H_KIND	5u /* (seed, idx): content kind of a mixed page */
+#define GUEST_H_PERM	6u /* (seed, pid): zipf rank permutation */
+#define GUEST_H_LIB	7u /* (lib seed, page): library bytes */
 #define GUEST_H_RECLAIM 8u
 
 struct guest_rng {
@@ -55,7 +55,10 @@ static inline void guest_rng_seed(struct guest_rng *r, uint64_t seed)
 	}
 }
 
-static inline uint64_t guest_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t guest_rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
 
 static inline uint64_t guest_rng_next(struct guest_rng *r)
 {
@@ -91,9 +94,9 @@ static inline double guest_rng_double(struct guest_rng *r)
 struct guest_zipf {
 	uint64_t n;
 	double theta;
-	double h_x1;   /* H(1.5) - 1 */
-	double h_n;    /* H(n + 0.5) */
-	double s;      /* squeeze bound */
+	double h_x1; /* H(1.5) - 1 */
+	double h_n;  /* H(n + 0.5) */
+	double s;    /* squeeze bound */
 };
 
 /* Set up draws over ranks 0..n-1 with P(k) ~ 1/(k+1)^theta. 0 or -EINVAL. */
@@ -120,9 +123,8 @@ bool guest_content_fill(enum guest_content kind, const struct guest_library *lib
 void guest_content_word(enum guest_content kind, const struct guest_library *lib, uint64_t seed,
 			uint32_t pid, uint64_t idx, uint64_t k, unsigned *word, uint64_t *val);
 /* The page's expected 4 KiB after `writes` writes (0: all zero). */
-void guest_content_expected(enum guest_content kind, const struct guest_library *lib,
-			    uint64_t seed, uint32_t pid, uint64_t idx, uint64_t writes,
-			    uint8_t *buf);
+void guest_content_expected(enum guest_content kind, const struct guest_library *lib, uint64_t seed,
+			    uint32_t pid, uint64_t idx, uint64_t writes, uint8_t *buf);
 
 /* ------------------------------------------------------------------------
  * Workload generator and write record (workload.c).
@@ -132,33 +134,39 @@ void guest_content_expected(enum guest_content kind, const struct guest_library 
  *   bits 61..60 content kind (GUEST_CONTENT_ZERO/PRIVATE/LIBRARY)
  *   bit  62     touched (read or written at least once)
  */
-#define GUEST_REC_WRITES ((1ull << 60) - 1)
+#define GUEST_REC_WRITES     ((1ull << 60) - 1)
 #define GUEST_REC_KIND_SHIFT 60
-#define GUEST_REC_TOUCHED (1ull << 62)
+#define GUEST_REC_TOUCHED    (1ull << 62)
 
-static inline uint64_t guest_rec_writes(uint64_t rec) { return rec & GUEST_REC_WRITES; }
+static inline uint64_t guest_rec_writes(uint64_t rec)
+{
+	return rec & GUEST_REC_WRITES;
+}
 static inline enum guest_content guest_rec_kind(uint64_t rec)
 {
 	return (enum guest_content)((rec >> GUEST_REC_KIND_SHIFT) & 3);
 }
-static inline bool guest_rec_touched(uint64_t rec) { return (rec & GUEST_REC_TOUCHED) != 0; }
+static inline bool guest_rec_touched(uint64_t rec)
+{
+	return (rec & GUEST_REC_TOUCHED) != 0;
+}
 
 struct guest_wl {
 	const struct guest_workload_params *p; /* borrowed, the guest's copy */
 	uint64_t seed;
 	uint32_t pid;
 	struct guest_rng rng;
-	uint64_t pos;      /* seq: next index */
-	uint64_t issued;   /* accesses completed */
+	uint64_t pos;	 /* seq: next index */
+	uint64_t issued; /* accesses completed */
 	struct guest_zipf zipf;
-	uint32_t *perm;    /* zipf: rank -> page index */
-	uint64_t *rec;     /* wss_pages record words */
+	uint32_t *perm; /* zipf: rank -> page index */
+	uint64_t *rec;	/* wss_pages record words */
 };
 
 /* One access the generator chose. */
 struct guest_op {
-	uint64_t idx;  /* page index in the working set */
-	unsigned off;  /* byte offset of an 8-byte read (8-aligned) */
+	uint64_t idx; /* page index in the working set */
+	unsigned off; /* byte offset of an 8-byte read (8-aligned) */
 	bool write;
 };
 
@@ -172,58 +180,58 @@ void guest_wl_next(struct guest_wl *w, struct guest_op *op);
 /* ------------------------------------------------------------------------
  * The guest OS's private state (os.c).
  */
-#define GUEST_MM_ENTRY 64u /* bytes per mem_map entry */
-#define GUEST_MM_FLAGS 0u  /* byte offsets in struct guest_page */
-#define GUEST_MM_PID 4u
-#define GUEST_MM_VPN 8u
-#define GUEST_MM_PREV 16u
-#define GUEST_MM_NEXT 24u
+#define GUEST_MM_ENTRY	      64u /* bytes per mem_map entry */
+#define GUEST_MM_FLAGS	      0u  /* byte offsets in struct guest_page */
+#define GUEST_MM_PID	      4u
+#define GUEST_MM_VPN	      8u
+#define GUEST_MM_PREV	      16u
+#define GUEST_MM_NEXT	      24u
 #define GUEST_MIN_DATA_FRAMES 8u
 
 struct guest_proc {
 	uint32_t pid;
-	gpa_t pml4;        /* root of its page table (its CR3) */
+	gpa_t pml4; /* root of its page table (its CR3) */
 	struct guest_wl wl;
 };
 
 struct guest_os {
-	struct mmu *m;          /* borrowed */
-	struct guest_swap *sw;  /* borrowed */
-	struct guest_params p;  /* copy; p.name points at name[] */
+	struct mmu *m;	       /* borrowed */
+	struct guest_swap *sw; /* borrowed */
+	struct guest_params p; /* copy; p.name points at name[] */
 	char name[48];
-	uint64_t pages;         /* guest frames */
-	uint64_t mm_frames;     /* frames holding mem_map, from gfn 1 */
-	gfn_t first_data;       /* first frame after mem_map */
-	uint64_t wl_vpn;        /* vpn of GUEST_WL_BASE */
+	uint64_t pages;	    /* guest frames */
+	uint64_t mm_frames; /* frames holding mem_map, from gfn 1 */
+	gfn_t first_data;   /* first frame after mem_map */
+	uint64_t wl_vpn;    /* vpn of GUEST_WL_BASE */
 
-	gfn_t free_head;        /* free list through mem_map next, 0 = empty */
+	gfn_t free_head; /* free list through mem_map next, 0 = empty */
 	uint64_t nfree;
-	gfn_t ring_head;        /* circular ring of user pages through
-				   prev/next; clock hand, LRU end; 0 = empty */
-	uint64_t nuser;         /* user pages on the ring */
-	uint64_t npt;           /* page-table frames */
-	struct guest_rng rrng;  /* random reclaim */
+	gfn_t ring_head;       /* circular ring of user pages through
+				  prev/next; clock hand, LRU end; 0 = empty */
+	uint64_t nuser;	       /* user pages on the ring */
+	uint64_t npt;	       /* page-table frames */
+	struct guest_rng rrng; /* random reclaim */
 
 	struct guest_proc *procs;
 	unsigned nprocs;
-	unsigned cur;           /* index of the running process */
-	uint64_t slice_left;    /* accesses before the next switch */
+	unsigned cur;	     /* index of the running process */
+	uint64_t slice_left; /* accesses before the next switch */
 
 	struct guest_stats st;
-	int failed;             /* 0, or the -errno that failed the guest */
-	char detail[192];       /* why a lower level failed, for err[] */
+	int failed;	  /* 0, or the -errno that failed the guest */
+	char detail[192]; /* why a lower level failed, for err[] */
 	char err[384];
-	uint8_t *bounce;        /* 4 KiB: swap I/O */
-	uint8_t *fill;          /* 4 KiB: first-write contents */
-	uint8_t *zero;          /* 4 KiB of zeros */
-	uint64_t rbuf;          /* target of workload reads */
+	uint8_t *bounce; /* 4 KiB: swap I/O */
+	uint8_t *fill;	 /* 4 KiB: first-write contents */
+	uint8_t *zero;	 /* 4 KiB of zeros */
+	uint64_t rbuf;	 /* target of workload reads */
 };
 
 /* "ENOMEM" for ENOMEM, or NULL. */
 const char *guest_errname(int err);
 /* Record why a lower level failed (the first reason wins); returns r. */
 int guest_detail(struct guest_os *g, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 /* Fail the guest: err[] = "guest NAME: pid P gva 0x...: detail: -EXXX". */
 int guest_fail_at(struct guest_os *g, uint32_t pid, gva_t va, int r);
 
@@ -251,19 +259,22 @@ int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t
 int guest_frame_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
 /* The process with this pid, or NULL. */
 struct guest_proc *guest_proc_find(struct guest_os *g, uint32_t pid);
-static inline uint32_t guest_cur_pid(const struct guest_os *g) { return g->procs[g->cur].pid; }
+static inline uint32_t guest_cur_pid(const struct guest_os *g)
+{
+	return g->procs[g->cur].pid;
+}
 
 /* ------------------------------------------------------------------------
  * Page tables (pgtable.c).
  */
 /* Encoding of a swapped-out page in a not-present PTE; see pgtable.c. */
-#define GUEST_PTE_SWAP (1ull << 1)
+#define GUEST_PTE_SWAP	    (1ull << 1)
 #define GUEST_SWAP_SLOT_MAX (1ull << 40)
 uint64_t guest_pte_mk_swap(uint64_t slot);
 bool guest_pte_is_swap(uint64_t pte);
 uint64_t guest_pte_swap_slot(uint64_t pte);
 /* Leaf flags of a user page, intermediate flags. */
-#define GUEST_PTE_USER (PTE_P | PTE_W | PTE_U)
+#define GUEST_PTE_USER	(PTE_P | PTE_W | PTE_U)
 #define GUEST_PTE_TABLE (PTE_P | PTE_W | PTE_U)
 
 /* A zeroed page-table frame; *gpa its address. 0 or -errno. */

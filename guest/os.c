@@ -54,22 +54,38 @@
 const char *guest_errname(int err)
 {
 	switch (err) {
-	case EPERM: return "EPERM";
-	case ENOENT: return "ENOENT";
-	case EIO: return "EIO";
-	case E2BIG: return "E2BIG";
-	case EAGAIN: return "EAGAIN";
-	case ENOMEM: return "ENOMEM";
-	case EFAULT: return "EFAULT";
-	case EBUSY: return "EBUSY";
-	case EINVAL: return "EINVAL";
-	case EFBIG: return "EFBIG";
-	case ENOSPC: return "ENOSPC";
-	case ERANGE: return "ERANGE";
-	case ENOSYS: return "ENOSYS";
-	case EOVERFLOW: return "EOVERFLOW";
-	case EUCLEAN: return "EUCLEAN";
-	default: return NULL;
+	case EPERM:
+		return "EPERM";
+	case ENOENT:
+		return "ENOENT";
+	case EIO:
+		return "EIO";
+	case E2BIG:
+		return "E2BIG";
+	case EAGAIN:
+		return "EAGAIN";
+	case ENOMEM:
+		return "ENOMEM";
+	case EFAULT:
+		return "EFAULT";
+	case EBUSY:
+		return "EBUSY";
+	case EINVAL:
+		return "EINVAL";
+	case EFBIG:
+		return "EFBIG";
+	case ENOSPC:
+		return "ENOSPC";
+	case ERANGE:
+		return "ERANGE";
+	case ENOSYS:
+		return "ENOSYS";
+	case EOVERFLOW:
+		return "EOVERFLOW";
+	case EUCLEAN:
+		return "EUCLEAN";
+	default:
+		return NULL;
 	}
 }
 
@@ -99,8 +115,9 @@ int guest_fail_at(struct guest_os *g, uint32_t pid, gva_t va, int r)
 		en = num;
 	}
 	g->failed = r;
-	snprintf(g->err, sizeof(g->err), "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 ": %s: -%s (%s)",
-		 g->name, pid, va, g->detail[0] ? g->detail : "access failed", en, strerror(-r));
+	snprintf(g->err, sizeof(g->err),
+		 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 ": %s: -%s (%s)", g->name, pid, va,
+		 g->detail[0] ? g->detail : "access failed", en, strerror(-r));
 	return r;
 }
 
@@ -134,9 +151,9 @@ int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t
 	if (r)
 		return r;
 	if (e.flags != GUEST_PG_FREE || e.next >= g->pages || (e.next && e.next < g->first_data))
-		return guest_detail(g, -EUCLEAN,
-				    "mem_map corrupt: free gfn %" PRIu64 " flags 0x%x next %" PRIu64,
-				    gfn, e.flags, e.next);
+		return guest_detail(
+		    g, -EUCLEAN, "mem_map corrupt: free gfn %" PRIu64 " flags 0x%x next %" PRIu64,
+		    gfn, e.flags, e.next);
 	g->free_head = e.next;
 	g->nfree--;
 	memset(&e, 0, sizeof(e));
@@ -258,8 +275,8 @@ static const char *guest_params_check(const struct mmu *m, const struct guest_pa
 	return NULL;
 }
 
-struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw,
-				 const struct guest_params *p, const char **why)
+struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const struct guest_params *p,
+				 const char **why)
 {
 	const char *bad = guest_params_check(m, p);
 	struct guest_os *g;
@@ -271,7 +288,7 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw,
 	g = calloc(1, sizeof(*g));
 	if (!g) {
 		err = ENOMEM;
-		bad = "out of host memory";
+		bad = NULL;
 		goto err_why;
 	}
 	g->m = m;
@@ -299,30 +316,25 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw,
 	g->procs = calloc(p->procs, sizeof(*g->procs));
 	if (!g->bounce || !g->fill || !g->zero || !g->procs) {
 		err = ENOMEM;
-		bad = "out of host memory";
+		bad = NULL;
 		goto err_free;
 	}
 	g->nprocs = p->procs;
+	/* From here on failures are the VMM's or the host's, not the
+	 * configuration's: no *why, errno says what. */
 	err = -guest_boot_mem_map(g);
-	if (err) {
-		bad = "writing mem_map into guest memory failed";
+	if (err)
 		goto err_free;
-	}
 	for (unsigned i = 0; i < g->nprocs; i++) {
 		struct guest_proc *pr = &g->procs[i];
 		int r;
 
 		pr->pid = i + 1;
 		r = guest_pt_alloc(g, &pr->pml4);
+		if (!r)
+			r = guest_wl_init(&pr->wl, &g->p.wl, p->seed, pr->pid);
 		if (r) {
 			err = -r;
-			bad = "allocating a process's page table failed";
-			goto err_free;
-		}
-		r = guest_wl_init(&pr->wl, &g->p.wl, p->seed, pr->pid);
-		if (r) {
-			err = -r;
-			bad = "setting up the workload failed";
 			goto err_free;
 		}
 	}
@@ -417,5 +429,5 @@ void guest_os_stats(const struct guest_os *g, struct guest_stats *st)
 void guest_os_dump_roots(const struct guest_os *g, FILE *f)
 {
 	for (unsigned i = 0; i < g->nprocs; i++)
-		fprintf(f, "%" PRIu32 " %" PRIx64 "\n", g->procs[i].pid, g->procs[i].pml4);
+		fprintf(f, "%" PRIu32 " 0x%" PRIx64 "\n", g->procs[i].pid, g->procs[i].pml4);
 }

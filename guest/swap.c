@@ -37,18 +37,18 @@ struct guest_swap_store {
 	uint64_t next_ext;  /* extents [0, next_ext) have been carved */
 	uint64_t *free_ext; /* extents given back, ready for reuse */
 	uint64_t nfree_ext;
-	uint64_t cap_ext;   /* capacity of free_ext, >= next_ext */
-	uint64_t areas;     /* live areas */
+	uint64_t cap_ext; /* capacity of free_ext, >= next_ext */
+	uint64_t areas;	  /* live areas */
 };
 
 struct guest_swap {
 	struct guest_swap_store *st; /* borrowed */
 	uint64_t slots;
 	uint64_t used;
-	uint64_t hint;    /* no free slot in bitmap words below this */
+	uint64_t hint;	  /* no free slot in bitmap words below this */
 	uint64_t *bitmap; /* 1 = slot in use; bits past `slots` set */
-	uint64_t *ext;    /* per extent of the area: store extent or NO_EXT */
-	char *err;        /* GUEST_SWAP_ERRLEN bytes: the last error */
+	uint64_t *ext;	  /* per extent of the area: store extent or NO_EXT */
+	char *err;	  /* GUEST_SWAP_ERRLEN bytes: the last error */
 };
 
 struct guest_swap_store *guest_swap_store_create(const char *dir)
@@ -122,7 +122,8 @@ static int guest_swap_take_extent(struct guest_swap_store *st, uint64_t *out)
 
 struct guest_swap *guest_swap_create(struct guest_swap_store *st, uint64_t slots)
 {
-	uint64_t words = (slots + 63) / 64, nexts = (slots + GUEST_SWAP_EXTENT - 1) / GUEST_SWAP_EXTENT;
+	uint64_t words = (slots + 63) / 64,
+		 nexts = (slots + GUEST_SWAP_EXTENT - 1) / GUEST_SWAP_EXTENT;
 	struct guest_swap *sw;
 
 	if (!st || slots >= GUEST_SWAP_SLOT_MAX) {
@@ -181,7 +182,7 @@ void guest_swap_destroy(struct guest_swap *sw)
 }
 
 static int guest_swap_errf(const struct guest_swap *sw, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int guest_swap_errf(const struct guest_swap *sw, int r, const char *fmt, ...)
 {
 	va_list ap;
@@ -262,12 +263,12 @@ int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return guest_swap_errf(sw, -errno, "write of swap slot %" PRIu64 ": %s", slot,
-					       strerror(errno));
+			return guest_swap_errf(sw, -errno, "write of swap slot %" PRIu64 ": %s",
+					       slot, strerror(errno));
 		if (n == 0)
-			return guest_swap_errf(sw, -EIO,
-					       "short write of swap slot %" PRIu64 ": %zu of %u bytes",
-					       slot, done, MEM_PAGE_SIZE);
+			return guest_swap_errf(
+			    sw, -EIO, "short write of swap slot %" PRIu64 ": %zu of %u bytes", slot,
+			    done, MEM_PAGE_SIZE);
 		done += (size_t)n;
 	}
 	return 0;
@@ -289,12 +290,12 @@ int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return guest_swap_errf(sw, -errno, "read of swap slot %" PRIu64 ": %s", slot,
-					       strerror(errno));
+			return guest_swap_errf(sw, -errno, "read of swap slot %" PRIu64 ": %s",
+					       slot, strerror(errno));
 		if (n == 0)
-			return guest_swap_errf(sw, -EIO,
-					       "short read of swap slot %" PRIu64 ": %zu of %u bytes",
-					       slot, done, MEM_PAGE_SIZE);
+			return guest_swap_errf(
+			    sw, -EIO, "short read of swap slot %" PRIu64 ": %zu of %u bytes", slot,
+			    done, MEM_PAGE_SIZE);
 		done += (size_t)n;
 	}
 	return 0;

@@ -75,8 +75,10 @@ static int guest_verify_read(struct guest_os *g, const struct guest_proc *pr, gv
 		snprintf(where, wlen, "gfn %" PRIu64, gfn);
 		if (gfn < g->pages && !mem_p2m_read(g->m->p2m, gfn, buf))
 			return 0;
-		snprintf(msg, msglen, "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 " (gfn %" PRIu64
-			 "): frame unreadable", g->name, pr->pid, va, gfn);
+		snprintf(msg, msglen,
+			 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 " (gfn %" PRIu64
+			 "): frame unreadable",
+			 g->name, pr->pid, va, gfn);
 		return -EIO;
 	}
 	if (guest_pte_is_swap(pte) && g->sw) {
@@ -85,13 +87,15 @@ static int guest_verify_read(struct guest_os *g, const struct guest_proc *pr, gv
 		snprintf(where, wlen, "swap slot %" PRIu64, slot);
 		if (!guest_swap_read(g->sw, slot, buf))
 			return 0;
-		snprintf(msg, msglen, "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
-			 ": swap slot %" PRIu64 " unreadable: %s", g->name, pr->pid, va, slot,
-			 guest_swap_error(g->sw));
+		snprintf(msg, msglen,
+			 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 ": swap slot %" PRIu64
+			 " unreadable: %s",
+			 g->name, pr->pid, va, slot, guest_swap_error(g->sw));
 		return -EIO;
 	}
-	snprintf(msg, msglen, "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 ": not mapped (PTE 0x%"
-		 PRIx64 ")", g->name, pr->pid, va, pte);
+	snprintf(msg, msglen,
+		 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64 ": not mapped (PTE 0x%" PRIx64 ")",
+		 g->name, pr->pid, va, pte);
 	return -EIO;
 }
 
@@ -108,16 +112,19 @@ static int guest_verify_proc(struct guest_os *g, const struct guest_proc *pr,
 		int r = guest_vwalk(c, pr->pml4, va, &pte);
 
 		if (r == -EIO) {
-			snprintf(msg, msglen, "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
-				 ": page table unreadable", g->name, pr->pid, va);
+			snprintf(msg, msglen,
+				 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
+				 ": page table unreadable",
+				 g->name, pr->pid, va);
 			return -EIO;
 		}
 		if (!guest_rec_touched(rec)) {
 			if (!pte)
 				continue;
-			snprintf(msg, msglen, "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
-				 ": never touched but its PTE is 0x%" PRIx64, g->name, pr->pid, va,
-				 pte);
+			snprintf(msg, msglen,
+				 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
+				 ": never touched but its PTE is 0x%" PRIx64,
+				 g->name, pr->pid, va, pte);
 			return -EIO;
 		}
 		r = guest_verify_read(g, pr, va, pte, act, where, sizeof(where), msg, msglen);
@@ -129,9 +136,10 @@ static int guest_verify_proc(struct guest_os *g, const struct guest_proc *pr,
 			continue;
 		for (unsigned off = 0; off < MEM_PAGE_SIZE; off++)
 			if (exp[off] != act[off]) {
-				snprintf(msg, msglen, "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
-					 " (%s) byte %u: expected 0x%02x, found 0x%02x", g->name,
-					 pr->pid, va, where, off, exp[off], act[off]);
+				snprintf(msg, msglen,
+					 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
+					 " (%s) byte %u: expected 0x%02x, found 0x%02x",
+					 g->name, pr->pid, va, where, off, exp[off], act[off]);
 				break;
 			}
 		return -EIO;
@@ -164,9 +172,10 @@ int guest_os_verify(struct guest_os *g, char *msg, size_t msglen)
 static int guest_check_bad(const struct guest_os *g, char *msg, size_t msglen, const char *what,
 			   gfn_t gfn, const struct guest_page *e)
 {
-	snprintf(msg, msglen, "guest %s: mem_map: %s at gfn %" PRIu64 " (flags 0x%x pid %" PRIu32
-		 " vpn 0x%" PRIx64 " prev %" PRIu64 " next %" PRIu64 ")", g->name, what, gfn,
-		 e->flags, e->pid, e->vpn, e->prev, e->next);
+	snprintf(msg, msglen,
+		 "guest %s: mem_map: %s at gfn %" PRIu64 " (flags 0x%x pid %" PRIu32
+		 " vpn 0x%" PRIx64 " prev %" PRIu64 " next %" PRIu64 ")",
+		 g->name, what, gfn, e->flags, e->pid, e->vpn, e->prev, e->next);
 	return -EUCLEAN;
 }
 
@@ -179,16 +188,17 @@ static int guest_check_lists(const struct guest_os *g, const struct guest_page *
 	for (gfn = 0; gfn < g->pages; gfn++) {
 		uint32_t f = mm[gfn].flags;
 
-		if (gfn < g->first_data ? f != GUEST_PG_KERNEL
-					: (f != GUEST_PG_FREE && f != GUEST_PG_PT &&
-					   f != GUEST_PG_USER))
+		if (gfn < g->first_data
+			? f != GUEST_PG_KERNEL
+			: (f != GUEST_PG_FREE && f != GUEST_PG_PT && f != GUEST_PG_USER))
 			return guest_check_bad(g, msg, msglen, "bad flags", gfn, &mm[gfn]);
 		n[f]++;
 	}
 	if (n[GUEST_PG_FREE] != g->nfree || n[GUEST_PG_PT] != g->npt ||
 	    n[GUEST_PG_USER] != g->nuser) {
-		snprintf(msg, msglen, "guest %s: mem_map counts free %" PRIu64 " pt %" PRIu64
-			 " user %" PRIu64 ", the OS thinks %" PRIu64 " %" PRIu64 " %" PRIu64,
+		snprintf(msg, msglen,
+			 "guest %s: mem_map counts free %" PRIu64 " pt %" PRIu64 " user %" PRIu64
+			 ", the OS thinks %" PRIu64 " %" PRIu64 " %" PRIu64,
 			 g->name, n[GUEST_PG_FREE], n[GUEST_PG_PT], n[GUEST_PG_USER], g->nfree,
 			 g->npt, g->nuser);
 		return -EUCLEAN;
@@ -205,7 +215,8 @@ static int guest_check_lists(const struct guest_os *g, const struct guest_page *
 	gfn = g->ring_head;
 	for (uint64_t i = 0; i < g->nuser; i++) {
 		if (gfn < g->first_data || gfn >= g->pages)
-			return guest_check_bad(g, msg, msglen, "user ring leaves memory", gfn, &mm[0]);
+			return guest_check_bad(g, msg, msglen, "user ring leaves memory", gfn,
+					       &mm[0]);
 		if (mm[gfn].flags != GUEST_PG_USER || mm[gfn].next >= g->pages ||
 		    mm[mm[gfn].next].prev != gfn)
 			return guest_check_bad(g, msg, msglen, "user ring broken", gfn, &mm[gfn]);

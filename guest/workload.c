@@ -135,8 +135,7 @@ static int guest_wl_write(struct guest_os *g, struct guest_proc *pr, uint64_t id
 	unsigned word;
 	uint64_t val;
 
-	if (k == 1 &&
-	    guest_content_fill(kind, g->p.wl.lib, g->p.seed, pr->pid, idx, g->fill))
+	if (k == 1 && guest_content_fill(kind, g->p.wl.lib, g->p.seed, pr->pid, idx, g->fill))
 		return guest_access(g, pr, va, g->fill, MEM_PAGE_SIZE, MMU_WRITE);
 	guest_content_word(kind, g->p.wl.lib, g->p.seed, pr->pid, idx, k, &word, &val);
 	return guest_access(g, pr, va + word * 8u, &val, 8, MMU_WRITE);

@@ -8,7 +8,7 @@
 
 Suite *swap_suite(void);     /* test_swap.c: the swap store and areas */
 Suite *workload_suite(void); /* test_workload.c: parsers, zipf, content */
-Suite *os_suite(void);       /* test_os.c: boot, page tables, faults */
+Suite *os_suite(void);	     /* test_os.c: boot, page tables, faults */
 Suite *reclaim_suite(void);  /* test_reclaim.c: policies, LRU model, verify */
 
 /*

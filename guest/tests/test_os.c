@@ -109,7 +109,8 @@ START_TEST(pte_format)
 			ck_assert_uint_eq(pte, 0);
 			absent++;
 		} else if (guest_rec_writes(rec)) {
-			ck_assert_uint_eq(pte & ~PTE_ADDR_MASK, PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
+			ck_assert_uint_eq(pte & ~PTE_ADDR_MASK,
+					  PTE_P | PTE_W | PTE_U | PTE_A | PTE_D);
 			dirty++;
 		} else {
 			ck_assert_uint_eq(pte & ~PTE_ADDR_MASK, PTE_P | PTE_W | PTE_U | PTE_A);
@@ -149,10 +150,11 @@ START_TEST(demand_zero)
 	for (uint64_t i = 0; i < 32; i++) {
 		uint64_t pte;
 
-		ck_assert_int_eq(tvm_walk(vm, tvm_root(vm, 1), GUEST_WL_BASE + i * 4096, &pte, NULL),
-				 0);
+		ck_assert_int_eq(
+		    tvm_walk(vm, tvm_root(vm, 1), GUEST_WL_BASE + i * 4096, &pte, NULL), 0);
 		ck_assert(pte & PTE_P);
-		ck_assert_int_eq(mem_p2m_read(vm->p2m, mem_gpa_to_gfn(pte & PTE_ADDR_MASK), page), 0);
+		ck_assert_int_eq(mem_p2m_read(vm->p2m, mem_gpa_to_gfn(pte & PTE_ADDR_MASK), page),
+				 0);
 		ck_assert_mem_eq(page, zero, MEM_PAGE_SIZE);
 	}
 	tvm_check(vm);
@@ -237,19 +239,24 @@ END_TEST
 Suite *os_suite(void)
 {
 	Suite *s = suite_create("os");
-	TCase *tc = tcase_create("boot");
+	TCase *tc;
 
+	tc = tcase_create("boot");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, boot_mem_map);
 	tcase_add_test(tc, too_small);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("pgtable");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, pte_format);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("fault");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, demand_zero);
 	tcase_add_test(tc, bad_faults);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sched");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, processes);
 	suite_add_tcase(s, tc);
 	return s;

@@ -9,8 +9,7 @@
 
 /* 256 frames: 5 for gfn 0 and mem_map, 5 tables per process, the rest for
  * user pages; each process's working set is 600 pages. */
-static struct guest_params pressure(enum guest_reclaim pol, enum guest_pattern pat,
-				    unsigned procs)
+static struct guest_params pressure(enum guest_reclaim pol, enum guest_pattern pat, unsigned procs)
 {
 	struct guest_params p = tvm_params(256, 600, 6000);
 
@@ -66,7 +65,8 @@ static uint64_t lru_model(const struct guest_params *p, uint64_t frames)
 				uint64_t victim = UINT64_MAX;
 
 				for (uint64_t i = 0; i < n; i++)
-					if (in[i] && (victim == UINT64_MAX || stamp[i] < stamp[victim]))
+					if (in[i] &&
+					    (victim == UINT64_MAX || stamp[i] < stamp[victim]))
 						victim = i;
 				in[victim] = false;
 				resident--;
@@ -124,7 +124,7 @@ START_TEST(recency_beats_random)
 		tvm_destroy(vm);
 	}
 	ck_assert_msg(faults[GUEST_RECLAIM_LRU] < faults[GUEST_RECLAIM_RANDOM] &&
-			      faults[GUEST_RECLAIM_CLOCK] < faults[GUEST_RECLAIM_RANDOM],
+			  faults[GUEST_RECLAIM_CLOCK] < faults[GUEST_RECLAIM_RANDOM],
 		      "faults: clock %llu lru %llu random %llu", (unsigned long long)faults[0],
 		      (unsigned long long)faults[1], (unsigned long long)faults[2]);
 }
@@ -148,9 +148,9 @@ START_TEST(verify_catches_flip)
 	for (idx = 0; idx < 600; idx++) {
 		if (guest_rec_writes(pr->wl.rec[idx]) < 2)
 			continue;
-		ck_assert_int_eq(tvm_walk(vm, tvm_root(vm, 1), GUEST_WL_BASE + idx * MEM_PAGE_SIZE,
-					  &pte, NULL),
-				 0);
+		ck_assert_int_eq(
+		    tvm_walk(vm, tvm_root(vm, 1), GUEST_WL_BASE + idx * MEM_PAGE_SIZE, &pte, NULL),
+		    0);
 		if (pte & PTE_P)
 			break;
 	}
@@ -242,26 +242,29 @@ END_TEST
 Suite *reclaim_suite(void)
 {
 	Suite *s = suite_create("reclaim");
-	TCase *tc = tcase_create("policies");
+	TCase *tc;
 
+	tc = tcase_create("policies");
+	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, policies, 0, 9);
 	tcase_add_test(tc, recency_beats_random);
-	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lru_model");
-	tcase_add_loop_test(tc, lru_exact, 0, 2);
 	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, lru_exact, 0, 2);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("verify");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, verify_catches_flip);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("failure");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, swap_full);
 	tcase_add_test(tc, host_refuses);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("determinism");
-	tcase_add_test(tc, deterministic);
 	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, deterministic);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -52,20 +52,21 @@ void tvm_destroy(struct tvm *vm)
 struct guest_params tvm_params(uint64_t pages, uint64_t wss, uint64_t accesses)
 {
 	struct guest_params p = {
-		.name = "t0",
-		.pages = pages,
-		.procs = 1,
-		.timeslice = 100,
-		.reclaim = GUEST_RECLAIM_CLOCK,
-		.swap_pages = 4096,
-		.seed = 42,
-		.wl = {
-			.pattern = GUEST_PAT_UNIFORM,
-			.wss_pages = wss,
-			.accesses = accesses,
-			.write_pct = 50,
-			.zipf_theta = 0.99,
-			.content = GUEST_CONTENT_PRIVATE,
+	    .name = "t0",
+	    .pages = pages,
+	    .procs = 1,
+	    .timeslice = 100,
+	    .reclaim = GUEST_RECLAIM_CLOCK,
+	    .swap_pages = 4096,
+	    .seed = 42,
+	    .wl =
+		{
+		    .pattern = GUEST_PAT_UNIFORM,
+		    .wss_pages = wss,
+		    .accesses = accesses,
+		    .write_pct = 50,
+		    .zipf_theta = 0.99,
+		    .content = GUEST_CONTENT_PRIVATE,
 		},
 	};
 	return p;

@@ -70,8 +70,12 @@ END_TEST
 START_TEST(generators)
 {
 	struct guest_workload_params p = {
-		.pattern = GUEST_PAT_SEQ, .wss_pages = 10, .accesses = 100, .write_pct = 30,
-		.zipf_theta = 0.99, .content = GUEST_CONTENT_PRIVATE,
+	    .pattern = GUEST_PAT_SEQ,
+	    .wss_pages = 10,
+	    .accesses = 100,
+	    .write_pct = 30,
+	    .zipf_theta = 0.99,
+	    .content = GUEST_CONTENT_PRIVATE,
 	};
 	struct guest_wl a, b;
 	struct guest_op oa, ob;
@@ -130,8 +134,8 @@ END_TEST
 START_TEST(content_models)
 {
 	struct guest_library *lib = guest_library_create(8, 9);
-	struct guest_workload_params p = {.content = GUEST_CONTENT_MIXED, .zero_pct = 30,
-					  .library_pct = 30, .lib = lib};
+	struct guest_workload_params p = {
+	    .content = GUEST_CONTENT_MIXED, .zero_pct = 30, .library_pct = 30, .lib = lib};
 	uint8_t buf[MEM_PAGE_SIZE], buf2[MEM_PAGE_SIZE];
 	unsigned n[3] = {0};
 	unsigned w;
