@@ -68,9 +68,9 @@ static int guest_fault(struct guest_os *g, struct guest_proc *pr)
 	int r;
 
 	g->st.page_faults++;
-	if (vpn < g->wl_vpn || vpn - g->wl_vpn >= g->p.wl.wss_pages)
+	if (!guest_vma_find(pr, vpn))
 		return guest_detail(g, -EFAULT,
-				    "page fault (error 0x%x) outside the workload region",
+				    "page fault (error 0x%x) outside the process's regions",
 				    g->m->pf.err);
 	if (g->m->pf.err & MMU_PF_P)
 		return guest_detail(g, -EFAULT, "protection fault (error 0x%x) on a present page",

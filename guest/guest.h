@@ -121,6 +121,46 @@ int guest_pattern_parse(const char *s, enum guest_pattern *out) GUEST_MUST_CHECK
 int guest_content_parse(const char *s, enum guest_content *out) GUEST_MUST_CHECK;
 
 /* ------------------------------------------------------------------------
+ * Trace workloads (replay.c)
+ *
+ * A trace process replays the records of one address space (pid) of a
+ * binary trace (traces/traces.h) at the trace's own virtual addresses, in
+ * its own page tables: its valid regions are the runs of pages the trace's
+ * summary says that pid touches, and a fault anywhere else is a guest bug.
+ * Each record is one workload access, split at 4 KiB boundaries into one
+ * MMU access per page, lowest first: I is an instruction fetch, L a load,
+ * S and M one write. What the bytes are:
+ *
+ *   S, M     store n of the process (n = 0, 1, ... over its S and M
+ *            records, loops included) writes at each byte address a of
+ *            its range byte (a & 7) of the little-endian word
+ *            guest_mix64(h(seed, pid, TSTORE) + n): a word unique to the
+ *            store, laid at its natural alignment;
+ *   ZERO     the page is written with 4 KiB of zeros;
+ *   IMAGE    the page is written with page `arg` mod library pages of the
+ *            run's library image (image 0; the only one a guest has);
+ *   PRIVATE  the page is written with 4 KiB from a generator seeded by the
+ *            record's seed alone, so equal seeds give equal pages, in any
+ *            guest.
+ *
+ * guest_os_verify() recomputes every touched page by reading the trace
+ * again, as many records as the process ran (page groups of at most 16 MiB
+ * at a time, one pass over the records per group), and compares all 4096
+ * bytes of each page; pages the process never reached must have no PTE.
+ */
+struct trace_file;
+struct guest_trace {
+	const struct trace_file *tf; /* borrowed, open while the guest lives */
+	uint32_t pid;		     /* the trace's address space to replay */
+	bool loop;		     /* start over at its end, until `accesses` */
+};
+
+/* Page-table frames a process replaying t needs for all its regions (0 if
+ * the trace has no such pid): with its data frames and mem_map, what a
+ * guest's memory must hold. */
+uint64_t guest_trace_table_frames(const struct guest_trace *t);
+
+/* ------------------------------------------------------------------------
  * The guest OS (os.c, pgtable.c, fault.c, reclaim.c, verify.c)
  */
 enum guest_reclaim { GUEST_RECLAIM_CLOCK, GUEST_RECLAIM_LRU, GUEST_RECLAIM_RANDOM };
@@ -138,6 +178,14 @@ struct guest_params {
 				the area it is given (below 2^40) */
 	uint64_t seed;
 	struct guest_workload_params wl;
+	/* Trace workloads: one process per entry (procs is then ignored),
+	 * each running wl.accesses accesses (0: its records once; a looping
+	 * trace needs wl.accesses). NULL: the generator of wl. Borrowed. */
+	const struct guest_trace *traces;
+	unsigned ntraces;
+	uint64_t data_frames; /* at most this many user data frames resident
+				 (page tables and mem_map not counted); 0:
+				 as many as memory holds */
 };
 
 /* A guest frame's entry in mem_map, in guest memory: 64 bytes, as Linux. */
@@ -176,8 +224,10 @@ struct guest_os;
  * copied, p->name and p->wl.lib are borrowed for the guest's lifetime.
  * p->pages must not exceed the p2m's pages. Returns NULL with errno set;
  * for a configuration that cannot boot (errno EINVAL: memory too small for
- * mem_map, the page tables of every process's working set and 8 data
- * frames; bad parameters) *why (if not NULL) gets a static message, for
+ * mem_map, the page tables of every process's regions and 8 data frames
+ * (or data_frames, if fewer); bad parameters; a trace touching addresses
+ * beyond the 47-bit user half or using an image the guest has not) *why
+ * (if not NULL) gets a static message, for
  * any other failure (host memory, a guest-memory access the VMM failed at
  * boot) NULL.
  */

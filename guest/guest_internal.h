@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "guest/guest.h"
+#include "traces/traces.h"
 
 /* ------------------------------------------------------------------------
  * Hashing and pseudo-random numbers: splitmix64 to mix and seed,
@@ -42,6 +43,8 @@ static inline uint64_t guest_hash4(uint64_t dom, uint64_t a, uint64_t b, uint64_
 #define GUEST_H_PERM	6u /* (seed, pid): zipf rank permutation */
 #define GUEST_H_LIB	7u /* (lib seed, page): library bytes */
 #define GUEST_H_RECLAIM 8u
+#define GUEST_H_TSTORE	9u  /* (seed, pid): a trace process's store words */
+#define GUEST_H_TPRIV	10u /* (trace seed): a PRIVATE content page */
 
 struct guest_rng {
 	uint64_t s[4];
@@ -188,11 +191,49 @@ void guest_wl_next(struct guest_wl *w, struct guest_op *op);
 #define GUEST_MM_NEXT	      24u
 #define GUEST_MIN_DATA_FRAMES 8u
 
+/*
+ * A process's valid regions, like Linux's VMAs: page ranges [start, end)
+ * in address order, not overlapping. The pages of all of them, in that
+ * order, are numbered 0..npages-1 (idx: the index of `start`), which is
+ * how per-page records are kept. A generator process has one region, its
+ * working set at GUEST_WL_BASE; a trace process one per run of pages its
+ * trace touches.
+ */
+struct guest_vma {
+	uint64_t start, end; /* vpn */
+	uint64_t idx;	     /* number of page `start` among the process's pages */
+};
+
+struct guest_replay; /* replay.c */
+
 struct guest_proc {
 	uint32_t pid;
-	gpa_t pml4; /* root of its page table (its CR3) */
-	struct guest_wl wl;
+	gpa_t pml4;	/* root of its page table (its CR3) */
+	uint64_t limit; /* accesses it runs */
+	struct guest_vma *vma;
+	unsigned nvma;
+	uint64_t npages;	 /* pages of all its regions */
+	struct guest_wl wl;	 /* the generator (issued counts for traces too) */
+	struct guest_replay *tr; /* trace replay state, or NULL: generator */
 };
+
+/* The region holding vpn, or NULL. */
+static inline const struct guest_vma *guest_vma_find(const struct guest_proc *pr, uint64_t vpn)
+{
+	unsigned lo = 0, hi = pr->nvma;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (vpn < pr->vma[mid].start)
+			hi = mid;
+		else if (vpn >= pr->vma[mid].end)
+			lo = mid + 1;
+		else
+			return &pr->vma[mid];
+	}
+	return NULL;
+}
 
 struct guest_os {
 	struct mmu *m;	       /* borrowed */
@@ -202,7 +243,6 @@ struct guest_os {
 	uint64_t pages;	    /* guest frames */
 	uint64_t mm_frames; /* frames holding mem_map, from gfn 1 */
 	gfn_t first_data;   /* first frame after mem_map */
-	uint64_t wl_vpn;    /* vpn of GUEST_WL_BASE */
 
 	gfn_t free_head; /* free list through mem_map next, 0 = empty */
 	uint64_t nfree;
@@ -285,6 +325,8 @@ int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc,
 		  gpa_t *pte_gpa) GUEST_MUST_CHECK;
 /* Table frames a working set of `pages` pages at GUEST_WL_BASE needs. */
 uint64_t guest_pt_frames_needed(uint64_t pages);
+/* Table frames (PML4 included) that map every page of n regions. */
+uint64_t guest_pt_frames_vmas(const struct guest_vma *v, unsigned n);
 
 /* ------------------------------------------------------------------------
  * Faults (fault.c) and the access loop.
@@ -319,6 +361,48 @@ int guest_reclaim_one(struct guest_os *g) GUEST_MUST_CHECK;
  */
 /* One access of process pr. 0 or -errno with the guest failed. */
 int guest_wl_step(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * Trace replay (replay.c).
+ */
+/* Check the trace workload of p: NULL, or a static reason it cannot boot. */
+const char *guest_replay_check(const struct guest_params *p);
+/* Set up pr (pr->pid set) to replay t: regions, limit, cursor. 0 or
+ * -errno. */
+int guest_replay_init(struct guest_os *g, struct guest_proc *pr,
+		      const struct guest_trace *t) GUEST_MUST_CHECK;
+void guest_replay_fini(struct guest_proc *pr);
+/* One record of pr's trace. 0 or -errno with the guest failed. */
+int guest_replay_step(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
+/* guest_os_verify for a trace process (verify.c's helpers below). */
+int guest_replay_verify(struct guest_os *g, const struct guest_proc *pr, char *msg,
+			size_t msglen) GUEST_MUST_CHECK;
+/*
+ * Page tables read through the p2m for checks (verify.c): the last table
+ * page read at each level (1 = PT .. 4 = PML4) is cached.
+ */
+struct guest_vcache {
+	const struct mem_p2m *p2m;
+	uint64_t pages;
+	gfn_t gfn[5];
+	uint64_t *tbl[5];
+};
+/* mem: 4 pages of scratch for the tables. */
+void guest_vcache_init(struct guest_vcache *c, const struct guest_os *g, uint8_t *mem);
+/* The leaf PTE of va under root. 0, -ENOENT when an upper level is not
+ * present, -EIO when a table is outside guest memory or unreadable. */
+int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *pte) GUEST_MUST_CHECK;
+/* The bytes of the page at va whose PTE is pte: from its frame or its swap
+ * slot, into buf; where[] names the location. 0 or -EIO with msg. */
+int guest_verify_read(struct guest_os *g, const struct guest_proc *pr, gva_t va, uint64_t pte,
+		      uint8_t *buf, char *where, size_t wlen, char *msg,
+		      size_t msglen) GUEST_MUST_CHECK;
+/* Compare the expected page with the actual one; 0, or -EIO with msg
+ * naming the first differing byte. */
+int guest_verify_page(const struct guest_os *g, const struct guest_proc *pr, gva_t va,
+		      const char *where, const uint8_t *exp, const uint8_t *act, char *msg,
+		      size_t msglen) GUEST_MUST_CHECK;
+
 /*
  * Check the guest's own bookkeeping in guest memory, read through the p2m:
  * mem_map flags and counts, the free list, the user ring, and every user

@@ -27,20 +27,24 @@
  *
  * Processes (pids 1..procs) each own a 4-level x86-64 page table (pgtable.c)
  * whose PML4 is allocated at boot; lower tables are allocated on demand by
- * the page-fault handler (fault.c). Each process runs the same workload
- * (workload.c) over its own address space at GUEST_WL_BASE; the scheduler
- * switches round robin every `timeslice` accesses, loading CR3, which
- * flushes the untagged TLB. So only the running process can have TLB
- * entries: reclaim invalidates (INVLPG) only for it.
+ * the page-fault handler (fault.c). A process's valid regions (struct
+ * guest_vma) are its working set at GUEST_WL_BASE when it runs a generator
+ * (workload.c), or the runs of pages its trace touches when it replays one
+ * (replay.c). The scheduler switches round robin every `timeslice`
+ * accesses, loading CR3, which flushes the untagged TLB. So only the
+ * running process can have TLB entries: reclaim invalidates (INVLPG) only
+ * for it.
  *
- * Memory pressure: when the free list is empty the allocator evicts one user
- * page (reclaim.c) to guest swap (swap.c), leaving a swap entry in its PTE;
- * a later fault reads it back. Boot refuses a guest whose memory cannot hold
- * mem_map, every page table the working set needs and GUEST_MIN_DATA_FRAMES
- * data frames, so eviction always finds a user page to take.
+ * Memory pressure: when the free list is empty, or when a user page would
+ * exceed the data_frames limit, the allocator evicts one user page
+ * (reclaim.c) to guest swap (swap.c), leaving a swap entry in its PTE; a
+ * later fault reads it back. Boot refuses a guest whose memory cannot hold
+ * mem_map, every page table its processes' regions need and
+ * GUEST_MIN_DATA_FRAMES data frames (data_frames, if fewer), so eviction
+ * always finds a user page to take.
  *
  * Failure: anything the guest itself gets wrong (a fault outside its
- * region, corrupt mem_map, swap full, a frame the VMM refuses) fails that
+ * regions, corrupt mem_map, swap full, a frame the VMM refuses) fails that
  * guest with a message in err[]; guest_os_run() returns the -errno and
  * never crashes the host.
  */
@@ -139,7 +143,9 @@ int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t
 	gfn_t gfn;
 	int r;
 
-	if (!g->free_head) {
+	/* a user page over the data-frame limit first evicts one */
+	if (!g->free_head ||
+	    ((flags & GUEST_PG_USER) && g->p.data_frames && g->nuser >= g->p.data_frames)) {
 		r = guest_reclaim_one(g);
 		if (r)
 			return r;
@@ -226,7 +232,8 @@ struct guest_proc *guest_proc_find(struct guest_os *g, uint32_t pid)
 
 static bool guest_proc_done(const struct guest_os *g, const struct guest_proc *pr)
 {
-	return pr->wl.issued >= g->p.wl.accesses;
+	(void)g;
+	return pr->wl.issued >= pr->limit;
 }
 
 /* Pick the next runnable process round robin; false when all are done. */
@@ -255,11 +262,18 @@ static const char *guest_params_check(const struct mmu *m, const struct guest_pa
 
 	if (!p->pages || p->pages > m->p2m->pages)
 		return "guest memory size is 0 or larger than the VM's memory";
-	if (!p->procs || p->procs > 65536)
+	if (p->traces) {
+		const char *why = guest_replay_check(p);
+
+		if (why)
+			return why;
+	} else if (!p->procs || p->procs > 65536) {
 		return "process count must be 1..65536";
-	if (!w->wss_pages || w->wss_pages > UINT32_MAX ||
-	    w->wss_pages > (UINT64_C(1) << 47) / MEM_PAGE_SIZE - mem_gva_to_vpn(GUEST_WL_BASE))
+	} else if (!w->wss_pages || w->wss_pages > UINT32_MAX ||
+		   w->wss_pages >
+		       (UINT64_C(1) << 47) / MEM_PAGE_SIZE - mem_gva_to_vpn(GUEST_WL_BASE)) {
 		return "working set size must be 1..2^32-1 pages below the 128 TiB user half";
+	}
 	if (w->write_pct > 100)
 		return "write_pct must be 0..100";
 	if (w->content == GUEST_CONTENT_MIXED && w->zero_pct + w->library_pct > 100)
@@ -275,12 +289,36 @@ static const char *guest_params_check(const struct mmu *m, const struct guest_pa
 	return NULL;
 }
 
+/* Set up process pr's workload and regions, host-side only. 0 or -errno. */
+static int guest_proc_init(struct guest_os *g, struct guest_proc *pr, unsigned i)
+{
+	const struct guest_params *p = &g->p;
+	int r;
+
+	pr->pid = i + 1;
+	if (p->traces)
+		return guest_replay_init(g, pr, &p->traces[i]);
+	r = guest_wl_init(&pr->wl, &g->p.wl, p->seed, pr->pid);
+	if (r)
+		return r;
+	pr->vma = malloc(sizeof(*pr->vma));
+	if (!pr->vma)
+		return -ENOMEM;
+	pr->vma[0].start = mem_gva_to_vpn(GUEST_WL_BASE);
+	pr->vma[0].end = pr->vma[0].start + p->wl.wss_pages;
+	pr->vma[0].idx = 0;
+	pr->nvma = 1;
+	pr->npages = p->wl.wss_pages;
+	pr->limit = p->wl.accesses;
+	return 0;
+}
+
 struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const struct guest_params *p,
 				 const char **why)
 {
 	const char *bad = guest_params_check(m, p);
 	struct guest_os *g;
-	uint64_t need;
+	uint64_t need, min_data;
 	int err = EINVAL;
 
 	if (bad)
@@ -301,38 +339,45 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 	g->pages = p->pages;
 	g->mm_frames = (g->pages * GUEST_MM_ENTRY + MEM_PAGE_SIZE - 1) / MEM_PAGE_SIZE;
 	g->first_data = 1 + g->mm_frames;
-	g->wl_vpn = mem_gva_to_vpn(GUEST_WL_BASE);
 	guest_rng_seed(&g->rrng, guest_hash4(GUEST_H_RECLAIM, p->seed, 0, 0, 0));
 
-	need = g->first_data + (uint64_t)p->procs * guest_pt_frames_needed(p->wl.wss_pages) +
-	       GUEST_MIN_DATA_FRAMES;
-	if (need > g->pages) {
-		bad = "guest memory too small for mem_map, page tables and 8 data frames";
-		goto err_free;
-	}
 	g->bounce = malloc(MEM_PAGE_SIZE);
 	g->fill = malloc(MEM_PAGE_SIZE);
 	g->zero = calloc(1, MEM_PAGE_SIZE);
-	g->procs = calloc(p->procs, sizeof(*g->procs));
+	g->nprocs = p->traces ? p->ntraces : p->procs;
+	g->procs = calloc(g->nprocs, sizeof(*g->procs));
 	if (!g->bounce || !g->fill || !g->zero || !g->procs) {
 		err = ENOMEM;
 		bad = NULL;
 		goto err_free;
 	}
-	g->nprocs = p->procs;
+	need = g->first_data;
+	for (unsigned i = 0; i < g->nprocs; i++) {
+		struct guest_proc *pr = &g->procs[i];
+		int r = guest_proc_init(g, pr, i);
+
+		if (r) {
+			err = -r;
+			bad = NULL;
+			goto err_free;
+		}
+		need += guest_pt_frames_vmas(pr->vma, pr->nvma);
+	}
+	min_data = p->data_frames && p->data_frames < GUEST_MIN_DATA_FRAMES ? p->data_frames
+									    : GUEST_MIN_DATA_FRAMES;
+	if (need + min_data > g->pages) {
+		bad = "guest memory too small for mem_map, page tables and 8 data frames";
+		goto err_free;
+	}
 	/* From here on failures are the VMM's or the host's, not the
 	 * configuration's: no *why, errno says what. */
+	bad = NULL;
 	err = -guest_boot_mem_map(g);
 	if (err)
 		goto err_free;
 	for (unsigned i = 0; i < g->nprocs; i++) {
-		struct guest_proc *pr = &g->procs[i];
-		int r;
+		int r = guest_pt_alloc(g, &g->procs[i].pml4);
 
-		pr->pid = i + 1;
-		r = guest_pt_alloc(g, &pr->pml4);
-		if (!r)
-			r = guest_wl_init(&pr->wl, &g->p.wl, p->seed, pr->pid);
 		if (r) {
 			err = -r;
 			goto err_free;
@@ -357,8 +402,11 @@ void guest_os_destroy(struct guest_os *g)
 	if (!g)
 		return;
 	if (g->procs)
-		for (unsigned i = 0; i < g->nprocs; i++)
+		for (unsigned i = 0; i < g->nprocs; i++) {
 			guest_wl_fini(&g->procs[i].wl);
+			guest_replay_fini(&g->procs[i]);
+			free(g->procs[i].vma);
+		}
 	free(g->procs);
 	free(g->bounce);
 	free(g->fill);
@@ -385,10 +433,10 @@ int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done)
 		chunk = budget - n;
 		if (chunk > g->slice_left)
 			chunk = g->slice_left;
-		if (chunk > g->p.wl.accesses - pr->wl.issued)
-			chunk = g->p.wl.accesses - pr->wl.issued;
+		if (chunk > pr->limit - pr->wl.issued)
+			chunk = pr->limit - pr->wl.issued;
 		for (uint64_t i = 0; i < chunk; i++) {
-			int r = guest_wl_step(g, pr);
+			int r = pr->tr ? guest_replay_step(g, pr) : guest_wl_step(g, pr);
 
 			if (r) {
 				*done = n + i;

@@ -98,15 +98,30 @@ int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc, gpa_t *p
 	return 0;
 }
 
-/* Distinct aligned blocks of 2^shift bytes that [lo, hi] spans. */
-static uint64_t guest_span(uint64_t lo, uint64_t hi, unsigned shift)
+uint64_t guest_pt_frames_vmas(const struct guest_vma *v, unsigned n)
 {
-	return (hi >> shift) - (lo >> shift) + 1;
+	uint64_t frames = 1; /* the PML4 */
+
+	/* Tables at each level map aligned blocks of 2^shift pages: count
+	 * the distinct blocks the regions touch, in address order, not
+	 * counting twice a block the previous region already touched. */
+	for (unsigned shift = 9; shift <= 27; shift += 9) {
+		uint64_t last = UINT64_MAX;
+
+		for (unsigned i = 0; i < n; i++) {
+			uint64_t lo = v[i].start >> shift, hi = (v[i].end - 1) >> shift;
+
+			frames += hi - lo + 1 - (lo == last);
+			last = hi;
+		}
+	}
+	return frames;
 }
 
 uint64_t guest_pt_frames_needed(uint64_t pages)
 {
-	uint64_t lo = GUEST_WL_BASE, hi = GUEST_WL_BASE + pages * MEM_PAGE_SIZE - 1;
+	struct guest_vma v = {mem_gva_to_vpn(GUEST_WL_BASE), mem_gva_to_vpn(GUEST_WL_BASE) + pages,
+			      0};
 
-	return 1 + guest_span(lo, hi, 39) + guest_span(lo, hi, 30) + guest_span(lo, hi, 21);
+	return guest_pt_frames_vmas(&v, 1);
 }

@@ -172,8 +172,7 @@ static int guest_victim_load(struct guest_os *g, gfn_t gfn, struct guest_victim 
 	if (r)
 		return r;
 	pr = guest_proc_find(g, e.pid);
-	if (e.flags != GUEST_PG_USER || !pr || e.vpn < g->wl_vpn ||
-	    e.vpn - g->wl_vpn >= g->p.wl.wss_pages)
+	if (e.flags != GUEST_PG_USER || !pr || !guest_vma_find(pr, e.vpn))
 		return guest_detail(g, -EUCLEAN,
 				    "mem_map corrupt: user gfn %" PRIu64 " flags 0x%x pid %" PRIu32
 				    " vpn 0x%" PRIx64,

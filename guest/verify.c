@@ -15,16 +15,7 @@
 
 #include "guest/guest_internal.h"
 
-/* The last table page read at each level (1 = PT .. 4 = PML4). */
-struct guest_vcache {
-	const struct mem_p2m *p2m;
-	uint64_t pages;
-	gfn_t gfn[5];
-	uint64_t *tbl[5];
-};
-
-/* mem: 4 pages of scratch for the tables. */
-static void guest_vcache_init(struct guest_vcache *c, const struct guest_os *g, uint8_t *mem)
+void guest_vcache_init(struct guest_vcache *c, const struct guest_os *g, uint8_t *mem)
 {
 	c->p2m = g->m->p2m;
 	c->pages = g->pages;
@@ -34,11 +25,7 @@ static void guest_vcache_init(struct guest_vcache *c, const struct guest_os *g, 
 	}
 }
 
-/*
- * The leaf PTE of va under root into *pte. 0, -ENOENT when an upper level
- * is not present, -EIO when a table is outside guest memory or unreadable.
- */
-static int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *pte)
+int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *pte)
 {
 	gfn_t gfn = mem_gpa_to_gfn(root);
 
@@ -63,11 +50,8 @@ static int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *p
 	}
 }
 
-/* Read the actual bytes of a touched page: its frame or its swap slot.
- * where[] names the location for messages. 0 or -EIO with msg. */
-static int guest_verify_read(struct guest_os *g, const struct guest_proc *pr, gva_t va,
-			     uint64_t pte, uint8_t *buf, char *where, size_t wlen, char *msg,
-			     size_t msglen)
+int guest_verify_read(struct guest_os *g, const struct guest_proc *pr, gva_t va, uint64_t pte,
+		      uint8_t *buf, char *where, size_t wlen, char *msg, size_t msglen)
 {
 	if (pte & PTE_P) {
 		gfn_t gfn = mem_gpa_to_gfn(pte & PTE_ADDR_MASK);
@@ -132,19 +116,28 @@ static int guest_verify_proc(struct guest_os *g, const struct guest_proc *pr,
 			return r;
 		guest_content_expected(guest_rec_kind(rec), wp->lib, g->p.seed, pr->pid, idx,
 				       guest_rec_writes(rec), exp);
-		if (!memcmp(exp, act, MEM_PAGE_SIZE))
-			continue;
-		for (unsigned off = 0; off < MEM_PAGE_SIZE; off++)
-			if (exp[off] != act[off]) {
-				snprintf(msg, msglen,
-					 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
-					 " (%s) byte %u: expected 0x%02x, found 0x%02x",
-					 g->name, pr->pid, va, where, off, exp[off], act[off]);
-				break;
-			}
-		return -EIO;
+		r = guest_verify_page(g, pr, va, where, exp, act, msg, msglen);
+		if (r)
+			return r;
 	}
 	return 0;
+}
+
+int guest_verify_page(const struct guest_os *g, const struct guest_proc *pr, gva_t va,
+		      const char *where, const uint8_t *exp, const uint8_t *act, char *msg,
+		      size_t msglen)
+{
+	if (!memcmp(exp, act, MEM_PAGE_SIZE))
+		return 0;
+	for (unsigned off = 0; off < MEM_PAGE_SIZE; off++)
+		if (exp[off] != act[off]) {
+			snprintf(msg, msglen,
+				 "guest %s: pid %" PRIu32 " gva 0x%" PRIx64
+				 " (%s) byte %u: expected 0x%02x, found 0x%02x",
+				 g->name, pr->pid, va, where, off, exp[off], act[off]);
+			break;
+		}
+	return -EIO;
 }
 
 int guest_os_verify(struct guest_os *g, char *msg, size_t msglen)
@@ -161,8 +154,9 @@ int guest_os_verify(struct guest_os *g, char *msg, size_t msglen)
 	}
 	guest_vcache_init(&c, g, mem);
 	for (unsigned i = 0; i < g->nprocs && !r; i++)
-		r = guest_verify_proc(g, &g->procs[i], &c, mem + 4 * MEM_PAGE_SIZE,
-				      mem + 5 * MEM_PAGE_SIZE, msg, msglen);
+		r = g->procs[i].tr ? guest_replay_verify(g, &g->procs[i], msg, msglen)
+				   : guest_verify_proc(g, &g->procs[i], &c, mem + 4 * MEM_PAGE_SIZE,
+						       mem + 5 * MEM_PAGE_SIZE, msg, msglen);
 	free(mem);
 	return r;
 }

@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="build-essential pkg-config check libxxhash-dev libjemalloc-dev \
-libinih-dev libzstd-dev zstd gnuplot-nox python3"
+libinih-dev libzstd-dev zstd gnuplot-nox python3 valgrind clang \
+libclang-rt-dev"
 
 missing=""
 for p in $PKGS; do

@@ -18,7 +18,19 @@
  *           min 0, max = memory, workload zipf, accesses 1000000, seed 1,
  *           wss = memory / 2, write_pct 30, zipf_theta 0.99, content mixed,
  *           zero_pct 20, library_pct 40, procs 1, timeslice 10000,
- *           reclaim clock, guest_swap = memory
+ *           reclaim clock, guest_swap = memory, loop off, data_frames 0
+ *           (no limit)
+ *
+ * Trace workloads: `workload = trace:PATH[,trace:PATH...]` replays binary
+ * traces, one guest process per address space of each trace, `procs`
+ * times over. A relative PATH is relative to the config file's folder
+ * (to the current folder in --set). Every trace is opened and checked
+ * while the config loads, so a bad trace is a config error naming the
+ * file and the record. `accesses` defaults to the longest process's
+ * records (each replays its trace once); with `loop = on` each trace
+ * starts over at its end until it has run `accesses` accesses, which must
+ * then be given. `data_frames = N` limits the guest's resident user data
+ * frames to N (page tables and mem_map not counted), any workload.
  *   [cost]  see cost.c
  */
 #include <errno.h>
@@ -29,7 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm-core/vmm.h"
+#include "traces/traces.h"
+#include "vmm-core/vmm_internal.h"
 
 #define MAX_SECTIONS 256
 
@@ -43,6 +56,7 @@ struct parse {
 	struct vmm_config *cfg;
 	struct vmm_guest_cfg sec[MAX_SECTIONS]; /* one per [guest NAME] */
 	bool max_set[MAX_SECTIONS], wss_set[MAX_SECTIONS], swap_set[MAX_SECTIONS];
+	bool acc_set[MAX_SECTIONS];
 	unsigned nsec;
 	struct keyline *lines; /* where each key was written */
 	unsigned nlines;
@@ -281,6 +295,85 @@ static int set_host(struct parse *p, const char *k, const char *v)
 	return -ENOENT;
 }
 
+struct trace_list {
+	char *out;
+	size_t len, cap;
+	const char *dir; /* prefix of relative paths, "" for none */
+};
+
+static int add_trace(void *arg, const char *path)
+{
+	struct trace_list *l = arg;
+	int n = snprintf(l->out + l->len, l->cap - l->len, "%s%s%s%s", l->len ? "," : "",
+			 VMM_TRACE_PREFIX, path[0] == '/' ? "" : l->dir, path);
+
+	if (n < 0 || (size_t)n >= l->cap - l->len)
+		return -EINVAL;
+	l->len += (size_t)n;
+	return 0;
+}
+
+/* workload = trace:...: keep it with relative paths made relative to the
+ * config file's folder (given in the file) or left as they are (--set). */
+static int set_traces(struct parse *p, struct vmm_guest_cfg *g, const char *v)
+{
+	char buf[VMM_WORKLOAD_MAX], dir[VMM_WORKLOAD_MAX] = "";
+	const char *slash = strrchr(p->cfg->path, '/');
+	struct trace_list l = {.out = buf, .cap = sizeof(buf), .dir = dir};
+	int r;
+
+	if (!p->where && slash)
+		snprintf(dir, sizeof(dir), "%.*s/", (int)(slash - p->cfg->path), p->cfg->path);
+	buf[0] = 0;
+	r = vmm_trace_foreach(v, add_trace, &l);
+	if (r)
+		return r;
+	return copy_str(g->workload, sizeof(g->workload), buf);
+}
+
+struct trace_check {
+	uint64_t max_records; /* of one process */
+	char err[768];
+};
+
+static int check_trace(void *arg, const char *path)
+{
+	struct trace_check *c = arg;
+	struct trace_file *tf = trace_open(path, 0, c->err, sizeof(c->err));
+	const struct trace_summary *s;
+
+	if (!tf)
+		return -EINVAL;
+	s = trace_file_summary(tf);
+	if (!s->nprocs)
+		snprintf(c->err, sizeof(c->err), "%s: the trace has no records", path);
+	for (unsigned i = 0; i < s->nprocs; i++)
+		if (s->procs[i].records > c->max_records)
+			c->max_records = s->procs[i].records;
+	trace_close(tf);
+	return s->nprocs ? 0 : -EINVAL;
+}
+
+/* A trace workload: every file opens as a valid trace. False on failure. */
+static bool validate_traces(struct parse *p, unsigned i)
+{
+	struct vmm_guest_cfg *g = &p->sec[i];
+	struct trace_check c = {0};
+
+	if (vmm_trace_foreach(g->workload, check_trace, &c)) {
+		fail(p, g->section, "workload", "%s",
+		     c.err[0] ? c.err : "expected trace:PATH[,trace:PATH...]");
+		return false;
+	}
+	if (g->loop && !p->acc_set[i]) {
+		fail(p, g->section, "loop", "a looping trace needs `accesses`");
+		return false;
+	}
+	if (!p->acc_set[i])
+		g->accesses = c.max_records;
+	return true;
+}
+
 static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 {
 	struct vmm_guest_cfg *g = &p->sec[i];
@@ -302,9 +395,16 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return vmm_parse_size(v, &g->max);
 	}
 	if (!strcmp(k, "workload"))
-		return copy_str(g->workload, sizeof(g->workload), v);
-	if (!strcmp(k, "accesses"))
+		return vmm_workload_is_trace(v) ? set_traces(p, g, v)
+						: copy_str(g->workload, sizeof(g->workload), v);
+	if (!strcmp(k, "accesses")) {
+		p->acc_set[i] = true;
 		return parse_u64(v, &g->accesses);
+	}
+	if (!strcmp(k, "loop"))
+		return parse_bool(v, &g->loop);
+	if (!strcmp(k, "data_frames"))
+		return parse_u64(v, &g->data_frames);
 	if (!strcmp(k, "seed"))
 		return parse_u64(v, &g->seed);
 	if (!strcmp(k, "wss")) {
@@ -427,10 +527,13 @@ static void validate_guest(struct parse *p, unsigned i)
 		fail(p, s, g->min > g->max ? "min" : "max", "need min <= max <= memory");
 	else if (g->shares == 0)
 		fail(p, s, "shares", "must be positive");
-	else if (guest_pattern_parse(g->workload, &pat))
-		fail(p, s, "workload", "'%s': expected seq, uniform or zipf", g->workload);
-	else if (g->accesses == 0)
+	else if (!vmm_workload_is_trace(g->workload) && guest_pattern_parse(g->workload, &pat))
+		fail(p, s, "workload", "'%s': expected seq, uniform, zipf or trace:PATH",
+		     g->workload);
+	else if (g->accesses == 0 && (p->acc_set[i] || !vmm_workload_is_trace(g->workload)))
 		fail(p, s, "accesses", "must be positive");
+	else if (vmm_workload_is_trace(g->workload) && !validate_traces(p, i))
+		return;
 	else if (g->wss < MEM_PAGE_SIZE)
 		fail(p, s, "wss", "must be at least one page (4K)");
 	else if (!(g->zipf_theta >= 0 && g->zipf_theta < 1))

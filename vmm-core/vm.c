@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm-core/vmm.h"
+#include "vmm-core/vmm_internal.h"
 
 /* EPT violation / #NPF: make the frame present in the p2m. Mechanisms that
  * reclaim memory (sharing, ballooning, host swap) add their states here. */
@@ -139,10 +139,17 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.timeslice = cfg->timeslice;
 	gp.swap_pages = cfg->guest_swap / MEM_PAGE_SIZE;
 	gp.seed = cfg->seed;
+	gp.data_frames = cfg->data_frames;
+	if (vmm_workload_is_trace(cfg->workload)) {
+		if (vm_traces_open(vm, cfg, &gp, err, errlen))
+			goto err_swap;
+	} else if (guest_pattern_parse(cfg->workload, &gp.wl.pattern)) {
+		snprintf(err, errlen, "guest %s: bad workload", cfg->name);
+		goto err_swap;
+	}
 	if (guest_reclaim_parse(cfg->reclaim, &gp.reclaim) ||
-	    guest_pattern_parse(cfg->workload, &gp.wl.pattern) ||
 	    guest_content_parse(cfg->content, &gp.wl.content)) {
-		snprintf(err, errlen, "guest %s: bad reclaim, workload or content", cfg->name);
+		snprintf(err, errlen, "guest %s: bad reclaim or content", cfg->name);
 		goto err_swap;
 	}
 	gp.wl.wss_pages = cfg->wss / MEM_PAGE_SIZE;
@@ -174,6 +181,7 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 err_vcpu:
 	vm->vcpu->destroy(vm);
 err_swap:
+	vm_traces_close(vm);
 	guest_swap_destroy(vm->gswap);
 err_mmu:
 	mmu_fini(&vm->mmu);
@@ -189,6 +197,7 @@ void vm_destroy(struct vm *vm)
 	if (!vm)
 		return;
 	guest_os_destroy(vm->os);
+	vm_traces_close(vm);
 	vm->vcpu->destroy(vm);
 	guest_swap_destroy(vm->gswap);
 	mmu_fini(&vm->mmu);

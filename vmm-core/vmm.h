@@ -48,7 +48,8 @@ struct vmm_cycles {
  * DESIGN.md and the others are listed, with defaults, in config.c and the
  * README.
  */
-#define VMM_NAME_MAX 64
+#define VMM_NAME_MAX	 64
+#define VMM_WORKLOAD_MAX 1024
 
 struct vmm_guest_cfg {
 	char name[VMM_NAME_MAX]; /* instance name: section name + index */
@@ -59,20 +60,22 @@ struct vmm_guest_cfg {
 	char backend[16];  /* soft */
 	char paging[16];   /* nested */
 	uint64_t shares;
-	uint64_t min, max;  /* bytes; max defaults to memory */
-	char workload[256]; /* seq|uniform|zipf */
-	uint64_t accesses;  /* per process */
-	uint64_t seed;	    /* instance i of a section gets seed + i */
-	uint64_t wss;	    /* bytes */
+	uint64_t min, max;		 /* bytes; max defaults to memory */
+	char workload[VMM_WORKLOAD_MAX]; /* seq|uniform|zipf|trace:PATH[,...] */
+	uint64_t accesses;		 /* per process */
+	uint64_t seed;			 /* instance i of a section gets seed + i */
+	uint64_t wss;			 /* bytes */
 	unsigned write_pct;
 	double zipf_theta;
 	char content[16];
 	unsigned zero_pct, library_pct;
 	unsigned procs;
-	uint64_t timeslice;  /* accesses */
-	char reclaim[16];    /* clock|lru|random */
-	uint64_t guest_swap; /* bytes */
-	unsigned line;	     /* line of the section header, for messages */
+	uint64_t timeslice;   /* accesses */
+	char reclaim[16];     /* clock|lru|random */
+	uint64_t guest_swap;  /* bytes */
+	bool loop;	      /* trace workloads start over at their end */
+	uint64_t data_frames; /* resident user data frames at most, 0: no limit */
+	unsigned line;	      /* line of the section header, for messages */
 };
 
 struct vmm_host_cfg {
@@ -127,6 +130,7 @@ extern const struct vcpu_ops vcpu_soft_ops;
 const struct vcpu_ops *vcpu_find(const char *name);
 
 struct vm_sample; /* sampler.c */
+struct vm_traces; /* vm_trace.c */
 
 struct vm {
 	char name[VMM_NAME_MAX];
@@ -136,6 +140,7 @@ struct vm {
 	struct mmu mmu;
 	struct guest_swap *gswap;
 	struct guest_os *os;
+	struct vm_traces *traces;    /* a trace workload's open files, or NULL */
 	const struct vmm_cost *cost; /* borrowed */
 	uint64_t host_zero_fills;    /* frames populated on first touch */
 	double cycles;		     /* modeled clock, cycles */

@@ -211,7 +211,7 @@ START_TEST(bad_faults)
 	/* a user access outside the region is a guest bug, not a crash */
 	r = guest_access(vm->g, pr, 0x1000, &v, 8, MMU_READ);
 	ck_assert_int_eq(r, -EFAULT);
-	ck_assert_ptr_nonnull(strstr(guest_os_error(vm->g), "outside the workload region"));
+	ck_assert_ptr_nonnull(strstr(guest_os_error(vm->g), "outside the process's regions"));
 	ck_assert_ptr_nonnull(strstr(guest_os_error(vm->g), "gva 0x1000"));
 	ck_assert_int_eq(guest_os_run(vm->g, 10, &done), -EFAULT);
 	tvm_destroy(vm);
