@@ -341,17 +341,19 @@ static int check_trace(void *arg, const char *path)
 	struct trace_check *c = arg;
 	struct trace_file *tf = trace_open(path, 0, c->err, sizeof(c->err));
 	const struct trace_summary *s;
+	unsigned n;
 
 	if (!tf)
 		return -EINVAL;
 	s = trace_file_summary(tf);
-	if (!s->nprocs)
+	n = s->nprocs;
+	if (!n)
 		snprintf(c->err, sizeof(c->err), "%s: the trace has no records", path);
-	for (unsigned i = 0; i < s->nprocs; i++)
+	for (unsigned i = 0; i < n; i++)
 		if (s->procs[i].records > c->max_records)
 			c->max_records = s->procs[i].records;
 	trace_close(tf);
-	return s->nprocs ? 0 : -EINVAL;
+	return n ? 0 : -EINVAL;
 }
 
 /* A trace workload: every file opens as a valid trace. False on failure. */

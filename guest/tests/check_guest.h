@@ -10,6 +10,7 @@ Suite *swap_suite(void);     /* test_swap.c: the swap store and areas */
 Suite *workload_suite(void); /* test_workload.c: parsers, zipf, content */
 Suite *os_suite(void);	     /* test_os.c: boot, page tables, faults */
 Suite *reclaim_suite(void);  /* test_reclaim.c: policies, LRU model, verify */
+Suite *replay_suite(void);   /* test_replay.c: trace workloads */
 
 /*
  * A VM for one guest (test_vm.c): a host pool, a p2m of `pages` guest

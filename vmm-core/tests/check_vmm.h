@@ -4,9 +4,10 @@
 #define VMM_CORE_TESTS_CHECK_VMM_H
 #include <check.h>
 
-Suite *config_suite(void); /* test_config.c */
-Suite *cost_suite(void);   /* test_config.c */
-Suite *report_suite(void); /* test_report.c */
+Suite *config_suite(void);    /* test_config.c */
+Suite *cost_suite(void);      /* test_config.c */
+Suite *report_suite(void);    /* test_report.c */
+Suite *trace_cfg_suite(void); /* test_trace_cfg.c */
 
 /* Write text to a new file in a fresh temporary folder; returns its path
  * (static storage, valid until the next call). */
