@@ -5,6 +5,8 @@
 #   make check        every Check suite under ASan+UBSan, in $(O)/check
 #   make unit         the fast suites alone (no end-to-end runs)
 #   make bench        benchmarks, release build
+#   make fuzz         the trace readers' libFuzzer harnesses, FUZZ_SECONDS each
+#                     (make check runs them for FUZZ_RUNS inputs)
 #   make demo         the quickstart experiment and its report
 #   make format-check clang-format, dry run
 #
@@ -42,7 +44,7 @@ obj = $(patsubst %.c,$(1)/%.o,$(2))
 REL_LIB_OBJS := $(call obj,$(O),$(LIB_SRCS))
 CK_LIB_OBJS := $(call obj,$(CK),$(LIB_SRCS))
 
-.PHONY: all check unit bench demo format format-check clean deps
+.PHONY: all check unit bench demo format format-check clean deps fuzz fuzz-run
 all: $(O)/memvisor
 
 deps:
@@ -90,8 +92,33 @@ unit: deps
 	$(Q)set -e; for t in $(CK_BINS); do echo "== $$t"; $(CK_ENV) $$t; done
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor
+	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor $(FUZZ_BINS)
 	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
+	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-runs=$(FUZZ_RUNS)"
+
+# libFuzzer harnesses of the trace readers (traces/fuzz/), built with clang
+# and ASan+UBSan over the traces sources. Each runs from a scratch copy of
+# its seed corpus (traces/fuzz/corpus/NAME), so the committed seeds stay
+# as they are; crashes land in $(O)/fuzz/.
+FUZZ_CC ?= clang
+FUZZ_RUNS ?= 100000
+FUZZ_SECONDS ?= 600
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(WARN) $(PKG_CFLAGS) \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_NAMES := $(patsubst traces/fuzz/fuzz_%.c,%,$(wildcard traces/fuzz/fuzz_*.c))
+FUZZ_BINS := $(foreach f,$(FUZZ_NAMES),$(O)/fuzz/fuzz_$(f))
+$(O)/fuzz/fuzz_%: traces/fuzz/fuzz_%.c $(wildcard traces/*.c traces/*.h)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(wildcard traces/*.c) $(PKG_LIBS) -lpthread
+fuzz-run: $(FUZZ_BINS)
+	$(Q)set -e; for f in $(FUZZ_NAMES); do echo "== fuzz_$$f $(FUZZ_ARGS)"; \
+		rm -rf $(O)/fuzz/corpus-$$f; mkdir -p $(O)/fuzz/corpus-$$f; \
+		cd $(O)/fuzz; if ./fuzz_$$f -seed=1 $(FUZZ_ARGS) -max_len=65536 -timeout=10 \
+			corpus-$$f $(CURDIR)/traces/fuzz/corpus/$$f > fuzz_$$f.log 2>&1; \
+		then grep -E '^#[0-9]+[[:space:]]+DONE' fuzz_$$f.log || true; \
+		else tail -40 fuzz_$$f.log; exit 1; fi; cd $(CURDIR); done
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-max_total_time=$(FUZZ_SECONDS)"
 
 $(O)/bench_%: $(O)/bench/bench_%.o $(O)/libmemvisor.a
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread

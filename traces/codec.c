@@ -115,7 +115,7 @@ static int trace_decode_event(struct trace_codec *c, uint8_t tag, const uint8_t 
 	uint64_t vpn, v;
 
 	if (tag == TRACE_EV_PID) {
-		if (!trace_get_varint(pp, end, &v) || v > UINT32_MAX)
+		if (!trace_get_varint(pp, end, &v) || v >= TRACE_ALL_PIDS)
 			return -1;
 		c->pid = (uint32_t)v;
 		return 0;

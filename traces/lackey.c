@@ -11,7 +11,7 @@
  * is skipped and counted. A record line that does not parse is malformed:
  * the message names the file and line, and shows the line.
  *
- * Input is read with read(2) into a 1 MiB buffer and parsed in place, so a
+ * Input is read with read(2) into a 64 KiB buffer and parsed in place, so a
  * pipe from a running valgrind works, and the text is never held whole. A
  * line longer than the buffer is skipped (or malformed, if it starts like
  * a record) without being stored.
@@ -23,7 +23,7 @@
 
 #include "traces/traces_internal.h"
 
-#define LK_BUF (1u << 20)
+#define LK_BUF TRACE_LK_BUF
 
 struct trace_lackey {
 	char name[512];
@@ -197,7 +197,7 @@ static int lk_line(struct trace_lackey *lk, const char *s, size_t n, struct trac
 		/* the tail of a line longer than the buffer */
 		lk->discarding = false;
 		if (lk->discard_record)
-			return lk_malformed(lk, "(a line longer than 1 MiB)", 26);
+			return lk_malformed(lk, "(a line longer than 64 KiB)", 27);
 		lk->skipped++;
 		return 0;
 	}

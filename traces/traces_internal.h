@@ -106,6 +106,7 @@
 #define TRACE_TAG_Z	  0x10u
 #define TRACE_TAG_KIND_SH 5
 #define TRACE_TAG_SIZE	  0x0fu
+#define TRACE_LK_BUF	  (64u << 10) /* lackey reader buffer; longer lines are skipped */
 
 static inline void trace_put32(uint8_t *p, uint32_t v)
 {

@@ -100,7 +100,7 @@ END_TEST
  * start like a record; the lines after them still count. */
 START_TEST(long_lines)
 {
-	size_t big = (1u << 20) + 5000;
+	size_t big = TRACE_LK_BUF + 5000;
 	char *text = malloc(big + 64);
 	struct trace_lackey *lk;
 	struct trace_rec r;
