@@ -372,8 +372,10 @@ const char *guest_replay_check(const struct guest_params *p);
 int guest_replay_init(struct guest_os *g, struct guest_proc *pr,
 		      const struct guest_trace *t) GUEST_MUST_CHECK;
 void guest_replay_fini(struct guest_proc *pr);
-/* One record of pr's trace. 0 or -errno with the guest failed. */
-int guest_replay_step(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
+/* Up to n records of pr's trace; *done gets the number completed. 0 or
+ * -errno with the guest failed. */
+int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n,
+		     uint64_t *done) GUEST_MUST_CHECK;
 /* guest_os_verify for a trace process (verify.c's helpers below). */
 int guest_replay_verify(struct guest_os *g, const struct guest_proc *pr, char *msg,
 			size_t msglen) GUEST_MUST_CHECK;

@@ -435,8 +435,17 @@ int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done)
 			chunk = g->slice_left;
 		if (chunk > pr->limit - pr->wl.issued)
 			chunk = pr->limit - pr->wl.issued;
-		for (uint64_t i = 0; i < chunk; i++) {
-			int r = pr->tr ? guest_replay_step(g, pr) : guest_wl_step(g, pr);
+		if (pr->tr) {
+			uint64_t k;
+			int r = guest_replay_run(g, pr, chunk, &k);
+
+			if (r) {
+				*done = n + k;
+				return r;
+			}
+		}
+		for (uint64_t i = 0; !pr->tr && i < chunk; i++) {
+			int r = guest_wl_step(g, pr);
 
 			if (r) {
 				*done = n + i;

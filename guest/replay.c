@@ -179,20 +179,15 @@ void guest_replay_fini(struct guest_proc *pr)
 
 /* n bytes for a store at va whose word is w: byte i is byte (va + i) & 7
  * of w, little-endian, so the word sits at its natural alignment. */
-static void replay_store_bytes(uint64_t w, gva_t va, size_t n, uint8_t *buf)
+static inline void replay_store_bytes(uint64_t w, gva_t va, size_t n, uint8_t *buf)
 {
-	uint8_t pat[16];
-	unsigned s = (unsigned)(va & 7);
+	unsigned s = (unsigned)(va & 7) * 8;
+	uint64_t v = s ? w >> s | w << (64 - s) : w; /* byte 0 is byte va & 7 of w */
+	size_t i = 0;
 
-	for (unsigned i = 0; i < 8; i++)
-		pat[i] = pat[i + 8] = (uint8_t)(w >> (8 * i));
-	if (n <= 8) {
-		memcpy(buf, pat + s, n);
-		return;
-	}
-	memcpy(buf, pat + s, 8);
-	for (size_t i = 8; i < n; i += 8)
-		memcpy(buf + i, buf, n - i < 8 ? n - i : 8);
+	for (; i + 8 <= n; i += 8)
+		memcpy(buf + i, &v, 8);
+	memcpy(buf + i, &v, n - i);
 }
 
 /* The 4 KiB of a PRIVATE content record with this seed. */
@@ -225,50 +220,41 @@ static const uint8_t *replay_content(const struct guest_os *g, const struct trac
 	}
 }
 
-int guest_replay_step(struct guest_os *g, struct guest_proc *pr)
+/* MMU access kind of each record kind. */
+static const unsigned replay_acc[TRACE_NKINDS] = {
+    [TRACE_INSTR] = MMU_FETCH,	 [TRACE_LOAD] = MMU_READ,  [TRACE_STORE] = MMU_WRITE,
+    [TRACE_MODIFY] = MMU_WRITE,	 [TRACE_ZERO] = MMU_WRITE, [TRACE_IMAGE] = MMU_WRITE,
+    [TRACE_PRIVATE] = MMU_WRITE,
+};
+
+/* One record: its pages in order, each an MMU access and, under exact
+ * LRU, a touch. 0 or -errno with the guest failed. */
+static inline int replay_one(struct guest_os *g, struct guest_proc *pr, const struct trace_rec *r,
+			     bool lru)
 {
 	struct guest_replay *t = pr->tr;
-	const struct trace_rec *r;
+	unsigned acc = replay_acc[r->kind];
 	const uint8_t *content = NULL;
-	unsigned acc = MMU_READ;
-	uint64_t w = 0, len;
-	gva_t va;
-	int e = treader_next(&t->rd, &r, g->detail, sizeof(g->detail));
+	uint64_t w = 0, len = r->size;
+	gva_t va = r->addr;
+	int e;
 
-	if (e)
-		return guest_fail_at(g, pr->pid, 0, e);
-	switch (r->kind) {
-	case TRACE_INSTR:
-		acc = MMU_FETCH;
-		break;
-	case TRACE_LOAD:
-		break;
-	case TRACE_STORE:
-	case TRACE_MODIFY:
-		acc = MMU_WRITE;
-		w = guest_mix64(t->wbase + t->stores++);
-		break;
-	default:
-		acc = MMU_WRITE;
+	if (trace_kind_is_content(r->kind))
 		content = replay_content(g, r, t->buf);
-		break;
-	}
-	va = r->addr;
-	len = r->size;
+	else if (acc == MMU_WRITE)
+		w = guest_mix64(t->wbase + t->stores++);
 	do {
 		size_t n = MEM_PAGE_SIZE - (va & (MEM_PAGE_SIZE - 1));
-		void *data = t->buf;
+		void *data = content ? (void *)content : t->buf;
 
 		if (n > len)
 			n = (size_t)len;
-		if (content)
-			data = (void *)content;
-		else if (acc == MMU_WRITE)
+		if (!content && acc == MMU_WRITE)
 			replay_store_bytes(w, va, n, t->buf);
 		e = guest_access(g, pr, va, data, n, acc);
 		if (e)
 			return e;
-		if (g->p.reclaim == GUEST_RECLAIM_LRU) {
+		if (lru) {
 			e = guest_lru_touch(g, g->m->last_gfn);
 			if (e)
 				return guest_fail_at(g, pr->pid, va, e);
@@ -276,9 +262,39 @@ int guest_replay_step(struct guest_os *g, struct guest_proc *pr)
 		va += n;
 		len -= n;
 	} while (len);
-	pr->wl.issued++;
-	g->st.accesses++;
 	return 0;
+}
+
+int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n, uint64_t *done)
+{
+	struct guest_treader *rd = &pr->tr->rd;
+	bool lru = g->p.reclaim == GUEST_RECLAIM_LRU;
+	uint64_t k = 0;
+	int e = 0;
+
+	while (k < n && !e) {
+		const struct trace_rec *r;
+
+		if (rd->at == rd->n) {
+			/* refill; treader_next takes the first record */
+			e = treader_next(rd, &r, g->detail, sizeof(g->detail));
+			if (e) {
+				e = guest_fail_at(g, pr->pid, 0, e);
+				break;
+			}
+			rd->at--;
+		}
+		r = &rd->batch[rd->at];
+		e = replay_one(g, pr, r, lru);
+		if (e)
+			break;
+		rd->at++;
+		k++;
+	}
+	pr->wl.issued += k;
+	g->st.accesses += k;
+	*done = k;
+	return e;
 }
 
 /* ---- verification ------------------------------------------------------- */

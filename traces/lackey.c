@@ -34,7 +34,8 @@ struct trace_lackey {
 	bool discarding;     /* inside a line longer than the buffer */
 	bool discard_record; /* ... which started like a record */
 	uint64_t lines, skipped;
-	uint64_t bytes; /* read so far */
+	uint64_t bytes;	 /* read so far */
+	unsigned nap_us; /* wait after a short read (a pipe of tiny writes) */
 	char err[768];
 };
 
@@ -71,6 +72,11 @@ uint64_t trace_lackey_skipped(const struct trace_lackey *lk)
 uint64_t trace_lackey_lines(const struct trace_lackey *lk)
 {
 	return lk->lines;
+}
+
+void trace_lackey_nap(struct trace_lackey *lk, unsigned usec)
+{
+	lk->nap_us = usec;
 }
 
 uint64_t trace_lackey_bytes(const struct trace_lackey *lk)
@@ -182,6 +188,8 @@ static int lk_fill(struct trace_lackey *lk)
 	}
 	if (n == 0)
 		lk->eof = true;
+	else if (lk->nap_us && (size_t)n < LK_BUF / 4)
+		usleep(lk->nap_us); /* let the writer fill the pipe meanwhile */
 	lk->len += (size_t)n;
 	lk->bytes += (uint64_t)n;
 	return 0;

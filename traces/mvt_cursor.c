@@ -14,7 +14,8 @@
  *
  * trace_scan() hands whole chunks to worker threads, each with its own
  * zstd context and buffers, which take the next chunk from a shared atomic
- * counter: chunks are independent, so this scales with cores.
+ * counter and decode it in batches: chunks are independent, so this
+ * scales with cores.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,16 +47,6 @@ static size_t max_raw(const struct trace_file *tf)
 	for (unsigned i = 0; i < tf->nchunks; i++)
 		if (tf->chunks[i].raw > m)
 			m = tf->chunks[i].raw;
-	return m;
-}
-
-static size_t max_records(const struct trace_file *tf)
-{
-	size_t m = 1;
-
-	for (unsigned i = 0; i < tf->nchunks; i++)
-		if (tf->chunks[i].records > m)
-			m = tf->chunks[i].records;
 	return m;
 }
 
@@ -235,30 +226,46 @@ struct scan {
 	size_t errlen;
 };
 
-/* Decode chunk i fully with dctx into raw and recs. */
+#define SCAN_BATCH 4096
+
+/* Decode chunk i with dctx into raw, handing its records to fn in
+ * batches of SCAN_BATCH through recs. */
 static int scan_chunk(struct scan *s, unsigned i, ZSTD_DCtx *dctx, uint8_t *raw,
 		      struct trace_rec *recs, char *err, size_t errlen)
 {
 	const struct trace_chunk_ent *e = &s->tf->chunks[i];
+	const uint8_t *p = raw, *end = raw + e->raw;
 	struct trace_codec codec;
-	const uint8_t *p = raw;
-	uint64_t done;
-	long got;
+	uint64_t left = e->records;
 	int r = trace_chunk_load(s->tf, i, dctx, raw, err, errlen);
 
 	if (r)
 		return r;
 	trace_codec_reset(&codec, e->pid0);
-	got = trace_decode(&codec, &p, raw + e->raw, recs, e->records, e->records, TRACE_ALL_PIDS,
-			   &done);
-	if (got != (long)e->records || p != raw + e->raw) {
-		trace_errf(err, errlen,
-			   "%s: chunk %u: record %" PRIu64 " does not decode (byte %zu of the "
-			   "chunk): corrupt",
-			   s->tf->name, i, e->first + done, (size_t)(p - raw));
+	while (left) {
+		uint64_t done;
+		long got =
+		    trace_decode(&codec, &p, end, recs, SCAN_BATCH, left, TRACE_ALL_PIDS, &done);
+
+		if (got <= 0 || (p == end && left > done)) {
+			trace_errf(err, errlen,
+				   "%s: chunk %u: record %" PRIu64 " does not decode (byte %zu of "
+				   "the chunk): corrupt",
+				   s->tf->name, i, e->first + (e->records - left) + done,
+				   (size_t)(p - raw));
+			return -EINVAL;
+		}
+		left -= done;
+		r = s->fn(s->ctx, i, recs, (size_t)got);
+		if (r)
+			return r;
+	}
+	if (p != end) {
+		trace_errf(err, errlen, "%s: chunk %u: %zu bytes after its last record: corrupt",
+			   s->tf->name, i, (size_t)(end - p));
 		return -EINVAL;
 	}
-	return s->fn(s->ctx, i, recs, (size_t)got);
+	return 0;
 }
 
 static void *scan_worker(void *arg)
@@ -266,7 +273,7 @@ static void *scan_worker(void *arg)
 	struct scan *s = arg;
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
 	uint8_t *raw = malloc(max_raw(s->tf));
-	struct trace_rec *recs = malloc(max_records(s->tf) * sizeof(*recs));
+	struct trace_rec *recs = malloc(SCAN_BATCH * sizeof(*recs));
 	char err[640] = "";
 	int r = 0;
 

@@ -155,6 +155,10 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 		trace_errf(err, errlen, "record: out of memory");
 		goto kill;
 	}
+	/* a big pipe and a reader that naps: valgrind writes one line per
+	 * write(2); 2 ms of its output fits the pipe many times over */
+	fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
+	trace_lackey_nap(lk, 2000);
 	while ((e = trace_lackey_next(lk, &r)) == 1) {
 		e = trace_writer_put(w, &r);
 		if (e) {

@@ -214,10 +214,11 @@ const char *trace_cursor_error(const struct trace_cursor *c);
 
 /*
  * Decode every chunk of tf with `threads` threads (0 or 1: in this
- * thread), each chunk independently, and call fn(ctx, chunk, recs, n) for
- * each with its records, in no particular order and from several threads
- * at once (fn must be thread-safe). Returns 0, the first non-zero value fn
- * returned, or -EINVAL with err naming the file and record.
+ * thread), each chunk independently, and call fn(ctx, chunk, recs, n)
+ * with its records in order, a batch of at most 4096 at a time; chunks
+ * come in no particular order and from several threads at once (fn must
+ * be thread-safe). Returns 0, the first non-zero value fn returned, or
+ * -EINVAL with err naming the file and record.
  */
 typedef int (*trace_chunk_fn)(void *ctx, unsigned chunk, const struct trace_rec *recs, size_t n);
 int trace_scan(const struct trace_file *tf, unsigned threads, trace_chunk_fn fn, void *ctx,
@@ -244,6 +245,12 @@ void trace_lackey_close(struct trace_lackey *lk);
  * -EINVAL for a malformed line (-errno for a read error), with
  * trace_lackey_error() naming the file and line. */
 int trace_lackey_next(struct trace_lackey *lk, struct trace_rec *r) TRACE_MUST_CHECK;
+/* After a read that returns less than a quarter of the buffer, sleep usec
+ * before the next (0: never, the default). For a pipe fed by many tiny
+ * writes (valgrind writes every line on its own), waking up for each
+ * costs the writer more than its own work; with a nap the writer fills
+ * the pipe in the meantime. */
+void trace_lackey_nap(struct trace_lackey *lk, unsigned usec);
 /* Lines skipped as not records, and lines read, so far. */
 uint64_t trace_lackey_skipped(const struct trace_lackey *lk);
 uint64_t trace_lackey_lines(const struct trace_lackey *lk);

@@ -447,175 +447,45 @@ static int cmd_record(int argc, char **argv)
 
 /* ---- replay -------------------------------------------------------------- */
 
-struct replay_opts {
-	uint64_t frames; /* 0: the footprint */
-	const char *policy, *paging;
-	uint64_t seed;
-	bool json, verify;
-};
-
-/* Guest pages for a trace replay: mem_map, tables, data, a little slack. */
-static uint64_t replay_pages(const struct trace_file *tf, uint64_t data)
+static void replay_print(const char *path, const struct vmm_replay_opts *o, bool json,
+			 const struct vmm_replay_result *r)
 {
-	const struct trace_summary *s = trace_file_summary(tf);
-	uint64_t tables = 0, pages = 64;
+	const char *verified = !o->verify ? "null" : r->verified ? "true" : "false";
+	double secs = r->seconds;
 
-	for (unsigned i = 0; i < s->nprocs; i++) {
-		struct guest_trace t = {.tf = tf, .pid = s->procs[i].pid};
-
-		tables += guest_trace_table_frames(&t);
-	}
-	for (;;) {
-		uint64_t need =
-		    1 + (pages * 64 + MEM_PAGE_SIZE - 1) / MEM_PAGE_SIZE + tables + data + 16;
-
-		if (need <= pages)
-			return pages;
-		pages = need;
-	}
-}
-
-static void replay_print(const struct vm *vm, const char *path, const struct replay_opts *o,
-			 uint64_t frames, double secs)
-{
-	struct guest_stats gs;
-	const struct mmu_stats *m = &vm->mmu.st;
-	const char *verified = !o->verify ? "null" : vm->verified ? "true" : "false";
-
-	guest_os_stats(vm->os, &gs);
-	if (o->json) {
+	if (json) {
 		printf("{\"trace\": ");
 		json_string(path);
-		printf(
-		    ", \"frames\": %" PRIu64 ", \"policy\": \"%s\", \"paging\": \"%s\", "
-		    "\"guest_pages\": %" PRIu64 ", \"records\": %" PRIu64
-		    ", \"page_accesses\": %" PRIu64 ", \"faults\": %" PRIu64
-		    ", \"first_touches\": %" PRIu64 ", \"swap_ins\": %" PRIu64
-		    ", \"swap_outs\": %" PRIu64 ", \"tlb_misses\": %" PRIu64
-		    ", \"walk_refs\": %" PRIu64 ", \"nested_faults\": %" PRIu64
-		    ", \"wall_seconds\": %.6f, \"records_per_second\": %.0f, \"verified\": %s}\n",
-		    frames, o->policy, o->paging, vm->p2m->pages, gs.accesses, m->accesses,
-		    gs.page_faults, gs.zero_fills, gs.swap_ins, gs.swap_outs, m->tlb_misses,
-		    m->walk_refs, m->exits[MMU_EXIT_NESTED_FAULT], secs,
-		    secs > 0 ? (double)gs.accesses / secs : 0.0, verified);
+		printf(", \"frames\": %" PRIu64 ", \"policy\": \"%s\", \"paging\": \"%s\", "
+		       "\"guest_pages\": %" PRIu64 ", \"records\": %" PRIu64
+		       ", \"page_accesses\": %" PRIu64 ", \"faults\": %" PRIu64
+		       ", \"first_touches\": %" PRIu64 ", \"swap_ins\": %" PRIu64
+		       ", \"swap_outs\": %" PRIu64 ", \"tlb_misses\": %" PRIu64
+		       ", \"walk_refs\": %" PRIu64 ", \"nested_faults\": %" PRIu64
+		       ", \"wall_seconds\": %.6f, \"cpu_seconds\": %.6f"
+		       ", \"records_per_second\": %.0f, \"verified\": %s}\n",
+		       r->frames, o->policy, o->paging, r->guest_pages, r->records,
+		       r->page_accesses, r->faults, r->first_touches, r->swap_ins, r->swap_outs,
+		       r->tlb_misses, r->walk_refs, r->nested_faults, secs, r->cpu_seconds,
+		       secs > 0 ? (double)r->records / secs : 0.0, verified);
 		return;
 	}
 	printf("trace        %s\n", path);
 	printf("guest        %" PRIu64 " pages, %" PRIu64 " data frames, %s replacement, %s "
 	       "paging\n",
-	       vm->p2m->pages, frames, o->policy, o->paging);
-	printf("records      %" PRIu64 " (%" PRIu64 " page accesses)\n", gs.accesses, m->accesses);
+	       r->guest_pages, r->frames, o->policy, o->paging);
+	printf("records      %" PRIu64 " (%" PRIu64 " page accesses)\n", r->records,
+	       r->page_accesses);
 	printf("faults       %" PRIu64 ": %" PRIu64 " first touches, %" PRIu64 " swap-ins (%" PRIu64
 	       " swap-outs)\n",
-	       gs.page_faults, gs.zero_fills, gs.swap_ins, gs.swap_outs);
-	printf("tlb          %" PRIu64 " misses, %" PRIu64 " walk references\n", m->tlb_misses,
-	       m->walk_refs);
-	printf("speed        %.3f s, %.2f M records/s\n", secs,
-	       secs > 0 ? (double)gs.accesses / secs / 1e6 : 0.0);
+	       r->faults, r->first_touches, r->swap_ins, r->swap_outs);
+	printf("tlb          %" PRIu64 " misses, %" PRIu64 " walk references\n", r->tlb_misses,
+	       r->walk_refs);
+	printf("speed        %.3f s, %.2f M records/s (CPU %.3f s, %.2f M records/s)\n", secs,
+	       secs > 0 ? (double)r->records / secs / 1e6 : 0.0, r->cpu_seconds,
+	       r->cpu_seconds > 0 ? (double)r->records / r->cpu_seconds / 1e6 : 0.0);
 	if (o->verify)
-		printf("verified     %s\n", vm->verified ? "yes" : "NO");
-}
-
-/* Everything the replay's VM needs, created and destroyed together. */
-struct replay_env {
-	struct mem_pool *pool;
-	struct guest_swap_store *store;
-	struct guest_library *lib;
-	struct vm *vm;
-};
-
-static void replay_env_free(struct replay_env *e)
-{
-	vm_destroy(e->vm);
-	if (e->lib)
-		guest_library_destroy(e->lib);
-	if (e->store)
-		guest_swap_store_destroy(e->store);
-	if (e->pool)
-		mem_pool_destroy(e->pool);
-}
-
-static int replay_run(const char *path, const struct replay_opts *o)
-{
-	struct vmm_guest_cfg *g = calloc(1, sizeof(*g));
-	struct vmm_host_cfg host = {.tlb_entries = 1536, .tlb_ways = 12};
-	struct replay_env e = {0};
-	struct vmm_cost cost;
-	struct trace_file *tf;
-	uint64_t fp, frames, pages;
-	char err[1024];
-	double t0;
-	int status = 2;
-
-	tf = trace_open(path, 0, err, sizeof(err));
-	if (!g || !tf) {
-		fprintf(stderr, "memvisor trace replay: %s\n", g ? err : "out of memory");
-		free(g);
-		return 2;
-	}
-	fp = trace_file_summary(tf)->pages;
-	frames = o->frames && o->frames < fp ? o->frames : fp;
-	pages = replay_pages(tf, frames);
-	if (trace_file_summary(tf)->by_kind[TRACE_IMAGE])
-		e.lib = guest_library_create(4096, 42);
-	trace_close(tf);
-	snprintf(g->name, sizeof(g->name), "replay");
-	snprintf(g->section, sizeof(g->section), "guest replay");
-	snprintf(g->backend, sizeof(g->backend), "soft");
-	snprintf(g->paging, sizeof(g->paging), "%s", o->paging);
-	snprintf(g->reclaim, sizeof(g->reclaim), "%s", o->policy);
-	snprintf(g->content, sizeof(g->content), "private");
-	if ((size_t)snprintf(g->workload, sizeof(g->workload), "%s%s", VMM_TRACE_PREFIX, path) >=
-	    sizeof(g->workload)) {
-		fprintf(stderr, "memvisor trace replay: %s: path too long\n", path);
-		goto out;
-	}
-	g->count = g->procs = 1;
-	g->memory = g->max = pages * MEM_PAGE_SIZE;
-	g->shares = 1000;
-	g->seed = o->seed;
-	g->timeslice = 10000;
-	g->guest_swap = (fp + 64) * MEM_PAGE_SIZE;
-	g->data_frames = o->frames ? frames : 0;
-	vmm_cost_defaults(&cost);
-	e.pool = mem_pool_create(pages + pages / 256 + 64);
-	e.store = guest_swap_store_create(NULL);
-	if (!e.pool || !e.store) {
-		fprintf(stderr, "memvisor trace replay: host memory or guest swap: %s\n",
-			strerror(errno));
-		status = 1;
-		goto out;
-	}
-	e.vm = vm_create(g, e.pool, e.store, e.lib, &host, &cost, err, sizeof(err));
-	if (!e.vm) {
-		fprintf(stderr, "memvisor trace replay: %s\n", err);
-		goto out;
-	}
-	t0 = cmd_now();
-	while (!e.vm->done) {
-		struct vcpu_exit x;
-
-		if (e.vm->vcpu->run(e.vm, 1u << 20, &x) < 0) {
-			fprintf(stderr, "memvisor trace replay: %s\n", e.vm->err);
-			status = 1;
-			goto out;
-		}
-		e.vm->done = x.reason == VCPU_EXIT_DONE;
-	}
-	t0 = cmd_now() - t0;
-	status = 0;
-	if (o->verify) {
-		e.vm->verified = guest_os_verify(e.vm->os, err, sizeof(err)) == 0;
-		if (!e.vm->verified) {
-			fprintf(stderr, "memvisor trace replay: verify: %s\n", err);
-			status = 1;
-		}
-	}
-	replay_print(e.vm, path, o, frames, t0);
-out:
-	replay_env_free(&e);
-	free(g);
-	return status;
+		printf("verified     %s\n", r->verified ? "yes" : "NO");
 }
 
 static int cmd_replay(int argc, char **argv)
@@ -626,9 +496,12 @@ static int cmd_replay(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},	      {"verify", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},	      {NULL, 0, NULL, 0},
 	};
-	struct replay_opts o = {.policy = "clock", .paging = "nested", .seed = 1};
+	struct vmm_replay_opts o = {.policy = "clock", .paging = "nested", .seed = 1};
+	struct vmm_replay_result res;
 	enum guest_reclaim rec;
-	int c;
+	bool json = false;
+	char err[1024];
+	int c, status;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -657,7 +530,7 @@ static int cmd_replay(int argc, char **argv)
 			}
 			break;
 		case 'j':
-			o.json = true;
+			json = true;
 			break;
 		case 'v':
 			o.verify = true;
@@ -685,7 +558,12 @@ static int cmd_replay(int argc, char **argv)
 			o.paging);
 		return 2;
 	}
-	return replay_run(argv[optind], &o);
+	status = vmm_replay(argv[optind], &o, &res, err, sizeof(err));
+	if (err[0])
+		fprintf(stderr, "memvisor trace replay: %s\n", err);
+	if (status != 2 && res.records)
+		replay_print(argv[optind], &o, json, &res);
+	return status;
 }
 
 int vmm_cmd_trace(int argc, char **argv)

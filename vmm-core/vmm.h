@@ -161,6 +161,39 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *c);
 int vm_handle_exit(void *vm, const struct mmu_exit *x);
 
 /* ------------------------------------------------------------------------
+ * Replay of one trace in a soft guest sized for it (replay.c): what
+ * `memvisor trace replay` runs, through vm_create() like any guest.
+ */
+struct vmm_replay_opts {
+	uint64_t frames;    /* resident data frames; 0: the trace's footprint */
+	const char *policy; /* guest replacement: clock, lru, random */
+	const char *paging; /* paging mode: nested */
+	uint64_t seed;	    /* store values, random replacement */
+	bool verify;	    /* check every touched page at the end */
+};
+struct vmm_replay_result {
+	uint64_t frames;      /* the data-frame limit in force */
+	uint64_t guest_pages; /* guest memory, 4 KiB pages */
+	uint64_t records;     /* records replayed */
+	uint64_t page_accesses;
+	uint64_t faults; /* guest page faults: first touches + swap-ins */
+	uint64_t first_touches, swap_ins, swap_outs;
+	uint64_t tlb_misses, walk_refs, nested_faults;
+	double seconds;	    /* wall time of the replay loop alone */
+	double cpu_seconds; /* its CPU time (this thread's) */
+	bool verified;
+};
+/*
+ * Replay the trace at path, each of its address spaces as one process,
+ * with o->frames resident data frames at most (page tables not counted).
+ * Returns 0 with *res filled; 1 when the guest failed or verification
+ * found a difference (err says; *res holds the counts so far); 2 for a
+ * bad trace or options (err names the file and record).
+ */
+int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_replay_result *res,
+	       char *err, size_t errlen);
+
+/* ------------------------------------------------------------------------
  * Runs (run.c, output.c, report.c)
  */
 struct vmm_run_opts {

@@ -279,29 +279,30 @@ static int scan_fn(void *ctx, unsigned chunk, const struct trace_rec *recs, size
 	struct scan_sum *s = ctx;
 
 	for (size_t i = 0; i < n; i++)
-		s->sum[chunk] += digest(&recs[i]) * (i + 1);
-	s->count[chunk] = n;
+		s->sum[chunk] += digest(&recs[i]) * (s->count[chunk] + i + 1);
+	s->count[chunk] += n;
 	return 0;
 }
 
-/* A parallel scan sees the same chunks as a serial read. */
+/* A parallel scan sees the same chunks as a serial read, batch after
+ * batch (chunks larger than a batch). */
 START_TEST(parallel_scan)
 {
-	const size_t n = 12000;
+	const size_t n = 24000, chunk = 5000;
 	struct trace_rec *in = tt_random_recs(n, 2, 5);
 	const char *path = tt_path("scan.mvt");
 	struct scan_sum par = {0}, ser = {0};
 	struct trace_file *tf;
 	char err[256];
 
-	tt_write(path, in, n, 500);
+	tt_write(path, in, n, chunk);
 	tf = tt_open(path);
-	ck_assert_uint_eq(trace_file_chunks(tf), 24);
+	ck_assert_uint_eq(trace_file_chunks(tf), 5);
 	ck_assert_int_eq(trace_scan(tf, 4, scan_fn, &par, err, sizeof(err)), 0);
 	for (size_t i = 0; i < n; i++)
-		ser.sum[i / 500] += digest(&in[i]) * (i % 500 + 1);
-	for (unsigned c = 0; c < 24; c++) {
-		ck_assert_uint_eq(par.count[c], 500);
+		ser.sum[i / chunk] += digest(&in[i]) * (i % chunk + 1);
+	for (unsigned c = 0; c < 5; c++) {
+		ck_assert_uint_eq(par.count[c], c < 4 ? chunk : n - 4 * chunk);
 		ck_assert_uint_eq(par.sum[c], ser.sum[c]);
 	}
 	trace_close(tf);
