@@ -134,6 +134,14 @@ void mem_pool_destroy(struct mem_pool *pool);
 int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero) MEM_MUST_CHECK;
 /* Free a frame allocated from this pool. Freeing a free frame is a BUG. */
 void mem_pool_free(struct mem_pool *pool, hfn_t hfn);
+/*
+ * Free n frames (sorted ascending, allocated, distinct: BUG otherwise) and
+ * give them back to the kernel now, in as few calls as it takes (one per
+ * 1024 runs of adjacent frames): for callers that free many scattered
+ * frames at once (page sharing), where a TLB flush per batch of
+ * MEM_POOL_RELEASE_BATCH would dominate. Counts as one release.
+ */
+void mem_pool_free_many(struct mem_pool *pool, const hfn_t *hfn, uint64_t n);
 /* Give every pending freed frame back to the kernel now. */
 void mem_pool_release(struct mem_pool *pool);
 /* Frames of the pool resident in host memory now (mincore), 4 KiB frames. */

@@ -13,12 +13,16 @@
  *   [host]  memory 1G, sharing off, balloon off, swap_file "",
  *           guest_swap_dir "" ($TMPDIR), tlb_entries 1536, tlb_ways 12,
  *           pwc_entries 0, sample_ms 10, quantum 10000,
- *           library_pages 4096, library_seed 42
+ *           library_pages 4096, library_seed 42,
+ *           scan_rate 1000000 (page sharing: the host's cap, pages per
+ *           modeled second, 0 = none), scan_batch 256, scan_order random
  *   [guest] count 1, memory 256M, backend soft, paging nested, shares 1000,
  *           min 0, max = memory, workload zipf, accesses 1000000, seed 1,
  *           wss = memory / 2, write_pct 30, zipf_theta 0.99, content mixed,
  *           zero_pct 20, library_pct 40, procs 1, timeslice 10000,
- *           reclaim clock, guest_swap = memory
+ *           reclaim clock, guest_swap = memory, sharing on (opt-out; only
+ *           with [host] sharing on), scan_rate 200000 (pages per modeled
+ *           second of the guest's clock)
  *   [cost]  see cost.c
  */
 #include <errno.h>
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/vmm.h"
 
 #define MAX_SECTIONS 256
@@ -247,6 +252,8 @@ static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bo
 	g->procs = 1;
 	g->timeslice = 10000;
 	strcpy(g->reclaim, "clock");
+	g->sharing = true;
+	g->scan_rate = 200000;
 	return g;
 }
 
@@ -278,6 +285,12 @@ static int set_host(struct parse *p, const char *k, const char *v)
 		return parse_u64(v, &h->library_pages);
 	if (!strcmp(k, "library_seed"))
 		return parse_u64(v, &h->library_seed);
+	if (!strcmp(k, "scan_rate"))
+		return parse_double(v, &h->scan_rate);
+	if (!strcmp(k, "scan_batch"))
+		return parse_uint(v, &h->scan_batch, 1u << 20);
+	if (!strcmp(k, "scan_order"))
+		return copy_str(h->scan_order, sizeof(h->scan_order), v);
 	return -ENOENT;
 }
 
@@ -331,6 +344,10 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		p->swap_set[i] = true;
 		return vmm_parse_size(v, &g->guest_swap);
 	}
+	if (!strcmp(k, "sharing"))
+		return parse_bool(v, &g->sharing);
+	if (!strcmp(k, "scan_rate"))
+		return parse_double(v, &g->scan_rate);
 	return -ENOENT;
 }
 
@@ -445,6 +462,8 @@ static void validate_guest(struct parse *p, unsigned i)
 		fail(p, s, "timeslice", "must be positive");
 	else if (guest_reclaim_parse(g->reclaim, &rec))
 		fail(p, s, "reclaim", "'%s': expected clock, lru or random", g->reclaim);
+	else if (!(g->scan_rate >= 0 && g->scan_rate < 1e15))
+		fail(p, s, "scan_rate", "must be a number of pages per second, 0 or more");
 }
 
 static int expand(struct parse *p)
@@ -503,6 +522,9 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 	cfg->host.quantum = 10000;
 	cfg->host.library_pages = 4096;
 	cfg->host.library_seed = 42;
+	cfg->host.scan_rate = 1000000;
+	cfg->host.scan_batch = KSM_DEF_BATCH;
+	strcpy(cfg->host.scan_order, "random");
 	vmm_cost_defaults(&cfg->cost);
 
 	f = fopen(path, "r");
@@ -535,6 +557,7 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 		validate_guest(p, i);
 	if (!r && !p->failed) {
 		struct vmm_host_cfg *h = &cfg->host;
+		enum ksm_order order;
 
 		if (h->memory < (4u << 20) || h->memory % MEM_PAGE_SIZE)
 			fail(p, "host", "memory", "must be at least 4M and a multiple of 4K");
@@ -548,6 +571,14 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 			fail(p, "host", "quantum", "must be positive");
 		else if (!h->library_pages)
 			fail(p, "host", "library_pages", "must be positive");
+		else if (!(h->scan_rate >= 0 && h->scan_rate < 1e15))
+			fail(p, "host", "scan_rate",
+			     "must be a number of pages per second, 0 or more");
+		else if (!h->scan_batch)
+			fail(p, "host", "scan_batch", "must be positive");
+		else if (ksm_order_parse(h->scan_order, &order))
+			fail(p, "host", "scan_order", "'%s': expected random or sequential",
+			     h->scan_order);
 	}
 	if (!r && p->failed)
 		r = -EINVAL;

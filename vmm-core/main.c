@@ -24,6 +24,9 @@ static const char usage_main[] =
     "                 run an experiment; writes DIR/summary.json, timeseries.csv\n"
     "                 and guests.csv\n"
     "  report DIR     gnuplot figures and DIR/report.html from a run's files\n"
+    "  share [--json] IMAGE...\n"
+    "                 share identical pages of guest memory images (raw or .zst)\n"
+    "                 with the sharing engine and print what it saved\n"
     "\n"
     "`memvisor COMMAND --help` describes each. Exit status: 0 success, 1 runtime\n"
     "failure, 2 usage, config or input error.\n";
@@ -174,6 +177,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "share"))
+		return vmm_share_main(argc - 1, argv + 1);
 	fprintf(stderr, "memvisor: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return 2;
 }

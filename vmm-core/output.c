@@ -106,18 +106,19 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		struct vm_counts c;
 
 		vm_counts(vm, &c);
-		fprintf(f,
-			"%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",0,%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s\n",
-			vm->name, vm->vcpu->name, vm->mmu.ops->name, vm->p2m->pages,
-			s[MEM_UNTOUCHED], s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED],
-			s[MEM_SWAPPED], c.gs.accesses, vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs,
-			c.exits, c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, c.cyc.total,
-			c.cyc.total / vm->cost->ghz / 1e9,
-			c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
-			c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
-			verified_word(vm, verify));
+		fprintf(
+		    f,
+		    "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		    ",%" PRIu64 ",%" PRIu64 ",%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s\n",
+		    vm->name, vm->vcpu->name, vm->mmu.ops->name, vm->p2m->pages, s[MEM_UNTOUCHED],
+		    s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED], s[MEM_SWAPPED], c.gs.accesses,
+		    vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs, c.exits, c.gs.page_faults,
+		    c.gs.swap_outs, c.gs.swap_ins, ksm_guest_cow_breaks(vm->share), c.cyc.total,
+		    c.cyc.total / vm->cost->ghz / 1e9,
+		    c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
+		    c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
+		    verified_word(vm, verify));
 	}
 	return close_tmp(f, tmp, path);
 }
@@ -144,9 +145,12 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 {
 	const uint64_t *s = vm->p2m->count;
 	const struct mmu_stats *st = &vm->mmu.st;
+	struct ksm_guest_stats ks = {0};
 	struct vm_counts c;
 
 	vm_counts(vm, &c);
+	if (vm->share)
+		ksm_guest_stats(vm->share, &ks);
 	fputs("    {\"name\": ", f);
 	json_str(f, vm->name);
 	fputs(", \"backend\": ", f);
@@ -172,7 +176,12 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	JU(f, "balloon_target", 0), fputs(", ", f);
 	JU(f, "balloon_actual", s[MEM_BALLOONED]), fputs(", ", f);
 	JU(f, "host_swapped", s[MEM_SWAPPED]), fputs(", ", f);
-	JU(f, "cow_breaks", 0), fputs(",\n     ", f);
+	JU(f, "cow_breaks", ks.cow_breaks), fputs(", ", f);
+	fprintf(f, "\"sharing\": %s, ", vm->share ? "true" : "false");
+	JU(f, "pages_scanned", ks.pages_scanned), fputs(", ", f);
+	JU(f, "pages_volatile", ks.pages_volatile), fputs(", ", f);
+	JU(f, "pages_merged", ks.merges), fputs(", ", f);
+	JU(f, "full_scans", ks.full_scans), fputs(",\n     ", f);
 	JU(f, "accesses", c.gs.accesses), fputs(", ", f);
 	JU(f, "tlb_misses", st->tlb_misses), fputs(", ", f);
 	JU(f, "walk_refs", st->walk_refs), fputs(", ", f);
@@ -203,6 +212,41 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 		(!verify || vm->failed) ? "null"
 		: vm->verified		? "true"
 					: "false");
+}
+
+/* The host's page-sharing counters (zeros when sharing is off). */
+static void json_sharing(FILE *f, const struct ksm *k, unsigned n, struct vm **vms)
+{
+	struct ksm_stats s = {.metadata_source = "none"};
+	uint64_t guest_bytes = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		guest_bytes += vms[i]->p2m->pages * MEM_PAGE_SIZE;
+	if (k)
+		ksm_stats(k, &s);
+	JU(f, "pages_shared", s.pages_shared), fputs(", ", f);
+	JU(f, "pages_sharing", s.pages_sharing), fputs(", ", f);
+	JU(f, "pages_saved", s.pages_saved), fputs(", ", f);
+	JU(f, "memory_saved_bytes", s.pages_saved * MEM_PAGE_SIZE), fputs(", ", f);
+	JU(f, "pages_zero_sharing", s.pages_zero_sharing), fputs(",\n    ", f);
+	JU(f, "pages_hinted", s.pages_hinted), fputs(", ", f);
+	JU(f, "pages_volatile", s.pages_volatile), fputs(", ", f);
+	JU(f, "pages_scanned", s.pages_scanned), fputs(", ", f);
+	JU(f, "pages_hashed", s.pages_hashed), fputs(", ", f);
+	JU(f, "full_scans", s.full_scans), fputs(", ", f);
+	JU(f, "merges", s.merges), fputs(",\n    ", f);
+	JU(f, "cow_breaks", s.cow_breaks), fputs(", ", f);
+	JU(f, "stale_hints", s.stale_hints), fputs(", ", f);
+	JU(f, "hash_collisions", s.collisions), fputs(", ", f);
+	JU(f, "ksm_table_entries", s.table_entries), fputs(", ", f);
+	JU(f, "ksm_table_buckets", s.table_buckets), fputs(",\n    ", f);
+	fprintf(f, "\"scan_cpu_seconds\": %.6f, \"scan_wall_seconds\": %.6f, ", s.scan_cpu_seconds,
+		s.scan_wall_seconds);
+	JU(f, "ksm_metadata_bytes", s.metadata_bytes), fputs(", ", f);
+	JU(f, "ksm_metadata_counted_bytes", s.metadata_counted_bytes), fputs(", ", f);
+	fprintf(f, "\"ksm_metadata_source\": \"%s\", \"ksm_metadata_fraction\": %.6f,\n    ",
+		s.metadata_source,
+		guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
 }
 
 int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
@@ -237,8 +281,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 	JU(f, "rss_bytes", rss), fputs(", ", f);
 	JU(f, "peak_rss_bytes", rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes), fputs(", ", f);
 	JU(f, "pool_resident_frames", mem_pool_resident(h->pool)), fputs(",\n    ", f);
-	JU(f, "pages_shared", 0), fputs(", ", f);
-	JU(f, "pages_sharing", 0), fputs(", ", f);
+	json_sharing(f, h->ksm, n, vms);
 	JU(f, "guest_swap_bytes", guest_swap_store_bytes(h->store)), fputs(", ", f);
 	JU(f, "guests", n), fputs(",\n    ", f);
 	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f},\n", h->wall_seconds,

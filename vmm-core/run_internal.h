@@ -5,12 +5,14 @@
 
 #include <stdio.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/vmm.h"
 
 /* Host-wide facts of a run, for the summary. */
 struct run_host {
 	struct mem_pool *pool;
 	struct guest_swap_store *store;
+	struct ksm *ksm;	 /* page sharing, or NULL when [host] sharing is off */
 	uint64_t peak_rss_bytes; /* highest RSS seen by the sampler */
 	double wall_seconds;
 	bool verify; /* --verify was given */

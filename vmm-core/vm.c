@@ -13,7 +13,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/vmm.h"
+
+/* A write to a shared page: copy-on-write, through the p2m alone (ksm's
+ * mem_p2m_set zaps every read-only translation the reverse map records), so
+ * it works in any paging mode. */
+static int handle_cow(struct vm *vm, gfn_t gfn)
+{
+	int r = vm->share ? ksm_cow_break(vm->share, gfn) : -EINVAL;
+
+	if (r == -ENOMEM)
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: no host frame for a copy-on-write break at gfn %llu "
+			 "(%llu frames in use)",
+			 vm->name, (unsigned long long)gfn,
+			 (unsigned long long)vm->p2m->pool->used);
+	else if (r)
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: gfn %llu is shared but the guest is not sharing", vm->name,
+			 (unsigned long long)gfn);
+	return r;
+}
 
 /* EPT violation / #NPF: make the frame present in the p2m. Mechanisms that
  * reclaim memory (sharing, ballooning, host swap) add their states here. */
@@ -45,6 +66,9 @@ static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 		return 0;
 	case MEM_RESIDENT:
 		return 0; /* the translation was dropped; the mode refills it */
+	case MEM_SHARED:
+		/* a read maps the shared frame read-only; a write copies */
+		return (x->acc & MMU_WRITE) ? handle_cow(vm, x->gfn) : 0;
 	default:
 		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu in state %s: not handled",
 			 vm->name, (unsigned long long)x->gfn,
@@ -80,7 +104,8 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 	guest_os_stats(vm->os, &gs);
 	y.access = (double)st->accesses * c->access;
 	y.walk = (double)(st->walk_refs + st->phys_walk_refs) * c->walk_ref;
-	y.exits = (double)vm->host_zero_fills * c->zero_page;
+	y.exits = (double)vm->host_zero_fills * c->zero_page +
+		  (double)ksm_guest_cow_breaks(vm->share) * c->copy_page;
 	for (int r = 0; r < MMU_EXIT_NR; r++)
 		y.exits += (double)st->exits[r] * c->exit[r];
 	y.guest_os =
@@ -192,6 +217,8 @@ void vm_destroy(struct vm *vm)
 	vm->vcpu->destroy(vm);
 	guest_swap_destroy(vm->gswap);
 	mmu_fini(&vm->mmu);
+	/* its shared references, before the p2m that names them goes */
+	ksm_guest_remove(vm->share);
 	mem_p2m_destroy(vm->p2m);
 	free(vm);
 }

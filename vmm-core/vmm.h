@@ -30,6 +30,7 @@ struct vmm_cost {
 	double zero_page;	  /* host zero-fill of a new frame */
 	double swap_in;		  /* guest swap read of 4 KiB (its disk) */
 	double swap_out;	  /* guest swap write of 4 KiB */
+	double copy_page;	  /* copy 4 KiB: a copy-on-write break */
 	double ghz;		  /* modeled clock: cycles per nanosecond */
 };
 void vmm_cost_defaults(struct vmm_cost *c);
@@ -72,6 +73,8 @@ struct vmm_guest_cfg {
 	uint64_t timeslice;  /* accesses */
 	char reclaim[16];    /* clock|lru|random */
 	uint64_t guest_swap; /* bytes */
+	bool sharing;	     /* page sharing for this guest (with [host] sharing) */
+	double scan_rate;    /* sharing scan, pages per modeled second of its clock */
 	unsigned line;	     /* line of the section header, for messages */
 };
 
@@ -85,6 +88,9 @@ struct vmm_host_cfg {
 	uint64_t quantum; /* accesses per scheduling quantum */
 	uint64_t library_pages;
 	uint64_t library_seed;
+	double scan_rate;    /* sharing scan cap, pages per modeled host second */
+	unsigned scan_batch; /* pages per scan batch */
+	char scan_order[16]; /* random|sequential */
 };
 
 struct vmm_config {
@@ -127,6 +133,7 @@ extern const struct vcpu_ops vcpu_soft_ops;
 const struct vcpu_ops *vcpu_find(const char *name);
 
 struct vm_sample; /* sampler.c */
+struct ksm_guest; /* ksm/ksm.h */
 
 struct vm {
 	char name[VMM_NAME_MAX];
@@ -137,6 +144,7 @@ struct vm {
 	struct guest_swap *gswap;
 	struct guest_os *os;
 	const struct vmm_cost *cost; /* borrowed */
+	struct ksm_guest *share;     /* page sharing, or NULL (run.c sets it) */
 	uint64_t host_zero_fills;    /* frames populated on first touch */
 	double cycles;		     /* modeled clock, cycles */
 	uint64_t next_sample;	     /* index of the next sample period */
@@ -188,6 +196,10 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  *
  * summary.json: see DESIGN.md and output.c.
  */
+
+/* `memvisor share [--json] [--verify] [--order O] IMAGE...` (share.c): argv
+ * from the command's name on. Returns the exit status (0, 1, 2). */
+int vmm_share_main(int argc, char **argv);
 
 /* Write gnuplot figures and report.html into dir from its CSV and JSON
  * files. Returns 0, or -errno with err naming the file. */

@@ -356,11 +356,14 @@ static Suite *e2e_suite(void)
 	return s;
 }
 
+Suite *share_suite(void); /* test_share.c */
+
 int main(void)
 {
 	SRunner *sr = srunner_create(e2e_suite());
 	int failed;
 
+	srunner_add_suite(sr, share_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
