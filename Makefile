@@ -30,7 +30,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -DMEMVISOR_JEMALLOC $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CK_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) $(CFLAGS)
 
-MODULES := mem traces guest vmm-core
+MODULES := mem traces guest ksm balloon-driver vmm-core
 LIB_SRCS := $(filter-out vmm-core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 MAIN_SRC := vmm-core/main.c
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -84,7 +84,9 @@ E2E_BIN := $(CK)/check_e2e
 endif
 
 # Suites find the binary under test and the source tree through these.
-CK_ENV := MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
+# Check kills a test after 4 s by default: too tight for sanitized suites on
+# a shared machine. The timeout only catches hangs; tests never time work.
+CK_ENV := CK_DEFAULT_TIMEOUT=600 MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 unit: deps

@@ -4,7 +4,7 @@
  * traces module, and replay of one trace in a guest sized for it.
  *
  * Replay builds the guest a config would build for `workload =
- * trace:PATH` (vm_create: the same guest OS, MMU, nested paging, reclaim
+ * trace:PATH` (vm_create: the same guest OS, MMU, paging mode, reclaim
  * and guest swap as `memvisor run`), with memory for mem_map, every page
  * table the trace's regions need and its data frames, so that with
  * --frames N only the data-frame limit ever forces an eviction: the fault
@@ -76,14 +76,14 @@ static const char usage_replay[] =
     "usage: memvisor trace replay [options] TRACE\n"
     "\n"
     "Replay TRACE, each of its address spaces as one process, in a soft guest\n"
-    "(guest OS page tables, demand paging, guest swap; the MMU with nested\n"
-    "paging and its TLB) whose resident data frames are limited to N (page\n"
+    "(guest OS page tables, demand paging, guest swap; the MMU with nested or\n"
+    "shadow paging and its TLB) whose resident data frames are limited to N (page\n"
     "tables not counted), and report the faults: first touches and swap-ins.\n"
     "A config with `workload = trace:TRACE`, `data_frames = N` and `reclaim =`\n"
     "the policy gives the same counts.\n"
     "  --frames N        resident data frames (default: the whole footprint)\n"
     "  --policy P        lru (exact), clock or random (default clock)\n"
-    "  --paging MODE     paging mode (default nested)\n"
+    "  --paging MODE     nested, shadow or dynamic (default nested)\n"
     "  --seed N          seed of the store values and random policy (default 1)\n"
     "  --verify          check every page the trace touched at the end\n"
     "  --json            print the results as one JSON object\n";
@@ -553,7 +553,7 @@ static int cmd_replay(int argc, char **argv)
 			o.policy);
 		return 2;
 	}
-	if (!paging_find(o.paging)) {
+	if (!paging_find(o.paging) && strcmp(o.paging, "dynamic")) {
 		fprintf(stderr, "memvisor trace replay: --paging %s: no such paging mode\n",
 			o.paging);
 		return 2;

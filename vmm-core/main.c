@@ -27,6 +27,9 @@ static const char usage_main[] =
     "  trace convert|info|record|replay ...\n"
     "                 memory-access traces: convert lackey text, inspect, record\n"
     "                 a program under valgrind, replay in a guest\n"
+    "  share [--json] IMAGE...\n"
+    "                 share identical pages of guest memory images (raw or .zst)\n"
+    "                 with the sharing engine and print what it saved\n"
     "\n"
     "`memvisor COMMAND --help` describes each. Exit status: 0 success, 1 runtime\n"
     "failure, 2 usage, config or input error.\n";
@@ -179,6 +182,8 @@ int main(int argc, char **argv)
 		return cmd_report(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "trace"))
 		return vmm_cmd_trace(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "share"))
+		return vmm_share_main(argc - 1, argv + 1);
 	fprintf(stderr, "memvisor: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return 2;
 }

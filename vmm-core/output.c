@@ -33,7 +33,7 @@ void output_timeseries_header(FILE *f)
 	fputs("time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,"
 	      "guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,"
 	      "tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,"
-	      "balloon_actual,host_frames_used,host_rss_bytes\n",
+	      "balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches\n",
 	      f);
 }
 
@@ -54,12 +54,12 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 	fprintf(f,
 		"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%.0f,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+		",%.0f,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u\n",
 		c.cyc.total / vm->cost->ghz / 1e6, vm->name, c.gs.accesses, n[MEM_UNTOUCHED],
 		n[MEM_RESIDENT], n[MEM_SHARED], n[MEM_BALLOONED], n[MEM_SWAPPED], c.gs.frames_free,
 		c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, vm->mmu.st.tlb_misses,
 		vm->mmu.st.walk_refs, c.exits, c.cyc.total, n[MEM_BALLOONED], host_frames_used,
-		host_rss_bytes);
+		host_rss_bytes, vm->mmu.ops->name, vm->pg.nev);
 }
 
 /* Open path.tmp for writing; the caller renames it over path when done. */
@@ -98,7 +98,10 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
 	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
 	      "modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,"
-	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified\n",
+	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
+	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
+	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
+	      "shadow_accesses\n",
 	      f);
 	for (unsigned i = 0; i < n; i++) {
 		struct vm *vm = vms[i];
@@ -106,19 +109,43 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		struct vm_counts c;
 
 		vm_counts(vm, &c);
-		fprintf(f,
-			"%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",0,%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s\n",
-			vm->name, vm->vcpu->name, vm->mmu.ops->name, vm->p2m->pages,
-			s[MEM_UNTOUCHED], s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED],
-			s[MEM_SWAPPED], c.gs.accesses, vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs,
-			c.exits, c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, c.cyc.total,
-			c.cyc.total / vm->cost->ghz / 1e9,
-			c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
-			c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
-			verified_word(vm, verify));
+		fprintf(
+		    f,
+		    "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		    ",%" PRIu64 ",%" PRIu64 ",%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s",
+		    vm->name, vm->vcpu->name, vm->cfg->paging, vm->p2m->pages, s[MEM_UNTOUCHED],
+		    s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED], s[MEM_SWAPPED], c.gs.accesses,
+		    vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs, c.exits, c.gs.page_faults,
+		    c.gs.swap_outs, c.gs.swap_ins, ksm_guest_cow_breaks(vm->share), c.cyc.total,
+		    c.cyc.total / vm->cost->ghz / 1e9,
+		    c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
+		    c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
+		    verified_word(vm, verify));
+		fprintf(f, ",%s,%u", vm->mmu.ops->name, vm->pg.nev);
+		for (int r = MMU_EXIT_NESTED_FAULT; r <= MMU_EXIT_MODE_SWITCH; r++)
+			fprintf(f, ",%" PRIu64, vm->mmu.st.exits[r]);
+		fprintf(f, ",%" PRIu64 "\n", vm->pg.mode_accesses[1]);
 	}
+	return close_tmp(f, tmp, path);
+}
+
+int output_events_csv(const char *path, struct vm **vms, unsigned n)
+{
+	char tmp[4200];
+	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+
+	if (!f)
+		return -errno;
+	fputs("time_ms,guest,accesses,from,to,why,cost_per_access,other_per_access\n", f);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < vms[i]->pg.nev; k++) {
+			const struct vm_paging_event *e = &vms[i]->pg.ev[k];
+
+			fprintf(f, "%.3f,%s,%" PRIu64 ",%s,%s,%s,%.3f,%.3f\n", e->time_ms,
+				vms[i]->name, e->accesses, e->from, e->to, e->why, e->cost,
+				e->other);
+		}
 	return close_tmp(f, tmp, path);
 }
 
@@ -144,14 +171,19 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 {
 	const uint64_t *s = vm->p2m->count;
 	const struct mmu_stats *st = &vm->mmu.st;
+	struct ksm_guest_stats ks = {0};
 	struct vm_counts c;
 
 	vm_counts(vm, &c);
+	if (vm->share)
+		ksm_guest_stats(vm->share, &ks);
 	fputs("    {\"name\": ", f);
 	json_str(f, vm->name);
 	fputs(", \"backend\": ", f);
 	json_str(f, vm->vcpu->name);
 	fputs(", \"paging\": ", f);
+	json_str(f, vm->cfg->paging);
+	fputs(", \"paging_final\": ", f);
 	json_str(f, vm->mmu.ops->name);
 	fputs(", \"status\": ", f);
 	json_str(f, vm->failed ? "failed" : "ok");
@@ -172,22 +204,43 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	JU(f, "balloon_target", 0), fputs(", ", f);
 	JU(f, "balloon_actual", s[MEM_BALLOONED]), fputs(", ", f);
 	JU(f, "host_swapped", s[MEM_SWAPPED]), fputs(", ", f);
-	JU(f, "cow_breaks", 0), fputs(",\n     ", f);
+	JU(f, "cow_breaks", ks.cow_breaks), fputs(", ", f);
+	fprintf(f, "\"sharing\": %s, ", vm->share ? "true" : "false");
+	JU(f, "pages_scanned", ks.pages_scanned), fputs(", ", f);
+	JU(f, "pages_volatile", ks.pages_volatile), fputs(", ", f);
+	JU(f, "pages_merged", ks.merges), fputs(", ", f);
+	JU(f, "full_scans", ks.full_scans), fputs(",\n     ", f);
 	JU(f, "accesses", c.gs.accesses), fputs(", ", f);
 	JU(f, "tlb_misses", st->tlb_misses), fputs(", ", f);
 	JU(f, "walk_refs", st->walk_refs), fputs(", ", f);
 	JU(f, "pwc_hits", st->pwc_hits), fputs(", ", f);
 	JU(f, "phys_accesses", st->phys_accesses), fputs(", ", f);
-	JU(f, "phys_walk_refs", st->phys_walk_refs), fputs(",\n     \"exits\": {", f);
+	JU(f, "phys_walk_refs", st->phys_walk_refs), fputs(",\n     ", f);
+	JU(f, "mode_switches", vm->pg.nev), fputs(", ", f);
+	JU(f, "nested_accesses", vm->pg.mode_accesses[0]), fputs(", ", f);
+	JU(f, "shadow_accesses", vm->pg.mode_accesses[1]), fputs(", ", f);
+	JU(f, "cr3_loads", st->cr3_loads), fputs(", ", f);
+	JU(f, "invlpgs", st->invlpgs), fputs(", ", f);
+	JU(f, "emulated", st->emulated), fputs(", ", f);
+	JU(f, "large_splits", st->splits), fputs(",\n     \"exits\": {", f);
 	for (int r = 0; r < MMU_EXIT_NR; r++) {
 		JU(f, mmu_exit_name((enum mmu_exit_reason)r), st->exits[r]);
-		fputs(r + 1 < MMU_EXIT_NR ? ", " : "},\n     ", f);
+		fputs(r + 1 < MMU_EXIT_NR ? ", " : "},\n     \"exit_cycles\": {", f);
 	}
+	for (int r = 0; r < MMU_EXIT_NR; r++) /* modeled cycles by reason */
+		fprintf(f, "\"%s\": %.0f%s", mmu_exit_name((enum mmu_exit_reason)r),
+			(double)st->exits[r] * vm->cost->exit[r],
+			r + 1 < MMU_EXIT_NR ? ", " : "},\n     ");
 	JU(f, "guest_page_faults", c.gs.page_faults), fputs(", ", f);
 	JU(f, "guest_zero_fills", c.gs.zero_fills), fputs(", ", f);
 	JU(f, "guest_swap_outs", c.gs.swap_outs), fputs(", ", f);
 	JU(f, "guest_swap_ins", c.gs.swap_ins), fputs(", ", f);
-	JU(f, "guest_ctx_switches", c.gs.ctx_switches), fputs(",\n     ", f);
+	JU(f, "guest_ctx_switches", c.gs.ctx_switches), fputs(", ", f);
+	JU(f, "guest_pt_stores", c.gs.pt_stores), fputs(",\n     ", f);
+	JU(f, "guest_huge_faults", c.gs.huge_faults), fputs(", ", f);
+	JU(f, "guest_huge_splits", c.gs.huge_splits), fputs(", ", f);
+	JU(f, "guest_unmaps", c.gs.unmaps), fputs(", ", f);
+	JU(f, "guest_exits", c.gs.exits), fputs(",\n     ", f);
 	JU(f, "guest_frames_free", c.gs.frames_free), fputs(", ", f);
 	JU(f, "guest_frames_kernel", c.gs.frames_kernel), fputs(", ", f);
 	JU(f, "guest_frames_pt", c.gs.frames_pt), fputs(", ", f);
@@ -203,6 +256,41 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 		(!verify || vm->failed) ? "null"
 		: vm->verified		? "true"
 					: "false");
+}
+
+/* The host's page-sharing counters (zeros when sharing is off). */
+static void json_sharing(FILE *f, const struct ksm *k, unsigned n, struct vm **vms)
+{
+	struct ksm_stats s = {.metadata_source = "none"};
+	uint64_t guest_bytes = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		guest_bytes += vms[i]->p2m->pages * MEM_PAGE_SIZE;
+	if (k)
+		ksm_stats(k, &s);
+	JU(f, "pages_shared", s.pages_shared), fputs(", ", f);
+	JU(f, "pages_sharing", s.pages_sharing), fputs(", ", f);
+	JU(f, "pages_saved", s.pages_saved), fputs(", ", f);
+	JU(f, "memory_saved_bytes", s.pages_saved * MEM_PAGE_SIZE), fputs(", ", f);
+	JU(f, "pages_zero_sharing", s.pages_zero_sharing), fputs(",\n    ", f);
+	JU(f, "pages_hinted", s.pages_hinted), fputs(", ", f);
+	JU(f, "pages_volatile", s.pages_volatile), fputs(", ", f);
+	JU(f, "pages_scanned", s.pages_scanned), fputs(", ", f);
+	JU(f, "pages_hashed", s.pages_hashed), fputs(", ", f);
+	JU(f, "full_scans", s.full_scans), fputs(", ", f);
+	JU(f, "merges", s.merges), fputs(",\n    ", f);
+	JU(f, "cow_breaks", s.cow_breaks), fputs(", ", f);
+	JU(f, "stale_hints", s.stale_hints), fputs(", ", f);
+	JU(f, "hash_collisions", s.collisions), fputs(", ", f);
+	JU(f, "ksm_table_entries", s.table_entries), fputs(", ", f);
+	JU(f, "ksm_table_buckets", s.table_buckets), fputs(",\n    ", f);
+	fprintf(f, "\"scan_cpu_seconds\": %.6f, \"scan_wall_seconds\": %.6f, ", s.scan_cpu_seconds,
+		s.scan_wall_seconds);
+	JU(f, "ksm_metadata_bytes", s.metadata_bytes), fputs(", ", f);
+	JU(f, "ksm_metadata_counted_bytes", s.metadata_counted_bytes), fputs(", ", f);
+	fprintf(f, "\"ksm_metadata_source\": \"%s\", \"ksm_metadata_fraction\": %.6f,\n    ",
+		s.metadata_source,
+		guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
 }
 
 int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
@@ -237,8 +325,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 	JU(f, "rss_bytes", rss), fputs(", ", f);
 	JU(f, "peak_rss_bytes", rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes), fputs(", ", f);
 	JU(f, "pool_resident_frames", mem_pool_resident(h->pool)), fputs(",\n    ", f);
-	JU(f, "pages_shared", 0), fputs(", ", f);
-	JU(f, "pages_sharing", 0), fputs(", ", f);
+	json_sharing(f, h->ksm, n, vms);
 	JU(f, "guest_swap_bytes", guest_swap_store_bytes(h->store)), fputs(", ", f);
 	JU(f, "guests", n), fputs(",\n    ", f);
 	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f},\n", h->wall_seconds,

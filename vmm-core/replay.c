@@ -95,6 +95,11 @@ static int replay_cfg(struct replay_env *e, const char *path, const struct vmm_r
 	g->timeslice = 10000;
 	g->guest_swap = (fp + 64) * MEM_PAGE_SIZE;
 	g->data_frames = o->frames ? frames : 0;
+	/* the dynamic paging policy's defaults, as a config's (config.c) */
+	g->dyn_window_ms = 1;
+	g->dyn_margin = 0.1;
+	g->dyn_confirm = 2;
+	g->dyn_min_windows = 4;
 	return 0;
 }
 
@@ -118,7 +123,7 @@ static void replay_result(const struct vm *vm, struct vmm_replay_result *r)
 int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_replay_result *res,
 	       char *err, size_t errlen)
 {
-	struct vmm_host_cfg host = {.tlb_entries = 1536, .tlb_ways = 12};
+	struct vmm_host_cfg host = {.tlb_entries = 1536, .tlb_ways = 12, .shadow_roots = 8};
 	struct replay_env *e = calloc(1, sizeof(*e));
 	struct trace_file *tf;
 	struct vmm_cost cost;

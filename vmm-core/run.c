@@ -11,6 +11,11 @@
  * a quantum is thousands of accesses, so even a thousand guests cost the
  * scan nothing measurable.
  *
+ * Sharing. After each quantum the guest's page-sharing scanner gets its
+ * turn (ksm_tick): it scans at the guest's rate per modeled second of the
+ * guest's clock, capped by the host's rate per modeled second of the
+ * slowest running guest's clock, the scheduler's "now".
+ *
  * Sampler. When a guest's clock passes its next multiple of sample_ms, the
  * sampler writes one timeseries.csv row for it at the end of that quantum
  * (time_ms is the guest's clock then, not the rounded multiple); a row at
@@ -82,6 +87,17 @@ static void progress(const struct runner *rn, uint64_t done, uint64_t total, dou
 		total ? 100.0 * (double)done / (double)total : 100.0, rn->n, now_seconds() - t0);
 }
 
+/* The host's modeled clock: the slowest running guest's, seconds. */
+static double host_seconds(const struct runner *rn, const struct vm *last)
+{
+	double c = last->cycles;
+
+	for (unsigned i = 0; i < rn->n; i++)
+		if (!rn->vms[i]->done && rn->vms[i]->cycles < c)
+			c = rn->vms[i]->cycles;
+	return c / rn->cfg->cost.ghz / 1e9;
+}
+
 /* Run every guest to the end of its workload or its failure. */
 static void schedule(struct runner *rn, double t0)
 {
@@ -107,7 +123,12 @@ static void schedule(struct runner *rn, double t0)
 		}
 		done += x.accesses;
 		vm_update_clock(vm, NULL);
-		if (vm->done || vm->cycles >= (double)vm->next_sample * rn->period) {
+		if (vm->share && !vm->failed)
+			ksm_tick(rn->host.ksm, vm->share, vm->cycles / rn->cfg->cost.ghz / 1e9,
+				 host_seconds(rn, vm));
+		if (vm->done || vm->sample_now ||
+		    vm->cycles >= (double)vm->next_sample * rn->period) {
+			vm->sample_now = false;
 			sample(rn, vm);
 			vm->next_sample = (uint64_t)(vm->cycles / rn->period) + 1;
 		}
@@ -158,10 +179,18 @@ static int finish(struct runner *rn, const char *dir)
 			}
 		}
 	}
+	if (rn->host.ksm && ksm_check(rn->host.ksm)) {
+		fprintf(stderr, "page sharing: inconsistent at the end of the run\n");
+		status = 1;
+	}
 	/* give pending frees back first, so resident frames equal frames used */
 	mem_pool_release(rn->host.pool);
 	snprintf(path, sizeof(path), "%s/guests.csv", dir);
 	r = output_guests_csv(path, rn->vms, rn->n, rn->o->verify);
+	if (!r) {
+		snprintf(path, sizeof(path), "%s/events.csv", dir);
+		r = output_events_csv(path, rn->vms, rn->n);
+	}
 	if (!r) {
 		snprintf(path, sizeof(path), "%s/summary.json", dir);
 		r = output_summary(path, rn->cfg, rn->vms, rn->n, &rn->host,
@@ -196,6 +225,19 @@ static int setup(struct runner *rn)
 		fprintf(stderr, "library image: %s\n", strerror(errno));
 		return -1;
 	}
+	if (h->sharing) {
+		struct ksm_params kp = {.host_rate = h->scan_rate,
+					.batch = h->scan_batch,
+					.seed = rn->cfg->guests[0].seed};
+
+		if (ksm_order_parse(h->scan_order, &kp.order))
+			return -1; /* validated with the config */
+		rn->host.ksm = ksm_create(rn->host.pool, &kp);
+		if (!rn->host.ksm) {
+			fprintf(stderr, "page sharing: %s\n", strerror(errno));
+			return -1;
+		}
+	}
 	rn->vms = calloc(rn->cfg->nguests, sizeof(*rn->vms));
 	if (!rn->vms)
 		return -1;
@@ -207,6 +249,16 @@ static int setup(struct runner *rn)
 			return -1;
 		}
 		rn->n++;
+		if (rn->host.ksm && rn->cfg->guests[i].sharing) {
+			rn->vms[i]->share = ksm_guest_add(rn->host.ksm, rn->vms[i]->p2m,
+							  rn->cfg->guests[i].scan_rate);
+			if (!rn->vms[i]->share) {
+				fprintf(stderr, "%s:%u: guest %s: page sharing: %s\n",
+					rn->cfg->path, rn->cfg->guests[i].line, rn->vms[i]->name,
+					strerror(errno));
+				return -1;
+			}
+		}
 	}
 	return 0;
 }
@@ -216,6 +268,7 @@ static void teardown(struct runner *rn)
 	for (unsigned i = 0; i < rn->n; i++)
 		vm_destroy(rn->vms[i]);
 	free(rn->vms);
+	ksm_destroy(rn->host.ksm); /* after every guest let go of its pages */
 	if (rn->lib)
 		guest_library_destroy(rn->lib);
 	if (rn->host.store)
@@ -233,9 +286,9 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 
 	rn.period = cfg->host.sample_ms * 1e6 * cfg->cost.ghz;
 	rn.host.verify = o->verify;
-	if (cfg->host.sharing || cfg->host.balloon || cfg->host.swap_file[0])
-		fprintf(stderr, "note: this build has no page sharing, ballooning or host "
-				"swapping yet; their counters stay zero\n");
+	if (cfg->host.balloon || cfg->host.swap_file[0])
+		fprintf(stderr, "note: this build has no ballooning or host swapping yet; "
+				"their counters stay zero\n");
 	/* a guest that cannot be built is a config error: nothing is written */
 	if (setup(&rn)) {
 		status = 2;

@@ -13,10 +13,34 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/vmm_internal.h"
 
-/* EPT violation / #NPF: make the frame present in the p2m. Mechanisms that
- * reclaim memory (sharing, ballooning, host swap) add their states here. */
+/* A write to a shared page: copy-on-write, through the p2m alone (ksm's
+ * mem_p2m_set zaps every read-only translation the reverse map records), so
+ * it works in any paging mode. */
+static int handle_cow(struct vm *vm, gfn_t gfn)
+{
+	int r = vm->share ? ksm_cow_break(vm->share, gfn) : -EINVAL;
+
+	if (r == -ENOMEM)
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: no host frame for a copy-on-write break at gfn %llu "
+			 "(%llu frames in use)",
+			 vm->name, (unsigned long long)gfn,
+			 (unsigned long long)vm->p2m->pool->used);
+	else if (r)
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: gfn %llu is shared but the guest is not sharing", vm->name,
+			 (unsigned long long)gfn);
+	return r;
+}
+
+/* EPT violation / #NPF, and under shadow paging a hidden fault or a PT
+ * write: make the frame present (and writable for a write) in the p2m.
+ * Mechanisms that reclaim memory (sharing, ballooning, host swap) add their
+ * states here. With host_large, a first touch backs the gfn's whole 2 MiB
+ * block with a 2 MiB host run when it can, so it can be mapped 2 MiB. */
 static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 {
 	hfn_t hfn;
@@ -30,6 +54,13 @@ static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 	}
 	switch (mem_p2m_state(vm->p2m, x->gfn)) {
 	case MEM_UNTOUCHED:
+		if (vm->cfg->host_large) {
+			r = mem_p2m_populate_huge(vm->p2m, x->gfn, &hfn);
+			if (!r) {
+				vm->host_zero_fills += MEM_HUGE_PAGES;
+				return 0;
+			}
+		}
 		r = mem_p2m_populate(vm->p2m, x->gfn, &hfn);
 		if (r == -ENOMEM) {
 			snprintf(vm->err, sizeof(vm->err),
@@ -45,6 +76,9 @@ static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 		return 0;
 	case MEM_RESIDENT:
 		return 0; /* the translation was dropped; the mode refills it */
+	case MEM_SHARED:
+		/* a read maps the shared frame read-only; a write copies */
+		return (x->acc & MMU_WRITE) ? handle_cow(vm, x->gfn) : 0;
 	default:
 		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu in state %s: not handled",
 			 vm->name, (unsigned long long)x->gfn,
@@ -53,9 +87,20 @@ static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 	}
 }
 
+/* CR3 write, INVLPG under shadow paging: the shadow MMU has done the work;
+ * the exit is counted and costed. */
+static int handle_shadow_sync(struct vm *vm, const struct mmu_exit *x)
+{
+	(void)vm;
+	(void)x;
+	return 0;
+}
+
 typedef int (*exit_handler)(struct vm *vm, const struct mmu_exit *x);
 static const exit_handler exit_handlers[MMU_EXIT_NR] = {
-    [MMU_EXIT_NESTED_FAULT] = handle_nested_fault,
+    [MMU_EXIT_NESTED_FAULT] = handle_nested_fault, [MMU_EXIT_HIDDEN_FAULT] = handle_nested_fault,
+    [MMU_EXIT_PT_WRITE] = handle_nested_fault,	   [MMU_EXIT_CR3_WRITE] = handle_shadow_sync,
+    [MMU_EXIT_INVLPG] = handle_shadow_sync,
 };
 
 int vm_handle_exit(void *ctx, const struct mmu_exit *x)
@@ -80,7 +125,8 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 	guest_os_stats(vm->os, &gs);
 	y.access = (double)st->accesses * c->access;
 	y.walk = (double)(st->walk_refs + st->phys_walk_refs) * c->walk_ref;
-	y.exits = (double)vm->host_zero_fills * c->zero_page;
+	y.exits = (double)vm->host_zero_fills * c->zero_page +
+		  (double)ksm_guest_cow_breaks(vm->share) * c->copy_page;
 	for (int r = 0; r < MMU_EXIT_NR; r++)
 		y.exits += (double)st->exits[r] * c->exit[r];
 	y.guest_os =
@@ -123,10 +169,15 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	mc.tlb_entries = host->tlb_entries;
 	mc.tlb_ways = host->tlb_ways;
 	mc.pwc_entries = host->pwc_entries;
-	r = mmu_init(&vm->mmu, vm->p2m, paging_find(cfg->paging), &mc, vm_handle_exit, vm);
+	mc.shadow_roots = host->shadow_roots;
+	r = mmu_init(&vm->mmu, vm->p2m, vm_paging_initial(cfg), &mc, vm_handle_exit, vm);
 	if (r) {
 		snprintf(err, errlen, "guest %s: mmu: %s", cfg->name, strerror(-r));
 		goto err_p2m;
+	}
+	if (vm_paging_init(vm)) {
+		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
+		goto err_mmu;
 	}
 	vm->gswap = guest_swap_create(store, cfg->guest_swap / MEM_PAGE_SIZE);
 	if (!vm->gswap) {
@@ -139,6 +190,7 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.timeslice = cfg->timeslice;
 	gp.swap_pages = cfg->guest_swap / MEM_PAGE_SIZE;
 	gp.seed = cfg->seed;
+	gp.large = cfg->guest_large;
 	gp.data_frames = cfg->data_frames;
 	if (vmm_workload_is_trace(cfg->workload)) {
 		if (vm_traces_open(vm, cfg, &gp, err, errlen))
@@ -159,6 +211,10 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.wl.zero_pct = cfg->zero_pct;
 	gp.wl.library_pct = cfg->library_pct;
 	gp.wl.lib = lib;
+	gp.wl.stride = cfg->sparse_stride;
+	gp.wl.region = cfg->churn_region / MEM_PAGE_SIZE;
+	gp.wl.unmap_pm = cfg->churn_unmap_pm;
+	gp.wl.life = cfg->churn_life;
 	r = vm->vcpu->create(vm);
 	if (r) {
 		snprintf(err, errlen, "guest %s: vcpu: %s", cfg->name, strerror(-r));
@@ -184,6 +240,7 @@ err_swap:
 	vm_traces_close(vm);
 	guest_swap_destroy(vm->gswap);
 err_mmu:
+	vm_paging_fini(vm);
 	mmu_fini(&vm->mmu);
 err_p2m:
 	mem_p2m_destroy(vm->p2m);
@@ -200,7 +257,10 @@ void vm_destroy(struct vm *vm)
 	vm_traces_close(vm);
 	vm->vcpu->destroy(vm);
 	guest_swap_destroy(vm->gswap);
+	vm_paging_fini(vm);
 	mmu_fini(&vm->mmu);
+	/* its shared references, before the p2m that names them goes */
+	ksm_guest_remove(vm->share);
 	mem_p2m_destroy(vm->p2m);
 	free(vm);
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* test_replay: trace workloads: regions, the page sequence, exact LRU, verify. */
+/* test_replay: trace workloads: regions, the page sequence, exact LRU, verify, large pages. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,6 +399,70 @@ START_TEST(refused)
 }
 END_TEST
 
+/* Trace processes with 2 MiB pages (p.large), under nested and shadow
+ * paging, with and without a data-frame limit, run to the end or stopped
+ * halfway: a region of two aligned 2 MiB blocks is mapped with large pages
+ * where the limit leaves room for 512 frames; under the limit the large
+ * page is split to swap; contents survive (pages of a large page the trace
+ * has not reached yet read as zeros) and the limit holds. */
+START_TEST(large_pages)
+{
+	const size_t n = 6000, dense = 1024;
+	const uint64_t limit = _i & 2 ? 700 : 0;
+	const bool partial = _i & 4; /* stop halfway through the second block */
+	struct trace_rec *r = calloc(n, sizeof(*r));
+	uint64_t seed = 11 + (uint64_t)_i;
+	struct trace_file *tf;
+	struct guest_trace t = {.pid = 1};
+	struct tvm *vm =
+	    tvm_create_mode(4096, 2048, _i & 1 ? &paging_shadow_ops : &paging_nested_ops, true);
+	struct guest_params p;
+	struct guest_stats st;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = rnd(&seed);
+
+		r[i].pid = 1;
+		if (i < dense) { /* every page of the 4 MiB region once */
+			r[i].kind = TRACE_STORE;
+			r[i].size = 8;
+			r[i].addr = 0x10000000ull + i * 4096 + (i % 512) * 8;
+		} else if (x % 10 == 0) { /* and a little code elsewhere */
+			r[i].kind = TRACE_INSTR;
+			r[i].size = 4;
+			r[i].addr = 0x400000 + (x >> 8) % (3 * 4096 - 4);
+		} else {
+			r[i].kind = (uint8_t)(TRACE_LOAD + (x >> 4) % 3);
+			r[i].size = 8;
+			r[i].addr = 0x10000000ull + (x >> 8) % (dense * 4096 - 8);
+		}
+	}
+	tf = mk_trace(r, n, 1000);
+	t.tf = tf;
+	p = trace_params(4096, &t, 1);
+	p.large = true;
+	p.data_frames = limit;
+	p.wl.accesses = partial ? 600 : 0;
+	tvm_boot(vm, &p);
+	tvm_run(vm);
+	guest_os_stats(vm->g, &st);
+	ck_assert_uint_eq(st.accesses, partial ? 600 : n);
+	ck_assert_uint_eq(st.huge_faults, limit ? 1 : 2);
+	if (limit)
+		ck_assert_uint_le(st.frames_user, limit);
+	if (limit && !partial)
+		ck_assert_uint_gt(st.swap_outs, 0);
+	if (!limit)
+		ck_assert_uint_eq(st.swap_outs, 0);
+	if (!limit && !partial)
+		ck_assert_uint_eq(st.zero_fills, 2 + 3);
+	tvm_check(vm);
+	tvm_destroy(vm);
+	trace_close(tf);
+	free(r);
+}
+END_TEST
+
 Suite *replay_suite(void)
 {
 	Suite *s = suite_create("replay");
@@ -413,6 +477,7 @@ Suite *replay_suite(void)
 	tcase_add_test(tc, loop_and_limit);
 	tcase_add_test(tc, content_records);
 	tcase_add_test(tc, refused);
+	tcase_add_loop_test(tc, large_pages, 0, 8);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -265,6 +265,50 @@ START_TEST(release_drops_residency)
 }
 END_TEST
 
+/* Many scattered frames at once: all given back now, in one release, the
+ * others untouched, and a reuse reads zeros. */
+START_TEST(free_many_scattered)
+{
+	hfn_t h[200], odd[100];
+
+	for (unsigned i = 0; i < 200; i++) {
+		h[i] = alloc_one(false);
+		memset(mem_pool_ptr(pool, h[i]), 7, MEM_PAGE_SIZE);
+	}
+	for (unsigned i = 0; i < 100; i++)
+		odd[i] = h[2 * i + 1];
+	mem_pool_free_many(pool, odd, 100);
+	ck_assert_uint_eq(pool->releases, 1);
+	ck_assert_uint_eq(pool->released, 100);
+	ck_assert_uint_eq(pool->used, 100);
+	ck_assert_uint_eq(pool->npending, 0);
+	ck_assert_uint_eq(mem_pool_resident(pool), 100);
+	for (unsigned i = 0; i < 200; i += 2)
+		ck_assert(frame_is(h[i], 7));
+	assert_accounting();
+	for (unsigned i = 0; i < 100; i++)
+		ck_assert(frame_is(alloc_one(false), 0));
+	mem_pool_free_many(pool, NULL, 0);
+	ck_assert_uint_eq(pool->releases, 1);
+}
+END_TEST
+
+START_TEST(free_many_unsorted_aborts)
+{
+	hfn_t h[2] = {alloc_one(false), alloc_one(false)}, r[2] = {h[1], h[0]};
+
+	mem_pool_free_many(pool, r, 2);
+}
+END_TEST
+
+START_TEST(free_many_double_aborts)
+{
+	hfn_t h = alloc_one(false), twice[2] = {h, h};
+
+	mem_pool_free_many(pool, twice, 2);
+}
+END_TEST
+
 /* ---- RSS -------------------------------------------------------------- */
 
 START_TEST(rss_drops_after_free)
@@ -358,6 +402,9 @@ Suite *pool_suite(void)
 	tcase_add_test(tc, release_once_per_batch);
 	tcase_add_test(tc, release_explicit);
 	tcase_add_test(tc, release_drops_residency);
+	tcase_add_test(tc, free_many_scattered);
+	tcase_add_test_raise_signal(tc, free_many_unsorted_aborts, SIGABRT);
+	tcase_add_test_raise_signal(tc, free_many_double_aborts, SIGABRT);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("rss");

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/* scan: the sharing scanner, its order, its pace, and the merge itself. */
+/*
+ * Design
+ *
+ * Per page (scan_page), as ESX does it, with Linux's volatility filter:
+ *   1. Only RESIDENT gfns are candidates (SHARED ones are shared already).
+ *   2. The page is checked for all-zero bytes (which is its byte compare
+ *      with the zero frame), else hashed with XXH3 64-bit (inlined here,
+ *      the only file that includes xxhash.h).
+ *   3. Volatility: the low 32 bits of the hash are kept per gfn. If the page
+ *      was scanned before and they changed, the page is being written: it
+ *      is skipped (pages_volatile) and its old hint dropped. A page seen for
+ *      the first time is not volatile, so static memory shares in one pass.
+ *   4. Zero pages map the zero frame. The first zero page found donates
+ *      its own frame to be it.
+ *   5. Otherwise every table entry with the same 64-bit hash is tried:
+ *      - a shared frame: byte compare; equal: merge (the gfn maps the shared
+ *        frame read-only, its own frame goes back to the pool);
+ *      - a hint (a page seen once): the hinted page is rehashed; changed or
+ *        gone, the hint is stale and dropped; unchanged and equal byte for
+ *        byte, its frame becomes the shared frame (write-protected in place,
+ *        no copy) and this page merges into it;
+ *      - equal hashes with different bytes are collisions: counted, kept
+ *        apart, never merged.
+ *      Nothing matched: the page becomes a hint.
+ * Nothing is merged on a hash alone, and a page is only ever compared with
+ * a frame that is write-protected (shared) or rehashed just now (hint): the
+ * scanner runs between guest quanta, so nothing writes in between.
+ *
+ * Order: sequential (gfn 0, 1, ...) or random: each pass a fresh
+ * pseudo-random permutation of the guest's gfns (an affine map and a
+ * xorshift on the next power of two, cycle-walked into range), so every page
+ * is visited exactly once per pass, in a new order each time.
+ *
+ * Pace (ksm_tick): credit accrues at the guest's rate per modeled second of
+ * its own clock, and at the host rate per modeled second of the host's; a
+ * tick scans what both allow, in batches of at most `batch` pages, each
+ * page preceded by one bounded step of any table resize. CPU and wall time
+ * spent scanning are measured per call (thread CPU clock).
+ *
+ * Freeing. The frames merges free are held back (up to KSM_DEFER_MAX) and
+ * given to the pool sorted by address at the end of each ksm_scan() call,
+ * all at once (mem_pool_free_many: one process_madvise per 1024 runs) when
+ * there are a pool batch's worth, else to its usual pending batch.
+ * Returning scattered 4 KiB frames is the dominant cost of sharing: the
+ * kernel clears each PTE and flushes the TLB once per call, and both cost
+ * more when the frames of one call lie far apart. In the paravirtualized
+ * guest this was measured on, a frame cost about 40 us returned in random
+ * batches of 64 and 2 us in sorted batches of 1024. Nothing can use a held
+ * frame: no guest runs during a scan call.
+ */
+#include <string.h>
+#include <time.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "ksm/ksm_internal.h"
+
+uint64_t ksm_hash_page(const struct ksm *k, const void *page)
+{
+	if (k->p.hash)
+		return k->p.hash(page, k->p.hash_ctx);
+	return XXH3_64bits(page, MEM_PAGE_SIZE);
+}
+
+static bool page_is_zero(const uint8_t *page)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)page; /* a frame: aligned */
+
+	for (unsigned i = 0; i < MEM_PAGE_SIZE / 8; i += 8)
+		if (w[i] | w[i + 1] | w[i + 2] | w[i + 3] | w[i + 4] | w[i + 5] | w[i + 6] |
+		    w[i + 7])
+			return false;
+	return true;
+}
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- order ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void perm_keys(const struct ksm *k, struct ksm_guest *kg)
+{
+	uint64_t s = mix64(k->p.seed ^ ((uint64_t)kg->id << 40) ^ kg->pass);
+
+	kg->perm_bits = 1;
+	while ((1ull << kg->perm_bits) < kg->p2m->pages)
+		kg->perm_bits++;
+	kg->perm_a = s | 1; /* odd: x -> a x + c is a bijection mod 2^bits */
+	kg->perm_c = mix64(s);
+}
+
+static uint64_t perm(const struct ksm_guest *kg, uint64_t x)
+{
+	uint64_t mask = (1ull << kg->perm_bits) - 1;
+
+	do { /* a bijection on [0, 2^bits), walked until it lands in range */
+		x = (x * kg->perm_a + kg->perm_c) & mask;
+		x ^= x >> (kg->perm_bits / 2 + 1);
+	} while (x >= kg->p2m->pages);
+	return x;
+}
+
+static gfn_t next_gfn(struct ksm *k, struct ksm_guest *kg)
+{
+	bool rnd = k->p.order == KSM_ORDER_RANDOM;
+	gfn_t gfn;
+
+	if (kg->pos == 0 && rnd)
+		perm_keys(k, kg);
+	gfn = rnd ? perm(kg, kg->pos) : kg->pos;
+	if (++kg->pos == kg->p2m->pages) {
+		kg->pos = 0;
+		kg->pass++;
+		kg->st.full_scans++;
+		k->st.full_scans++;
+	}
+	return gfn;
+}
+
+/* ---- merging ---- */
+
+static int cmp_hfn(const void *a, const void *b)
+{
+	hfn_t x = *(const hfn_t *)a, y = *(const hfn_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void defer_flush(struct ksm *k)
+{
+	if (k->ndefer > 1)
+		qsort(k->defer, k->ndefer, sizeof(*k->defer), cmp_hfn);
+	if (k->ndefer >= MEM_POOL_RELEASE_BATCH) {
+		mem_pool_free_many(k->pool, k->defer, k->ndefer);
+	} else {
+		for (uint32_t i = 0; i < k->ndefer; i++)
+			mem_pool_free(k->pool, k->defer[i]);
+	}
+	k->ndefer = 0;
+}
+
+/* Free frame hfn (no longer mapped by any gfn) at the end of the scan. */
+static void defer_free(struct ksm *k, hfn_t hfn)
+{
+	if (!k->defer)
+		k->defer = ksm_zalloc(&k->alloc, KSM_DEFER_MAX * sizeof(*k->defer));
+	if (!k->defer) {
+		mem_pool_free(k->pool, hfn);
+		return;
+	}
+	if (k->ndefer == KSM_DEFER_MAX)
+		defer_flush(k);
+	k->defer[k->ndefer++] = hfn;
+}
+
+/* gfn (RESIDENT, equal byte for byte to shared entry i) maps its frame. */
+static void merge_into(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, uint32_t i)
+{
+	struct ksm_entry *e = ksm_entry(&k->table, i);
+	hfn_t own = mem_p2m_val(kg->p2m, gfn);
+	int r;
+
+	/* zaps every writable translation of gfn before it moves */
+	r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, e->val, true);
+	KSM_BUG_ON(r, "merge: p2m refused RESIDENT -> SHARED (%d)", r);
+	defer_free(k, own); /* its bytes live on in the shared frame */
+	e->aux++;	    /* the reference of (kg, gfn) */
+	k->sharing++;
+	k->st.merges++;
+	kg->st.merges++;
+}
+
+/* Zero page gfn maps the zero frame, or donates its frame to be it. */
+static void share_zero(struct ksm *k, struct ksm_guest *kg, gfn_t gfn)
+{
+	hfn_t own = mem_p2m_val(kg->p2m, gfn);
+	int r;
+
+	if (k->zero_hfn == KSM_NO_FRAME) {
+		/* all zero, as just checked; write-protected from now on */
+		r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, own, true);
+		k->zero_hfn = own;
+	} else {
+		r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, k->zero_hfn, true);
+		defer_free(k, own);
+	}
+	KSM_BUG_ON(r, "zero merge: p2m refused RESIDENT -> SHARED (%d)", r);
+	k->zero_refs++; /* the reference of (kg, gfn) */
+	k->st.merges++;
+	kg->st.merges++;
+}
+
+enum hint_result { HINT_MERGED, HINT_STALE, HINT_DIFFERENT };
+
+/* Try hint i (not of gfn itself) for page (gfn's bytes, hash h). */
+static enum hint_result try_hint(struct ksm *k, struct ksm_guest *kg, gfn_t gfn,
+				 const uint8_t *page, uint64_t h, uint32_t i)
+{
+	struct ksm_entry *e = ksm_entry(&k->table, i);
+	struct ksm_guest *hg = k->guests[e->aux & ~KSM_HINT];
+	gfn_t hgfn = e->val;
+	const uint8_t *hp;
+	hfn_t hhfn;
+	int r;
+
+	KSM_BUG_ON(!hg, "hint %u names guest %u, which is gone", i, e->aux & ~KSM_HINT);
+	if (mem_p2m_state(hg->p2m, hgfn) != MEM_RESIDENT)
+		return HINT_STALE;
+	hhfn = mem_p2m_val(hg->p2m, hgfn);
+	hp = mem_pool_ptr(k->pool, hhfn);
+	if (ksm_hash_page(k, hp) != h)
+		return HINT_STALE;
+	if (memcmp(page, hp, MEM_PAGE_SIZE))
+		return HINT_DIFFERENT;
+	/* the hinted page's own frame becomes the shared frame, in place */
+	r = mem_p2m_set(hg->p2m, hgfn, MEM_SHARED, hhfn, true);
+	KSM_BUG_ON(r, "promote: p2m refused RESIDENT -> SHARED (%d)", r);
+	e->val = (uint32_t)hhfn;
+	e->aux = 1; /* the reference of (hg, hgfn) */
+	hg->sum[hgfn] = ksm_sum(h);
+	k->shared_frames++;
+	k->sharing++;
+	k->st.merges++;
+	hg->st.merges++;
+	merge_into(k, kg, gfn, i);
+	return HINT_MERGED;
+}
+
+/* Non-zero, non-volatile RESIDENT page gfn with hash h. */
+static void share_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, const uint8_t *page,
+		       uint64_t h, bool seen)
+{
+	struct ksm_table *t = &k->table;
+	struct ksm_cursor c;
+	bool self = false;
+
+	for (uint32_t i = ksm_table_first(t, &c, h, false); i; i = ksm_table_next(t, &c)) {
+		struct ksm_entry *e = ksm_entry(t, i);
+
+		if (!ksm_entry_hint(e)) {
+			if (memcmp(page, mem_pool_ptr(k->pool, e->val), MEM_PAGE_SIZE)) {
+				k->st.collisions++;
+				continue;
+			}
+			if (e->aux == KSM_HINT - 1)
+				continue; /* its reference count is full */
+			merge_into(k, kg, gfn, i);
+			goto merged;
+		}
+		if ((e->aux & ~KSM_HINT) == kg->id && e->val == gfn) {
+			self = true; /* unchanged since it was hinted */
+			continue;
+		}
+		switch (try_hint(k, kg, gfn, page, h, i)) {
+		case HINT_MERGED:
+			goto merged;
+		case HINT_STALE:
+			ksm_table_remove(t, i);
+			k->st.stale_hints++;
+			break;
+		case HINT_DIFFERENT:
+			k->st.collisions++;
+			break;
+		}
+	}
+	/* no memory for a hint: the page stays unshared until next time */
+	if (!self)
+		(void)ksm_table_insert(t, h, (uint32_t)gfn, KSM_HINT | kg->id);
+	return;
+merged:
+	if (seen)
+		ksm_drop_hints(k, kg, gfn);
+}
+
+static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn)
+{
+	const uint8_t *page;
+	uint32_t sum, old;
+	uint64_t h;
+	bool zero;
+
+	k->st.pages_scanned++;
+	kg->st.pages_scanned++;
+	if (mem_p2m_state(kg->p2m, gfn) != MEM_RESIDENT)
+		return;
+	page = mem_pool_ptr(k->pool, mem_p2m_val(kg->p2m, gfn));
+	zero = page_is_zero(page);
+	h = zero ? k->zero_hash : ksm_hash_page(k, page);
+	k->st.pages_hashed++;
+	sum = ksm_sum(h);
+	old = kg->sum[gfn];
+	if (old && old != sum) {
+		ksm_drop_hints(k, kg, gfn); /* found through the old sum */
+		kg->sum[gfn] = sum;
+		k->st.pages_volatile++;
+		kg->st.pages_volatile++;
+		return;
+	}
+	kg->sum[gfn] = sum;
+	if (zero) {
+		if (old)
+			ksm_drop_hints(k, kg, gfn);
+		share_zero(k, kg, gfn);
+	} else {
+		share_page(k, kg, gfn, page, h, old != 0);
+	}
+}
+
+/* ---- pace ---- */
+
+/* Start fetching gfn's frame: the scan is bound by reading memory, and in
+ * random order the hardware cannot guess the next page. */
+static void prefetch_page(const struct ksm *k, const struct ksm_guest *kg, gfn_t gfn)
+{
+	const uint8_t *p;
+
+	if (mem_p2m_state(kg->p2m, gfn) != MEM_RESIDENT)
+		return;
+	p = mem_pool_ptr(k->pool, mem_p2m_val(kg->p2m, gfn));
+	for (unsigned off = 0; off < MEM_PAGE_SIZE; off += 256)
+		__builtin_prefetch(p + off);
+}
+
+void ksm_scan(struct ksm *k, struct ksm_guest *kg, uint64_t pages)
+{
+	double cpu = clock_s(CLOCK_THREAD_CPUTIME_ID), wall = clock_s(CLOCK_MONOTONIC);
+	gfn_t next = pages ? next_gfn(k, kg) : 0;
+
+	while (pages) {
+		uint64_t n = pages < k->p.batch ? pages : k->p.batch;
+
+		pages -= n;
+		while (n--) {
+			gfn_t gfn = next;
+
+			/* one page ahead, within this call's pages only */
+			if (n || pages) {
+				next = next_gfn(k, kg);
+				prefetch_page(k, kg, next);
+			}
+			ksm_table_step(&k->table);
+			scan_page(k, kg, gfn);
+		}
+	}
+	defer_flush(k);
+	k->st.scan_cpu_seconds += clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu;
+	k->st.scan_wall_seconds += clock_s(CLOCK_MONOTONIC) - wall;
+}
+
+void ksm_tick(struct ksm *k, struct ksm_guest *kg, double guest_seconds, double host_seconds)
+{
+	uint64_t n;
+
+	if (guest_seconds > kg->last) {
+		kg->credit += kg->rate * (guest_seconds - kg->last);
+		kg->last = guest_seconds;
+	}
+	if (kg->credit > (double)kg->p2m->pages)
+		kg->credit = (double)kg->p2m->pages;
+	n = (uint64_t)kg->credit;
+	if (k->p.host_rate > 0) {
+		if (host_seconds > k->host_last) {
+			k->host_credit += k->p.host_rate * (host_seconds - k->host_last);
+			k->host_last = host_seconds;
+		}
+		if (k->host_credit > (double)k->guest_pages)
+			k->host_credit = (double)k->guest_pages;
+		if ((uint64_t)k->host_credit < n)
+			n = (uint64_t)k->host_credit;
+		k->host_credit -= (double)n;
+	}
+	kg->credit -= (double)n;
+	if (n)
+		ksm_scan(k, kg, n);
+}
+
+unsigned ksm_converge(struct ksm *k, unsigned max_rounds, double *first_cpu, double *first_wall)
+{
+	double cpu0 = k->st.scan_cpu_seconds, wall0 = k->st.scan_wall_seconds;
+	unsigned rounds = 0;
+
+	while (rounds < max_rounds) {
+		uint64_t merges = k->st.merges;
+
+		for (uint32_t g = 0; g < k->nguests; g++)
+			if (k->guests[g])
+				ksm_scan(k, k->guests[g], k->guests[g]->p2m->pages);
+		if (++rounds == 1 && first_cpu)
+			*first_cpu = k->st.scan_cpu_seconds - cpu0;
+		if (rounds == 1 && first_wall)
+			*first_wall = k->st.scan_wall_seconds - wall0;
+		if (k->st.merges == merges)
+			break;
+	}
+	return rounds;
+}
