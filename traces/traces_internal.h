@@ -71,8 +71,15 @@
  *     z     1: the address is the prediction, no delta follows
  *     ssss  the size, 1..15; 0: a varint size follows the delta
  *     delta zigzag varint of (address - prediction)
- *   prediction: for I, the end (address + size) of the previous I; for L,
- *   S and M, the address of the previous L, S or M.
+ *   prediction for I: the end (address + size) of the previous I.
+ *   prediction for L, S and M: what the same static access touched last.
+ *   A data record is access n (0, 1, ...) of the instruction at pc, the
+ *   address of the last I record (0 before any), n counting the data
+ *   records since it. Its key is trace_pred_key(pc, n); a table of
+ *   TRACE_PRED_SLOTS entries (key, address), all 0 at the start of the
+ *   chunk, is indexed by trace_pred_slot(key): when that entry holds the
+ *   key, its address is the prediction, otherwise the previous L, S or M
+ *   address (0 before any) is. The entry then gets (key, address).
  *
  *   event record: tag 1xxxxxxx
  *     0x80 pid switch: varint pid (not a record; later records are its)
@@ -187,16 +194,33 @@ static inline uint64_t trace_unzigzag(uint64_t z)
  * Record codec (codec.c). The encoder and the decoder keep the same
  * predictions; both are reset at the start of each chunk.
  */
+#define TRACE_PRED_BITS	 13
+#define TRACE_PRED_SLOTS (1u << TRACE_PRED_BITS)
+
+/* Key of data access n of the instruction at pc, and its table slot. */
+static inline uint64_t trace_pred_key(uint64_t pc, uint32_t n)
+{
+	return pc * 0x9e3779b97f4a7c15ull ^ (uint64_t)(n + 1) * 0xc2b2ae3d27d4eb4full;
+}
+static inline unsigned trace_pred_slot(uint64_t key)
+{
+	return (unsigned)((key ^ key >> 29) * 0xbf58476d1ce4e5b9ull >> (64 - TRACE_PRED_BITS));
+}
+
 struct trace_codec {
 	uint64_t next_i; /* prediction for I: end of the previous I */
-	uint64_t last_d; /* prediction for L/S/M: the previous address */
+	uint64_t last_d; /* the previous L/S/M address */
+	uint64_t pc;	 /* address of the last I */
+	uint32_t n;	 /* data records since it */
 	uint32_t pid;	 /* pid in force */
+	struct {
+		uint64_t key, addr;
+	} pred[TRACE_PRED_SLOTS]; /* what each static access touched last */
 };
 
 static inline void trace_codec_reset(struct trace_codec *c, uint32_t pid)
 {
-	c->next_i = 0;
-	c->last_d = 0;
+	memset(c, 0, sizeof(*c));
 	c->pid = pid;
 }
 
