@@ -263,8 +263,10 @@ static int read_meta(struct trace_file *tf, uint64_t off, char *err, size_t errl
 	for (uint32_t i = 0; i < s.raw; i++)
 		n += raw[i] == '\n';
 	tf->meta_lines = calloc(n ? n : 1, sizeof(char *));
-	if (!tf->meta_lines)
+	if (!tf->meta_lines) {
+		trace_errf(err, errlen, "%s: out of memory", tf->name);
 		return -ENOMEM;
+	}
 	for (uint32_t i = 0, start = 0; i < s.raw; i++) {
 		if (raw[i] == '\n') {
 			raw[i] = 0;

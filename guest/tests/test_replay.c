@@ -260,6 +260,46 @@ START_TEST(verify_catches)
 }
 END_TEST
 
+/* A footprint larger than one verification group (4096 pages) is
+ * checked group by group, each a pass over the records. */
+START_TEST(verify_groups)
+{
+	const size_t n = 9000;
+	struct trace_rec *r = calloc(n, sizeof(*r));
+	struct trace_file *tf;
+	struct guest_trace t;
+	struct tvm *vm = tvm_create(5200, 0);
+	struct guest_params p;
+	uint64_t pte;
+	uint8_t *h;
+	char msg[512];
+
+	for (size_t i = 0; i < n; i++) {
+		r[i].pid = 1;
+		r[i].kind = i % 3 ? TRACE_STORE : TRACE_LOAD;
+		r[i].size = 8;
+		r[i].addr = 0x40000000 + (i * 2654435761u % 5000) * 4096 + (i % 512) * 8;
+	}
+	tf = mk_trace(r, n, 0);
+	t = (struct guest_trace){.tf = tf, .pid = 1};
+	p = trace_params(5200, &t, 1);
+	tvm_boot(vm, &p);
+	tvm_run(vm);
+	ck_assert_uint_eq(trace_file_summary(tf)->pages, 5000);
+	tvm_check(vm);
+	/* a byte of the last page, in the second group */
+	ck_assert_int_eq(
+	    tvm_walk(vm, vm->g->procs[0].pml4, 0x40000000 + 4999 * 4096ull, &pte, NULL), 0);
+	h = mem_p2m_ptr(vm->p2m, mem_gpa_to_gfn(pte & PTE_ADDR_MASK));
+	h[4095] ^= 0x80;
+	ck_assert_int_eq(guest_os_verify(vm->g, msg, sizeof(msg)), -EIO);
+	ck_assert_msg(strstr(msg, "gva 0x41387000") && strstr(msg, "byte 4095"), "%s", msg);
+	tvm_destroy(vm);
+	trace_close(tf);
+	free(r);
+}
+END_TEST
+
 /* Two address spaces in one trace: two processes with their own tables;
  * the same virtual page holds different bytes in each. */
 START_TEST(two_pids)
@@ -473,6 +513,7 @@ Suite *replay_suite(void)
 	tcase_add_loop_test(tc, lru_exact, 0, 4);
 	tcase_add_test(tc, other_policies);
 	tcase_add_test(tc, verify_catches);
+	tcase_add_test(tc, verify_groups);
 	tcase_add_test(tc, two_pids);
 	tcase_add_test(tc, loop_and_limit);
 	tcase_add_test(tc, content_records);
