@@ -82,7 +82,9 @@ E2E_BIN := $(CK)/check_e2e
 endif
 
 # Suites find the binary under test and the source tree through these.
-CK_ENV := MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
+# Check kills a test after 4 s by default: too tight for sanitized suites on
+# a shared machine. The timeout only catches hangs; tests never time work.
+CK_ENV := CK_DEFAULT_TIMEOUT=600 MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 unit: deps

@@ -1,16 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench_mmu: the software MMU's throughput under nested paging, against
- * native loads doing the same reads over a plain host buffer.
+ * bench_mmu: the software MMU's throughput under nested and shadow paging,
+ * side by side, against native loads doing the same reads over a plain
+ * host buffer.
  *
- * One guest of 64 Ki pages (256 MiB) mapped 4 KiB by 4 KiB at BENCH_VA by a
- * 4-level table the bench writes through mmu_phys (the guest kernel's direct
- * map), every page touched once. Then:
+ * Two guests (one per mode) of 64 Ki pages (256 MiB) each, mapped 4 KiB by
+ * 4 KiB at BENCH_VA by a 4-level table written through mmu_phys (the guest
+ * kernel's direct map), every page touched once. Then, in each mode:
  *   1. TLB hits: sequential 8-byte reads over 64 pages (fits the TLB), and
  *      one read per page in turn over 1024 pages (lookups scan the ways);
  *   2. TLB misses: one 8-byte read per page, striding over all 64 Ki pages
- *      (each access misses a 1536-entry TLB), without and with a walk cache;
- *   3. the same two patterns as native loads over a host buffer.
+ *      (each access misses a 1536-entry TLB); nested also with a walk cache;
+ *   3. a clock step: clear the A bit of a page's PTE (a page-table store),
+ *      INVLPG it, read it (which walks and sets A again): the software cost
+ *      of keeping shadow tables in sync, against nested paging's none;
+ *   4. the same read patterns as native loads over a host buffer.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +33,7 @@
 #define WIDE_PAGES	1024 /* one read per page in turn: 8 ways of every set */
 #define HIT_ACCESSES	200000000ull
 #define MISS_PASSES	32
+#define CLOCK_PAGES	BENCH_PAGES
 
 static volatile uint64_t sink;
 
@@ -51,6 +56,9 @@ static int bench_exit(void *ctx, const struct mmu_exit *x)
 	struct mem_p2m *p2m = ctx;
 	hfn_t h;
 
+	if (x->reason == MMU_EXIT_CR3_WRITE || x->reason == MMU_EXIT_INVLPG ||
+	    mem_p2m_state(p2m, x->gfn) != MEM_UNTOUCHED)
+		return 0;
 	return mem_p2m_populate(p2m, x->gfn, &h);
 }
 
@@ -70,6 +78,16 @@ static uint64_t phys_rd(struct mmu *m, gpa_t pa)
 	if (r)
 		die("mmu_phys", r);
 	return v;
+}
+
+/* gpa of the PTE of va (tables built). */
+static gpa_t pte_gpa(struct mmu *m, gva_t va)
+{
+	gpa_t table = m->cr3 & PTE_ADDR_MASK;
+
+	for (int level = 4; level > 1; level--)
+		table = phys_rd(m, table + 8 * pte_index(va, level)) & PTE_ADDR_MASK;
+	return table + 8 * pte_index(va, 1);
 }
 
 /* Map BENCH_PAGES pages at BENCH_VA to gfns from BENCH_DATA_GFN. */
@@ -204,43 +222,102 @@ static struct result native_misses(const uint8_t *buf)
 	return res;
 }
 
-static void row(const char *name, struct result tr, struct result nat)
+/* One clock step per page over `pages` pages: clear A in its PTE through
+ * the direct map, INVLPG, read it. */
+static struct result run_clock(struct mmu *m, uint64_t pages)
 {
-	printf("%-24s %12.1f %12.1f %10.1fx %10.2f\n", name, tr.rate / 1e6, nat.rate / 1e6,
-	       nat.rate / tr.rate, tr.refs);
+	uint64_t v, sum = 0, exits0 = 0, exits = 0;
+	struct result res = {0};
+	double t0;
+
+	for (int r = 0; r < MMU_EXIT_NR; r++)
+		exits0 += m->st.exits[r];
+	t0 = now();
+	for (uint64_t i = 0; i < pages; i++) {
+		gva_t va = BENCH_VA + i * MEM_PAGE_SIZE;
+		gpa_t pte = pte_gpa(m, va);
+
+		phys_wr(m, pte, phys_rd(m, pte) & ~PTE_A);
+		mmu_invlpg(m, va);
+		if (mmu_access(m, va, &v, 8, MMU_READ))
+			die("mmu_access", -EFAULT);
+		sum += v;
+	}
+	res.rate = (double)pages / (now() - t0);
+	for (int r = 0; r < MMU_EXIT_NR; r++)
+		exits += m->st.exits[r];
+	res.refs = (double)(exits - exits0) / (double)pages; /* exits per step */
+	res.accesses = pages;
+	sink = sum;
+	return res;
+}
+
+struct guest {
+	struct mem_pool *pool;
+	struct mem_p2m *p2m;
+	struct mmu m;
+};
+
+/* A guest in mode ops, its tables built and every page written once. */
+static void guest_init(struct guest *g, const struct paging_ops *ops)
+{
+	struct mmu_config cfg = {0};
+	uint64_t v;
+	int r;
+
+	g->pool = mem_pool_create(BENCH_GUEST + 1024);
+	if (!g->pool)
+		die("mem_pool_create", -errno);
+	g->p2m = mem_p2m_create(g->pool, BENCH_GUEST);
+	if (!g->p2m)
+		die("mem_p2m_create", -errno);
+	r = mmu_init(&g->m, g->p2m, ops, &cfg, bench_exit, g->p2m);
+	if (r)
+		die("mmu_init", r);
+	build_tables(&g->m);
+	for (uint64_t i = 0; i < BENCH_PAGES; i++) {
+		v = i;
+		r = mmu_access(&g->m, BENCH_VA + i * MEM_PAGE_SIZE, &v, 8, MMU_WRITE);
+		if (r)
+			die("touch", r < 0 ? r : -EFAULT);
+	}
+}
+
+static void guest_fini(struct guest *g)
+{
+	mmu_fini(&g->m);
+	mem_p2m_destroy(g->p2m);
+	mem_pool_destroy(g->pool);
+}
+
+/* A row of the table; sh.accesses == 0 means "not measured in shadow". */
+static void row(const char *name, struct result n, struct result sh, struct result nat)
+{
+	char srate[16] = "-", srefs[16] = "-";
+
+	if (sh.accesses) {
+		snprintf(srate, sizeof(srate), "%.1f", sh.rate / 1e6);
+		snprintf(srefs, sizeof(srefs), "%.2f", sh.refs);
+	}
+	printf("%-26s %10.1f %10s %10.1f %9.2f %9s\n", name, n.rate / 1e6, srate, nat.rate / 1e6,
+	       n.refs, srefs);
 }
 
 int main(void)
 {
-	struct mmu_config cfg = {0}, cfg_pwc = {.pwc_entries = 16};
-	struct mem_pool *pool;
-	struct mem_p2m *p2m;
-	struct mmu m, mp;
-	struct result hit, hit_wide, miss, miss_pwc, nhit, nhit_wide, nmiss;
+	struct mmu_config cfg_pwc = {.pwc_entries = 16};
+	struct guest gn, gs;
+	struct mmu mp;
+	struct result hit[2], wide[2], miss[2], clk[2], miss_pwc, nhit, nwide, nmiss, none = {0};
 	uint8_t *buf;
-	uint64_t v = 0;
 	int r;
 
-	pool = mem_pool_create(BENCH_GUEST + 256);
-	if (!pool)
-		die("mem_pool_create", -errno);
-	p2m = mem_p2m_create(pool, BENCH_GUEST);
-	if (!p2m)
-		die("mem_p2m_create", -errno);
-	r = mmu_init(&m, p2m, &paging_nested_ops, &cfg, bench_exit, p2m);
+	guest_init(&gn, &paging_nested_ops);
+	guest_init(&gs, &paging_shadow_ops);
+	r = mmu_init(&mp, gn.p2m, &paging_nested_ops, &cfg_pwc, bench_exit, gn.p2m);
 	if (r)
 		die("mmu_init", r);
-	r = mmu_init(&mp, p2m, &paging_nested_ops, &cfg_pwc, bench_exit, p2m);
-	if (r)
-		die("mmu_init", r);
-	build_tables(&m);
-	mmu_set_cr3(&mp, m.cr3);
-	for (uint64_t i = 0; i < BENCH_PAGES; i++) {
-		v = i;
-		r = mmu_access(&m, BENCH_VA + i * MEM_PAGE_SIZE, &v, 8, MMU_WRITE);
-		if (r)
-			die("touch", r < 0 ? r : -EFAULT);
-	}
+	mmu_set_cr3(&mp, gn.m.cr3);
 	buf = malloc((size_t)BENCH_PAGES * MEM_PAGE_SIZE);
 	if (!buf)
 		die("malloc", -ENOMEM);
@@ -249,32 +326,46 @@ int main(void)
 		memcpy(buf + i * MEM_PAGE_SIZE, &i, 8);
 	}
 
-	printf("bench_mmu: nested paging, %u pages (%u MiB) mapped, TLB %u entries/%u ways\n",
-	       BENCH_PAGES, BENCH_PAGES / 256, m.tlb.sets * m.tlb.ways, m.tlb.ways);
-	hit = run_hits(&m, HIT_PAGES, 0);
-	nhit = native_hits(buf, HIT_PAGES, 0);
-	hit_wide = run_hits(&m, WIDE_PAGES, 1);
-	nhit_wide = native_hits(buf, WIDE_PAGES, 1);
-	miss = run_misses(&m);
-	miss_pwc = run_misses(&mp);
-	nmiss = native_misses(buf);
+	printf("bench_mmu: nested and shadow paging, %u pages (%u MiB) mapped per guest, "
+	       "TLB %u entries/%u ways\n",
+	       BENCH_PAGES, BENCH_PAGES / 256, gn.m.tlb.sets * gn.m.tlb.ways, gn.m.tlb.ways);
+	for (int k = 0; k < 2; k++) {
+		struct mmu *m = k ? &gs.m : &gn.m;
 
-	printf("%-24s %12s %12s %11s %10s\n", "pattern", "mmu M/s", "native M/s", "native/mmu",
-	       "refs/acc");
-	row("TLB hit, 64 pages seq", hit, nhit);
-	row("TLB hit, 1024 pages", hit_wide, nhit_wide);
-	row("TLB miss, no pwc", miss, nmiss);
-	row("TLB miss, pwc 16", miss_pwc, nmiss);
-	printf("bench_mmu: %.0f M TLB-hit accesses/s per core (target >= 100 M/s: %s), "
-	       "native %.1fx faster; TLB-miss %.1f M/s at %.1f refs/access (%.1f with pwc), "
-	       "native %.0fx faster\n",
-	       hit.rate / 1e6, hit.rate >= 100e6 ? "met" : "NOT met", nhit.rate / hit.rate,
-	       miss.rate / 1e6, miss.refs, miss_pwc.refs, nmiss.rate / miss.rate);
+		hit[k] = run_hits(m, HIT_PAGES, 0);
+		wide[k] = run_hits(m, WIDE_PAGES, 1);
+		miss[k] = run_misses(m);
+	}
+	miss_pwc = run_misses(&mp);
+	nhit = native_hits(buf, HIT_PAGES, 0);
+	nwide = native_hits(buf, WIDE_PAGES, 1);
+	nmiss = native_misses(buf);
+	clk[0] = run_clock(&gn.m, CLOCK_PAGES);
+	clk[1] = run_clock(&gs.m, CLOCK_PAGES);
+
+	printf("%-26s %10s %10s %10s %9s %9s\n", "pattern (M/s)", "nested", "shadow", "native",
+	       "refs n", "refs s");
+	row("TLB hit, 64 pages seq", hit[0], hit[1], nhit);
+	row("TLB hit, 1024 pages", wide[0], wide[1], nwide);
+	row("TLB miss, no pwc", miss[0], miss[1], nmiss);
+	row("TLB miss, nested pwc 16", miss_pwc, none, nmiss);
+	printf("%-26s %10.2f %10.2f %10s %9.2f %9.2f   (exits per step)\n",
+	       "clock step: store,INVLPG,rd", clk[0].rate / 1e6, clk[1].rate / 1e6, "-",
+	       clk[0].refs, clk[1].refs);
+	printf("bench_mmu: %.0f M TLB-hit accesses/s per core under nested, %.0f M under shadow "
+	       "(target >= 100 M/s: %s), native %.1fx faster; TLB-miss %.1f M/s nested at "
+	       "%.1f refs/access (%.1f with pwc), %.1f M/s shadow at %.1f refs/access (%.1fx "
+	       "nested), native %.0fx faster than nested; a clock step %.2f M/s nested, %.2f M/s "
+	       "shadow (%.1f exits each)\n",
+	       hit[0].rate / 1e6, hit[1].rate / 1e6,
+	       hit[0].rate >= 100e6 && hit[1].rate >= 100e6 ? "met" : "NOT met",
+	       nhit.rate / hit[0].rate, miss[0].rate / 1e6, miss[0].refs, miss_pwc.refs,
+	       miss[1].rate / 1e6, miss[1].refs, miss[1].rate / miss[0].rate,
+	       nmiss.rate / miss[0].rate, clk[0].rate / 1e6, clk[1].rate / 1e6, clk[1].refs);
 
 	free(buf);
 	mmu_fini(&mp);
-	mmu_fini(&m);
-	mem_p2m_destroy(p2m);
-	mem_pool_destroy(pool);
+	guest_fini(&gs);
+	guest_fini(&gn);
 	return 0;
 }

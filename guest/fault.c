@@ -12,7 +12,7 @@
 /* Map a filled user frame at its PTE and put it on the reclaim ring. */
 static int guest_map_user(struct guest_os *g, gpa_t pte_gpa, gfn_t gfn)
 {
-	int r = guest_phys_write64(g, pte_gpa, mem_gfn_to_gpa(gfn) | GUEST_PTE_USER);
+	int r = guest_pt_store(g, pte_gpa, mem_gfn_to_gpa(gfn) | GUEST_PTE_USER);
 
 	if (r)
 		return r;
@@ -58,23 +58,80 @@ static int guest_swap_in(struct guest_os *g, uint32_t pid, uint64_t vpn, gpa_t p
 	return 0;
 }
 
+/* May the 2 MiB virtual block of vpn be one large page: dense working set
+ * (no stride, no churn, whose regions are unmapped 4 KiB at a time) and the
+ * block inside it? */
+static bool guest_huge_ok(const struct guest_os *g, uint64_t vpn)
+{
+	uint64_t vb = vpn & ~(uint64_t)(MEM_HUGE_PAGES - 1);
+
+	return g->p.large && g->stride == 1 && g->p.wl.pattern != GUEST_PAT_CHURN &&
+	       vb >= g->wl_vpn && vb + MEM_HUGE_PAGES <= g->wl_vpn + g->p.wl.wss_pages;
+}
+
+/*
+ * Try to map the 2 MiB page around addr: its PDE must be empty and a free
+ * block at hand. Returns 0 when mapped, 1 when the 4 KiB path must serve
+ * the fault, -errno.
+ */
+static int guest_huge_fault(struct guest_os *g, struct guest_proc *pr, gva_t addr)
+{
+	uint64_t vb = mem_gva_to_vpn(addr) & ~(uint64_t)(MEM_HUGE_PAGES - 1);
+	gpa_t pde_gpa;
+	uint64_t pde;
+	gfn_t b;
+	int r;
+
+	if (!g->huge_head)
+		return 1;
+	r = guest_pt_walk_level(g, pr->pml4, addr, 2, true, &pde_gpa);
+	if (!r)
+		r = guest_phys_read64(g, pde_gpa, &pde);
+	if (r)
+		return r;
+	if (pde)
+		return 1; /* a page table is there already */
+	r = guest_huge_alloc(g, pr->pid, vb, &b);
+	if (r)
+		return r == -ENOMEM ? 1 : r;
+	for (uint64_t i = 0; i < MEM_HUGE_PAGES; i++) {
+		r = guest_phys(g, mem_gfn_to_gpa(b + i), g->zero, MEM_PAGE_SIZE, MMU_WRITE);
+		if (r)
+			return r;
+	}
+	r = guest_pt_store(g, pde_gpa, mem_gfn_to_gpa(b) | GUEST_PTE_USER | PTE_PS);
+	if (!r)
+		r = guest_ring_add(g, b);
+	if (r)
+		return r;
+	g->nhuge++;
+	g->st.zero_fills++;
+	g->st.huge_faults++;
+	return 0;
+}
+
 /* The #PF handler: m->pf says where and why. */
 static int guest_fault(struct guest_os *g, struct guest_proc *pr)
 {
 	gva_t addr = g->m->pf.addr;
-	uint64_t vpn = mem_gva_to_vpn(addr);
+	uint64_t vpn = mem_gva_to_vpn(addr), idx;
 	gpa_t pte_gpa;
 	uint64_t pte;
 	int r;
 
 	g->st.page_faults++;
-	if (vpn < g->wl_vpn || vpn - g->wl_vpn >= g->p.wl.wss_pages)
+	if (!guest_wl_idx(g, vpn, &idx))
 		return guest_detail(g, -EFAULT,
 				    "page fault (error 0x%x) outside the workload region",
 				    g->m->pf.err);
 	if (g->m->pf.err & MMU_PF_P)
 		return guest_detail(g, -EFAULT, "protection fault (error 0x%x) on a present page",
 				    g->m->pf.err);
+	if (guest_huge_ok(g, vpn)) {
+		r = guest_huge_fault(g, pr, addr);
+		if (r <= 0)
+			return r;
+	}
 	r = guest_pt_walk(g, pr->pml4, addr, true, &pte_gpa);
 	if (r)
 		return r;

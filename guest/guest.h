@@ -87,7 +87,28 @@ const char *guest_swap_error(const struct guest_swap *sw);
  */
 #define GUEST_WL_BASE 0x0000000010000000ull /* workload region, gva */
 
-enum guest_pattern { GUEST_PAT_SEQ, GUEST_PAT_UNIFORM, GUEST_PAT_ZIPF };
+/*
+ *   seq, uniform, zipf  over wss_pages contiguous pages;
+ *   sparse   TLB-miss heavy: uniform over wss_pages pages placed `stride`
+ *            pages apart, so the working set spans wss_pages * stride
+ *            pages of address space and many page tables, which stay
+ *            unchanged once built;
+ *   churn    page-table heavy: uniform accesses, and between them the
+ *            process unmaps a random region of `region` pages (munmap:
+ *            its PTEs cleared, its frames freed, emptied tables freed)
+ *            unmap_pm times per thousand operations, and every `life`
+ *            operations it exits and a fresh process takes its place
+ *            (new page tables from a new PML4). With several processes
+ *            and a short timeslice, context switches are frequent too.
+ *            For churn, `accesses` counts operations of all three kinds.
+ */
+enum guest_pattern {
+	GUEST_PAT_SEQ,
+	GUEST_PAT_UNIFORM,
+	GUEST_PAT_ZIPF,
+	GUEST_PAT_SPARSE,
+	GUEST_PAT_CHURN
+};
 enum guest_content {
 	GUEST_CONTENT_ZERO,
 	GUEST_CONTENT_PRIVATE,
@@ -114,6 +135,10 @@ struct guest_workload_params {
 	unsigned zero_pct;		 /* mixed only */
 	unsigned library_pct;		 /* mixed only */
 	const struct guest_library *lib; /* borrowed; needed by library/mixed */
+	uint64_t stride;		 /* sparse: pages between working-set pages (>= 1) */
+	uint64_t region;		 /* churn: pages per unmapped region (>= 1) */
+	unsigned unmap_pm;		 /* churn: unmaps per 1000 operations */
+	uint64_t life;			 /* churn: operations between process exits; 0 never */
 };
 
 /* Parse names as used in configs; return -EINVAL for an unknown name. */
@@ -137,6 +162,7 @@ struct guest_params {
 				VMM creates the area with; the guest uses
 				the area it is given (below 2^40) */
 	uint64_t seed;
+	bool large; /* map the workload with 2 MiB pages where it can */
 	struct guest_workload_params wl;
 };
 
@@ -150,21 +176,28 @@ struct guest_page {
 	uint8_t pad[32];
 };
 #define GUEST_PG_FREE	1u
-#define GUEST_PG_KERNEL 2u /* mem_map itself, reserved */
-#define GUEST_PG_PT	4u /* a page-table page */
-#define GUEST_PG_USER	8u /* a user data page on the reclaim ring */
+#define GUEST_PG_KERNEL 2u  /* mem_map itself, reserved */
+#define GUEST_PG_PT	4u  /* a page-table page */
+#define GUEST_PG_USER	8u  /* a user data page on the reclaim ring */
+#define GUEST_PG_HUGE	16u /* with FREE or USER: first frame of a 2 MiB block */
+#define GUEST_PG_TAIL	32u /* one of the 511 other frames of a 2 MiB block */
 
 struct guest_stats {
 	uint64_t accesses;    /* workload accesses completed */
 	uint64_t page_faults; /* #PF handled by the guest OS */
-	uint64_t zero_fills;  /* first-touch faults */
-	uint64_t swap_outs;
+	uint64_t zero_fills;  /* first-touch faults (a 2 MiB one counts 1) */
+	uint64_t swap_outs;   /* 4 KiB pages */
 	uint64_t swap_ins;
 	uint64_t ctx_switches;
-	uint64_t frames_free;
+	uint64_t pt_stores;	/* 8-byte stores to page-table entries */
+	uint64_t huge_faults;	/* faults that mapped a 2 MiB page */
+	uint64_t huge_splits;	/* 2 MiB pages split into 4 KiB swap entries */
+	uint64_t unmaps;	/* regions unmapped (churn) */
+	uint64_t exits;		/* processes that exited and were replaced */
+	uint64_t frames_free;	/* 4 KiB frames, 2 MiB blocks included */
 	uint64_t frames_kernel; /* mem_map */
 	uint64_t frames_pt;
-	uint64_t frames_user;
+	uint64_t frames_user; /* 4 KiB frames, 2 MiB pages included */
 };
 
 struct guest_os;

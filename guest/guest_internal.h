@@ -157,15 +157,20 @@ struct guest_wl {
 	uint32_t pid;
 	struct guest_rng rng;
 	uint64_t pos;	 /* seq: next index */
-	uint64_t issued; /* accesses completed */
+	uint64_t issued; /* accesses (operations, for churn) completed */
+	uint64_t lived;	 /* churn: operations since the process started */
 	struct guest_zipf zipf;
 	uint32_t *perm; /* zipf: rank -> page index */
 	uint64_t *rec;	/* wss_pages record words */
 };
 
-/* One access the generator chose. */
+/* One operation the generator chose: an access, or (churn) an unmap of
+ * pages idx .. idx + n - 1, or the exit of the process. */
+enum guest_op_kind { GUEST_OP_ACCESS, GUEST_OP_UNMAP, GUEST_OP_EXIT };
 struct guest_op {
+	enum guest_op_kind kind;
 	uint64_t idx; /* page index in the working set */
+	uint64_t n;   /* unmap: pages */
 	unsigned off; /* byte offset of an 8-byte read (8-aligned) */
 	bool write;
 };
@@ -203,9 +208,14 @@ struct guest_os {
 	uint64_t mm_frames; /* frames holding mem_map, from gfn 1 */
 	gfn_t first_data;   /* first frame after mem_map */
 	uint64_t wl_vpn;    /* vpn of GUEST_WL_BASE */
+	uint64_t stride;    /* pages between working-set pages (sparse), else 1 */
 
 	gfn_t free_head; /* free list through mem_map next, 0 = empty */
 	uint64_t nfree;
+	gfn_t huge_head; /* free 2 MiB blocks (large): first frames, linked
+			    through mem_map next, 0 = empty */
+	uint64_t nhfree;
+	uint64_t nhuge;	       /* 2 MiB user pages (on the ring, one entry each) */
 	gfn_t ring_head;       /* circular ring of user pages through
 				  prev/next; clock hand, LRU end; 0 = empty */
 	uint64_t nuser;	       /* user pages on the ring */
@@ -224,6 +234,7 @@ struct guest_os {
 	uint8_t *bounce; /* 4 KiB: swap I/O */
 	uint8_t *fill;	 /* 4 KiB: first-write contents */
 	uint8_t *zero;	 /* 4 KiB of zeros */
+	uint8_t *ptbuf;	 /* 4 KiB: a table or mem_map page being built */
 	uint64_t rbuf;	 /* target of workload reads */
 };
 
@@ -251,12 +262,33 @@ static inline gpa_t guest_mm_gpa(gfn_t gfn, unsigned off)
 }
 
 /* Take a free frame for a page of `flags` (GUEST_PG_PT or GUEST_PG_USER),
- * reclaiming a user page when none is free. mem_map gets flags, pid, vpn.
- * The frame's contents are stale. 0 or -errno. */
+ * breaking up a free 2 MiB block, then reclaiming a user page, when none is
+ * free. mem_map gets flags, pid, vpn. The frame's contents are stale. 0 or
+ * -errno. */
 int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn,
 		      gfn_t *out) GUEST_MUST_CHECK;
 /* Put a frame back on the free list. 0 or -errno. */
 int guest_frame_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+/* Take a free 2 MiB block for a user page of pid at vpn (its first):
+ * -ENOMEM when there is none (no reclaim: the caller maps 4 KiB). mem_map:
+ * the first frame USER | HUGE with pid and vpn, the others TAIL. */
+int guest_huge_alloc(struct guest_os *g, uint32_t pid, uint64_t vpn, gfn_t *out) GUEST_MUST_CHECK;
+/* Put a 2 MiB user page back as a free block. 0 or -errno. */
+int guest_huge_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+/* Working-set page idx's vpn, and the reverse (false outside the set). */
+static inline uint64_t guest_wl_vpn(const struct guest_os *g, uint64_t idx)
+{
+	return g->wl_vpn + idx * g->stride;
+}
+static inline bool guest_wl_idx(const struct guest_os *g, uint64_t vpn, uint64_t *idx)
+{
+	uint64_t d = vpn - g->wl_vpn;
+
+	if (vpn < g->wl_vpn || d % g->stride || d / g->stride >= g->p.wl.wss_pages)
+		return false;
+	*idx = d / g->stride;
+	return true;
+}
 /* The process with this pid, or NULL. */
 struct guest_proc *guest_proc_find(struct guest_os *g, uint32_t pid);
 static inline uint32_t guest_cur_pid(const struct guest_os *g)
@@ -279,8 +311,14 @@ uint64_t guest_pte_swap_slot(uint64_t pte);
 
 /* A zeroed page-table frame; *gpa its address. 0 or -errno. */
 int guest_pt_alloc(struct guest_os *g, gpa_t *gpa) GUEST_MUST_CHECK;
-/* gpa of va's leaf entry under root. With alloc, missing tables are
- * allocated; without, -ENOENT when one is missing. 0 or -errno. */
+/* Store v in the page-table entry at gpa (counted in pt_stores). */
+int guest_pt_store(struct guest_os *g, gpa_t gpa, uint64_t v) GUEST_MUST_CHECK;
+/* gpa of va's entry at `level` (1: PTE, 2: PDE) under root. With alloc,
+ * missing tables above it are allocated; without, -ENOENT when one is
+ * missing. A 2 MiB page in the way of a level-1 walk is -EUCLEAN. */
+int guest_pt_walk_level(struct guest_os *g, gpa_t root, gva_t va, int level, bool alloc,
+			gpa_t *gpa) GUEST_MUST_CHECK;
+/* The leaf entry of va: guest_pt_walk_level(..., 1, ...). */
 int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc,
 		  gpa_t *pte_gpa) GUEST_MUST_CHECK;
 /* Table frames a working set of `pages` pages at GUEST_WL_BASE needs. */
@@ -308,11 +346,24 @@ static inline int guest_access(struct guest_os *g, struct guest_proc *pr, gva_t 
  * Reclaim (reclaim.c): the ring of user pages and the policies.
  */
 int guest_ring_add(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+int guest_ring_del(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
 /* LRU: gfn was just accessed; move it to the most-recent end. */
 int guest_lru_touch(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
 /* Evict one user page to guest swap with the guest's policy, leaving its
  * frame on the free list. 0 or -errno (-ENOSPC: guest swap full). */
 int guest_reclaim_one(struct guest_os *g) GUEST_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * Address-space teardown (mm.c): munmap and process exit.
+ */
+/* Unmap working-set pages idx .. idx + n - 1 of pr: free their frames and
+ * swap slots, clear their PTEs (INVLPG for the running process), free the
+ * page tables left empty, and forget what the workload wrote there. */
+int guest_unmap(struct guest_os *g, struct guest_proc *pr, uint64_t idx,
+		uint64_t n) GUEST_MUST_CHECK;
+/* pr exits and a fresh process takes its place: everything unmapped, every
+ * table freed, a new PML4 (loaded if pr is running). */
+int guest_proc_exit(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * The workload step (workload.c) and checks (verify.c).

@@ -19,11 +19,22 @@
  *                              4096 + 64 * gfn (guest_mm_gpa)
  *   gfn first_data .. pages-1  free at boot, linked through mem_map `next`
  *
- * Frames leave the free list as page-table pages (GUEST_PG_PT, never
- * reclaimed) or user data pages (GUEST_PG_USER). User pages also sit on one
- * circular ring through mem_map prev/next, in order of insertion: the
- * clock hand and the LRU order (reclaim.c). Every mem_map access is an
- * 8-, 16- or 64-byte mmu_phys access.
+ * Frames leave the free list as page-table pages (GUEST_PG_PT, freed only
+ * when an unmap or an exit empties them) or user data pages
+ * (GUEST_PG_USER). User pages also sit on one circular ring through mem_map
+ * prev/next, in order of insertion: the clock hand and the LRU order
+ * (reclaim.c). Every mem_map access is an 8-, 16-, 64-byte or one-page
+ * mmu_phys access.
+ *
+ * 2 MiB pages (p.large): at boot every 2 MiB aligned block of gfns inside
+ * the data frames goes on a second free list (its first frame FREE | HUGE,
+ * linked through `next`; the 511 others TAIL), the frames around them on
+ * the 4 KiB list. A fault in a 2 MiB aligned stretch of the working set
+ * whose PDE is still empty takes a block and maps it with one PDE (PS); the
+ * block's first frame then carries USER | HUGE, pid and vpn, and stands for
+ * the whole page on the ring. 4 KiB allocations break a block up (into 512
+ * free frames) before they reclaim; blocks are never merged again, as a
+ * buddy allocator without compaction would leave them.
  *
  * Processes (pids 1..procs) each own a 4-level x86-64 page table (pgtable.c)
  * whose PML4 is allocated at boot; lower tables are allocated on demand by
@@ -133,12 +144,66 @@ int guest_phys(struct guest_os *g, gpa_t pa, void *buf, size_t len, unsigned acc
 
 /* ---- frame allocator --------------------------------------------------- */
 
+/* Write mem_map entries of n frames from gfn (n a multiple of 64 and gfn
+ * too: whole pages of mem_map) from ents, one page per store. */
+static int guest_mm_write(struct guest_os *g, gfn_t gfn, uint64_t n, struct guest_page *ents)
+{
+	const uint64_t per = MEM_PAGE_SIZE / GUEST_MM_ENTRY;
+
+	for (uint64_t i = 0; i < n; i += per) {
+		int r = guest_phys(g, guest_mm_gpa(gfn + i, 0), ents + i, MEM_PAGE_SIZE, MMU_WRITE);
+
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* Move the first free 2 MiB block to the 4 KiB free list. */
+static int guest_huge_break(struct guest_os *g)
+{
+	struct guest_page *ents = (struct guest_page *)g->bounce;
+	const uint64_t per = MEM_PAGE_SIZE / GUEST_MM_ENTRY;
+	gfn_t b = g->huge_head;
+	struct guest_page head;
+	int r = guest_phys(g, guest_mm_gpa(b, 0), &head, sizeof(head), MMU_READ);
+
+	if (r)
+		return r;
+	if (head.flags != (GUEST_PG_FREE | GUEST_PG_HUGE) || head.next >= g->pages)
+		return guest_detail(g, -EUCLEAN,
+				    "mem_map corrupt: free 2 MiB block %" PRIu64 " flags 0x%x", b,
+				    head.flags);
+	g->huge_head = head.next;
+	g->nhfree--;
+	for (uint64_t i = 0; i < MEM_HUGE_PAGES; i += per) {
+		memset(ents, 0, MEM_PAGE_SIZE);
+		for (uint64_t k = 0; k < per; k++) {
+			gfn_t gfn = b + i + k;
+
+			ents[k].flags = GUEST_PG_FREE;
+			ents[k].next = gfn + 1 < b + MEM_HUGE_PAGES ? gfn + 1 : g->free_head;
+		}
+		r = guest_mm_write(g, b + i, per, ents);
+		if (r)
+			return r;
+	}
+	g->free_head = b;
+	g->nfree += MEM_HUGE_PAGES;
+	return 0;
+}
+
 int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn, gfn_t *out)
 {
 	struct guest_page e;
 	gfn_t gfn;
 	int r;
 
+	if (!g->free_head && g->huge_head) {
+		r = guest_huge_break(g);
+		if (r)
+			return r;
+	}
 	if (!g->free_head) {
 		r = guest_reclaim_one(g);
 		if (r)
@@ -185,24 +250,87 @@ int guest_frame_free(struct guest_os *g, gfn_t gfn)
 	return 0;
 }
 
-/* Write mem_map, one 4 KiB page of entries per mmu_phys write. */
+int guest_huge_alloc(struct guest_os *g, uint32_t pid, uint64_t vpn, gfn_t *out)
+{
+	struct guest_page e;
+	gfn_t b = g->huge_head;
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	r = guest_phys(g, guest_mm_gpa(b, 0), &e, sizeof(e), MMU_READ);
+	if (r)
+		return r;
+	if (e.flags != (GUEST_PG_FREE | GUEST_PG_HUGE) || e.next >= g->pages)
+		return guest_detail(g, -EUCLEAN,
+				    "mem_map corrupt: free 2 MiB block %" PRIu64 " flags 0x%x", b,
+				    e.flags);
+	g->huge_head = e.next;
+	g->nhfree--;
+	memset(&e, 0, sizeof(e));
+	e.flags = GUEST_PG_USER | GUEST_PG_HUGE;
+	e.pid = pid;
+	e.vpn = vpn;
+	r = guest_phys(g, guest_mm_gpa(b, 0), &e, sizeof(e), MMU_WRITE);
+	if (r)
+		return r;
+	*out = b;
+	return 0;
+}
+
+int guest_huge_free(struct guest_os *g, gfn_t gfn)
+{
+	struct guest_page e;
+	int r;
+
+	memset(&e, 0, sizeof(e));
+	e.flags = GUEST_PG_FREE | GUEST_PG_HUGE;
+	e.next = g->huge_head;
+	r = guest_phys(g, guest_mm_gpa(gfn, 0), &e, sizeof(e), MMU_WRITE);
+	if (r)
+		return r;
+	g->huge_head = gfn;
+	g->nhfree++;
+	return 0;
+}
+
+/* Write mem_map, one 4 KiB page of entries per mmu_phys write: frames below
+ * first_data are the kernel's; with p.large, the 2 MiB aligned blocks in
+ * [hb_lo, hb_hi) form the free-block list and the other data frames the
+ * 4 KiB list, both in ascending order. */
 static int guest_boot_mem_map(struct guest_os *g)
 {
 	const uint64_t per = MEM_PAGE_SIZE / GUEST_MM_ENTRY;
 	struct guest_page *ents = (struct guest_page *)g->fill;
+	gfn_t hb_lo = 0, hb_hi = 0;
 
+	if (g->p.large) {
+		hb_lo = (g->first_data + MEM_HUGE_PAGES - 1) & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+		hb_hi = g->pages & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+		if (hb_hi <= hb_lo)
+			hb_lo = hb_hi = 0;
+	}
 	for (uint64_t f = 0; f < g->mm_frames; f++) {
 		memset(ents, 0, MEM_PAGE_SIZE);
 		for (uint64_t i = 0; i < per; i++) {
-			gfn_t gfn = f * per + i;
+			gfn_t gfn = f * per + i, next = gfn + 1;
 
 			if (gfn >= g->pages)
 				break;
 			if (gfn < g->first_data) {
 				ents[i].flags = GUEST_PG_KERNEL;
+			} else if (gfn >= hb_lo && gfn < hb_hi) {
+				bool head = !(gfn & (MEM_HUGE_PAGES - 1));
+
+				ents[i].flags =
+				    head ? GUEST_PG_FREE | GUEST_PG_HUGE : GUEST_PG_TAIL;
+				if (head && gfn + MEM_HUGE_PAGES < hb_hi)
+					ents[i].next = gfn + MEM_HUGE_PAGES;
 			} else {
+				if (next == hb_lo)
+					next = hb_hi;
 				ents[i].flags = GUEST_PG_FREE;
-				ents[i].next = gfn + 1 < g->pages ? gfn + 1 : 0;
+				ents[i].next = next < g->pages ? next : 0;
 			}
 		}
 		int r = guest_phys(g, mem_gfn_to_gpa(1 + f), ents, MEM_PAGE_SIZE, MMU_WRITE);
@@ -210,8 +338,12 @@ static int guest_boot_mem_map(struct guest_os *g)
 		if (r)
 			return r;
 	}
+	g->nhfree = (hb_hi - hb_lo) / MEM_HUGE_PAGES;
+	g->huge_head = g->nhfree ? hb_lo : 0;
+	g->nfree = g->pages - g->first_data - (hb_hi - hb_lo);
 	g->free_head = g->first_data;
-	g->nfree = g->pages - g->first_data;
+	if (g->first_data == hb_lo)
+		g->free_head = hb_hi < g->pages ? hb_hi : 0;
 	return 0;
 }
 
@@ -270,6 +402,15 @@ static const char *guest_params_check(const struct mmu *m, const struct guest_pa
 		return "library content needs a library";
 	if (w->pattern == GUEST_PAT_ZIPF && !(w->zipf_theta > 0 && w->zipf_theta < 100))
 		return "zipf theta must be in (0, 100)";
+	if (w->pattern == GUEST_PAT_SPARSE &&
+	    (!w->stride || w->stride > UINT32_MAX ||
+	     (w->wss_pages - 1) * w->stride >=
+		 (UINT64_C(1) << 47) / MEM_PAGE_SIZE - mem_gva_to_vpn(GUEST_WL_BASE)))
+		return "sparse stride must be at least 1 and the working set's span fit in the "
+		       "user half";
+	if (w->pattern == GUEST_PAT_CHURN &&
+	    (!w->region || w->region > w->wss_pages || w->unmap_pm > 1000))
+		return "churn needs 1 <= region <= working set and unmap_pm <= 1000";
 	if (p->swap_pages >= GUEST_SWAP_SLOT_MAX)
 		return "swap area too large for a swap entry";
 	return NULL;
@@ -302,9 +443,11 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 	g->mm_frames = (g->pages * GUEST_MM_ENTRY + MEM_PAGE_SIZE - 1) / MEM_PAGE_SIZE;
 	g->first_data = 1 + g->mm_frames;
 	g->wl_vpn = mem_gva_to_vpn(GUEST_WL_BASE);
+	g->stride = p->wl.pattern == GUEST_PAT_SPARSE ? p->wl.stride : 1;
 	guest_rng_seed(&g->rrng, guest_hash4(GUEST_H_RECLAIM, p->seed, 0, 0, 0));
 
-	need = g->first_data + (uint64_t)p->procs * guest_pt_frames_needed(p->wl.wss_pages) +
+	need = g->first_data +
+	       (uint64_t)p->procs * guest_pt_frames_needed((p->wl.wss_pages - 1) * g->stride + 1) +
 	       GUEST_MIN_DATA_FRAMES;
 	if (need > g->pages) {
 		bad = "guest memory too small for mem_map, page tables and 8 data frames";
@@ -313,8 +456,9 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 	g->bounce = malloc(MEM_PAGE_SIZE);
 	g->fill = malloc(MEM_PAGE_SIZE);
 	g->zero = calloc(1, MEM_PAGE_SIZE);
+	g->ptbuf = malloc(MEM_PAGE_SIZE);
 	g->procs = calloc(p->procs, sizeof(*g->procs));
-	if (!g->bounce || !g->fill || !g->zero || !g->procs) {
+	if (!g->bounce || !g->fill || !g->zero || !g->ptbuf || !g->procs) {
 		err = ENOMEM;
 		bad = NULL;
 		goto err_free;
@@ -363,6 +507,7 @@ void guest_os_destroy(struct guest_os *g)
 	free(g->bounce);
 	free(g->fill);
 	free(g->zero);
+	free(g->ptbuf);
 	free(g);
 }
 
@@ -420,10 +565,10 @@ const char *guest_os_error(const struct guest_os *g)
 void guest_os_stats(const struct guest_os *g, struct guest_stats *st)
 {
 	*st = g->st;
-	st->frames_free = g->nfree;
+	st->frames_free = g->nfree + g->nhfree * MEM_HUGE_PAGES;
 	st->frames_kernel = g->first_data;
 	st->frames_pt = g->npt;
-	st->frames_user = g->nuser;
+	st->frames_user = g->nuser - g->nhuge + g->nhuge * MEM_HUGE_PAGES;
 }
 
 void guest_os_dump_roots(const struct guest_os *g, FILE *f)

@@ -8,10 +8,13 @@
 /*
  * Every process has a PML4 -> PDPT -> PD -> PT hierarchy of 4 KiB guest
  * frames in the format of the hardware (mem.h: PTE_*), read and written
- * with 8-byte mmu_phys accesses like a kernel's direct map. No large pages.
+ * with 8-byte mmu_phys accesses like a kernel's direct map. Entry stores
+ * go through guest_pt_store(), which counts them: under shadow paging each
+ * one to a shadowed table is a PT-write exit.
  *
  *   intermediate entry   table gpa | P | W | U    (the MMU adds A)
  *   user leaf, present   frame gpa | P | W | U    (the MMU adds A, D)
+ *   2 MiB user page      block gpa | P | W | U | PS, in the PD (p.large)
  *   empty                0                        (never touched: the fault
  *                                                  handler zero-fills)
  *   swap entry           P = 0, the rest ours:
@@ -53,11 +56,23 @@ int guest_pt_alloc(struct guest_os *g, gpa_t *gpa)
 	return 0;
 }
 
+int guest_pt_store(struct guest_os *g, gpa_t gpa, uint64_t v)
+{
+	g->st.pt_stores++;
+	return guest_phys_write64(g, gpa, v);
+}
+
 int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc, gpa_t *pte_gpa)
+{
+	return guest_pt_walk_level(g, root, va, 1, alloc, pte_gpa);
+}
+
+int guest_pt_walk_level(struct guest_os *g, gpa_t root, gva_t va, int leaf, bool alloc,
+			gpa_t *pte_gpa)
 {
 	gpa_t table = root;
 
-	for (int level = 4; level > 1; level--) {
+	for (int level = 4; level > leaf; level--) {
 		gpa_t ea = table + 8u * pte_index(va, level);
 		uint64_t e;
 		int r = guest_phys_read64(g, ea, &e);
@@ -78,7 +93,7 @@ int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc, gpa_t *p
 			if (r)
 				return r;
 			e = sub | GUEST_PTE_TABLE;
-			r = guest_phys_write64(g, ea, e);
+			r = guest_pt_store(g, ea, e);
 			if (r)
 				return r;
 		} else if (e & PTE_PS) {
@@ -94,7 +109,7 @@ int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc, gpa_t *p
 					    " points outside guest memory",
 					    level, e, ea);
 	}
-	*pte_gpa = table + 8u * pte_index(va, 1);
+	*pte_gpa = table + 8u * pte_index(va, leaf);
 	return 0;
 }
 

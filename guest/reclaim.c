@@ -24,6 +24,12 @@
  *           guest memory where the VMM sees the traffic.
  *   random  a frame drawn from a seeded generator until one is a user page
  *           (bounded tries), then a scan from a random start.
+ *
+ * A 2 MiB page is one entry on the ring (its first frame), aged by the A
+ * bit of its PDE. Evicting it splits it, as Linux splits a THP it swaps
+ * out: its 512 pages go to 512 swap slots, its first frame becomes a page
+ * table of the 512 swap entries, the PDE points at that table, and the
+ * other 511 frames are free. Later faults swap the pages in one by one.
  */
 #define GUEST_RANDOM_TRIES 64
 
@@ -31,8 +37,9 @@ struct guest_victim {
 	gfn_t gfn;
 	uint32_t pid;
 	uint64_t vpn;
-	gpa_t pte_gpa;
+	gpa_t pte_gpa; /* its PTE, or its PDE for a 2 MiB page */
 	uint64_t pte;
+	bool huge;
 };
 
 int guest_reclaim_parse(const char *s, enum guest_reclaim *out)
@@ -121,7 +128,7 @@ int guest_ring_add(struct guest_os *g, gfn_t gfn)
 	return 0;
 }
 
-static int guest_ring_del(struct guest_os *g, gfn_t gfn)
+int guest_ring_del(struct guest_os *g, gfn_t gfn)
 {
 	uint64_t l[2];
 	int r = guest_links(g, gfn, l);
@@ -146,6 +153,15 @@ int guest_lru_touch(struct guest_os *g, gfn_t gfn)
 
 	if (gfn < g->first_data || gfn >= g->pages)
 		return guest_detail(g, -EUCLEAN, "user access went to kernel frame %" PRIu64, gfn);
+	if (g->nhuge) { /* a frame of a 2 MiB page stands for its first */
+		uint32_t flags;
+
+		r = guest_phys(g, guest_mm_gpa(gfn, GUEST_MM_FLAGS), &flags, 4, MMU_READ);
+		if (r)
+			return r;
+		if (flags == GUEST_PG_TAIL)
+			gfn &= ~(gfn_t)(MEM_HUGE_PAGES - 1);
+	}
 	r = guest_links(g, gfn, l);
 	if (r)
 		return r;
@@ -167,13 +183,14 @@ static int guest_victim_load(struct guest_os *g, gfn_t gfn, struct guest_victim 
 {
 	struct guest_page e;
 	struct guest_proc *pr;
+	uint64_t idx;
 	int r = guest_phys(g, guest_mm_gpa(gfn, 0), &e, 16, MMU_READ);
 
 	if (r)
 		return r;
 	pr = guest_proc_find(g, e.pid);
-	if (e.flags != GUEST_PG_USER || !pr || e.vpn < g->wl_vpn ||
-	    e.vpn - g->wl_vpn >= g->p.wl.wss_pages)
+	v->huge = e.flags == (GUEST_PG_USER | GUEST_PG_HUGE);
+	if ((e.flags != GUEST_PG_USER && !v->huge) || !pr || !guest_wl_idx(g, e.vpn, &idx))
 		return guest_detail(g, -EUCLEAN,
 				    "mem_map corrupt: user gfn %" PRIu64 " flags 0x%x pid %" PRIu32
 				    " vpn 0x%" PRIx64,
@@ -181,11 +198,12 @@ static int guest_victim_load(struct guest_os *g, gfn_t gfn, struct guest_victim 
 	v->gfn = gfn;
 	v->pid = e.pid;
 	v->vpn = e.vpn;
-	r = guest_pt_walk(g, pr->pml4, mem_vpn_to_gva(e.vpn), false, &v->pte_gpa);
+	r = guest_pt_walk_level(g, pr->pml4, mem_vpn_to_gva(e.vpn), v->huge ? 2 : 1, false,
+				&v->pte_gpa);
 	if (!r)
 		r = guest_phys_read64(g, v->pte_gpa, &v->pte);
-	if (r == -ENOENT ||
-	    (!r && (!(v->pte & PTE_P) || (v->pte & PTE_ADDR_MASK) != mem_gfn_to_gpa(gfn))))
+	if (r == -ENOENT || (!r && (!(v->pte & PTE_P) || !!(v->pte & PTE_PS) != v->huge ||
+				    (v->pte & PTE_ADDR_MASK) != mem_gfn_to_gpa(gfn))))
 		return guest_detail(g, -EUCLEAN,
 				    "user gfn %" PRIu64 " (pid %" PRIu32 " vpn 0x%" PRIx64
 				    ") is not what its PTE maps",
@@ -203,7 +221,7 @@ static int guest_pick_clock(struct guest_os *g, struct guest_victim *v)
 			return r;
 		if (!(v->pte & PTE_A))
 			return 0;
-		r = guest_phys_write64(g, v->pte_gpa, v->pte & ~PTE_A);
+		r = guest_pt_store(g, v->pte_gpa, v->pte & ~PTE_A);
 		if (r)
 			return r;
 		if (v->pid == guest_cur_pid(g))
@@ -228,7 +246,7 @@ static int guest_pick_random(struct guest_os *g, struct guest_victim *v)
 		r = guest_phys(g, guest_mm_gpa(gfn, GUEST_MM_FLAGS), fp, 8, MMU_READ);
 		if (r)
 			return r;
-		if (fp[0] == GUEST_PG_USER)
+		if (fp[0] & GUEST_PG_USER)
 			return guest_victim_load(g, gfn, v);
 	}
 	start = guest_rng_below(&g->rrng, span);
@@ -238,10 +256,86 @@ static int guest_pick_random(struct guest_os *g, struct guest_victim *v)
 		r = guest_phys(g, guest_mm_gpa(gfn, GUEST_MM_FLAGS), fp, 8, MMU_READ);
 		if (r)
 			return r;
-		if (fp[0] == GUEST_PG_USER)
+		if (fp[0] & GUEST_PG_USER)
 			return guest_victim_load(g, gfn, v);
 	}
 	return guest_detail(g, -EUCLEAN, "random: no user page in mem_map");
+}
+
+/* Copy frame gfn to a new swap slot, *slot. 0 or -errno with detail. */
+static int guest_swap_page(struct guest_os *g, const struct guest_victim *v, gfn_t gfn,
+			   uint64_t *slot)
+{
+	int r = guest_phys(g, mem_gfn_to_gpa(gfn), g->bounce, MEM_PAGE_SIZE, MMU_READ);
+
+	if (r)
+		return r;
+	r = guest_swap_alloc(g->sw, slot);
+	if (r == -ENOSPC)
+		return guest_detail(g, r, "out of memory: guest swap full (%" PRIu64 " slots)",
+				    guest_swap_used(g->sw));
+	if (r)
+		return guest_detail(g, r, "guest swap: %s", guest_swap_error(g->sw));
+	r = guest_swap_write(g->sw, *slot, g->bounce);
+	if (r) {
+		guest_swap_free(g->sw, *slot);
+		return guest_detail(g, r, "swap-out of pid %" PRIu32 " vpn 0x%" PRIx64 ": %s",
+				    v->pid, v->vpn, guest_swap_error(g->sw));
+	}
+	return 0;
+}
+
+/* Evict a 2 MiB page: split into 512 swap entries (see above). */
+static int guest_evict_huge(struct guest_os *g, const struct guest_victim *v)
+{
+	const uint64_t per = MEM_PAGE_SIZE / GUEST_MM_ENTRY;
+	uint64_t *ents = (uint64_t *)g->ptbuf;
+	struct guest_page *mm = (struct guest_page *)g->ptbuf;
+	gfn_t b = v->gfn;
+	int r = 0;
+
+	for (uint64_t k = 0; k < MEM_HUGE_PAGES && !r; k++) {
+		r = guest_swap_page(g, v, b + k, &ents[k]);
+		if (r)
+			while (k-- > 0)
+				guest_swap_free(g->sw, ents[k]);
+	}
+	if (r)
+		return r;
+	for (uint64_t k = 0; k < MEM_HUGE_PAGES; k++)
+		ents[k] = guest_pte_mk_swap(ents[k]);
+	/* the first frame becomes the page table of the swap entries */
+	r = guest_phys(g, mem_gfn_to_gpa(b), ents, MEM_PAGE_SIZE, MMU_WRITE);
+	if (!r)
+		r = guest_pt_store(g, v->pte_gpa, mem_gfn_to_gpa(b) | GUEST_PTE_TABLE);
+	if (r)
+		return r;
+	if (v->pid == guest_cur_pid(g))
+		mmu_invlpg(g->m, mem_vpn_to_gva(v->vpn));
+	r = guest_ring_del(g, b);
+	if (r)
+		return r;
+	g->nhuge--;
+	/* mem_map: the table, then 511 free frames, ascending */
+	for (uint64_t i = 0; i < MEM_HUGE_PAGES; i += per) {
+		memset(mm, 0, MEM_PAGE_SIZE);
+		for (uint64_t k = 0; k < per; k++) {
+			gfn_t gfn = b + i + k;
+
+			mm[k].flags = gfn == b ? GUEST_PG_PT : GUEST_PG_FREE;
+			if (gfn != b)
+				mm[k].next = gfn + 1 < b + MEM_HUGE_PAGES ? gfn + 1 : g->free_head;
+		}
+		r = guest_phys(g, guest_mm_gpa(b + i, 0), mm, MEM_PAGE_SIZE, MMU_WRITE);
+		if (r)
+			return r;
+	}
+	g->npt++;
+	g->free_head = b + 1;
+	g->nfree += MEM_HUGE_PAGES - 1;
+	g->st.swap_outs += MEM_HUGE_PAGES;
+	g->st.huge_splits++;
+	return 0;
 }
 
 /* Copy the victim to a swap slot, leave a swap entry, free its frame. */
@@ -252,22 +346,12 @@ static int guest_evict(struct guest_os *g, const struct guest_victim *v)
 
 	if (!g->sw)
 		return guest_detail(g, -ENOSPC, "out of memory: guest swap full (no swap area)");
-	r = guest_phys(g, mem_gfn_to_gpa(v->gfn), g->bounce, MEM_PAGE_SIZE, MMU_READ);
+	if (v->huge)
+		return guest_evict_huge(g, v);
+	r = guest_swap_page(g, v, v->gfn, &slot);
 	if (r)
 		return r;
-	r = guest_swap_alloc(g->sw, &slot);
-	if (r == -ENOSPC)
-		return guest_detail(g, r, "out of memory: guest swap full (%" PRIu64 " slots)",
-				    guest_swap_used(g->sw));
-	if (r)
-		return guest_detail(g, r, "guest swap: %s", guest_swap_error(g->sw));
-	r = guest_swap_write(g->sw, slot, g->bounce);
-	if (r) {
-		guest_swap_free(g->sw, slot);
-		return guest_detail(g, r, "swap-out of pid %" PRIu32 " vpn 0x%" PRIx64 ": %s",
-				    v->pid, v->vpn, guest_swap_error(g->sw));
-	}
-	r = guest_phys_write64(g, v->pte_gpa, guest_pte_mk_swap(slot));
+	r = guest_pt_store(g, v->pte_gpa, guest_pte_mk_swap(slot));
 	if (r)
 		return r;
 	if (v->pid == guest_cur_pid(g))

@@ -35,8 +35,10 @@ static void guest_vcache_init(struct guest_vcache *c, const struct guest_os *g, 
 }
 
 /*
- * The leaf PTE of va under root into *pte. 0, -ENOENT when an upper level
- * is not present, -EIO when a table is outside guest memory or unreadable.
+ * The leaf PTE of va under root into *pte: 0, or 1 when va lies in a large
+ * page (*pte is then made up for the 4 KiB of it va is in); -ENOENT when an
+ * upper level is not present, -EIO when a table is outside guest memory or
+ * unreadable.
  */
 static int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *pte)
 {
@@ -59,6 +61,15 @@ static int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *p
 		}
 		if (!(e & PTE_P))
 			return -ENOENT;
+		if (level <= 3 && (e & PTE_PS)) {
+			/* a large page: the 4 KiB of it that va is in */
+			uint64_t n = 1ull << (9 * (level - 1));
+
+			*pte = ((e & PTE_ADDR_MASK & ~((n << MEM_PAGE_SHIFT) - 1)) +
+				((mem_gva_to_vpn(va) & (n - 1)) << MEM_PAGE_SHIFT)) |
+			       (e & (PTE_P | PTE_W | PTE_U | PTE_A | PTE_D));
+			return 1;
+		}
 		gfn = mem_gpa_to_gfn(e & PTE_ADDR_MASK);
 	}
 }
@@ -107,7 +118,7 @@ static int guest_verify_proc(struct guest_os *g, const struct guest_proc *pr,
 
 	for (uint64_t idx = 0; idx < wp->wss_pages; idx++) {
 		uint64_t rec = pr->wl.rec[idx], pte = 0;
-		gva_t va = GUEST_WL_BASE + idx * MEM_PAGE_SIZE;
+		gva_t va = mem_vpn_to_gva(guest_wl_vpn(g, idx));
 		char where[48];
 		int r = guest_vwalk(c, pr->pml4, va, &pte);
 
@@ -118,7 +129,9 @@ static int guest_verify_proc(struct guest_os *g, const struct guest_proc *pr,
 				 g->name, pr->pid, va);
 			return -EIO;
 		}
-		if (!guest_rec_touched(rec)) {
+		/* an untouched page may sit in a 2 MiB page, or in one that
+		 * was split to swap: then it must read as zeros */
+		if (!guest_rec_touched(rec) && r != 1 && !(g->p.large && pte)) {
 			if (!pte)
 				continue;
 			snprintf(msg, msglen,
@@ -179,28 +192,57 @@ static int guest_check_bad(const struct guest_os *g, char *msg, size_t msglen, c
 	return -EUCLEAN;
 }
 
+/* Frame categories of mem_map flags, for the counts. */
+static int guest_check_kind(uint32_t f)
+{
+	switch (f) {
+	case GUEST_PG_FREE:
+		return 0;
+	case GUEST_PG_PT:
+		return 1;
+	case GUEST_PG_USER:
+		return 2;
+	case GUEST_PG_USER | GUEST_PG_HUGE:
+		return 3;
+	case GUEST_PG_FREE | GUEST_PG_HUGE:
+		return 4;
+	case GUEST_PG_TAIL:
+		return 5;
+	default:
+		return -1;
+	}
+}
+
 static int guest_check_lists(const struct guest_os *g, const struct guest_page *mm, char *msg,
 			     size_t msglen)
 {
-	uint64_t n[16] = {0};
+	uint64_t n[6] = {0};
 	gfn_t gfn;
 
 	for (gfn = 0; gfn < g->pages; gfn++) {
 		uint32_t f = mm[gfn].flags;
+		int k = guest_check_kind(f);
 
-		if (gfn < g->first_data
-			? f != GUEST_PG_KERNEL
-			: (f != GUEST_PG_FREE && f != GUEST_PG_PT && f != GUEST_PG_USER))
+		if (gfn < g->first_data ? f != GUEST_PG_KERNEL : k < 0)
 			return guest_check_bad(g, msg, msglen, "bad flags", gfn, &mm[gfn]);
-		n[f]++;
+		/* a 2 MiB block's first frame is aligned, its others follow */
+		if ((k == 3 || k == 4) && (gfn & (MEM_HUGE_PAGES - 1)))
+			return guest_check_bad(g, msg, msglen, "2 MiB block misaligned", gfn,
+					       &mm[gfn]);
+		if (k == 5 && !(mm[gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1)].flags & GUEST_PG_HUGE))
+			return guest_check_bad(g, msg, msglen, "frame of no 2 MiB block", gfn,
+					       &mm[gfn]);
+		if (k >= 0 && gfn >= g->first_data)
+			n[k]++;
 	}
-	if (n[GUEST_PG_FREE] != g->nfree || n[GUEST_PG_PT] != g->npt ||
-	    n[GUEST_PG_USER] != g->nuser) {
+	if (n[0] != g->nfree || n[1] != g->npt || n[2] + n[3] != g->nuser || n[3] != g->nhuge ||
+	    n[4] != g->nhfree || n[5] != (n[3] + n[4]) * (MEM_HUGE_PAGES - 1)) {
 		snprintf(msg, msglen,
 			 "guest %s: mem_map counts free %" PRIu64 " pt %" PRIu64 " user %" PRIu64
-			 ", the OS thinks %" PRIu64 " %" PRIu64 " %" PRIu64,
-			 g->name, n[GUEST_PG_FREE], n[GUEST_PG_PT], n[GUEST_PG_USER], g->nfree,
-			 g->npt, g->nuser);
+			 " huge %" PRIu64 " free blocks %" PRIu64 ", the OS thinks %" PRIu64
+			 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
+			 g->name, n[0], n[1], n[2] + n[3], n[3], n[4], g->nfree, g->npt, g->nuser,
+			 g->nhuge, g->nhfree);
 		return -EUCLEAN;
 	}
 	gfn = g->free_head;
@@ -212,12 +254,22 @@ static int guest_check_lists(const struct guest_os *g, const struct guest_page *
 	}
 	if (gfn)
 		return guest_check_bad(g, msg, msglen, "free list too long", gfn, &mm[0]);
+	gfn = g->huge_head;
+	for (uint64_t i = 0; i < g->nhfree; i++) {
+		if (gfn < g->first_data || gfn >= g->pages ||
+		    mm[gfn].flags != (GUEST_PG_FREE | GUEST_PG_HUGE))
+			return guest_check_bad(g, msg, msglen, "free block list broken", gfn,
+					       gfn < g->pages ? &mm[gfn] : &mm[0]);
+		gfn = mm[gfn].next;
+	}
+	if (gfn)
+		return guest_check_bad(g, msg, msglen, "free block list too long", gfn, &mm[0]);
 	gfn = g->ring_head;
 	for (uint64_t i = 0; i < g->nuser; i++) {
 		if (gfn < g->first_data || gfn >= g->pages)
 			return guest_check_bad(g, msg, msglen, "user ring leaves memory", gfn,
 					       &mm[0]);
-		if (mm[gfn].flags != GUEST_PG_USER || mm[gfn].next >= g->pages ||
+		if (!(mm[gfn].flags & GUEST_PG_USER) || mm[gfn].next >= g->pages ||
 		    mm[mm[gfn].next].prev != gfn)
 			return guest_check_bad(g, msg, msglen, "user ring broken", gfn, &mm[gfn]);
 		gfn = mm[gfn].next;
@@ -254,10 +306,10 @@ int guest_os_check(struct guest_os *g, char *msg, size_t msglen)
 		const struct guest_proc *pr;
 		uint64_t pte = 0;
 
-		if (mm[gfn].flags != GUEST_PG_USER)
+		if (!(mm[gfn].flags & GUEST_PG_USER))
 			continue;
 		pr = guest_proc_find(g, mm[gfn].pid);
-		if (!pr || guest_vwalk(&c, pr->pml4, mem_vpn_to_gva(mm[gfn].vpn), &pte) ||
+		if (!pr || guest_vwalk(&c, pr->pml4, mem_vpn_to_gva(mm[gfn].vpn), &pte) < 0 ||
 		    (pte & (PTE_ADDR_MASK | PTE_P)) != (mem_gfn_to_gpa(gfn) | PTE_P))
 			r = guest_check_bad(g, msg, msglen, "user page not mapped by its PTE", gfn,
 					    &mm[gfn]);

@@ -11,6 +11,11 @@
  *   zipf     rank k with probability ~ 1/(k+1)^theta (zipf.c), ranks mapped
  *            to pages through a seeded permutation, so the hot pages are
  *            scattered over the working set (and over page tables)
+ *   sparse   uniform, over pages `stride` apart (the OS places page idx at
+ *            GUEST_WL_BASE + idx * stride pages: guest_wl_vpn)
+ *   churn    uniform accesses; one draw in 1000 below unmap_pm unmaps a
+ *            random region of `region` pages instead; every `life`
+ *            operations the process exits (guest.h)
  *
  * Per access the generator draws the page, whether it is a write
  * (write_pct), and for reads an 8-aligned offset. A read loads 8 bytes. A
@@ -26,7 +31,7 @@
 
 int guest_pattern_parse(const char *s, enum guest_pattern *out)
 {
-	static const char *const names[] = {"seq", "uniform", "zipf"};
+	static const char *const names[] = {"seq", "uniform", "zipf", "sparse", "churn"};
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(s, names[i])) {
@@ -107,13 +112,36 @@ void guest_wl_next(struct guest_wl *w, struct guest_op *op)
 	const struct guest_workload_params *p = w->p;
 	uint64_t x;
 
+	op->kind = GUEST_OP_ACCESS;
+	op->n = 0;
 	switch (p->pattern) {
 	case GUEST_PAT_SEQ:
 		op->idx = w->pos;
 		if (++w->pos == p->wss_pages)
 			w->pos = 0;
 		break;
+	case GUEST_PAT_CHURN:
+		if (p->life && w->lived >= p->life) {
+			op->kind = GUEST_OP_EXIT;
+			op->idx = 0;
+			w->lived = 0;
+			return;
+		}
+		w->lived++;
+		x = guest_rng_next(&w->rng);
+		if (((x >> 32) * 1000 >> 32) < p->unmap_pm) {
+			uint64_t regions = (p->wss_pages + p->region - 1) / p->region;
+
+			op->kind = GUEST_OP_UNMAP;
+			op->idx = guest_rng_below(&w->rng, regions) * p->region;
+			op->n =
+			    p->wss_pages - op->idx < p->region ? p->wss_pages - op->idx : p->region;
+			return;
+		}
+		op->idx = guest_rng_below(&w->rng, p->wss_pages);
+		break;
 	case GUEST_PAT_UNIFORM:
+	case GUEST_PAT_SPARSE:
 		op->idx = guest_rng_below(&w->rng, p->wss_pages);
 		break;
 	default:
@@ -150,8 +178,17 @@ int guest_wl_step(struct guest_os *g, struct guest_proc *pr)
 	int r;
 
 	guest_wl_next(w, &op);
+	if (op.kind != GUEST_OP_ACCESS) {
+		r = op.kind == GUEST_OP_UNMAP ? guest_unmap(g, pr, op.idx, op.n)
+					      : guest_proc_exit(g, pr);
+		if (r)
+			return guest_fail_at(g, pr->pid, mem_vpn_to_gva(guest_wl_vpn(g, op.idx)),
+					     r);
+		w->issued++;
+		return 0;
+	}
 	rec = &w->rec[op.idx];
-	va = GUEST_WL_BASE + op.idx * MEM_PAGE_SIZE;
+	va = mem_vpn_to_gva(guest_wl_vpn(g, op.idx));
 	if (op.write)
 		r = guest_wl_write(g, pr, op.idx, va, guest_rec_writes(*rec) + 1);
 	else

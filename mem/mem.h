@@ -152,6 +152,24 @@ static inline uint8_t *mem_pool_ptr(const struct mem_pool *pool, hfn_t hfn)
 	return pool->base + (hfn << MEM_PAGE_SHIFT);
 }
 
+/*
+ * 2 MiB runs. mem_pool_alloc_huge() hands out MEM_HUGE_PAGES frames whose
+ * first hfn is a multiple of MEM_HUGE_PAGES: a 2 MiB aligned, contiguous
+ * host-physical run, what a transparent huge page is to a real host. Runs
+ * are carved from the never-used part of the pool only ([hiwater, frames),
+ * the frames skipped to align going to the free list): frees return frames
+ * one by one and the pool never compacts, so after enough churn there is no
+ * run left even when enough single frames are free, as on a fragmented
+ * host. A run is cleared on allocation (resident, as clear_huge_page()
+ * leaves a THP) and freed frame by frame with mem_pool_free().
+ */
+#define MEM_HUGE_SHIFT 9
+#define MEM_HUGE_PAGES (1u << MEM_HUGE_SHIFT) /* 4 KiB frames per 2 MiB */
+
+/* Allocate a 2 MiB run into *out (its first frame). Returns 0, or -ENOMEM
+ * when the budget or the never-used part of the pool cannot hold one. */
+int mem_pool_alloc_huge(struct mem_pool *pool, hfn_t *out) MEM_MUST_CHECK;
+
 /* Resident set size of this process (/proc/self/statm), bytes; 0 if unknown. */
 uint64_t mem_rss_bytes(void);
 
@@ -266,6 +284,21 @@ const char *mem_p2m_state_name(enum mem_page_state s);
  */
 int mem_p2m_populate(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_CHECK;
 /*
+ * Make the 2 MiB block of gfns containing gfn (gfn & ~511 .. + 511) RESIDENT
+ * on one 2 MiB run of host frames (mem_pool_alloc_huge), so that it can be
+ * mapped by 2 MiB translations; *hfn gets gfn's own frame. Every gfn of the
+ * block must be UNTOUCHED and inside the guest. Returns 0, -EBUSY when they
+ * are not (populate them one by one instead), -ENOMEM when the pool has no
+ * run. Nothing changes on failure.
+ */
+int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_CHECK;
+/*
+ * Can the 2 MiB block containing gfn be mapped by one 2 MiB translation?
+ * True when all its 512 gfns are inside the guest, RESIDENT and not
+ * write-protected, and their frames form one aligned run in gfn order.
+ */
+bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn);
+/*
  * Move gfn to state `to` with value `val` (hfn or slot) and the
  * write-protect bit `wp`, after zapping its translations. The caller has
  * already moved the contents and owns the frame bookkeeping (this function
@@ -324,7 +357,9 @@ void mem_p2m_attach_swap(struct mem_p2m *p2m, struct mem_swap *s);
 struct mem_mapper;
 struct mem_mapper_ops {
 	const char *name;
-	/* Drop the translation `ref` of gfn. Must not call back into the rmap. */
+	/* Drop the translation `ref` of gfn. May delete records of other gfns
+	 * (mem_rmap_del: dropping a 2 MiB translation that covers them) but
+	 * must not add or zap; the record of gfn itself is already gone. */
 	void (*zap)(struct mem_mapper *m, gfn_t gfn, uint64_t ref);
 };
 struct mem_mapper {
@@ -352,17 +387,36 @@ unsigned mem_rmap_count(const struct mem_p2m *p2m, gfn_t gfn);
  * TLB model (tlb.c): set-associative, LRU within a set, untagged (a CR3
  * write flushes it, as without PCID). Entries must be a multiple of ways and
  * the number of sets a power of two.
+ *
+ * One array holds 4 KiB and 2 MiB translations, as the second-level TLB of
+ * Skylake-class cores does: a 4 KiB entry is keyed by its vpn, a 2 MiB entry
+ * by mem_tlb_key2m(vpn) (the 2 MiB page number with MEM_TLB_KEY_2M set), and
+ * maps the whole aligned 2 MiB: hptr is the host address of its first byte,
+ * gfn its first guest frame. A 2 MiB entry exists only where both
+ * dimensions map 2 MiB or more (the guest page and the EPT or shadow
+ * mapping); a guest large page over 4 KiB host mappings is cached as 4 KiB
+ * pieces flagged MEM_TLB_G2M / MEM_TLB_G1G, which INVLPG of any address in
+ * the guest page drops together (mem_tlb_flush_page), as on hardware.
  */
 #define MEM_TLB_W                                                                                  \
-	1u	      /* a write may complete without a walk: writable all                         \
-			 the way and the guest PTE's D bit already set */
-#define MEM_TLB_U  2u /* user-accessible */
-#define MEM_TLB_NX 4u /* no instruction fetch */
+	1u		   /* a write may complete without a walk: writable all                    \
+			      the way and the guest PTE's D bit already set */
+#define MEM_TLB_U      2u  /* user-accessible */
+#define MEM_TLB_NX     4u  /* no instruction fetch */
+#define MEM_TLB_G2M    8u  /* part of a guest 2 MiB page */
+#define MEM_TLB_G1G    16u /* part of a guest 1 GiB page */
+
+#define MEM_TLB_KEY_2M (1ull << 61)
+/* Key of the 2 MiB entry that would cover vpn. */
+static inline uint64_t mem_tlb_key2m(uint64_t vpn)
+{
+	return MEM_TLB_KEY_2M | (vpn >> MEM_HUGE_SHIFT);
+}
 
 struct mem_tlb_entry {
-	uint64_t tag;	/* vpn << 1 | 1 when valid, 0 when empty */
-	uint8_t *hptr;	/* host address of the 4 KiB frame */
-	gfn_t gfn;	/* guest frame it maps, for zapping by gfn */
+	uint64_t tag;	/* key << 1 | 1 when valid, 0 when empty */
+	uint8_t *hptr;	/* host address of the 4 KiB frame (2 MiB: run) */
+	gfn_t gfn;	/* guest frame it maps (2 MiB: the first) */
 	uint32_t flags; /* MEM_TLB_* */
 	uint32_t stamp; /* LRU: larger is more recent */
 };
@@ -371,6 +425,7 @@ struct mem_tlb {
 	uint32_t tick;
 	struct mem_tlb_entry *e; /* sets * ways */
 	uint64_t flushes;
+	uint64_t large; /* fills flagged G2M/G1G since the last flush_all */
 };
 
 /* Set up a TLB of `entries` entries, `ways` per set. 0 or -EINVAL/-ENOMEM. */
@@ -389,12 +444,20 @@ static inline struct mem_tlb_entry *mem_tlb_lookup(struct mem_tlb *tlb, uint64_t
 		}
 	return NULL;
 }
-/* Insert or overwrite the entry of vpn, evicting the set's LRU entry. */
-void mem_tlb_fill(struct mem_tlb *tlb, uint64_t vpn, uint8_t *hptr, gfn_t gfn, uint32_t flags);
+/* Insert or overwrite the entry of key (a vpn, or a 2 MiB key), evicting
+ * the set's LRU entry. */
+void mem_tlb_fill(struct mem_tlb *tlb, uint64_t key, uint8_t *hptr, gfn_t gfn, uint32_t flags);
 void mem_tlb_flush_all(struct mem_tlb *tlb);
-void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t vpn);
-/* Drop every entry that maps gfn (a remap). */
+/* Drop the entry of key (exactly that key). */
+void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t key);
+/* Drop every entry that maps gfn, 2 MiB entries covering it included. */
 void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn);
+/* Drop every 4 KiB and 2 MiB entry that translates a page of
+ * [vpn, vpn + n): a scan of the whole array. */
+void mem_tlb_flush_range(struct mem_tlb *tlb, uint64_t vpn, uint64_t n);
+/* INVLPG of vpn: its 4 KiB entry, the 2 MiB entry covering it, and every
+ * piece of a guest large page containing it. */
+void mem_tlb_flush_page(struct mem_tlb *tlb, uint64_t vpn);
 
 /* ------------------------------------------------------------------------
  * The software MMU (mmu.c) and the paging modes behind paging_ops.
@@ -403,13 +466,18 @@ void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn);
  * mmu_access() (virtual, through the guest's page tables at cr3) or
  * mmu_phys() (the guest kernel's direct map: guest-physical, through the
  * second dimension only). A TLB hit completes inline. A miss calls the
- * paging mode's translate, which walks the guest's 4-level table in guest
- * memory (setting A, and D on a write, as hardware does) and the mode's own
- * structures, counting every memory reference in walk_refs.
+ * paging mode's translate, which walks the mode's structures (and, when it
+ * needs to, the guest's 4-level table in guest memory, setting A, and D on
+ * a write, as hardware does), counting every memory reference in walk_refs.
  *
  * Exits: when the mode needs the VMM (a nested fault on a gfn the EPT does
- * not map, later shadow-paging events) the MMU counts the exit by reason and
- * calls the VMM's handler, a plain function call, before the access retries.
+ * not map; under shadow paging a shadow miss, a write to a guest page-table
+ * page, a CR3 write, an INVLPG) the MMU counts the exit by reason and calls
+ * the VMM's handler, a plain function call, before the access retries.
+ *
+ * The mode can be changed while the guest runs (mmu_switch_mode): the old
+ * mode's structures are torn down, the new mode starts empty and builds
+ * lazily; guest memory and the guest's own tables are untouched.
  */
 enum mmu_exit_reason {
 	MMU_EXIT_NESTED_FAULT = 0, /* EPT violation (Intel), #NPF (AMD) */
@@ -438,6 +506,10 @@ const char *mmu_exit_name(enum mmu_exit_reason r);
 
 /* mmu_access() result when the guest takes a page fault (see m->pf). */
 #define MMU_PF 1
+/* translate result: the access must be emulated through the mode's phys
+ * at m->emul_gfn (a write to a write-protected guest page-table page
+ * through a virtual mapping); the MMU does it, then moves on. */
+#define MMU_EMULATE 2
 
 struct mmu_stats {
 	uint64_t accesses; /* translated accesses (one per page touched) */
@@ -450,6 +522,10 @@ struct mmu_stats {
 	uint64_t guest_faults;	 /* #PF delivered to the guest */
 	uint64_t exits[MMU_EXIT_NR];
 	uint64_t pwc_hits;
+	uint64_t cr3_loads; /* guest CR3 writes, in every mode */
+	uint64_t invlpgs;   /* guest INVLPGs, in every mode */
+	uint64_t emulated;  /* accesses emulated (MMU_EMULATE) */
+	uint64_t splits;    /* 2 MiB mappings split (nested or shadow) */
 };
 
 /* The VMM's side of an exit. Return 0 to retry the access, -errno to fail
@@ -462,27 +538,42 @@ struct mmu_exit {
 typedef int (*mmu_exit_fn)(void *ctx, const struct mmu_exit *x);
 
 struct mmu;
+/*
+ * A paging mode. create, destroy, translate and phys are required; set_cr3
+ * and invlpg are optional. The mode owns m->mode and every host frame it
+ * holds (counted in m->mode_frames), and every rmap record it adds; destroy
+ * gives all of them back and leaves no TLB entry that came from the mode.
+ */
 struct paging_ops {
 	const char *name;
-	/* Allocate the mode's state in m->mode. Called with m->p2m set. */
+	/* Allocate the mode's state in m->mode. Called with m->p2m and
+	 * m->cr3 set (cr3 may be 0 before the guest loads one). */
 	int (*create)(struct mmu *m);
-	/* Free the mode's state and its host frames; zap its rmap records. */
+	/* Free the mode's state and its host frames; drop its rmap records;
+	 * flush m->tlb and m->ptlb. */
 	void (*destroy)(struct mmu *m);
 	/* TLB miss: translate va for acc, count refs, set guest A/D bits, fill
-	 * the TLB. Returns 0, MMU_PF (m->pf filled) or -errno. */
+	 * the TLB. Returns 0, MMU_PF (m->pf filled), MMU_EMULATE (m->emul_gfn
+	 * set) or -errno. */
 	int (*translate)(struct mmu *m, gva_t va, unsigned acc);
-	/* Host address of gpa for a guest-kernel access of kind acc (the
-	 * mode may exit, e.g. a write to a protected PT page under shadow
-	 * paging). Returns NULL with *err set (-errno) on failure. */
-	uint8_t *(*phys)(struct mmu *m, gpa_t gpa, unsigned acc, int *err);
-	/* Optional: the guest loaded CR3 / executed INVLPG. NULL = nothing
-	 * beyond the MMU's own TLB flush. */
+	/* Host address of gpa for a guest-kernel access of kind acc to len
+	 * bytes (within one page). The mode may exit (a write to a protected
+	 * page-table page under shadow paging is emulated here: the MMU does
+	 * the store into the returned address right after). *tlbf holds the
+	 * flags the direct-map TLB would cache (MEM_TLB_W after a write); the
+	 * mode clears MEM_TLB_W when later writes must come back to it.
+	 * Returns NULL with *err set (-errno) on failure. */
+	uint8_t *(*phys)(struct mmu *m, gpa_t gpa, size_t len, unsigned acc, uint32_t *tlbf,
+			 int *err);
+	/* Optional: the guest loaded CR3 / executed INVLPG, after the MMU's
+	 * own TLB flush. */
 	void (*set_cr3)(struct mmu *m, gpa_t cr3);
 	void (*invlpg)(struct mmu *m, gva_t va);
 };
-/* The paging mode called `name` ("nested"), or NULL. */
+/* The paging mode called `name` ("nested", "shadow"), or NULL. */
 const struct paging_ops *paging_find(const char *name);
 extern const struct paging_ops paging_nested_ops;
+extern const struct paging_ops paging_shadow_ops;
 
 struct mmu_config {
 	unsigned tlb_entries, tlb_ways;	  /* gva TLB (default 1536, 12 ways) */
@@ -490,6 +581,8 @@ struct mmu_config {
 	unsigned pwc_entries;		  /* nested walk cache: gfn -> host frame of the
 					     guest's page-table pages, fully associative;
 					     0 = none (the cold 24-reference walk) */
+	unsigned shadow_roots;		  /* shadow paging: cached roots, one per guest
+					     address space (default 8) */
 };
 
 struct mmu {
@@ -502,12 +595,13 @@ struct mmu {
 		gva_t addr;   /* CR2 */
 		unsigned err; /* MMU_PF_* */
 	} pf;
+	gfn_t emul_gfn; /* MMU_EMULATE: the guest frame to access */
 	struct mem_tlb ptlb;
 	struct mem_p2m *p2m;   /* borrowed */
 	struct mem_pool *pool; /* borrowed, = p2m->pool */
 	const struct paging_ops *ops;
 	void *mode;	      /* the paging mode's state */
-	uint64_t mode_frames; /* host frames the mode holds (EPT tables) */
+	uint64_t mode_frames; /* host frames the mode holds (EPT, shadow tables) */
 	struct mmu_config cfg;
 	mmu_exit_fn exit;
 	void *exit_ctx;
@@ -521,10 +615,24 @@ int mmu_init(struct mmu *m, struct mem_p2m *p2m, const struct paging_ops *ops,
 void mmu_fini(struct mmu *m);
 /* Count exit x and call the VMM's handler. For paging modes. */
 int mmu_exit(struct mmu *m, const struct mmu_exit *x) MEM_MUST_CHECK;
+/* Call the VMM's handler for x without counting an exit: the mode is
+ * already handling one (a shadow miss that finds a guest table frame
+ * absent or write-protected). For paging modes. */
+int mmu_exit_resolve(struct mmu *m, const struct mmu_exit *x) MEM_MUST_CHECK;
 /* Load CR3 (flushes the TLB). */
 void mmu_set_cr3(struct mmu *m, gpa_t cr3);
-/* Invalidate the translation of va (INVLPG). */
+/* Invalidate the translation of va (INVLPG): the whole guest page when va
+ * lies in a guest large page. */
 void mmu_invlpg(struct mmu *m, gva_t va);
+/*
+ * Switch to paging mode ops at run time (a no-op when it is the current
+ * one): count an MMU_EXIT_MODE_SWITCH (without calling the handler: the VMM
+ * is the caller), tear the current mode down, create the new one, which
+ * builds lazily. Returns 0, or -errno when the new mode cannot be created;
+ * the MMU then runs the old mode again (-errno only if that fails too, and
+ * the guest cannot continue).
+ */
+int mmu_switch_mode(struct mmu *m, const struct paging_ops *ops) MEM_MUST_CHECK;
 
 /* Slow path of mmu_access: misses, page-crossing accesses. */
 int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc);
@@ -569,6 +677,7 @@ static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, uns
 int mmu_phys(struct mmu *m, gpa_t gpa, void *buf, size_t len, unsigned acc) MEM_MUST_CHECK;
 
 /* ------------------------------------------------------------------------
+<<<<<<< HEAD
  * Host swap (swap.c): one swap file per host, the last resort of reclaim.
  *
  * A swapped-out gfn is SWAPPED with its slot as the p2m value; its bytes
@@ -776,15 +885,29 @@ void mem_policy_targets(const struct mem_policy_params *p, struct mem_policy_gue
 
 /* ------------------------------------------------------------------------
  * Nested paging internals shared with tests (paging_nested.c).
+=======
+ * Walk-reference arithmetic (Bhargava et al., ASPLOS 2008), no caches.
+>>>>>>> main
  *
- * Walk-reference arithmetic, no caches: each of the 4 guest levels costs 4
- * EPT references to translate the guest table page's gpa plus 1 reference
- * for the guest entry; the final gpa costs 4 more: 4 * (4 + 1) + 4 = 24.
- * With the walk cache, a hit on a guest table page's gfn saves its 4 EPT
- * references; the data page's gfn is not cached there (the TLB does that).
+ * Nested: each guest level costs the EPT levels that translate the guest
+ * table page's gpa plus 1 reference for the guest entry; the final gpa
+ * costs the EPT levels once more. With g guest levels and h EPT levels,
+ * g * (h + 1) + h: 4 KiB/4 KiB 24, 2 MiB guest pages 19, 2 MiB EPT 19,
+ * 2 MiB in both 15. With the walk cache, a hit on a guest table page's gfn
+ * saves its EPT references; the data page's gfn is not cached there (the
+ * TLB does that).
+ *
+ * Shadow: the hardware walks the shadow table only, one reference per
+ * level: 4, or 3 when the shadow entry maps 2 MiB.
  */
-#define PAGING_NESTED_COLD_REFS 24
+#define PAGING_NESTED_REFS(g, h) ((g) * ((h) + 1) + (h))
+#define PAGING_NESTED_COLD_REFS	 PAGING_NESTED_REFS(4, 4)
+#define PAGING_SHADOW_REFS	 4
 /* Root of the EPT (host-physical address), for tests and dumps. */
 uint64_t paging_nested_root(const struct mmu *m);
+/* Shadow internals for tests: frames of shadow tables the mode holds, and
+ * whether guest frame gfn is write-protected as a shadowed page table. */
+uint64_t paging_shadow_pages(const struct mmu *m);
+bool paging_shadow_tracked(const struct mmu *m, gfn_t gfn);
 
 #endif

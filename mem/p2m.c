@@ -188,6 +188,47 @@ int mem_p2m_populate(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn)
 	}
 }
 
+int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn)
+{
+	gfn_t base = gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+	hfn_t h;
+	int err;
+
+	if (gfn >= p2m->pages)
+		return -EINVAL;
+	if (base + MEM_HUGE_PAGES > p2m->pages)
+		return -EBUSY;
+	for (gfn_t g = base; g < base + MEM_HUGE_PAGES; g++)
+		if (mem_p2m_state(p2m, g) != MEM_UNTOUCHED)
+			return -EBUSY;
+	err = mem_pool_alloc_huge(p2m->pool, &h);
+	if (err)
+		return err;
+	/* No translation can exist for an UNTOUCHED gfn: no zap. */
+	for (gfn_t i = 0; i < MEM_HUGE_PAGES; i++)
+		p2m_store(p2m, base + i, MEM_RESIDENT, h + i, false);
+	*hfn = h + (gfn - base);
+	return 0;
+}
+
+bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn)
+{
+	gfn_t base = gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+	uint64_t want;
+
+	if (base + MEM_HUGE_PAGES > p2m->pages)
+		return false;
+	want = p2m->e[base] & ~(MEM_P2M_STATE_MASK | MEM_P2M_WP);
+	if ((want >> MEM_P2M_VAL_SHIFT) % MEM_HUGE_PAGES)
+		return false;
+	/* entry i must be exactly RESIDENT, not write-protected, frame h + i */
+	want |= MEM_RESIDENT;
+	for (gfn_t i = 0; i < MEM_HUGE_PAGES; i++, want += 1ull << MEM_P2M_VAL_SHIFT)
+		if (p2m->e[base + i] != want)
+			return false;
+	return true;
+}
+
 int mem_p2m_set(struct mem_p2m *p2m, gfn_t gfn, enum mem_page_state to, uint64_t val, bool wp)
 {
 	enum mem_page_state from;

@@ -6,50 +6,66 @@
  * page, in the layout documented beside EPT_* in mem.h. Its pages come from
  * the frame pool (m->pool), zeroed, and are counted in m->mode_frames; an
  * entry's address is the next table's (or the leaf frame's) hfn << 12, the
- * pool being the host-physical address space. Only 4 KiB leaves are built.
- * The table starts as an empty root and grows lazily: a gfn whose leaf is
- * missing, or whose leaf lacks EPT_W for a write, is an EPT violation, which
- * exits to the VMM (MMU_EXIT_NESTED_FAULT); the handler makes the gfn
- * RESIDENT (or SHARED, write-protected) in the p2m, then the leaf is built
- * from the p2m entry: hfn << 12 | R | X | MT=WB, plus W unless the p2m entry
- * is write-protected. Intermediate tables are allocated on that path only,
- * so a walk over a built table never allocates.
+ * pool being the host-physical address space. The table starts as an empty
+ * root and grows lazily: a gfn whose leaf is missing, or whose leaf lacks
+ * EPT_W for a write, is an EPT violation, which exits to the VMM
+ * (MMU_EXIT_NESTED_FAULT); the handler makes the gfn RESIDENT (or SHARED,
+ * write-protected) in the p2m, then the leaf is built from the p2m entry:
+ * hfn << 12 | R | X | MT=WB, plus W unless the p2m entry is write-protected.
+ * When the whole 2 MiB block of the gfn is mappable at once (the p2m says
+ * so: all RESIDENT, writable, on one aligned run of host frames, which the
+ * VMM arranges with mem_p2m_populate_huge) and its PD entry is empty, the
+ * leaf is a 2 MiB one (EPT_PS at level 2) instead. Intermediate tables are
+ * allocated on that path only, so a walk over a built table never
+ * allocates.
  *
- * Invariant: a present leaf has exactly one rmap record (mapper nested_zap,
- * ref = the leaf's address). A remap of the gfn zaps the record: the leaf is
- * cleared and the gfn dropped from both TLBs and the walk cache, so nothing
- * here keeps a frame the guest no longer owns.
+ * Reverse map: every gfn a present leaf maps has exactly one record
+ * (mapper nested_zap, ref 0): one for a 4 KiB leaf, 512 for a 2 MiB one.
+ * The record names no entry: the zap finds the leaf by walking the EPT for
+ * the gfn, so records stay valid when a 2 MiB leaf is split. A zap of a
+ * gfn under a 4 KiB leaf clears it; under a 2 MiB leaf it splits the leaf
+ * into a table of 512 4 KiB leaves on the same frames (a frame from the
+ * pool; MMU stat `splits`) and clears only that gfn's. If the pool has no
+ * frame for the table, the whole 2 MiB leaf goes and the 511 other records
+ * are deleted. Either way the gfn is dropped from both TLBs and the walk
+ * cache, so nothing here keeps a frame the guest no longer owns.
  *
  * The 2D walk (translate): for each guest level 4..1, the gpa of the guest
  * table page is translated through the EPT (4 references, one per EPT
- * level), then the guest entry is read (1 reference); finally the data gpa
- * is translated (4 references): 4 * (4 + 1) + 4 = 24 on a cold miss. A guest
- * 2 MiB (1 GiB) page ends the guest walk at level 2 (3): 19 (14) references.
- * Accesses to guest paging structures are writes for EPT purposes (as with
- * EPT A/D enabled), since the walker writes A/D bits there: a write-protected
- * guest table page exits before the walker writes into a shared frame.
+ * level; 3 under a 2 MiB EPT leaf), then the guest entry is read (1
+ * reference); finally the data gpa is translated the same way: 24 on a cold
+ * miss with 4 KiB pages everywhere, fewer with large pages (the arithmetic
+ * is beside PAGING_NESTED_REFS in mem.h). A guest 2 MiB (1 GiB) page ends
+ * the guest walk at level 2 (3). Accesses to guest paging structures are
+ * writes for EPT purposes (as with EPT A/D enabled), since the walker
+ * writes A/D bits there: a write-protected guest table page exits before
+ * the walker writes into a shared frame.
  *
- * Counting rule for exits: an EPT translation costs 4 references once, even
- * when it exits: the faulting attempt, the exit and the re-walk after the
- * handler together count 4, and the 2D walk resumes where it stopped. So a
- * walk costs 24 references without caches whether or not it exited, and
- * one tlb_miss. The one exception: if a handler zapped any EPT leaf during
- * the walk (it reclaimed memory), host pointers taken earlier in the walk
- * may be stale, so the walk restarts from CR3 (as the re-executed
- * instruction would) and the restarted walk counts its references again.
+ * Counting rule for exits: an EPT translation costs its references once,
+ * even when it exits: the faulting attempt, the exit and the re-walk after
+ * the handler together count the levels of the leaf finally used, and the
+ * 2D walk resumes where it stopped. So a walk costs 24 references without
+ * caches whether or not it exited, and one tlb_miss. The one exception: if
+ * a handler zapped any EPT leaf during the walk (it reclaimed memory), host
+ * pointers taken earlier in the walk may be stale, so the walk restarts
+ * from CR3 (as the re-executed instruction would) and the restarted walk
+ * counts its references again.
  *
  * The walk cache (pwc, cfg.pwc_entries > 0): a fully associative LRU of
  * guest-table gfn -> host frame, standing in for the paging-structure caches
- * of the second dimension. A hit saves the 4 EPT references of that guest
+ * of the second dimension. A hit saves the EPT references of that guest
  * table page (warm: 4 guest entries + 4 for the data page = 8); the data
  * gfn is never cached there (the TLB does that).
  *
- * A/D: on a successful walk (only then) the walker sets PTE_A in every guest
- * entry it used, PTE_D in the guest leaf on a write, EPT_A in every EPT leaf
- * it used and EPT_D on writes (table pages always, data page on a write).
- * The TLB entry gets MEM_TLB_W only when the guest path is writable at every
- * level, the guest leaf is dirty, and the EPT leaf is writable and dirty, so
- * the first write to a clean page walks again and sets D, as hardware does.
+ * A/D and the TLB: on a successful walk (only then) the walker sets PTE_A in
+ * every guest entry it used, PTE_D in the guest leaf on a write, EPT_A in
+ * every EPT leaf it used and EPT_D on writes (table pages always, data page
+ * on a write). The TLB entry gets MEM_TLB_W only when the guest path is
+ * writable at every level, the guest leaf is dirty, and the EPT leaf is
+ * writable and dirty, so the first write to a clean page walks again and
+ * sets D, as hardware does. Its size is the smaller of the two mappings: a
+ * 2 MiB entry when a guest large page sits on a 2 MiB EPT leaf, else a
+ * 4 KiB one (flagged as a piece of a guest large page when it is one).
  * Reserved bits in guest entries are ignored (no RSVD faults); PS in a PML4
  * entry is ignored.
  */
@@ -133,15 +149,93 @@ static void pwc_flush_gfn(struct nested *n, gfn_t gfn)
 
 /* ---- the EPT ---- */
 
-/* The rmap's zap of one of our leaves: the gfn is being remapped. */
+#define EPT_LEAF_FLAGS (EPT_RWX | EPT_MT_WB | EPT_IPAT | EPT_A | EPT_D)
+
+/*
+ * The entry that maps gfn: a 4 KiB leaf (*level 1) or a 2 MiB leaf (*level
+ * 2, EPT_PS). NULL when an intermediate table is missing; the entry
+ * returned may be empty.
+ */
+static uint64_t *ept_find(struct mmu *m, struct nested *n, gfn_t gfn, int *level)
+{
+	uint64_t *t = (uint64_t *)mem_pool_ptr(m->pool, n->root);
+
+	for (int l = EPT_LEVELS; l > 1; l--) {
+		uint64_t *pe = &t[ept_index(gfn, l)];
+
+		if (l == 2 && (*pe & EPT_PS)) {
+			*level = 2;
+			return pe;
+		}
+		if (!(*pe & EPT_RWX))
+			return NULL;
+		t = ept_table(m, *pe);
+	}
+	*level = 1;
+	return &t[ept_index(gfn, 1)];
+}
+
+/* Host frame of gfn under leaf e at level. */
+static hfn_t ept_hfn(uint64_t e, int level, gfn_t gfn)
+{
+	hfn_t h = (e & EPT_ADDR_MASK) >> MEM_PAGE_SHIFT;
+
+	return level == 2 ? h + (gfn & (MEM_HUGE_PAGES - 1)) : h;
+}
+
+/*
+ * Split the 2 MiB leaf *pde into a table of 4 KiB leaves on the same
+ * frames, leaving gfn's entry empty when clear is set. Returns 0, or
+ * -ENOMEM when the pool has no frame for the table (nothing changed).
+ */
+static int ept_split(struct mmu *m, uint64_t *pde, gfn_t gfn, bool clear)
+{
+	hfn_t base = (*pde & EPT_ADDR_MASK) >> MEM_PAGE_SHIFT, h;
+	uint64_t flags = *pde & EPT_LEAF_FLAGS, *t;
+	int r = mem_pool_alloc(m->pool, &h, false);
+
+	if (r)
+		return r;
+	m->mode_frames++;
+	m->st.splits++;
+	t = (uint64_t *)mem_pool_ptr(m->pool, h);
+	for (unsigned i = 0; i < MEM_HUGE_PAGES; i++)
+		t[i] = (base + i) << MEM_PAGE_SHIFT | flags;
+	if (clear)
+		t[ept_index(gfn, 1)] = 0;
+	*pde = (h << MEM_PAGE_SHIFT) | EPT_RWX;
+	return 0;
+}
+
+/* The rmap's zap: gfn is being remapped. ref is always 0 (see above). */
 static void nested_zap(struct mem_mapper *mp, gfn_t gfn, uint64_t ref)
 {
 	struct nested *n = mp->ctx;
+	struct mmu *m = n->m;
+	uint64_t *leaf;
+	int level;
 
-	*(uint64_t *)(uintptr_t)ref = 0;
+	(void)ref;
+	leaf = ept_find(m, n, gfn, &level);
+	if (leaf && level == 1) {
+		*leaf = 0;
+	} else if (leaf && ept_split(m, leaf, gfn, true)) {
+		/* no frame for a table: the whole 2 MiB goes */
+		gfn_t base = gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+
+		*leaf = 0;
+		for (gfn_t g = base; g < base + MEM_HUGE_PAGES; g++)
+			if (g != gfn) {
+				(void)mem_rmap_del(m->p2m, g, &n->mapper, 0);
+				pwc_flush_gfn(n, g);
+			}
+		/* rare (the pool is exhausted): drop everything cached */
+		mem_tlb_flush_all(&m->tlb);
+		mem_tlb_flush_all(&m->ptlb);
+	}
 	n->zaps++;
-	mem_tlb_flush_gfn(&n->m->tlb, gfn);
-	mem_tlb_flush_gfn(&n->m->ptlb, gfn);
+	mem_tlb_flush_gfn(&m->tlb, gfn);
+	mem_tlb_flush_gfn(&m->ptlb, gfn);
 	pwc_flush_gfn(n, gfn);
 }
 
@@ -150,31 +244,22 @@ static const struct mem_mapper_ops nested_mapper_ops = {
     .zap = nested_zap,
 };
 
-/* The leaf entry of gfn, or NULL when an intermediate level is missing. */
-static uint64_t *ept_lookup(struct mmu *m, struct nested *n, gfn_t gfn)
+/* The entry at `level` (1 or 2) for gfn, building missing intermediate
+ * tables above it (zeroed, from the pool); a 2 MiB leaf in the way of a
+ * level-1 entry is split. Returns 0 or -ENOMEM. */
+static int ept_build(struct mmu *m, struct nested *n, gfn_t gfn, int level, uint64_t **out)
 {
 	uint64_t *t = (uint64_t *)mem_pool_ptr(m->pool, n->root);
 
-	for (int level = EPT_LEVELS; level > 1; level--) {
-		uint64_t e = t[ept_index(gfn, level)];
+	for (int l = EPT_LEVELS; l > level; l--) {
+		uint64_t *pe = &t[ept_index(gfn, l)];
 
-		if (!(e & EPT_RWX))
-			return NULL;
-		t = ept_table(m, e);
-	}
-	return &t[ept_index(gfn, 1)];
-}
+		if (l == 2 && (*pe & EPT_PS)) {
+			int r = ept_split(m, pe, gfn, false);
 
-/* The leaf entry of gfn, building missing intermediate tables (zeroed, from
- * the pool). Returns 0 or -ENOMEM. */
-static int ept_build(struct mmu *m, struct nested *n, gfn_t gfn, uint64_t **leaf)
-{
-	uint64_t *t = (uint64_t *)mem_pool_ptr(m->pool, n->root);
-
-	for (int level = EPT_LEVELS; level > 1; level--) {
-		uint64_t *pe = &t[ept_index(gfn, level)];
-
-		if (!(*pe & EPT_RWX)) {
+			if (r)
+				return r;
+		} else if (!(*pe & EPT_RWX)) {
 			hfn_t h;
 			int r = mem_pool_alloc(m->pool, &h, true);
 
@@ -185,17 +270,37 @@ static int ept_build(struct mmu *m, struct nested *n, gfn_t gfn, uint64_t **leaf
 		}
 		t = ept_table(m, *pe);
 	}
-	*leaf = &t[ept_index(gfn, 1)];
+	*out = &t[ept_index(gfn, level)];
+	return 0;
+}
+
+/* Install a 2 MiB leaf for gfn's block at the empty PD entry *pde: one
+ * record per gfn. Returns 0 or -ENOMEM (nothing changed). */
+static int ept_install_2m(struct mmu *m, struct nested *n, uint64_t *pde, gfn_t gfn)
+{
+	gfn_t base = gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+	int r = 0;
+
+	for (gfn_t g = base; g < base + MEM_HUGE_PAGES && !r; g++) {
+		r = mem_rmap_add(m->p2m, g, &n->mapper, 0);
+		if (r)
+			while (g-- > base)
+				(void)mem_rmap_del(m->p2m, g, &n->mapper, 0);
+	}
+	if (r)
+		return r;
+	*pde = (mem_p2m_val(m->p2m, base) << MEM_PAGE_SHIFT) | EPT_RWX | EPT_MT_WB | EPT_PS;
 	return 0;
 }
 
 /*
  * EPT violation on gfn for an access of kind acc: exit to the VMM, then
- * install (or refresh) the leaf from the p2m. Returns the leaf, or NULL with
- * *err: the handler's error, -EFAULT when the handler left the gfn unmapped
- * (or still write-protected for a write), -ENOMEM.
+ * install (or refresh) the leaf from the p2m. Returns the leaf and its level,
+ * or NULL with *err: the handler's error, -EFAULT when the handler left the
+ * gfn unmapped (or still write-protected for a write), -ENOMEM.
  */
-static uint64_t *ept_violation(struct mmu *m, struct nested *n, gfn_t gfn, unsigned acc, int *err)
+static uint64_t *ept_violation(struct mmu *m, struct nested *n, gfn_t gfn, unsigned acc, int *level,
+			       int *err)
 {
 	struct mmu_exit x = {.reason = MMU_EXIT_NESTED_FAULT, .gfn = gfn, .acc = acc};
 	enum mem_page_state s;
@@ -212,9 +317,23 @@ static uint64_t *ept_violation(struct mmu *m, struct nested *n, gfn_t gfn, unsig
 	r = -EFAULT;
 	if ((s != MEM_RESIDENT && s != MEM_SHARED) || ((acc & MMU_WRITE) && wp))
 		goto fail;
-	r = ept_build(m, n, gfn, &leaf);
+	if (mem_p2m_huge_mappable(m->p2m, gfn)) {
+		r = ept_build(m, n, gfn, 2, &leaf);
+		if (r)
+			goto fail;
+		if (!(*leaf & EPT_RWX)) {
+			r = ept_install_2m(m, n, leaf, gfn);
+			if (r)
+				goto fail;
+			*level = 2;
+			return leaf;
+		}
+		/* a table of 4 KiB leaves is there already: add to it */
+	}
+	r = ept_build(m, n, gfn, 1, &leaf);
 	if (r)
 		goto fail;
+	*level = 1;
 	e = (mem_p2m_val(m->p2m, gfn) << MEM_PAGE_SHIFT) | EPT_R | EPT_X | EPT_MT_WB |
 	    (wp ? 0 : EPT_W);
 	if (*leaf & EPT_RWX) {
@@ -223,7 +342,7 @@ static uint64_t *ept_violation(struct mmu *m, struct nested *n, gfn_t gfn, unsig
 		*leaf = e | (*leaf & (EPT_A | EPT_D));
 		return leaf;
 	}
-	r = mem_rmap_add(m->p2m, gfn, &n->mapper, (uint64_t)(uintptr_t)leaf);
+	r = mem_rmap_add(m->p2m, gfn, &n->mapper, 0);
 	if (r)
 		goto fail;
 	*leaf = e;
@@ -235,25 +354,28 @@ fail:
 
 /*
  * One EPT translation of gfn (< p2m->pages) for an access of kind acc: walk
- * the four levels; on a violation exit and install the leaf; set EPT_A, and
- * EPT_D on a write. Adds 4 to *refs, once, exit or not. Returns the host
- * frame and the leaf's value in *eptl, or NULL with *err.
+ * the levels; on a violation exit and install the leaf; set EPT_A, and
+ * EPT_D on a write. Adds the levels of the leaf used to *refs, once, exit or
+ * not (4 when it fails). Returns the host frame of gfn, the leaf's value in
+ * *eptl and its level in *level, or NULL with *err.
  */
 static uint8_t *ept_translate(struct mmu *m, struct nested *n, gfn_t gfn, unsigned acc,
-			      uint64_t *refs, uint64_t *eptl, int *err)
+			      uint64_t *refs, uint64_t *eptl, int *level, int *err)
 {
-	uint64_t *leaf = ept_lookup(m, n, gfn);
+	uint64_t *leaf = ept_find(m, n, gfn, level);
 	uint64_t need = (acc & MMU_WRITE) ? EPT_W : EPT_R;
 
-	*refs += EPT_LEVELS;
 	if (!leaf || !(*leaf & need)) {
-		leaf = ept_violation(m, n, gfn, acc, err);
-		if (!leaf)
+		leaf = ept_violation(m, n, gfn, acc, level, err);
+		if (!leaf) {
+			*refs += EPT_LEVELS;
 			return NULL;
+		}
 	}
+	*refs += (uint64_t)(EPT_LEVELS - *level + 1);
 	*leaf |= EPT_A | ((acc & MMU_WRITE) ? EPT_D : 0);
 	*eptl = *leaf;
-	return mem_pool_ptr(m->pool, (*leaf & EPT_ADDR_MASK) >> MEM_PAGE_SHIFT);
+	return mem_pool_ptr(m->pool, ept_hfn(*leaf, *level, gfn));
 }
 
 /* ---- the 2D walk ---- */
@@ -268,7 +390,28 @@ static int nested_pf(struct mmu *m, gva_t va, unsigned acc, unsigned p)
 }
 
 /* Status of nested_walk asking nested_translate to start over. */
-#define NESTED_RESTART 2
+#define NESTED_RESTART 3
+
+/* Fill the TLB for va: a 2 MiB entry when the guest page (level glvl) and
+ * the EPT leaf (level elvl) both map 2 MiB or more, else a 4 KiB one. */
+static void nested_fill(struct mmu *m, gva_t va, uint8_t *h, gfn_t dgfn, int glvl, int elvl,
+			uint32_t tlbf)
+{
+	uint64_t vpn = mem_gva_to_vpn(va);
+
+	if (glvl >= 2 && elvl == 2) {
+		uint64_t i = dgfn & (MEM_HUGE_PAGES - 1);
+
+		mem_tlb_fill(&m->tlb, mem_tlb_key2m(vpn), h - (i << MEM_PAGE_SHIFT), dgfn - i,
+			     tlbf | (glvl == 3 ? MEM_TLB_G1G : 0));
+		return;
+	}
+	if (glvl == 2)
+		tlbf |= MEM_TLB_G2M;
+	else if (glvl == 3)
+		tlbf |= MEM_TLB_G1G;
+	mem_tlb_fill(&m->tlb, vpn, h, dgfn, tlbf);
+}
 
 static int nested_walk(struct mmu *m, struct nested *n, gva_t va, unsigned acc)
 {
@@ -278,9 +421,9 @@ static int nested_walk(struct mmu *m, struct nested *n, gva_t va, unsigned acc)
 	gpa_t table = m->cr3 & PTE_ADDR_MASK, data;
 	gfn_t dgfn;
 	uint8_t *h;
-	int used = 0, r = 0;
+	int used = 0, r = 0, glvl, elvl;
 
-	for (int level = 4;; level--) {
+	for (glvl = 4;; glvl--) {
 		gfn_t tgfn = mem_gpa_to_gfn(table);
 
 		if (tgfn >= m->p2m->pages) {
@@ -291,12 +434,12 @@ static int nested_walk(struct mmu *m, struct nested *n, gva_t va, unsigned acc)
 		if (h) {
 			m->st.pwc_hits++;
 		} else {
-			h = ept_translate(m, n, tgfn, MMU_WRITE, &refs, &eptl, &r);
+			h = ept_translate(m, n, tgfn, MMU_WRITE, &refs, &eptl, &elvl, &r);
 			if (!h)
 				goto out;
 			pwc_insert(n, tgfn, h);
 		}
-		pte[used] = (uint64_t *)h + pte_index(va, level);
+		pte[used] = (uint64_t *)h + pte_index(va, glvl);
 		e = *pte[used++];
 		refs++;
 		if (!(e & PTE_P)) {
@@ -305,8 +448,8 @@ static int nested_walk(struct mmu *m, struct nested *n, gva_t va, unsigned acc)
 		}
 		all &= e;
 		nx |= e & PTE_NX;
-		if (level == 1 || (level <= 3 && (e & PTE_PS))) {
-			uint64_t off = (1ull << (MEM_PAGE_SHIFT + 9 * (level - 1))) - 1;
+		if (glvl == 1 || (glvl <= 3 && (e & PTE_PS))) {
+			uint64_t off = (1ull << (MEM_PAGE_SHIFT + 9 * (glvl - 1))) - 1;
 
 			data = (e & PTE_ADDR_MASK & ~off) | (va & off);
 			break;
@@ -324,7 +467,7 @@ static int nested_walk(struct mmu *m, struct nested *n, gva_t va, unsigned acc)
 		r = -EFAULT; /* the guest maps memory it does not have */
 		goto out;
 	}
-	h = ept_translate(m, n, dgfn, acc, &refs, &eptl, &r);
+	h = ept_translate(m, n, dgfn, acc, &refs, &eptl, &elvl, &r);
 	if (!h)
 		goto out;
 	if (n->zaps != zaps) {
@@ -344,7 +487,7 @@ static int nested_walk(struct mmu *m, struct nested *n, gva_t va, unsigned acc)
 		tlbf |= MEM_TLB_U;
 	if (nx)
 		tlbf |= MEM_TLB_NX;
-	mem_tlb_fill(&m->tlb, mem_gva_to_vpn(va), h, dgfn, (uint32_t)tlbf);
+	nested_fill(m, va, h, dgfn, glvl, elvl, (uint32_t)tlbf);
 out:
 	m->st.walk_refs += refs;
 	return r;
@@ -366,11 +509,15 @@ static int nested_translate(struct mmu *m, gva_t va, unsigned acc)
 	return -ELOOP; /* handlers keep reclaiming what the walk needs */
 }
 
-static uint8_t *nested_phys(struct mmu *m, gpa_t gpa, unsigned acc, int *err)
+static uint8_t *nested_phys(struct mmu *m, gpa_t gpa, size_t len, unsigned acc, uint32_t *tlbf,
+			    int *err)
 {
 	uint64_t refs = 0, eptl;
-	uint8_t *h = ept_translate(m, m->mode, mem_gpa_to_gfn(gpa), acc, &refs, &eptl, err);
+	int level;
+	uint8_t *h = ept_translate(m, m->mode, mem_gpa_to_gfn(gpa), acc, &refs, &eptl, &level, err);
 
+	(void)len;
+	(void)tlbf; /* EPT write protection is by frame: a write fill may be cached */
 	m->st.phys_walk_refs += refs;
 	return h ? h + (gpa & (MEM_PAGE_SIZE - 1)) : NULL;
 }
@@ -416,11 +563,15 @@ static void ept_free(struct mmu *m, struct nested *n, hfn_t t, int level, gfn_t 
 
 		if (!(tab[i] & EPT_RWX))
 			continue;
-		if (level == 1) {
-			int r = mem_rmap_del(m->p2m, gfn, &n->mapper, (uint64_t)(uintptr_t)&tab[i]);
+		if (level == 1 || (level == 2 && (tab[i] & EPT_PS))) {
+			gfn_t nr = level == 1 ? 1 : MEM_HUGE_PAGES;
 
-			assert(r == 0); /* a present leaf has its record */
-			(void)r;
+			for (gfn_t g = gfn; g < gfn + nr; g++) {
+				int r = mem_rmap_del(m->p2m, g, &n->mapper, 0);
+
+				assert(r == 0); /* a mapped gfn has its record */
+				(void)r;
+			}
 		} else {
 			ept_free(m, n, (tab[i] & EPT_ADDR_MASK) >> MEM_PAGE_SHIFT, level - 1, gfn);
 		}

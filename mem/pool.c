@@ -40,6 +40,14 @@
  * measure, and a frame reused is in use anyway. Free before fresh keeps the
  * touched prefix [0, hiwater) small, which is what mincore() scans.
  *
+ * 2 MiB runs (mem_pool_alloc_huge) come from the fresh region only: hiwater
+ * is rounded up to a multiple of MEM_HUGE_PAGES, the fresh frames skipped on
+ * the way go to free[] (they read as zeros and are not resident, which is
+ * all free[] promises), and the run is [hiwater, hiwater + 512). No run is
+ * ever made of freed frames: that would need compaction, which a host
+ * without it (or a fragmented one) does not get either. The run is cleared
+ * with memset so that it is resident at once, as a THP is after its fault.
+ *
  * Double frees and frees of never-allocated frames are caller bugs: the
  * `inuse` bitmap (one bit per frame, frames / 8 bytes) makes them detectable
  * and they abort with file and line. The bitmap lives in a private wrapper
@@ -201,6 +209,30 @@ int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero)
 	if (pool->used > pool->peak)
 		pool->peak = pool->used;
 	*out = hfn;
+	return 0;
+}
+
+int mem_pool_alloc_huge(struct mem_pool *pool, hfn_t *out)
+{
+	struct pool_priv *pp = pool_priv(pool);
+	hfn_t base = (pool->hiwater + MEM_HUGE_PAGES - 1) & ~(hfn_t)(MEM_HUGE_PAGES - 1);
+
+	if (pool->frames - pool->used < MEM_HUGE_PAGES || base > pool->frames ||
+	    pool->frames - base < MEM_HUGE_PAGES)
+		return -ENOMEM;
+	/* highest first: LIFO pops then hand them out ascending */
+	for (hfn_t h = base; h-- > pool->hiwater;)
+		pool->free[pool->nfree++] = h;
+	for (hfn_t h = base; h < base + MEM_HUGE_PAGES; h++) {
+		POOL_BUG_ON(pool_test(pp, h), "fresh frame %" PRIu64 " already in use", h);
+		pool_flip(pp, h);
+	}
+	pool->hiwater = base + MEM_HUGE_PAGES;
+	pool->used += MEM_HUGE_PAGES;
+	if (pool->used > pool->peak)
+		pool->peak = pool->used;
+	memset(mem_pool_ptr(pool, base), 0, (size_t)MEM_HUGE_PAGES << MEM_PAGE_SHIFT);
+	*out = base;
 	return 0;
 }
 

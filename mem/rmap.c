@@ -32,8 +32,13 @@
  *
  * Zap: mem_rmap_zap() unlinks the whole list of the gfn, then, record by
  * record, frees it and calls mapper->ops->zap(mapper, gfn, ref). The zap
- * callback must not call back into the rmap (no add, del or zap): its
- * record is already gone, and an add could move the array under the loop.
+ * callback must not add or zap (an add could move the array under the
+ * loop, a zap would re-enter it); its own record is already gone. It may
+ * delete records of other gfns: a mapper that drops a 2 MiB translation
+ * forgets the records of the 511 other gfns it covered. That is safe
+ * because the loop holds only the detached list of this gfn, whose entries
+ * are on no other list, and a delete only unlinks from another gfn's list
+ * and pushes onto the free list.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -9,6 +9,14 @@
  * the way with the lowest stamp (the least recently used). Ages are compared
  * as tick - stamp, which stays right across a wrap of the 32-bit tick.
  * The same structure serves the kernel direct-map TLB, keyed by gfn.
+ *
+ * 2 MiB entries share the array (mem.h): their key has MEM_TLB_KEY_2M set,
+ * so their tag has bit 62 set, and they index the sets by the 2 MiB page
+ * number. The flushes that work by address or by gfn (range, page, gfn)
+ * scan the array and test both kinds; they run on INVLPG, on shadow-entry
+ * drops and on remaps, never on the access path. `large` counts fills of
+ * pieces of guest large pages, so INVLPG scans for them only when there
+ * may be some.
  */
 #include <assert.h>
 #include <errno.h>
@@ -45,10 +53,30 @@ static struct mem_tlb_entry *tlb_set(struct mem_tlb *tlb, uint64_t vpn)
 	return tlb->e + (size_t)(vpn & (tlb->sets - 1)) * tlb->ways;
 }
 
-void mem_tlb_fill(struct mem_tlb *tlb, uint64_t vpn, uint8_t *hptr, gfn_t gfn, uint32_t flags)
+#define TLB_TAG_2M (MEM_TLB_KEY_2M << 1)
+
+static bool tlb_is_2m(const struct mem_tlb_entry *e)
 {
-	struct mem_tlb_entry *set = tlb_set(tlb, vpn), *victim = NULL, *empty = NULL;
-	uint64_t tag = vpn << 1 | 1;
+	return (e->tag & TLB_TAG_2M) != 0;
+}
+
+/* First vpn an entry translates, and how many. */
+static uint64_t tlb_first_vpn(const struct mem_tlb_entry *e)
+{
+	uint64_t key = e->tag >> 1;
+
+	return tlb_is_2m(e) ? (key & ~MEM_TLB_KEY_2M) << MEM_HUGE_SHIFT : key;
+}
+
+static uint64_t tlb_npages(const struct mem_tlb_entry *e)
+{
+	return tlb_is_2m(e) ? MEM_HUGE_PAGES : 1;
+}
+
+void mem_tlb_fill(struct mem_tlb *tlb, uint64_t key, uint8_t *hptr, gfn_t gfn, uint32_t flags)
+{
+	struct mem_tlb_entry *set = tlb_set(tlb, key), *victim = NULL, *empty = NULL;
+	uint64_t tag = key << 1 | 1;
 	uint32_t oldest = 0;
 
 	for (unsigned w = 0; w < tlb->ways; w++) {
@@ -75,6 +103,8 @@ void mem_tlb_fill(struct mem_tlb *tlb, uint64_t vpn, uint8_t *hptr, gfn_t gfn, u
 	victim->gfn = gfn;
 	victim->flags = flags;
 	victim->stamp = ++tlb->tick;
+	if (flags & (MEM_TLB_G2M | MEM_TLB_G1G))
+		tlb->large++;
 }
 
 void mem_tlb_flush_all(struct mem_tlb *tlb)
@@ -84,12 +114,13 @@ void mem_tlb_flush_all(struct mem_tlb *tlb)
 	for (size_t i = 0; i < n; i++)
 		tlb->e[i].tag = 0;
 	tlb->flushes++;
+	tlb->large = 0;
 }
 
-void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t vpn)
+void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t key)
 {
-	struct mem_tlb_entry *set = tlb_set(tlb, vpn);
-	uint64_t tag = vpn << 1 | 1;
+	struct mem_tlb_entry *set = tlb_set(tlb, key);
+	uint64_t tag = key << 1 | 1;
 
 	for (unsigned w = 0; w < tlb->ways; w++)
 		if (set[w].tag == tag)
@@ -100,7 +131,47 @@ void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn)
 {
 	size_t n = (size_t)tlb->sets * tlb->ways;
 
-	for (size_t i = 0; i < n; i++)
-		if (tlb->e[i].tag && tlb->e[i].gfn == gfn)
-			tlb->e[i].tag = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct mem_tlb_entry *e = &tlb->e[i];
+
+		if (e->tag && (e->gfn == gfn ||
+			       (tlb_is_2m(e) && gfn >= e->gfn && gfn - e->gfn < MEM_HUGE_PAGES)))
+			e->tag = 0;
+	}
+}
+
+void mem_tlb_flush_range(struct mem_tlb *tlb, uint64_t vpn, uint64_t n)
+{
+	size_t total = (size_t)tlb->sets * tlb->ways;
+
+	for (size_t i = 0; i < total; i++) {
+		struct mem_tlb_entry *e = &tlb->e[i];
+		uint64_t first;
+
+		if (!e->tag)
+			continue;
+		first = tlb_first_vpn(e);
+		if (first < vpn + n && vpn < first + tlb_npages(e))
+			e->tag = 0;
+	}
+}
+
+void mem_tlb_flush_page(struct mem_tlb *tlb, uint64_t vpn)
+{
+	size_t total = (size_t)tlb->sets * tlb->ways;
+
+	mem_tlb_flush_vpn(tlb, vpn);
+	mem_tlb_flush_vpn(tlb, mem_tlb_key2m(vpn));
+	if (!tlb->large)
+		return;
+	for (size_t i = 0; i < total; i++) {
+		struct mem_tlb_entry *e = &tlb->e[i];
+		unsigned shift;
+
+		if (!e->tag || !(e->flags & (MEM_TLB_G2M | MEM_TLB_G1G)))
+			continue;
+		shift = (e->flags & MEM_TLB_G1G) ? 2 * MEM_HUGE_SHIFT : MEM_HUGE_SHIFT;
+		if (tlb_first_vpn(e) >> shift == vpn >> shift)
+			e->tag = 0;
+	}
 }

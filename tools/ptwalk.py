@@ -11,9 +11,10 @@ hardware would (Intel SDM vol. 3A, 4.5), checking what it finds:
     every level it walks; the guest OS clears A only in leaves, when its
     clock policy ages a page, and leaves D alone, as Linux does);
   - no guest frame is mapped twice (the soft guest OS never aliases).
-It prints one JSON object: per process the present, accessed and dirty leaf
-counts and the not-present entries that hold a swap entry; and exits 1 with
-a message naming the table entry on the first inconsistency.
+It prints one JSON object: per process the present, accessed and dirty
+4 KiB pages (a 2 MiB page counts 512), the large-page leaves, and the
+not-present entries that hold a swap entry; and exits 1 with a message
+naming the table entry on the first inconsistency.
 
 usage: ptwalk.py DIR NAME
 """
@@ -52,7 +53,7 @@ def main():
     owner = {}
     out = {"guest_pages": pages, "processes": {}}
     for pid, cr3 in roots:
-        st = {"present": 0, "accessed": 0, "dirty": 0, "swapped": 0, "tables": 0}
+        st = {"present": 0, "accessed": 0, "dirty": 0, "swapped": 0, "tables": 0, "large": 0}
 
         def walk(gpa, level, va, parent_a):
             st["tables"] += 1
@@ -66,15 +67,19 @@ def main():
                 if e & A and not parent_a:
                     fail(where + ": accessed below a non-accessed entry")
                 if level == 1 or e & PS:
-                    gfn = (e & ADDR) >> 12
-                    if gfn >= pages:
-                        fail(where + ": maps gfn %d beyond guest memory" % gfn)
-                    if gfn in owner:
-                        fail(where + ": gfn %d already mapped by %s" % (gfn, owner[gfn]))
-                    owner[gfn] = where
-                    st["present"] += 1
-                    st["accessed"] += bool(e & A)
-                    st["dirty"] += bool(e & D)
+                    # a 2 MiB (1 GiB) page counts as the 4 KiB pages it maps
+                    n = 1 << (9 * (level - 1))
+                    first = (e & ADDR & ~((n << 12) - 1)) >> 12
+                    if first + n > pages:
+                        fail(where + ": maps gfn %d beyond guest memory" % (first + n - 1))
+                    for gfn in range(first, first + n):
+                        if gfn in owner:
+                            fail(where + ": gfn %d already mapped by %s" % (gfn, owner[gfn]))
+                        owner[gfn] = where
+                    st["present"] += n
+                    st["accessed"] += n * bool(e & A)
+                    st["dirty"] += n * bool(e & D)
+                    st["large"] += level > 1
                 else:
                     walk(e & ADDR, level - 1, v, bool(e & A))
 

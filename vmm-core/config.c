@@ -12,17 +12,23 @@
  * Keys and defaults:
  *   [host]  memory 1G, sharing off, balloon off, swap_file "",
  *           guest_swap_dir "" ($TMPDIR), tlb_entries 1536, tlb_ways 12,
- *           pwc_entries 0, sample_ms 10, quantum 10000,
+ *           pwc_entries 0, shadow_roots 8, sample_ms 10, quantum 10000,
  *           library_pages 4096, library_seed 42,
  *           scan_rate 1000000 (page sharing: the host's cap, pages per
  *           modeled second, 0 = none), scan_batch 256, scan_order random
- *   [guest] count 1, memory 256M, backend soft, paging nested, shares 1000,
- *           min 0, max = memory, workload zipf, accesses 1000000, seed 1,
- *           wss = memory / 2, write_pct 30, zipf_theta 0.99, content mixed,
- *           zero_pct 20, library_pct 40, procs 1, timeslice 10000,
- *           reclaim clock, guest_swap = memory, sharing on (opt-out; only
- *           with [host] sharing on), scan_rate 200000 (pages per modeled
- *           second of the guest's clock)
+ *   [guest] count 1, memory 256M, backend soft, paging nested (nested,
+ *           shadow or dynamic), shares 1000, min 0, max = memory,
+ *           workload zipf, accesses 1000000, seed 1, wss = memory / 2,
+ *           write_pct 30, zipf_theta 0.99, content mixed, zero_pct 20,
+ *           library_pct 40, procs 1, timeslice 10000, reclaim clock,
+ *           guest_swap = memory, guest_large off, host_large off,
+ *           sparse_stride 16 (pages), churn_region 64K, churn_unmap_pm 20,
+ *           churn_life 20000 (operations),
+ *           paging_switch_at "" (modeled ms, comma-separated, ascending),
+ *           paging_switch_every 0 (accesses), dynamic_window_ms 1,
+ *           dynamic_margin 0.1, dynamic_confirm 2, dynamic_min_windows 4,
+ *           sharing on (opt-out; only with [host] sharing on),
+ *           scan_rate 200000 (pages per modeled second of the guest's clock)
  *   [cost]  see cost.c
  */
 #include <errno.h>
@@ -254,7 +260,46 @@ static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bo
 	strcpy(g->reclaim, "clock");
 	g->sharing = true;
 	g->scan_rate = 200000;
+	g->sparse_stride = 16;
+	g->churn_region = 64 << 10;
+	g->churn_unmap_pm = 20;
+	g->churn_life = 20000;
+	g->dyn_window_ms = 1;
+	g->dyn_margin = 0.1;
+	g->dyn_confirm = 2;
+	g->dyn_min_windows = 4;
 	return g;
+}
+
+/* "10, 20.5ms, 40": ascending modeled ms, at most VMM_SWITCH_AT_MAX. */
+static int parse_switch_at(const char *v, struct vmm_guest_cfg *g)
+{
+	const char *p = v;
+
+	g->nswitch_at = 0;
+	while (*p) {
+		char *end;
+		double t;
+
+		errno = 0;
+		t = strtod(p, &end);
+		if (errno || end == p || !(t >= 0) || g->nswitch_at == VMM_SWITCH_AT_MAX ||
+		    (g->nswitch_at && t <= g->switch_at[g->nswitch_at - 1]))
+			return -EINVAL;
+		g->switch_at[g->nswitch_at++] = t;
+		p = end;
+		if (!strncmp(p, "ms", 2))
+			p += 2;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == ',')
+			p++;
+		else if (*p)
+			return -EINVAL;
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	return g->nswitch_at ? 0 : -EINVAL;
 }
 
 static int set_host(struct parse *p, const char *k, const char *v)
@@ -277,6 +322,8 @@ static int set_host(struct parse *p, const char *k, const char *v)
 		return parse_uint(v, &h->tlb_ways, 1024);
 	if (!strcmp(k, "pwc_entries"))
 		return parse_uint(v, &h->pwc_entries, 4096);
+	if (!strcmp(k, "shadow_roots"))
+		return parse_uint(v, &h->shadow_roots, 4096);
 	if (!strcmp(k, "sample_ms"))
 		return parse_double(v, &h->sample_ms);
 	if (!strcmp(k, "quantum"))
@@ -348,6 +395,30 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return parse_bool(v, &g->sharing);
 	if (!strcmp(k, "scan_rate"))
 		return parse_double(v, &g->scan_rate);
+	if (!strcmp(k, "sparse_stride"))
+		return parse_u64(v, &g->sparse_stride);
+	if (!strcmp(k, "churn_region"))
+		return vmm_parse_size(v, &g->churn_region);
+	if (!strcmp(k, "churn_unmap_pm"))
+		return parse_uint(v, &g->churn_unmap_pm, 1000);
+	if (!strcmp(k, "churn_life"))
+		return parse_u64(v, &g->churn_life);
+	if (!strcmp(k, "guest_large"))
+		return parse_bool(v, &g->guest_large);
+	if (!strcmp(k, "host_large"))
+		return parse_bool(v, &g->host_large);
+	if (!strcmp(k, "paging_switch_at"))
+		return parse_switch_at(v, g);
+	if (!strcmp(k, "paging_switch_every"))
+		return parse_u64(v, &g->switch_every);
+	if (!strcmp(k, "dynamic_window_ms"))
+		return parse_double(v, &g->dyn_window_ms);
+	if (!strcmp(k, "dynamic_margin"))
+		return parse_double(v, &g->dyn_margin);
+	if (!strcmp(k, "dynamic_confirm"))
+		return parse_uint(v, &g->dyn_confirm, 1000);
+	if (!strcmp(k, "dynamic_min_windows"))
+		return parse_uint(v, &g->dyn_min_windows, 1000000);
 	return -ENOENT;
 }
 
@@ -438,14 +509,30 @@ static void validate_guest(struct parse *p, unsigned i)
 		     "'%s': this build runs the soft backend only (kvm comes "
 		     "with the KVM backend)",
 		     g->backend);
-	else if (!paging_find(g->paging))
-		fail(p, s, "paging", "'%s': no such paging mode in this build (nested)", g->paging);
+	else if (!vm_paging_initial(g))
+		fail(p, s, "paging", "'%s': expected nested, shadow or dynamic", g->paging);
+	else if ((g->nswitch_at || g->switch_every) && !strcmp(g->paging, "dynamic"))
+		fail(p, s, g->nswitch_at ? "paging_switch_at" : "paging_switch_every",
+		     "a schedule needs paging = nested or shadow (dynamic switches by itself)");
+	else if (!(g->dyn_window_ms > 0))
+		fail(p, s, "dynamic_window_ms", "must be positive");
+	else if (!(g->dyn_margin >= 0 && g->dyn_margin < 1))
+		fail(p, s, "dynamic_margin", "must be in [0, 1)");
+	else if (!g->dyn_confirm)
+		fail(p, s, "dynamic_confirm", "must be at least 1");
 	else if (g->max > g->memory || g->min > g->max)
 		fail(p, s, g->min > g->max ? "min" : "max", "need min <= max <= memory");
 	else if (g->shares == 0)
 		fail(p, s, "shares", "must be positive");
 	else if (guest_pattern_parse(g->workload, &pat))
-		fail(p, s, "workload", "'%s': expected seq, uniform or zipf", g->workload);
+		fail(p, s, "workload", "'%s': expected seq, uniform, zipf, sparse or churn",
+		     g->workload);
+	else if (pat == GUEST_PAT_SPARSE && (!g->sparse_stride || g->sparse_stride > (1u << 20)))
+		fail(p, s, "sparse_stride", "must be 1..1048576 pages");
+	else if (pat == GUEST_PAT_CHURN &&
+		 (g->churn_region < MEM_PAGE_SIZE || g->churn_region % MEM_PAGE_SIZE ||
+		  g->churn_region > g->wss))
+		fail(p, s, "churn_region", "must be a multiple of 4K, at most wss");
 	else if (g->accesses == 0)
 		fail(p, s, "accesses", "must be positive");
 	else if (g->wss < MEM_PAGE_SIZE)
@@ -518,6 +605,7 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 	cfg->host.memory = 1ull << 30;
 	cfg->host.tlb_entries = 1536;
 	cfg->host.tlb_ways = 12;
+	cfg->host.shadow_roots = 8;
 	cfg->host.sample_ms = 10;
 	cfg->host.quantum = 10000;
 	cfg->host.library_pages = 4096;
@@ -565,6 +653,8 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 			 ((h->tlb_entries / h->tlb_ways) & (h->tlb_entries / h->tlb_ways - 1)))
 			fail(p, "host", "tlb_entries",
 			     "entries / ways must be a power of two (e.g. 1536 / 12 = 128)");
+		else if (!h->shadow_roots)
+			fail(p, "host", "shadow_roots", "must be at least 1");
 		else if (!(h->sample_ms > 0))
 			fail(p, "host", "sample_ms", "must be positive");
 		else if (!h->quantum)

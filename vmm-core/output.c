@@ -33,7 +33,7 @@ void output_timeseries_header(FILE *f)
 	fputs("time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,"
 	      "guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,"
 	      "tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,"
-	      "balloon_actual,host_frames_used,host_rss_bytes\n",
+	      "balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches\n",
 	      f);
 }
 
@@ -54,12 +54,12 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 	fprintf(f,
 		"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%.0f,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
+		",%.0f,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u\n",
 		c.cyc.total / vm->cost->ghz / 1e6, vm->name, c.gs.accesses, n[MEM_UNTOUCHED],
 		n[MEM_RESIDENT], n[MEM_SHARED], n[MEM_BALLOONED], n[MEM_SWAPPED], c.gs.frames_free,
 		c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, vm->mmu.st.tlb_misses,
 		vm->mmu.st.walk_refs, c.exits, c.cyc.total, n[MEM_BALLOONED], host_frames_used,
-		host_rss_bytes);
+		host_rss_bytes, vm->mmu.ops->name, vm->pg.nev);
 }
 
 /* Open path.tmp for writing; the caller renames it over path when done. */
@@ -98,7 +98,10 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
 	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
 	      "modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,"
-	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified\n",
+	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
+	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
+	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
+	      "shadow_accesses\n",
 	      f);
 	for (unsigned i = 0; i < n; i++) {
 		struct vm *vm = vms[i];
@@ -110,8 +113,8 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		    f,
 		    "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		    ",%" PRIu64 ",%" PRIu64 ",%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s\n",
-		    vm->name, vm->vcpu->name, vm->mmu.ops->name, vm->p2m->pages, s[MEM_UNTOUCHED],
+		    ",%" PRIu64 ",%" PRIu64 ",%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s",
+		    vm->name, vm->vcpu->name, vm->cfg->paging, vm->p2m->pages, s[MEM_UNTOUCHED],
 		    s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED], s[MEM_SWAPPED], c.gs.accesses,
 		    vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs, c.exits, c.gs.page_faults,
 		    c.gs.swap_outs, c.gs.swap_ins, ksm_guest_cow_breaks(vm->share), c.cyc.total,
@@ -119,7 +122,30 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		    c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
 		    c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
 		    verified_word(vm, verify));
+		fprintf(f, ",%s,%u", vm->mmu.ops->name, vm->pg.nev);
+		for (int r = MMU_EXIT_NESTED_FAULT; r <= MMU_EXIT_MODE_SWITCH; r++)
+			fprintf(f, ",%" PRIu64, vm->mmu.st.exits[r]);
+		fprintf(f, ",%" PRIu64 "\n", vm->pg.mode_accesses[1]);
 	}
+	return close_tmp(f, tmp, path);
+}
+
+int output_events_csv(const char *path, struct vm **vms, unsigned n)
+{
+	char tmp[4200];
+	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+
+	if (!f)
+		return -errno;
+	fputs("time_ms,guest,accesses,from,to,why,cost_per_access,other_per_access\n", f);
+	for (unsigned i = 0; i < n; i++)
+		for (unsigned k = 0; k < vms[i]->pg.nev; k++) {
+			const struct vm_paging_event *e = &vms[i]->pg.ev[k];
+
+			fprintf(f, "%.3f,%s,%" PRIu64 ",%s,%s,%s,%.3f,%.3f\n", e->time_ms,
+				vms[i]->name, e->accesses, e->from, e->to, e->why, e->cost,
+				e->other);
+		}
 	return close_tmp(f, tmp, path);
 }
 
@@ -156,6 +182,8 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	fputs(", \"backend\": ", f);
 	json_str(f, vm->vcpu->name);
 	fputs(", \"paging\": ", f);
+	json_str(f, vm->cfg->paging);
+	fputs(", \"paging_final\": ", f);
 	json_str(f, vm->mmu.ops->name);
 	fputs(", \"status\": ", f);
 	json_str(f, vm->failed ? "failed" : "ok");
@@ -187,16 +215,32 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	JU(f, "walk_refs", st->walk_refs), fputs(", ", f);
 	JU(f, "pwc_hits", st->pwc_hits), fputs(", ", f);
 	JU(f, "phys_accesses", st->phys_accesses), fputs(", ", f);
-	JU(f, "phys_walk_refs", st->phys_walk_refs), fputs(",\n     \"exits\": {", f);
+	JU(f, "phys_walk_refs", st->phys_walk_refs), fputs(",\n     ", f);
+	JU(f, "mode_switches", vm->pg.nev), fputs(", ", f);
+	JU(f, "nested_accesses", vm->pg.mode_accesses[0]), fputs(", ", f);
+	JU(f, "shadow_accesses", vm->pg.mode_accesses[1]), fputs(", ", f);
+	JU(f, "cr3_loads", st->cr3_loads), fputs(", ", f);
+	JU(f, "invlpgs", st->invlpgs), fputs(", ", f);
+	JU(f, "emulated", st->emulated), fputs(", ", f);
+	JU(f, "large_splits", st->splits), fputs(",\n     \"exits\": {", f);
 	for (int r = 0; r < MMU_EXIT_NR; r++) {
 		JU(f, mmu_exit_name((enum mmu_exit_reason)r), st->exits[r]);
-		fputs(r + 1 < MMU_EXIT_NR ? ", " : "},\n     ", f);
+		fputs(r + 1 < MMU_EXIT_NR ? ", " : "},\n     \"exit_cycles\": {", f);
 	}
+	for (int r = 0; r < MMU_EXIT_NR; r++) /* modeled cycles by reason */
+		fprintf(f, "\"%s\": %.0f%s", mmu_exit_name((enum mmu_exit_reason)r),
+			(double)st->exits[r] * vm->cost->exit[r],
+			r + 1 < MMU_EXIT_NR ? ", " : "},\n     ");
 	JU(f, "guest_page_faults", c.gs.page_faults), fputs(", ", f);
 	JU(f, "guest_zero_fills", c.gs.zero_fills), fputs(", ", f);
 	JU(f, "guest_swap_outs", c.gs.swap_outs), fputs(", ", f);
 	JU(f, "guest_swap_ins", c.gs.swap_ins), fputs(", ", f);
-	JU(f, "guest_ctx_switches", c.gs.ctx_switches), fputs(",\n     ", f);
+	JU(f, "guest_ctx_switches", c.gs.ctx_switches), fputs(", ", f);
+	JU(f, "guest_pt_stores", c.gs.pt_stores), fputs(",\n     ", f);
+	JU(f, "guest_huge_faults", c.gs.huge_faults), fputs(", ", f);
+	JU(f, "guest_huge_splits", c.gs.huge_splits), fputs(", ", f);
+	JU(f, "guest_unmaps", c.gs.unmaps), fputs(", ", f);
+	JU(f, "guest_exits", c.gs.exits), fputs(",\n     ", f);
 	JU(f, "guest_frames_free", c.gs.frames_free), fputs(", ", f);
 	JU(f, "guest_frames_kernel", c.gs.frames_kernel), fputs(", ", f);
 	JU(f, "guest_frames_pt", c.gs.frames_pt), fputs(", ", f);

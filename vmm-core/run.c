@@ -126,7 +126,9 @@ static void schedule(struct runner *rn, double t0)
 		if (vm->share && !vm->failed)
 			ksm_tick(rn->host.ksm, vm->share, vm->cycles / rn->cfg->cost.ghz / 1e9,
 				 host_seconds(rn, vm));
-		if (vm->done || vm->cycles >= (double)vm->next_sample * rn->period) {
+		if (vm->done || vm->sample_now ||
+		    vm->cycles >= (double)vm->next_sample * rn->period) {
+			vm->sample_now = false;
 			sample(rn, vm);
 			vm->next_sample = (uint64_t)(vm->cycles / rn->period) + 1;
 		}
@@ -185,6 +187,10 @@ static int finish(struct runner *rn, const char *dir)
 	mem_pool_release(rn->host.pool);
 	snprintf(path, sizeof(path), "%s/guests.csv", dir);
 	r = output_guests_csv(path, rn->vms, rn->n, rn->o->verify);
+	if (!r) {
+		snprintf(path, sizeof(path), "%s/events.csv", dir);
+		r = output_events_csv(path, rn->vms, rn->n);
+	}
 	if (!r) {
 		snprintf(path, sizeof(path), "%s/summary.json", dir);
 		r = output_summary(path, rn->cfg, rn->vms, rn->n, &rn->host,

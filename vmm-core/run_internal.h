@@ -22,8 +22,10 @@ struct run_host {
 void output_timeseries_header(FILE *f);
 void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 			   uint64_t host_rss_bytes);
-/* guests.csv and summary.json, written to path (replaced whole). */
+/* guests.csv, events.csv and summary.json, written to path (replaced
+ * whole). */
 int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify);
+int output_events_csv(const char *path, struct vm **vms, unsigned n);
 int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
 		   const struct run_host *h, uint64_t seed);
 /* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table

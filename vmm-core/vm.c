@@ -36,8 +36,11 @@ static int handle_cow(struct vm *vm, gfn_t gfn)
 	return r;
 }
 
-/* EPT violation / #NPF: make the frame present in the p2m. Mechanisms that
- * reclaim memory (sharing, ballooning, host swap) add their states here. */
+/* EPT violation / #NPF, and under shadow paging a hidden fault or a PT
+ * write: make the frame present (and writable for a write) in the p2m.
+ * Mechanisms that reclaim memory (sharing, ballooning, host swap) add their
+ * states here. With host_large, a first touch backs the gfn's whole 2 MiB
+ * block with a 2 MiB host run when it can, so it can be mapped 2 MiB. */
 static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 {
 	hfn_t hfn;
@@ -51,6 +54,13 @@ static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 	}
 	switch (mem_p2m_state(vm->p2m, x->gfn)) {
 	case MEM_UNTOUCHED:
+		if (vm->cfg->host_large) {
+			r = mem_p2m_populate_huge(vm->p2m, x->gfn, &hfn);
+			if (!r) {
+				vm->host_zero_fills += MEM_HUGE_PAGES;
+				return 0;
+			}
+		}
 		r = mem_p2m_populate(vm->p2m, x->gfn, &hfn);
 		if (r == -ENOMEM) {
 			snprintf(vm->err, sizeof(vm->err),
@@ -77,9 +87,20 @@ static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
 	}
 }
 
+/* CR3 write, INVLPG under shadow paging: the shadow MMU has done the work;
+ * the exit is counted and costed. */
+static int handle_shadow_sync(struct vm *vm, const struct mmu_exit *x)
+{
+	(void)vm;
+	(void)x;
+	return 0;
+}
+
 typedef int (*exit_handler)(struct vm *vm, const struct mmu_exit *x);
 static const exit_handler exit_handlers[MMU_EXIT_NR] = {
-    [MMU_EXIT_NESTED_FAULT] = handle_nested_fault,
+    [MMU_EXIT_NESTED_FAULT] = handle_nested_fault, [MMU_EXIT_HIDDEN_FAULT] = handle_nested_fault,
+    [MMU_EXIT_PT_WRITE] = handle_nested_fault,	   [MMU_EXIT_CR3_WRITE] = handle_shadow_sync,
+    [MMU_EXIT_INVLPG] = handle_shadow_sync,
 };
 
 int vm_handle_exit(void *ctx, const struct mmu_exit *x)
@@ -148,10 +169,15 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	mc.tlb_entries = host->tlb_entries;
 	mc.tlb_ways = host->tlb_ways;
 	mc.pwc_entries = host->pwc_entries;
-	r = mmu_init(&vm->mmu, vm->p2m, paging_find(cfg->paging), &mc, vm_handle_exit, vm);
+	mc.shadow_roots = host->shadow_roots;
+	r = mmu_init(&vm->mmu, vm->p2m, vm_paging_initial(cfg), &mc, vm_handle_exit, vm);
 	if (r) {
 		snprintf(err, errlen, "guest %s: mmu: %s", cfg->name, strerror(-r));
 		goto err_p2m;
+	}
+	if (vm_paging_init(vm)) {
+		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
+		goto err_mmu;
 	}
 	vm->gswap = guest_swap_create(store, cfg->guest_swap / MEM_PAGE_SIZE);
 	if (!vm->gswap) {
@@ -164,6 +190,7 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.timeslice = cfg->timeslice;
 	gp.swap_pages = cfg->guest_swap / MEM_PAGE_SIZE;
 	gp.seed = cfg->seed;
+	gp.large = cfg->guest_large;
 	if (guest_reclaim_parse(cfg->reclaim, &gp.reclaim) ||
 	    guest_pattern_parse(cfg->workload, &gp.wl.pattern) ||
 	    guest_content_parse(cfg->content, &gp.wl.content)) {
@@ -177,6 +204,10 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.wl.zero_pct = cfg->zero_pct;
 	gp.wl.library_pct = cfg->library_pct;
 	gp.wl.lib = lib;
+	gp.wl.stride = cfg->sparse_stride;
+	gp.wl.region = cfg->churn_region / MEM_PAGE_SIZE;
+	gp.wl.unmap_pm = cfg->churn_unmap_pm;
+	gp.wl.life = cfg->churn_life;
 	r = vm->vcpu->create(vm);
 	if (r) {
 		snprintf(err, errlen, "guest %s: vcpu: %s", cfg->name, strerror(-r));
@@ -201,6 +232,7 @@ err_vcpu:
 err_swap:
 	guest_swap_destroy(vm->gswap);
 err_mmu:
+	vm_paging_fini(vm);
 	mmu_fini(&vm->mmu);
 err_p2m:
 	mem_p2m_destroy(vm->p2m);
@@ -216,6 +248,7 @@ void vm_destroy(struct vm *vm)
 	guest_os_destroy(vm->os);
 	vm->vcpu->destroy(vm);
 	guest_swap_destroy(vm->gswap);
+	vm_paging_fini(vm);
 	mmu_fini(&vm->mmu);
 	/* its shared references, before the p2m that names them goes */
 	ksm_guest_remove(vm->share);

@@ -49,7 +49,8 @@ struct vmm_cycles {
  * DESIGN.md and the others are listed, with defaults, in config.c and the
  * README.
  */
-#define VMM_NAME_MAX 64
+#define VMM_NAME_MAX	  64
+#define VMM_SWITCH_AT_MAX 32
 
 struct vmm_guest_cfg {
 	char name[VMM_NAME_MAX]; /* instance name: section name + index */
@@ -58,10 +59,10 @@ struct vmm_guest_cfg {
 	unsigned instance; /* this guest's index within its section */
 	uint64_t memory;   /* bytes */
 	char backend[16];  /* soft */
-	char paging[16];   /* nested */
+	char paging[16];   /* nested|shadow|dynamic */
 	uint64_t shares;
 	uint64_t min, max;  /* bytes; max defaults to memory */
-	char workload[256]; /* seq|uniform|zipf */
+	char workload[256]; /* seq|uniform|zipf|sparse|churn */
 	uint64_t accesses;  /* per process */
 	uint64_t seed;	    /* instance i of a section gets seed + i */
 	uint64_t wss;	    /* bytes */
@@ -76,6 +77,20 @@ struct vmm_guest_cfg {
 	bool sharing;	     /* page sharing for this guest (with [host] sharing) */
 	double scan_rate;    /* sharing scan, pages per modeled second of its clock */
 	unsigned line;	     /* line of the section header, for messages */
+	/* paging policy (paging_policy.c) */
+	uint64_t switch_every;		     /* accesses between scheduled toggles; 0 none */
+	double switch_at[VMM_SWITCH_AT_MAX]; /* modeled ms of scheduled toggles */
+	unsigned nswitch_at;		     /* entries of switch_at, ascending */
+	double dyn_window_ms;		     /* dynamic: evaluation window, modeled ms */
+	double dyn_margin;		     /* dynamic: relative saving needed, [0, 1) */
+	unsigned dyn_confirm;		     /* dynamic: windows in a row that must agree */
+	unsigned dyn_min_windows;	     /* dynamic: windows to stay after a switch */
+	uint64_t sparse_stride;		     /* sparse: pages between working-set pages */
+	uint64_t churn_region;		     /* churn: bytes per unmapped region */
+	unsigned churn_unmap_pm;	     /* churn: unmaps per 1000 operations */
+	uint64_t churn_life;		     /* churn: operations per process life */
+	bool guest_large;		     /* the guest OS maps 2 MiB pages where it can */
+	bool host_large;		     /* 2 MiB blocks on 2 MiB host runs */
 };
 
 struct vmm_host_cfg {
@@ -84,8 +99,9 @@ struct vmm_host_cfg {
 	char swap_file[256];
 	char guest_swap_dir[256];
 	unsigned tlb_entries, tlb_ways, pwc_entries;
-	double sample_ms; /* modeled milliseconds between samples */
-	uint64_t quantum; /* accesses per scheduling quantum */
+	unsigned shadow_roots; /* shadow paging: cached roots per guest */
+	double sample_ms;      /* modeled milliseconds between samples */
+	uint64_t quantum;      /* accesses per scheduling quantum */
 	uint64_t library_pages;
 	uint64_t library_seed;
 	double scan_rate;    /* sharing scan cap, pages per modeled host second */
@@ -134,6 +150,41 @@ const struct vcpu_ops *vcpu_find(const char *name);
 
 struct vm_sample; /* sampler.c */
 struct ksm_guest; /* ksm/ksm.h */
+/*
+ * Paging policy of one guest (paging_policy.c): the mode it runs, scheduled
+ * toggles between nested and shadow, and the dynamic policy, which watches
+ * the modeled cost of TLB misses against page-table-update and fault exits
+ * over windows of modeled time and switches with hysteresis. Every switch
+ * is an event.
+ */
+struct vm_paging_event {
+	double time_ms;	   /* the guest's modeled clock at the switch */
+	uint64_t accesses; /* workload accesses done by then */
+	const char *from;  /* mode names (static) */
+	const char *to;
+	const char *why;    /* "schedule", "every", "dynamic" (static) */
+	double cost, other; /* dynamic: paging cycles per access observed in
+			       the last window, and estimated for the other */
+};
+
+struct vm_paging {
+	bool dynamic;
+	uint64_t next_every;	   /* accesses at the next `every` toggle, or 0 */
+	unsigned next_at;	   /* index of the next switch_at */
+	uint64_t accesses;	   /* workload accesses seen so far */
+	uint64_t mode_accesses[2]; /* accesses run under nested, shadow */
+	/* dynamic: the window under way */
+	double win_start;	 /* modeled cycles */
+	struct mmu_stats win_st; /* the MMU's counters at its start */
+	unsigned agree;		 /* windows in a row that favoured a switch */
+	unsigned since;		 /* windows since the last switch */
+	double nested_refs;	 /* learned: walk refs per TLB miss, nested */
+	double shadow_refs;	 /* learned: walk refs per TLB miss, shadow */
+	double shadow_fault;	 /* learned: shadow exit cycles per guest fault */
+	uint64_t windows;	 /* windows evaluated */
+	struct vm_paging_event *ev;
+	unsigned nev, cap;
+};
 
 struct vm {
 	char name[VMM_NAME_MAX];
@@ -149,6 +200,8 @@ struct vm {
 	double cycles;		     /* modeled clock, cycles */
 	uint64_t next_sample;	     /* index of the next sample period */
 	bool done, failed, verified;
+	bool sample_now; /* a paging switch happened: sample at once */
+	struct vm_paging pg;
 	char err[256];
 };
 
@@ -162,6 +215,20 @@ void vm_destroy(struct vm *vm);
 void vm_update_clock(struct vm *vm, struct vmm_cycles *c);
 /* The VMM's exit handler the MMU calls (a table by reason). */
 int vm_handle_exit(void *vm, const struct mmu_exit *x);
+
+/* Paging policy (paging_policy.c). */
+/* The mode a guest starts in under its config's policy ("nested" for
+ * dynamic), or NULL for an unknown policy. */
+const struct paging_ops *vm_paging_initial(const struct vmm_guest_cfg *cfg);
+/* Set up vm->pg after the MMU. 0 or -ENOMEM. */
+int vm_paging_init(struct vm *vm) VMM_MUST_CHECK;
+void vm_paging_fini(struct vm *vm);
+/* How many of `budget` accesses may run before the policy must look. */
+uint64_t vm_paging_budget(const struct vm *vm, uint64_t budget);
+/* `done` more accesses ran: apply the schedule and the dynamic policy,
+ * switching modes (and recording the event) when due. 0, or -errno with
+ * vm->err set when a switch failed and the guest cannot go on. */
+int vm_paging_tick(struct vm *vm, uint64_t done) VMM_MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Runs (run.c, output.c, report.c)
@@ -183,16 +250,24 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  *   time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,
  *   guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,
  *   tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,
- *   balloon_actual,host_frames_used,host_rss_bytes
+ *   balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches
  * (pages are 4 KiB pages; time_ms is the guest's modeled clock; the
- * counters are cumulative; host_* are the host's at that sample.)
+ * counters are cumulative; host_* are the host's at that sample; paging is
+ * the mode running then. A row is also written right after each switch.)
  *
  * guests.csv, one row per guest at the end:
  *   name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,
  *   balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,
  *   guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,
  *   modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,
- *   cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified
+ *   cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,
+ *   paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,
+ *   exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,
+ *   shadow_accesses
+ * (paging is the configured policy, paging_final the mode at the end.)
+ *
+ * events.csv, one row per paging-mode switch:
+ *   time_ms,guest,accesses,from,to,why,cost_per_access,other_per_access
  *
  * summary.json: see DESIGN.md and output.c.
  */

@@ -6,7 +6,8 @@
 
 int main(void)
 {
-	Suite *(*suites[])(void) = {swap_suite, workload_suite, os_suite, reclaim_suite};
+	Suite *(*suites[])(void) = {swap_suite, workload_suite, os_suite, reclaim_suite,
+				    modes_suite};
 	SRunner *sr = srunner_create(NULL);
 	int failed;
 

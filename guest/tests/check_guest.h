@@ -10,6 +10,8 @@ Suite *swap_suite(void);     /* test_swap.c: the swap store and areas */
 Suite *workload_suite(void); /* test_workload.c: parsers, zipf, content */
 Suite *os_suite(void);	     /* test_os.c: boot, page tables, faults */
 Suite *reclaim_suite(void);  /* test_reclaim.c: policies, LRU model, verify */
+Suite *modes_suite(void);    /* test_modes.c: large pages, sparse, churn, and
+				the same guest under every paging mode */
 
 /*
  * A VM for one guest (test_vm.c): a host pool, a p2m of `pages` guest
@@ -18,6 +20,7 @@ Suite *reclaim_suite(void);  /* test_reclaim.c: policies, LRU model, verify */
  * and an area of swap_pages slots (0: no swap area).
  */
 struct tvm {
+	bool huge; /* back 2 MiB blocks on host runs */
 	struct mem_pool *pool;
 	struct mem_p2m *p2m;
 	struct mmu mmu;
@@ -27,6 +30,10 @@ struct tvm {
 };
 
 struct tvm *tvm_create(uint64_t pages, uint64_t swap_pages);
+/* The same in paging mode ops; with huge, first touches back whole 2 MiB
+ * blocks with host runs when they can. */
+struct tvm *tvm_create_mode(uint64_t pages, uint64_t swap_pages, const struct paging_ops *ops,
+			    bool huge);
 void tvm_destroy(struct tvm *vm);
 /* Boot vm->g with p; fails the test when the guest cannot boot. */
 void tvm_boot(struct tvm *vm, const struct guest_params *p);

@@ -8,27 +8,39 @@
 
 #include "guest/tests/check_guest.h"
 
+/* Nested faults, hidden faults and PT writes need the frame present: back
+ * it (its 2 MiB block on a host run when huge). CR3 writes, INVLPGs: 0. */
 static int tvm_exit(void *ctx, const struct mmu_exit *x)
 {
 	struct tvm *vm = ctx;
 	hfn_t h;
 
-	if (x->reason != MMU_EXIT_NESTED_FAULT)
+	if (x->reason == MMU_EXIT_CR3_WRITE || x->reason == MMU_EXIT_INVLPG ||
+	    mem_p2m_state(vm->p2m, x->gfn) != MEM_UNTOUCHED)
+		return 0;
+	if (vm->huge && !mem_p2m_populate_huge(vm->p2m, x->gfn, &h))
 		return 0;
 	return mem_p2m_populate(vm->p2m, x->gfn, &h);
 }
 
 struct tvm *tvm_create(uint64_t pages, uint64_t swap_pages)
 {
+	return tvm_create_mode(pages, swap_pages, &paging_nested_ops, false);
+}
+
+struct tvm *tvm_create_mode(uint64_t pages, uint64_t swap_pages, const struct paging_ops *ops,
+			    bool huge)
+{
 	struct tvm *vm = calloc(1, sizeof(*vm));
 
 	ck_assert_ptr_nonnull(vm);
-	/* guest frames plus room for the EPT tables */
-	vm->pool = mem_pool_create(pages + pages / 256 + 64);
+	vm->huge = huge;
+	/* guest frames, room for the mode's tables, and for 2 MiB runs */
+	vm->pool = mem_pool_create(2 * pages + 1024);
 	ck_assert_ptr_nonnull(vm->pool);
 	vm->p2m = mem_p2m_create(vm->pool, pages);
 	ck_assert_ptr_nonnull(vm->p2m);
-	ck_assert_int_eq(mmu_init(&vm->mmu, vm->p2m, paging_find("nested"), NULL, tvm_exit, vm), 0);
+	ck_assert_int_eq(mmu_init(&vm->mmu, vm->p2m, ops, NULL, tvm_exit, vm), 0);
 	vm->store = guest_swap_store_create(NULL);
 	ck_assert_ptr_nonnull(vm->store);
 	if (swap_pages) {

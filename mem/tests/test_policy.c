@@ -388,7 +388,6 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, wss_steady);
 	tcase_add_test(tc, wss_steps);
 	tcase_add_test(tc, wss_small_and_bad);
-	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("states");
 	tcase_add_test(tc, states_and_hysteresis);
@@ -399,7 +398,6 @@ Suite *policy_suite(void)
 	tcase_add_test(tc, targets_shares_and_tax);
 	tcase_add_test(tc, targets_bounds);
 	tcase_add_test(tc, targets_match_revocation);
-	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -235,54 +235,50 @@ START_TEST(test_ept_leaf_format)
 }
 END_TEST
 
-struct pte_case {
-	const char *name;
-	uint64_t upper; /* flags of PML4, PDPT and PD entries */
-	uint64_t leaf;	/* flags of the PT entry */
-	unsigned acc;
-	int ret;       /* 0 or MMU_PF */
-	unsigned err;  /* m->pf.err when MMU_PF */
-	bool a, d;     /* leaf A and D after the access */
-	uint32_t tlbf; /* the TLB entry's flags after it (when ret == 0) */
-};
-
 #define PWU (PTE_P | PTE_W | PTE_U)
-static const struct pte_case pte_cases[] = {
-    {"read", PWU, PWU, MMU_READ, 0, 0, true, false, MEM_TLB_U},
-    {"write", PWU, PWU, MMU_WRITE, 0, 0, true, true, MEM_TLB_W | MEM_TLB_U},
-    {"user write", PWU, PWU, MMU_WRITE | MMU_USER, 0, 0, true, true, MEM_TLB_W | MEM_TLB_U},
-    {"user fetch", PWU, PWU, MMU_FETCH | MMU_USER, 0, 0, true, false, MEM_TLB_U},
-    /* guest D already set but the EPT leaf is clean: no W until a write */
-    {"read dirty", PWU, PWU | PTE_D, MMU_READ, 0, 0, true, true, MEM_TLB_U},
-    {"read ro", PWU, PTE_P | PTE_U, MMU_READ, 0, 0, true, false, MEM_TLB_U},
-    {"read ro dirty", PWU, PTE_P | PTE_U | PTE_D, MMU_READ, 0, 0, true, true, MEM_TLB_U},
-    {"write ro leaf", PWU, PTE_P | PTE_U, MMU_WRITE, MMU_PF, MMU_PF_P | MMU_PF_W, false, false, 0},
-    {"write ro upper", PTE_P | PTE_U, PWU, MMU_WRITE, MMU_PF, MMU_PF_P | MMU_PF_W, false, false, 0},
+const struct pte_case pte_cases[] = {
+    {"read", PWU, PWU, MMU_READ, 0, 0, true, false, MEM_TLB_U, 0},
+    {"write", PWU, PWU, MMU_WRITE, 0, 0, true, true, MEM_TLB_W | MEM_TLB_U, 0},
+    {"user write", PWU, PWU, MMU_WRITE | MMU_USER, 0, 0, true, true, MEM_TLB_W | MEM_TLB_U, 0},
+    {"user fetch", PWU, PWU, MMU_FETCH | MMU_USER, 0, 0, true, false, MEM_TLB_U, 0},
+    /* guest D already set but the EPT leaf is clean: no W until a write;
+     * under shadow paging the spte of a dirty page is writable at once */
+    {"read dirty", PWU, PWU | PTE_D, MMU_READ, 0, 0, true, true, MEM_TLB_U, MEM_TLB_W | MEM_TLB_U},
+    {"read ro", PWU, PTE_P | PTE_U, MMU_READ, 0, 0, true, false, MEM_TLB_U, 0},
+    {"read ro dirty", PWU, PTE_P | PTE_U | PTE_D, MMU_READ, 0, 0, true, true, MEM_TLB_U, 0},
+    {"write ro leaf", PWU, PTE_P | PTE_U, MMU_WRITE, MMU_PF, MMU_PF_P | MMU_PF_W, false, false, 0,
+     0},
+    {"write ro upper", PTE_P | PTE_U, PWU, MMU_WRITE, MMU_PF, MMU_PF_P | MMU_PF_W, false, false, 0,
+     0},
     {"user write ro", PWU, PTE_P | PTE_U, MMU_WRITE | MMU_USER, MMU_PF,
-     MMU_PF_P | MMU_PF_W | MMU_PF_U, false, false, 0},
+     MMU_PF_P | MMU_PF_W | MMU_PF_U, false, false, 0, 0},
     {"user read kernel leaf", PWU, PTE_P | PTE_W, MMU_USER, MMU_PF, MMU_PF_P | MMU_PF_U, false,
-     false, 0},
+     false, 0, 0},
     {"user read kernel upper", PTE_P | PTE_W, PWU, MMU_USER, MMU_PF, MMU_PF_P | MMU_PF_U, false,
-     false, 0},
-    {"kernel read kernel", PTE_P | PTE_W, PTE_P | PTE_W, MMU_READ, 0, 0, true, false, 0},
-    {"kernel write kernel", PTE_P | PTE_W, PTE_P | PTE_W, MMU_WRITE, 0, 0, true, true, MEM_TLB_W},
-    {"kernel write user", PWU, PWU, MMU_WRITE, 0, 0, true, true, MEM_TLB_W | MEM_TLB_U},
-    {"read nx leaf", PWU, PWU | PTE_NX, MMU_READ, 0, 0, true, false, MEM_TLB_U | MEM_TLB_NX},
+     false, 0, 0},
+    {"kernel read kernel", PTE_P | PTE_W, PTE_P | PTE_W, MMU_READ, 0, 0, true, false, 0, 0},
+    {"kernel write kernel", PTE_P | PTE_W, PTE_P | PTE_W, MMU_WRITE, 0, 0, true, true, MEM_TLB_W,
+     0},
+    {"kernel write user", PWU, PWU, MMU_WRITE, 0, 0, true, true, MEM_TLB_W | MEM_TLB_U, 0},
+    {"read nx leaf", PWU, PWU | PTE_NX, MMU_READ, 0, 0, true, false, MEM_TLB_U | MEM_TLB_NX, 0},
     {"write nx leaf", PWU, PWU | PTE_NX, MMU_WRITE, 0, 0, true, true,
-     MEM_TLB_W | MEM_TLB_U | MEM_TLB_NX},
-    {"fetch nx leaf", PWU, PWU | PTE_NX, MMU_FETCH, MMU_PF, MMU_PF_P | MMU_PF_I, false, false, 0},
-    {"fetch nx upper", PWU | PTE_NX, PWU, MMU_FETCH, MMU_PF, MMU_PF_P | MMU_PF_I, false, false, 0},
+     MEM_TLB_W | MEM_TLB_U | MEM_TLB_NX, 0},
+    {"fetch nx leaf", PWU, PWU | PTE_NX, MMU_FETCH, MMU_PF, MMU_PF_P | MMU_PF_I, false, false, 0,
+     0},
+    {"fetch nx upper", PWU | PTE_NX, PWU, MMU_FETCH, MMU_PF, MMU_PF_P | MMU_PF_I, false, false, 0,
+     0},
     {"user fetch nx", PWU, PWU | PTE_NX, MMU_FETCH | MMU_USER, MMU_PF,
-     MMU_PF_P | MMU_PF_U | MMU_PF_I, false, false, 0},
-    {"read not present", PWU, PTE_W | PTE_U, MMU_READ, MMU_PF, 0, false, false, 0},
-    {"write not present", PWU, 0, MMU_WRITE, MMU_PF, MMU_PF_W, false, false, 0},
+     MMU_PF_P | MMU_PF_U | MMU_PF_I, false, false, 0, 0},
+    {"read not present", PWU, PTE_W | PTE_U, MMU_READ, MMU_PF, 0, false, false, 0, 0},
+    {"write not present", PWU, 0, MMU_WRITE, MMU_PF, MMU_PF_W, false, false, 0, 0},
     {"user fetch not present", PWU, 0, MMU_FETCH | MMU_USER, MMU_PF, MMU_PF_U | MMU_PF_I, false,
-     false, 0},
-    {"upper not present", PTE_W | PTE_U, PWU, MMU_READ, MMU_PF, 0, false, false, 0},
+     false, 0, 0},
+    {"upper not present", PTE_W | PTE_U, PWU, MMU_READ, MMU_PF, 0, false, false, 0, 0},
     {"user write upper not present", PTE_W | PTE_U, PWU, MMU_WRITE | MMU_USER, MMU_PF,
-     MMU_PF_W | MMU_PF_U, false, false, 0},
+     MMU_PF_W | MMU_PF_U, false, false, 0, 0},
 };
-#define N_PTE_CASES (int)(sizeof(pte_cases) / sizeof(pte_cases[0]))
+const int n_pte_cases = (int)(sizeof(pte_cases) / sizeof(pte_cases[0]));
+#define N_PTE_CASES n_pte_cases
 
 START_TEST(test_pte_case)
 {
@@ -525,7 +521,8 @@ START_TEST(test_large_2m)
 	ck_assert_ptr_nonnull(e);
 	ck_assert_uint_eq(e->gfn, T_DATA + 5);
 	ck_assert_ptr_eq(e->hptr, mem_p2m_ptr(t.p2m, T_DATA + 5));
-	ck_assert_uint_eq(e->flags, MEM_TLB_W | MEM_TLB_U);
+	/* a 4 KiB piece of a guest 2 MiB page (the EPT maps 4 KiB here) */
+	ck_assert_uint_eq(e->flags, MEM_TLB_W | MEM_TLB_U | MEM_TLB_G2M);
 	ck_assert_uint_eq(phys_rd(&t, base + 5 * 4096 + 8), 99);
 	ck_assert_uint_eq(phys_rd(&t, pte_gpa(&t, va, 2)) & (PTE_A | PTE_D), PTE_A | PTE_D);
 	/* another 4 KiB of the same large page: its own TLB entry and walk */

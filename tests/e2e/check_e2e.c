@@ -274,6 +274,168 @@ START_TEST(test_dump_walk)
 }
 END_TEST
 
+/* Four guests, the same seed and workload, four paging policies. */
+static const char modes[] = "[host]\n"
+			    "memory = 128M\n"
+			    "sample_ms = 2\n"
+			    "\n"
+			    "[guest n]\n"
+			    "memory = 8M\n"
+			    "wss = 5M\n"
+			    "procs = 2\n"
+			    "timeslice = 700\n"
+			    "workload = uniform\n"
+			    "write_pct = 50\n"
+			    "accesses = 20000\n"
+			    "paging = nested\n"
+			    "\n"
+			    "[guest s]\n"
+			    "memory = 8M\n"
+			    "wss = 5M\n"
+			    "procs = 2\n"
+			    "timeslice = 700\n"
+			    "workload = uniform\n"
+			    "write_pct = 50\n"
+			    "accesses = 20000\n"
+			    "paging = shadow\n"
+			    "\n"
+			    "[guest d]\n"
+			    "memory = 8M\n"
+			    "wss = 5M\n"
+			    "procs = 2\n"
+			    "timeslice = 700\n"
+			    "workload = uniform\n"
+			    "write_pct = 50\n"
+			    "accesses = 20000\n"
+			    "paging = dynamic\n"
+			    "dynamic_window_ms = 0.2\n"
+			    "\n"
+			    "[guest w]\n"
+			    "memory = 8M\n"
+			    "wss = 5M\n"
+			    "procs = 2\n"
+			    "timeslice = 700\n"
+			    "workload = uniform\n"
+			    "write_pct = 50\n"
+			    "accesses = 20000\n"
+			    "paging = nested\n"
+			    "paging_switch_every = 3000\n";
+
+/* Fidelity end to end: every guest page byte-identical across the four
+ * guests (their dumps), the same guest page faults, all verified; the
+ * switching guest switched 13 times, each an event and a time-series row. */
+START_TEST(test_paging_fidelity)
+{
+	const char *cfg = write_cfg("modes.ini", modes);
+	char dump[4300];
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out,
+			"--verify",    "-q",  "--dump",	   dump, NULL};
+	const char *names[] = {"n", "s", "d", "w"};
+	char path[4400], *mem[4], *sum, *ev, *ts, *p;
+	long long faults = -1;
+	int events = 0, shadow_rows = 0, w_rows = 0;
+
+	snprintf(dump, sizeof(dump), "%s/dump", dir);
+	ck_assert_int_eq(run(argv), 0);
+	for (int i = 0; i < 4; i++) {
+		snprintf(path, sizeof(path), "%s/%s.mem", dump, names[i]);
+		mem[i] = slurp(path);
+	}
+	for (int i = 1; i < 4; i++)
+		ck_assert_msg(!memcmp(mem[0], mem[i], 2048 * 4096), "%s.mem differs from n.mem",
+			      names[i]);
+	sum = slurp("out/summary.json");
+	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true"));
+	for (int i = 0; i < 4; i++) {
+		char key[16];
+		const char *g;
+
+		snprintf(key, sizeof(key), "\"%s\"", names[i]);
+		g = strstr(sum, key);
+		ck_assert_ptr_nonnull(g);
+		if (faults < 0)
+			faults = json_num(g, "guest_page_faults");
+		ck_assert_int_eq(json_num(g, "guest_page_faults"), faults);
+	}
+	ck_assert_int_eq(json_num(strstr(sum, "\"w\""), "mode_switches"), 13);
+	ck_assert_int_eq(json_num(strstr(sum, "\"w\""), "mode_switch"), 13);
+	ck_assert_int_eq(json_num(strstr(sum, "\"n\""), "hidden_fault"), 0);
+	ck_assert_int_gt(json_num(strstr(sum, "\"s\""), "hidden_fault"), 0);
+	ck_assert_int_gt(json_num(strstr(sum, "\"s\""), "pt_write"), 0);
+	ev = slurp("out/events.csv");
+	ck_assert_ptr_nonnull(strstr(ev, "time_ms,guest,accesses,from,to,why"));
+	ck_assert_ptr_nonnull(strstr(ev, ",w,3000,nested,shadow,every,"));
+	ck_assert_ptr_nonnull(strstr(ev, ",w,6000,shadow,nested,every,"));
+	for (p = ev; (p = strstr(p, ",w,")); p++)
+		events++;
+	ck_assert_int_eq(events, 13);
+	ts = slurp("out/timeseries.csv");
+	ck_assert_ptr_nonnull(strstr(ts, "host_rss_bytes,paging,mode_switches\n"));
+	/* a row right after each switch: 7 of the 13 went to shadow */
+	for (p = ts; (p = strstr(p, ",w,")); p++) {
+		char *eol = strchr(p, '\n'), *c = eol;
+
+		ck_assert_ptr_nonnull(eol);
+		while (*--c != ',') /* back over mode_switches */
+			;
+		w_rows++;
+		if (c - p > 7 && !strncmp(c - 7, ",shadow", 7))
+			shadow_rows++;
+	}
+	ck_assert_int_ge(w_rows, 13 + 2);
+	ck_assert_int_ge(shadow_rows, 7);
+	for (int i = 0; i < 4; i++)
+		free(mem[i]);
+	free(sum);
+	free(ev);
+	free(ts);
+}
+END_TEST
+
+/* The dynamic policy picks the mode that wins: shadow for a TLB-miss
+ * heavy workload, nested (no switch) for a page-table heavy one. */
+static const char dynamic[] = "[host]\n"
+			      "memory = 256M\n"
+			      "\n"
+			      "[guest tlb]\n"
+			      "memory = 64M\n"
+			      "wss = 8M\n"
+			      "workload = sparse\n"
+			      "accesses = 120000\n"
+			      "paging = dynamic\n"
+			      "dynamic_window_ms = 0.2\n"
+			      "\n"
+			      "[guest pt]\n"
+			      "memory = 32M\n"
+			      "wss = 4M\n"
+			      "workload = churn\n"
+			      "procs = 3\n"
+			      "timeslice = 300\n"
+			      "accesses = 30000\n"
+			      "churn_life = 5000\n"
+			      "paging = dynamic\n"
+			      "dynamic_window_ms = 0.2\n";
+
+START_TEST(test_dynamic_policy)
+{
+	const char *cfg = write_cfg("dynamic.ini", dynamic);
+	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "--verify", "-q", NULL};
+	char *ev, *sum;
+
+	ck_assert_int_eq(run(argv), 0);
+	ev = slurp("out/events.csv");
+	ck_assert_ptr_nonnull(strstr(ev, ",tlb,"));
+	ck_assert_ptr_nonnull(strstr(ev, ",nested,shadow,dynamic,"));
+	ck_assert_ptr_null(strstr(ev, ",pt,"));
+	sum = slurp("out/summary.json");
+	ck_assert_ptr_nonnull(strstr(strstr(sum, "\"tlb\""), "\"paging_final\": \"shadow\""));
+	ck_assert_int_eq(json_num(strstr(sum, "\"pt\""), "mode_switches"), 0);
+	ck_assert_int_gt(json_num(strstr(sum, "\"pt\""), "guest_unmaps"), 0);
+	free(ev);
+	free(sum);
+}
+END_TEST
+
 static const struct {
 	const char *text;
 	const char *msg;
@@ -281,6 +443,8 @@ static const struct {
     {"[host]\nmemory = 64M\n[guest a]\nmemory = 8M\nwss = many\n", "bad.ini:5: [guest a] wss"},
     {"[host]\nmemory = 8M\nfrobnicate = yes\n[guest a]\n", "bad.ini:3: [host] frobnicate"},
     {"[host]\nmemory = 8M\n[guest a]\ncount = 4\nmemory = 4M\nmin = 4M\n", "budget too small"},
+    {"[guest a]\nmemory = 8M\npaging = shadowy\n", "bad.ini:3: [guest a] paging"},
+    {"[guest a]\nmemory = 8M\npaging_switch_at = 9, 2\n", "bad.ini:3: [guest a] paging_switch_at"},
 };
 
 START_TEST(test_bad_config_exit2)
@@ -347,6 +511,8 @@ static Suite *e2e_suite(void)
 	tcase_add_test(tc, test_deterministic);
 	tcase_add_test(tc, test_dump_walk);
 	tcase_add_test(tc, test_report);
+	tcase_add_test(tc, test_paging_fidelity);
+	tcase_add_test(tc, test_dynamic_policy);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("errors");
 	tcase_add_checked_fixture(tc, setup, teardown);

@@ -46,6 +46,46 @@ START_TEST(test_good_config)
 }
 END_TEST
 
+START_TEST(test_paging_keys)
+{
+	const char *path = test_write_file(
+	    "paging.ini", "[host]\nshadow_roots = 3\n"
+			  "[guest a]\npaging = shadow\npaging_switch_at = 1.5, 4ms,10\n"
+			  "paging_switch_every = 5000\nguest_large = on\nhost_large = yes\n"
+			  "[guest b]\npaging = dynamic\ndynamic_window_ms = 0.5\n"
+			  "dynamic_margin = 0.25\ndynamic_confirm = 3\ndynamic_min_windows = 7\n"
+			  "workload = churn\nchurn_region = 128K\nchurn_unmap_pm = 40\n"
+			  "churn_life = 900\n"
+			  "[guest c]\nworkload = sparse\nsparse_stride = 32\n");
+	char *sets[] = {"b.dynamic_confirm=4"};
+	struct vmm_config cfg;
+	char err[512] = "";
+
+	ck_assert_int_eq(vmm_config_load(&cfg, path, sets, 1, err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.host.shadow_roots, 3);
+	ck_assert_str_eq(cfg.guests[0].paging, "shadow");
+	ck_assert_uint_eq(cfg.guests[0].nswitch_at, 3);
+	ck_assert(cfg.guests[0].switch_at[0] == 1.5 && cfg.guests[0].switch_at[1] == 4 &&
+		  cfg.guests[0].switch_at[2] == 10);
+	ck_assert_uint_eq(cfg.guests[0].switch_every, 5000);
+	ck_assert(cfg.guests[0].guest_large && cfg.guests[0].host_large);
+	ck_assert_ptr_eq(vm_paging_initial(&cfg.guests[0]), &paging_shadow_ops);
+	ck_assert_ptr_eq(vm_paging_initial(&cfg.guests[1]), &paging_nested_ops);
+	ck_assert(cfg.guests[1].dyn_window_ms == 0.5 && cfg.guests[1].dyn_margin == 0.25);
+	ck_assert_uint_eq(cfg.guests[1].dyn_confirm, 4);
+	ck_assert_uint_eq(cfg.guests[1].dyn_min_windows, 7);
+	ck_assert_uint_eq(cfg.guests[1].churn_region, 128 << 10);
+	ck_assert_uint_eq(cfg.guests[1].churn_unmap_pm, 40);
+	ck_assert_uint_eq(cfg.guests[1].churn_life, 900);
+	ck_assert_uint_eq(cfg.guests[2].sparse_stride, 32);
+	/* defaults */
+	ck_assert_str_eq(cfg.guests[2].paging, "nested");
+	ck_assert(!cfg.guests[2].guest_large && !cfg.guests[2].host_large);
+	ck_assert(cfg.guests[2].dyn_window_ms == 1 && cfg.guests[2].dyn_margin == 0.1);
+	vmm_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_set_overrides)
 {
 	const char *path = test_write_file("good.ini", good);
@@ -91,6 +131,19 @@ static const struct {
     {"[host]\ntlb_entries = 1000\ntlb_ways = 3\n[guest a]\n", {"bad.ini", "tlb_entries", ""}},
     {"this is not ini\n", {"bad.ini:1:", "", ""}},
     {"[guest a b]\nmemory = 8M\n", {"bad.ini", "guest a b", "no spaces"}},
+    {"[guest a]\npaging = dynamic\npaging_switch_every = 100\n",
+     {"bad.ini:3:", "paging_switch_every", "dynamic switches by itself"}},
+    {"[guest a]\npaging_switch_at = 5, 3\n", {"bad.ini:2:", "paging_switch_at", "bad value"}},
+    {"[guest a]\npaging_switch_at = 5, soon\n", {"bad.ini:2:", "paging_switch_at", "soon"}},
+    {"[guest a]\npaging = dynamic\ndynamic_margin = 1.5\n",
+     {"bad.ini:3:", "dynamic_margin", "[0, 1)"}},
+    {"[guest a]\ndynamic_confirm = 0\n", {"bad.ini:2:", "dynamic_confirm", "at least 1"}},
+    {"[guest a]\nguest_large = maybe\n", {"bad.ini:2:", "guest_large", "bad value"}},
+    {"[host]\nshadow_roots = 0\n[guest a]\n", {"bad.ini:2:", "shadow_roots", "at least 1"}},
+    {"[guest a]\nmemory = 8M\nwss = 1M\nworkload = churn\nchurn_region = 2M\n",
+     {"bad.ini:5:", "churn_region", "at most wss"}},
+    {"[guest a]\nworkload = sparse\nsparse_stride = 0\n",
+     {"bad.ini:3:", "sparse_stride", "1..1048576"}},
 };
 
 START_TEST(test_bad_config)
@@ -170,6 +223,7 @@ Suite *config_suite(void)
 	TCase *tc = tcase_create("parse");
 
 	tcase_add_test(tc, test_good_config);
+	tcase_add_test(tc, test_paging_keys);
 	tcase_add_test(tc, test_set_overrides);
 	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
 	suite_add_tcase(s, tc);
