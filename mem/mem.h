@@ -295,7 +295,8 @@ int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_C
 /*
  * Can the 2 MiB block containing gfn be mapped by one 2 MiB translation?
  * True when all its 512 gfns are inside the guest, RESIDENT and not
- * write-protected, and their frames form one aligned run in gfn order.
+ * write-protected, none armed for access tracking (a sampled page must be
+ * seen touched alone), and their frames form one aligned run in gfn order.
  */
 bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn);
 /*

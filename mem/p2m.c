@@ -218,7 +218,9 @@ bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn)
 
 	if (base + MEM_HUGE_PAGES > p2m->pages)
 		return false;
-	want = p2m->e[base] & ~(MEM_P2M_STATE_MASK | MEM_P2M_WP);
+	/* an armed gfn (access tracking) must be seen touched alone: its
+	 * block is not mapped whole while it waits */
+	want = p2m->e[base] & ~(MEM_P2M_STATE_MASK | MEM_P2M_WP | MEM_P2M_TRACK_MASK);
 	if ((want >> MEM_P2M_VAL_SHIFT) % MEM_HUGE_PAGES)
 		return false;
 	/* entry i must be exactly RESIDENT, not write-protected, frame h + i */
