@@ -416,7 +416,8 @@ int guest_balloon_service(struct guest_os *g)
 		bl_actual(b);
 		return r;
 	}
-	while (!r && !b->dead && done < GUEST_BALLOON_WORK_MAX && b->npages != b->target) {
+	while (!r && !b->dead && done < GUEST_BALLOON_WORK_MAX && b->npages != b->target &&
+	       b->ops->clock_ns(b->ctx) >= b->retry_at) {
 		uint64_t gap =
 		    b->target > b->npages ? b->target - b->npages : b->npages - b->target;
 

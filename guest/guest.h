@@ -102,10 +102,9 @@ const char *guest_swap_error(const struct guest_swap *sw);
  *            and a short timeslice, context switches are frequent too.
  *            For churn, `accesses` counts operations of all three kinds.
  *   steps    uniform over the first steps[k] pages of the working set
- *            during step k, each step lasting step_accesses accesses,
- *            cyclically: a toucher whose active memory steps up and down
- *            (the working set is the largest step; what a step leaves
- *            alone stays allocated and idle).
+ *            during step k, each step lasting step_accesses accesses (or
+ *            step_ns of the guest's clock), cyclically: a toucher whose active memory steps up and
+ * down (the working set is the largest step; what a step leaves alone stays allocated and idle).
  */
 enum guest_pattern {
 	GUEST_PAT_SEQ,
@@ -149,6 +148,9 @@ struct guest_workload_params {
 	uint64_t steps[GUEST_WL_MAX_STEPS]; /* steps: pages, each 1..wss_pages */
 	unsigned nsteps;
 	uint64_t step_accesses; /* steps: accesses per step, > 0 */
+	uint64_t step_ns;	/* steps: if > 0, each step lasts this long on the
+			   guest's clock instead (needs guest_params.clock_ns);
+			   a step of 0 pages is idle: the guest halts */
 };
 
 /* Parse names as used in configs; return -EINVAL for an unknown name. */
@@ -209,8 +211,11 @@ struct guest_params {
 	uint64_t seed;
 	bool large; /* map the workload with 2 MiB pages where it can */
 	struct guest_workload_params wl;
-	const struct guest_dev_ops *balloon; /* the balloon device, NULL: none */
-	void *balloon_ctx;		     /* passed back to its ops */
+	uint64_t (*clock_ns)(void *ctx);	 /* the guest's clock (its TSC), or NULL */
+	void (*halt_ns)(void *ctx, uint64_t ns); /* HLT: nothing to run for ns */
+	void *clock_ctx;			 /* passed to clock_ns and halt_ns */
+	const struct guest_dev_ops *balloon;	 /* the balloon device, NULL: none */
+	void *balloon_ctx;			 /* passed back to its ops */
 	enum guest_balloon_mode balloon_mode;
 };
 
@@ -249,6 +254,7 @@ struct guest_stats {
 	uint64_t frames_pt;
 	uint64_t frames_user; /* 4 KiB frames, 2 MiB pages included */
 	uint64_t wl_active;   /* pages the workloads' current steps cover */
+	uint64_t halts;	      /* HLTs: idle steps (the VMM's clock moves on) */
 	/* the balloon driver */
 	uint64_t frames_balloon;   /* pages in the balloon now */
 	uint64_t balloon_target;   /* the device's num_pages, as last read */

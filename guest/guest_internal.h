@@ -163,6 +163,7 @@ struct guest_wl {
 	struct guest_zipf zipf;
 	uint32_t *perm; /* zipf: rank -> page index */
 	uint64_t *rec;	/* wss_pages record words */
+	uint64_t now;	/* steps by time: the guest's clock, ns (the OS sets it) */
 };
 
 /* One operation the generator chose: an access, or (churn) an unmap of
@@ -196,6 +197,11 @@ uint64_t guest_wl_active(const struct guest_wl *w);
 #define GUEST_MM_PREV	      16u
 #define GUEST_MM_NEXT	      24u
 #define GUEST_MIN_DATA_FRAMES 8u
+/* A halted guest wakes at least every timer tick (HZ = 250) to service
+ * what interrupts arrived. */
+#define GUEST_TICK_NS 4000000ull
+/* Steps by time: accesses between two reads of the clock. */
+#define GUEST_CLOCK_CHUNK 1000u
 
 /* The balloon driver's state (balloon.c). What a kernel keeps in its own
  * variables; the rings, buffers and the list of ballooned pages are in

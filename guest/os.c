@@ -489,11 +489,13 @@ static const char *guest_params_check(const struct mmu *m, const struct guest_pa
 		if (!w->nsteps || w->nsteps > GUEST_WL_MAX_STEPS || !w->step_accesses)
 			return "steps workload needs 1..16 steps and step_accesses > 0";
 		for (unsigned i = 0; i < w->nsteps; i++)
-			if (!w->steps[i] || w->steps[i] > w->wss_pages)
-				return "every step must be 1..wss pages";
+			if ((!w->steps[i] && !w->step_ns) || w->steps[i] > w->wss_pages)
+				return "every step must be 1..wss pages (0, idle, by time only)";
 	}
 	if (p->balloon && (!p->balloon->io_read || !p->balloon->io_write || !p->balloon->clock_ns))
 		return "balloon device without its register or clock operations";
+	if (w->pattern == GUEST_PAT_STEPS && w->step_ns && (!p->clock_ns || !p->halt_ns))
+		return "steps by time need the guest's clock and HLT";
 	if (p->swap_pages >= GUEST_SWAP_SLOT_MAX)
 		return "swap area too large for a swap entry";
 	return NULL;
@@ -609,24 +611,41 @@ int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done)
 	*done = 0;
 	if (g->failed)
 		return g->failed;
-	if (g->bl.irq || g->bl.work) {
-		int r = guest_balloon_service(g);
-
-		if (r)
-			return guest_fail_at(g, 0, 0, r);
-	}
 	while (n < budget) {
 		struct guest_proc *pr = &g->procs[g->cur];
 		uint64_t chunk;
+
+		/* interrupts and the balloon's pending work, between chunks */
+		if (g->bl.irq || g->bl.work) {
+			int r = guest_balloon_service(g);
+
+			if (r)
+				return guest_fail_at(g, 0, 0, r);
+		}
 
 		if (!g->slice_left || guest_proc_done(g, pr)) {
 			if (!guest_sched_next(g))
 				break;
 			pr = &g->procs[g->cur];
 		}
+		if (g->p.wl.step_ns) { /* steps by time: where the clock is now */
+			pr->wl.now = g->p.clock_ns(g->p.clock_ctx);
+			if (!guest_wl_active(&pr->wl)) {
+				/* an idle step: halt until the next one, or the
+				 * next timer tick, when interrupts are seen */
+				uint64_t left = g->p.wl.step_ns - pr->wl.now % g->p.wl.step_ns;
+
+				g->p.halt_ns(g->p.clock_ctx,
+					     left < GUEST_TICK_NS ? left : GUEST_TICK_NS);
+				g->st.halts++;
+				break;
+			}
+		}
 		chunk = budget - n;
 		if (chunk > g->slice_left)
 			chunk = g->slice_left;
+		if ((g->p.wl.step_ns || g->bl.work) && chunk > GUEST_CLOCK_CHUNK)
+			chunk = GUEST_CLOCK_CHUNK;
 		if (chunk > g->p.wl.accesses - pr->wl.issued)
 			chunk = g->p.wl.accesses - pr->wl.issued;
 		for (uint64_t i = 0; i < chunk; i++) {

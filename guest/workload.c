@@ -68,7 +68,7 @@ int guest_wl_init(struct guest_wl *w, const struct guest_workload_params *p, uin
 		if (!p->nsteps || p->nsteps > GUEST_WL_MAX_STEPS || !p->step_accesses)
 			return -EINVAL;
 		for (unsigned i = 0; i < p->nsteps; i++)
-			if (!p->steps[i] || p->steps[i] > n)
+			if ((!p->steps[i] && !p->step_ns) || p->steps[i] > n)
 				return -EINVAL;
 	}
 	w->p = p;
@@ -173,6 +173,8 @@ uint64_t guest_wl_active(const struct guest_wl *w)
 
 	if (p->pattern != GUEST_PAT_STEPS)
 		return p->wss_pages;
+	if (p->step_ns)
+		return p->steps[(w->now / p->step_ns) % p->nsteps];
 	return p->steps[(w->issued / p->step_accesses) % p->nsteps];
 }
 

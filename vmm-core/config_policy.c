@@ -11,11 +11,15 @@
  *           free_low 1 (percent of host memory), balloon_rate 256M (bytes
  *           per modeled second the target may move), balloon_max 65
  *           (percent of a guest a balloon may take, as ESX's
- *           Mem.CtlMaxPercent), balloon_queue 64 (virtqueue size)
+ *           Mem.CtlMaxPercent), balloon_queue 64 (virtqueue size),
+ *           duration_ms 0 (stop when the host's modeled clock gets there;
+ *           0: when every workload has ended)
  *   [guest] balloon_driver virtio (none, ignore, garbage), balloon_target
  *           (bytes: fixed by hand, reached at boot; the policy leaves it),
  *           steps (sizes, comma-separated: the steps workload), step_accesses
- *           1000000
+ *           1000000, step_ms 0 (if > 0, each step lasts this many modeled ms of
+ *           the guest's clock instead, and a step of 0 is idle: the guest
+ *           halts)
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -128,6 +132,8 @@ int config_policy_host(struct vmm_host_cfg *h, const char *k, const char *v)
 		return vmm_parse_size(v, &h->balloon_rate);
 	if (!strcmp(k, "balloon_max"))
 		return parse_u(v, &h->balloon_max_pct, 100);
+	if (!strcmp(k, "duration_ms"))
+		return num(v, &h->duration_ms) || !(h->duration_ms >= 0) ? -EINVAL : 0;
 	if (!strcmp(k, "balloon_queue"))
 		return parse_u(v, &h->balloon_queue, BALLOON_VRING_MAX);
 	return -ENOENT;
@@ -168,6 +174,8 @@ int config_policy_guest(struct vmm_guest_cfg *g, const char *k, const char *v)
 	}
 	if (!strcmp(k, "steps"))
 		return parse_steps(g, v);
+	if (!strcmp(k, "step_ms"))
+		return num(v, &g->step_ms) || !(g->step_ms >= 0) ? -EINVAL : 0;
 	if (!strcmp(k, "step_accesses")) {
 		char *end;
 
@@ -191,8 +199,10 @@ const char *config_policy_guest_check(struct vmm_guest_cfg *g, bool wss_set, con
 	if (steps && !g->nsteps)
 		return "the steps workload needs steps (sizes, comma-separated)";
 	for (unsigned i = 0; i < g->nsteps; i++)
-		if (g->steps[i] < MEM_PAGE_SIZE || g->steps[i] > g->wss)
-			return "every step must be at least 4K and at most wss";
+		if ((g->steps[i] < MEM_PAGE_SIZE && (g->steps[i] || !(g->step_ms > 0))) ||
+		    g->steps[i] > g->wss || g->steps[i] % MEM_PAGE_SIZE)
+			return "every step must be a multiple of 4K, at most wss (0, idle, "
+			       "only with step_ms)";
 	*key = "step_accesses";
 	if (!g->step_accesses)
 		return "must be positive";

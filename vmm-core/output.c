@@ -261,9 +261,10 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 		"\"modeled_cycles\": %.0f, \"modeled_seconds\": %.6f, "
 		"\"cycles\": {\"access\": %.0f, \"walk\": %.0f, \"exits\": %.0f, "
 		"\"guest_os\": %.0f, \"swap_io\": %.0f, \"host_swap\": %.0f, "
-		"\"blocked\": %.0f},\n     \"verified\": %s}",
+		"\"blocked\": %.0f, \"idle\": %.0f},\n     \"verified\": %s}",
 		c.cyc.total, c.cyc.total / vm->cost->ghz / 1e9, c.cyc.access, c.cyc.walk,
 		c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io, c.cyc.host_swap, c.cyc.blocked,
+		c.cyc.idle,
 		(!verify || !vm->verify_ran) ? "null"
 		: vm->verified		     ? "true"
 					     : "false");

@@ -40,7 +40,7 @@ void output_policy_ts_header(FILE *f)
 	fputs(",host_state,host_free_pages,alloc_pages,alloc_target,active_pages,ws_slow,"
 	      "ws_fast,ws_current,ws_true,shares_per_page,idle_tax,balloon_wanted,"
 	      "guest_balloon_pages,balloon_inflated,balloon_deflated,balloon_deflated_unasked,"
-	      "host_swap_outs,host_swap_ins,swap_shared,blocked,blocked_ms",
+	      "host_swap_outs,host_swap_ins,swap_shared,blocked,blocked_ms,idle_ms",
 	      f);
 }
 
@@ -57,7 +57,7 @@ void output_policy_ts_row(FILE *f, const struct vm *vm)
 	fprintf(f,
 		",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.0f,%.0f,%" PRIu64
 		",%.6g,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 ",%" PRIu64 ",%d,%.3f",
+		",%" PRIu64 ",%" PRIu64 ",%d,%.3f,%.3f",
 		rc ? (int)rc->state : 0, rc ? rc->pool->frames - rc->pool->used : 0,
 		n[MEM_RESIDENT] + n[MEM_SHARED], vm->rs.target, e.max * pages, e.slow * pages,
 		e.fast * pages, e.current * pages, vm->done ? 0 : gs.wl_active,
@@ -65,13 +65,13 @@ void output_policy_ts_row(FILE *f, const struct vm *vm)
 		rc ? reclaim_tau(rc->cfg, rc->last_seconds) * 100 : 0.0, vm->rs.wanted,
 		gs.frames_balloon, c.inflated, c.deflated, c.deflated_unasked, vm->rs.swap_outs,
 		vm->rs.swap_ins, vm->rs.swap_shared, vm->rs.blocked ? 1 : 0,
-		vm->rs.blocked_cycles / vm->cost->ghz / 1e6);
+		vm->rs.blocked_cycles / vm->cost->ghz / 1e6, vm->idle_cycles / vm->cost->ghz / 1e6);
 }
 
 void output_policy_guests_header(FILE *f)
 {
-	fputs(",cycles_host_swap,cycles_blocked,host_swap_outs,host_swap_ins,swap_shared,"
-	      "balloon_target,balloon_inflated,balloon_deflated,alloc_target",
+	fputs(",cycles_host_swap,cycles_blocked,cycles_idle,host_swap_outs,host_swap_ins,"
+	      "swap_shared,balloon_target,balloon_inflated,balloon_deflated,alloc_target",
 	      f);
 }
 
@@ -80,10 +80,10 @@ void output_policy_guests_row(FILE *f, const struct vm *vm, const struct vmm_cyc
 	struct balloon_counters c = bcounters(vm);
 
 	fprintf(f,
-		",%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64,
-		cyc->host_swap, cyc->blocked, vm->rs.swap_outs, vm->rs.swap_ins, vm->rs.swap_shared,
-		c.target, c.inflated, c.deflated, vm->rs.target);
+		",%.0f,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64,
+		cyc->host_swap, cyc->blocked, cyc->idle, vm->rs.swap_outs, vm->rs.swap_ins,
+		vm->rs.swap_shared, c.target, c.inflated, c.deflated, vm->rs.target);
 }
 
 static const char *policy_balloon_status(const struct vm *vm)
@@ -139,7 +139,9 @@ void output_policy_json_guest(FILE *f, const struct vm *vm)
 		"\"working_set\": {\"estimate_pages\": %.0f, \"slow\": %.4f, \"fast\": %.4f, "
 		"\"current\": %.4f, \"periods\": %" PRIu64 "},\n     ",
 		e.max * (double)vm->p2m->pages, e.slow, e.fast, e.current, e.periods);
-	fprintf(f, "\"blocked_seconds\": %.6f, ", vm->rs.blocked_cycles / vm->cost->ghz / 1e9);
+	fprintf(f, "\"blocked_seconds\": %.6f, \"idle_seconds\": %.6f, ",
+		vm->rs.blocked_cycles / vm->cost->ghz / 1e9, vm->idle_cycles / vm->cost->ghz / 1e9);
+	JU(f, "halts", gs.halts), fputs(", ", f);
 	JU(f, "reboots", vm->reboots), fputs(",\n     ", f);
 }
 

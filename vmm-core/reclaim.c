@@ -39,6 +39,13 @@
  * write (a full disk, an I/O error, the swap full) leaves the page in memory
  * and is fatal to the run: rc->fatal with one message, the runner stops.
  *
+ * Enforcement between ticks: in the hard and low states (and in the soft
+ * state for a guest whose balloon cannot reclaim) a guest that holds its
+ * target and faults a page in (first touch, swap-in, copy-on-write) swaps
+ * one of its own pages out first (reclaim_charge), so a guest over its
+ * target pages against itself, not against the others, until the next
+ * tick; ESX swaps guests above their target, and its low state blocks them.
+ *
  * Emergencies: a fault that finds the pool empty calls reclaim_emergency,
  * which swaps out a batch from the guest furthest above its target (the
  * faulting guest when none is), then the fault retries. Without host swap
@@ -177,6 +184,19 @@ static int swap_out(struct vmm_reclaim *rc, struct vm *vm, uint64_t want, uint64
 	return r;
 }
 
+int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm)
+{
+	uint64_t freed;
+
+	if (!rc || !rc->swap || rc->fatal || vm_alloc(vm) < vm->rs.target ||
+	    rc->state == MEM_RSTATE_HIGH || (rc->state == MEM_RSTATE_SOFT && vm->rs.ballooning))
+		return 0;
+	/* it holds its target already: it pays for the frame with one of its
+	 * own (sharing first), so it cannot grow at the others' expense */
+	rc->charged++;
+	return swap_out(rc, vm, 1, &freed);
+}
+
 int reclaim_emergency(struct vmm_reclaim *rc, struct vm *vm)
 {
 	struct vm *victim = NULL;
@@ -219,6 +239,7 @@ void reclaim_guest_tick(struct vmm_reclaim *rc, struct vm *vm)
 		mem_wss_period(vm->rs.wss);
 		vm->rs.next_ws = (uint64_t)(vm->cycles / period) + 1;
 	}
+	vm->rs.ran = true;
 	if (vm->balloon) {
 		double dc = vm->cycles - vm->rs.last_cycles;
 
@@ -256,10 +277,13 @@ static bool set_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate s
 	}
 	balloon_counters(vm->balloon->dev, &c);
 	/* a balloon behind its target that did not move since the last tick */
-	if (c.target > c.actual && c.actual <= rs->last_actual && !vm->done)
-		rs->stalls++;
-	else
+	if (c.target > c.actual && c.actual <= rs->last_actual && !vm->done) {
+		if (rs->ran) /* it ran since the last tick and did not move */
+			rs->stalls++;
+	} else {
 		rs->stalls = 0;
+	}
+	rs->ran = false;
 	rs->last_actual = c.actual;
 	/* over and under are never both non-zero; the high state only gives
 	 * back */
@@ -269,7 +293,7 @@ static bool set_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate s
 		want = c.actual; /* it gave pages back under OOM: do not push */
 	rs->wanted = balloon_set_target(vm->balloon->dev, want);
 	if (rs->stalls >= RECLAIM_STALL_TICKS) {
-		if (rs->stalls == RECLAIM_STALL_TICKS)
+		if (!rs->stall_reported++)
 			fprintf(stderr,
 				"guest %s: balloon: target %llu pages, actual %llu, unchanged "
 				"for %u policy periods: reclaiming by host swap meanwhile\n",
@@ -342,6 +366,7 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 		vm->rs.target = rc->pg[i].target;
 		vm->rs.rho = rc->pg[i].rho;
 		ballooning = set_balloon(rc, vm, st, alloc);
+		vm->rs.ballooning = ballooning;
 		if (rc->swap && alloc > vm->rs.target &&
 		    (st >= MEM_RSTATE_HARD || (st == MEM_RSTATE_SOFT && !ballooning))) {
 			(void)swap_out(rc, vm, alloc - vm->rs.target, &freed);

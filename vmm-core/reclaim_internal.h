@@ -57,6 +57,7 @@ struct vmm_reclaim {
 	double state_seconds[MEM_RSTATE_NR]; /* modeled host time in each state */
 	uint64_t ticks, transitions;
 	uint64_t avail;		     /* pages the targets shared at the last tick */
+	uint64_t charged;	     /* faults over target paid with an own page */
 	uint64_t emergencies;	     /* faults that had to free frames first */
 	uint64_t emergency_pages;    /* frames those freed */
 	struct mem_policy_guest *pg; /* n entries, scratch of a tick */
@@ -83,6 +84,11 @@ void reclaim_detach(struct vm *vm);
  * file's -errno when it failed (rc->fatal is then set, the run stops).
  */
 int reclaim_emergency(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
+/* vm is about to take a frame (a fault). In the hard and low states (the
+ * soft one too when its balloon cannot reclaim), a guest at or above its
+ * target swaps one of its own pages out first. 0, or the swap's -errno
+ * (fatal). */
+int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
 /* After each of vm's quanta, on its clock: working-set periods, the
  * balloon's rate-limited target movement. */
 void reclaim_guest_tick(struct vmm_reclaim *rc, struct vm *vm);

@@ -148,6 +148,10 @@ static void schedule(struct runner *rn, double t0)
 			reclaim_unstick(&rn->rc, hs);
 			continue;
 		}
+		/* the slowest runnable guest reached the end of the run */
+		if (rn->cfg->host.duration_ms > 0 &&
+		    vm->cycles >= rn->cfg->host.duration_ms * 1e6 * rn->cfg->cost.ghz)
+			break;
 		if (vm->vcpu->run(vm, rn->cfg->host.quantum, &x) < 0) {
 			vm->failed = vm->done = true;
 			fprintf(stderr, "%s%s\n", rn->o->progress ? "\n" : "", vm->err);

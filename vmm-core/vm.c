@@ -43,10 +43,18 @@ static int vm_balloon_violation(struct vm *vm, gfn_t gfn)
 static int vm_page_in_once(struct vm *vm, gfn_t gfn, unsigned acc)
 {
 	struct mem_p2m *p2m = vm->p2m;
+	enum mem_page_state s = mem_p2m_state(p2m, gfn);
 	hfn_t hfn;
 	int r;
 
-	switch (mem_p2m_state(p2m, gfn)) {
+	/* a new frame for the guest: over its target, it pays with its own */
+	if (s != MEM_RESIDENT && (s != MEM_SHARED || (acc & MMU_WRITE))) {
+		r = reclaim_charge(vm->rs.host, vm);
+		if (r)
+			return r;
+		s = mem_p2m_state(p2m, gfn); /* sharing may have merged it */
+	}
+	switch (s) {
 	case MEM_BALLOONED:
 		r = vm_balloon_violation(vm, gfn);
 		if (r)
@@ -93,15 +101,26 @@ int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc)
 		return -EFAULT;
 	}
 	for (;;) {
+		int e;
+
 		s = mem_p2m_state(vm->p2m, gfn);
 		r = vm_page_in_once(vm, gfn, acc);
-		/* an empty pool: the host reclaims (host swap), then again */
-		if (r != -ENOMEM || reclaim_emergency(vm->rs.host, vm))
+		if (r != -ENOMEM)
 			break;
+		/* an empty pool: the host reclaims (host swap), then again */
+		e = reclaim_emergency(vm->rs.host, vm);
+		if (e) {
+			if (e != -ENOMEM)
+				r = e; /* the swap failed: the run stops */
+			break;
+		}
 	}
 	if (!r)
 		return 0;
-	if (r == -ENOMEM)
+	if (vm->rs.host && vm->rs.host->fatal)
+		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu: %.400s", vm->name,
+			 (unsigned long long)gfn, vm->rs.host->fatal_msg);
+	else if (r == -ENOMEM)
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: host memory budget exhausted at gfn %llu (%s; %llu frames in "
 			 "use%s)",
@@ -111,12 +130,7 @@ int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc)
 							  : ", no host swap");
 	else if (s == MEM_SWAPPED && vm->p2m->swap)
 		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu: %.400s", vm->name,
-			 (unsigned long long)gfn,
-			 vm->rs.host && vm->rs.host->fatal ? vm->rs.host->fatal_msg
-							   : mem_swap_error(vm->p2m->swap));
-	else if (vm->rs.host && vm->rs.host->fatal)
-		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu: %.400s", vm->name,
-			 (unsigned long long)gfn, vm->rs.host->fatal_msg);
+			 (unsigned long long)gfn, mem_swap_error(vm->p2m->swap));
 	else if (s == MEM_SHARED)
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: gfn %llu is shared but the guest is not sharing", vm->name,
@@ -184,10 +198,29 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 	y.swap_io = (double)gs.swap_ins * c->swap_in + (double)gs.swap_outs * c->swap_out;
 	y.host_swap = (double)vm->rs.swap_ins * c->host_swap_in;
 	y.blocked = vm->rs.blocked_cycles;
-	y.total = y.access + y.walk + y.exits + y.guest_os + y.swap_io + y.host_swap + y.blocked;
+	y.idle = vm->idle_cycles;
+	y.total =
+	    y.access + y.walk + y.exits + y.guest_os + y.swap_io + y.host_swap + y.blocked + y.idle;
 	vm->cycles = y.total;
 	if (out)
 		*out = y;
+}
+
+/* The guest halted (HLT) for ns: its clock moves on, idle. */
+static void vm_halt_ns(void *ctx, uint64_t ns)
+{
+	struct vm *vm = ctx;
+
+	vm->idle_cycles += (double)ns * vm->cost->ghz;
+}
+
+/* The guest's clock: its modeled time, ns. */
+static uint64_t vm_clock_ns(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	vm_update_clock(vm, NULL);
+	return (uint64_t)(vm->cycles / vm->cost->ghz);
 }
 
 struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
@@ -268,6 +301,10 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.wl.life = cfg->churn_life;
 	gp.wl.nsteps = cfg->nsteps;
 	gp.wl.step_accesses = cfg->step_accesses;
+	gp.wl.step_ns = (uint64_t)(cfg->step_ms * 1e6);
+	gp.clock_ns = vm_clock_ns;
+	gp.halt_ns = vm_halt_ns;
+	gp.clock_ctx = vm;
 	for (unsigned i = 0; i < cfg->nsteps; i++)
 		gp.wl.steps[i] = cfg->steps[i] / MEM_PAGE_SIZE;
 	if (host->balloon) {

@@ -44,6 +44,7 @@ struct vmm_cycles {
 	double access, walk, exits, guest_os, swap_io;
 	double host_swap; /* waiting for host swap-ins */
 	double blocked;	  /* blocked by the policy (low state) */
+	double idle;	  /* halted: the workload had nothing to do */
 	double total;
 };
 
@@ -101,6 +102,7 @@ struct vmm_guest_cfg {
 	uint64_t steps[GUEST_WL_MAX_STEPS]; /* steps workload: bytes per step */
 	unsigned nsteps;
 	uint64_t step_accesses; /* steps workload: accesses per step */
+	double step_ms;		/* steps workload: modeled ms per step, if > 0 */
 };
 
 #define VMM_TAU_MAX 16 /* entries of an idle_tax schedule */
@@ -133,6 +135,7 @@ struct vmm_host_cfg {
 	uint64_t balloon_rate;		   /* target movement, bytes per modeled second */
 	unsigned balloon_max_pct;	   /* most of a guest's memory a balloon may take */
 	unsigned balloon_queue;		   /* virtqueue size offered */
+	double duration_ms;		   /* stop at this modeled host time; 0: at the end */
 };
 
 struct vmm_config {
@@ -197,8 +200,11 @@ struct vm_reclaim {
 	double blocked_since;	       /* host cycles when it was blocked */
 	double blocked_cycles;	       /* modeled time lost blocked */
 	unsigned stalls;	       /* ticks the balloon lagged without moving */
+	unsigned stall_reported;       /* stalls seen (reported the first time) */
 	uint64_t last_actual;	       /* balloon actual at the last tick */
 	bool swap_instead;	       /* balloon unusable: reclaim by host swap */
+	bool ballooning;	       /* the last tick counted on its balloon */
+	bool ran;		       /* it ran a quantum since the last tick */
 	char balloon_note[200];	       /* why not the balloon ("" while it works) */
 };
 /*
@@ -260,6 +266,7 @@ struct vm {
 	struct guest_params gp;		/* what the guest OS booted with */
 	struct guest_swap_store *store; /* borrowed: where its swap area lives */
 	unsigned reboots;
+	double idle_cycles; /* modeled time halted (HLT) */
 	char err[512];
 };
 
