@@ -46,7 +46,9 @@
  * target pages against itself, not against the others, until the next
  * tick; ESX swaps guests above their target, and its low state blocks them.
  *
- * Emergencies: a fault that finds the pool empty calls reclaim_emergency,
+ * Emergencies: a fault that finds the pool empty, or down to a reserve of
+ * RECLAIM_RESERVE frames kept for paging structures (EPT and shadow tables
+ * come from the pool and cannot wait), calls reclaim_emergency,
  * which swaps out a batch from the guest furthest above its target (the
  * faulting guest when none is), then the fault retries. Without host swap
  * it cannot, and the guest fails as before: the budget is exhausted.
@@ -60,6 +62,9 @@
 
 #define RECLAIM_EMERGENCY_BATCH 64u /* frames an emergency frees at least */
 #define RECLAIM_STALL_TICKS	5u  /* lagging ticks before host swap steps in */
+/* Frames kept free for paging structures and shared frames, which come
+ * from the pool without reclaim: a nested fault may need 3 EPT tables. */
+#define RECLAIM_RESERVE 32u
 
 static uint64_t vm_alloc(const struct vm *vm)
 {
@@ -197,38 +202,86 @@ int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm)
 	return swap_out(rc, vm, 1, &freed);
 }
 
+/* The next guest to take from in an emergency: the one furthest above
+ * its target, else the faulting one, else the one holding the most
+ * resident frames; guests already tried (mask) and failed ones are not. */
+static struct vm *emergency_victim(struct vmm_reclaim *rc, struct vm *vm, const bool *tried)
+{
+	struct vm *best = NULL;
+	uint64_t over = 0, most = 0;
+
+	for (unsigned i = 0; i < rc->n; i++) {
+		struct vm *v = rc->vms[i];
+		uint64_t a = vm_alloc(v);
+
+		if (tried[i] || v->failed || !v->p2m->count[MEM_RESIDENT] || a <= v->rs.target)
+			continue;
+		if (a - v->rs.target > over) {
+			over = a - v->rs.target;
+			best = v;
+		}
+	}
+	if (best)
+		return best;
+	for (unsigned i = 0; i < rc->n; i++)
+		if (rc->vms[i] == vm && !tried[i])
+			return vm;
+	for (unsigned i = 0; i < rc->n; i++) {
+		struct vm *v = rc->vms[i];
+
+		if (!tried[i] && !v->failed && v->p2m->count[MEM_RESIDENT] > most) {
+			most = v->p2m->count[MEM_RESIDENT];
+			best = v;
+		}
+	}
+	return best;
+}
+
 int reclaim_emergency(struct vmm_reclaim *rc, struct vm *vm)
 {
-	struct vm *victim = NULL;
-	uint64_t over = 0, freed = 0;
-	int r;
+	uint64_t freed = 0;
+	bool *tried;
+	int r = 0;
 
 	if (!rc || !rc->swap)
 		return -ENOMEM;
 	if (rc->fatal)
 		return -EIO;
-	for (unsigned i = 0; i < rc->n; i++) {
-		struct vm *v = rc->vms[i];
-		uint64_t a = vm_alloc(v);
+	tried = calloc(rc->n + 1, sizeof(*tried));
+	if (!tried)
+		return -ENOMEM;
+	/* the faulting guest may not be in rc->vms yet (it is booting) */
+	for (unsigned k = 0; k <= rc->n && !freed && !r; k++) {
+		struct vm *v = emergency_victim(rc, vm, tried);
 
-		if (v->failed || !v->p2m->count[MEM_RESIDENT] || a <= v->rs.target)
-			continue;
-		if (a - v->rs.target > over) {
-			over = a - v->rs.target;
-			victim = v;
+		if (!v) {
+			if (tried[rc->n])
+				break;
+			tried[rc->n] = true; /* last resort: the faulting one */
+			v = vm;
+		} else {
+			for (unsigned i = 0; i < rc->n; i++)
+				tried[i] |= rc->vms[i] == v;
 		}
+		r = swap_out(rc, v, RECLAIM_EMERGENCY_BATCH, &freed);
 	}
-	if (!victim)
-		victim = vm;
-	r = swap_out(rc, victim, RECLAIM_EMERGENCY_BATCH, &freed);
-	if (!freed && victim != vm && !r)
-		r = swap_out(rc, vm, RECLAIM_EMERGENCY_BATCH, &freed);
+	free(tried);
 	rc->emergencies++;
 	rc->emergency_pages += freed;
 	vm->rs.emergency += freed;
 	if (r)
 		return r;
 	return freed ? 0 : -ENOMEM;
+}
+
+int reclaim_reserve(struct vmm_reclaim *rc, struct vm *vm)
+{
+	int r;
+
+	if (!rc || !rc->swap || rc->pool->frames - rc->pool->used >= RECLAIM_RESERVE)
+		return 0;
+	r = reclaim_emergency(rc, vm);
+	return r == -ENOMEM ? 0 : r; /* nothing to take: the frame may still be there */
 }
 
 void reclaim_guest_tick(struct vmm_reclaim *rc, struct vm *vm)

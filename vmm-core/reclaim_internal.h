@@ -89,6 +89,10 @@ int reclaim_emergency(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
  * target swaps one of its own pages out first. 0, or the swap's -errno
  * (fatal). */
 int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
+/* Keep RECLAIM_RESERVE frames free for the VMM's own structures (paging
+ * tables, shared frames): below that, reclaim as in an emergency first. 0,
+ * or the swap's -errno (fatal); without swap nothing happens. */
+int reclaim_reserve(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
 /* After each of vm's quanta, on its clock: working-set periods, the
  * balloon's rate-limited target movement. */
 void reclaim_guest_tick(struct vmm_reclaim *rc, struct vm *vm);

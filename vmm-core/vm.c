@@ -47,9 +47,13 @@ static int vm_page_in_once(struct vm *vm, gfn_t gfn, unsigned acc)
 	hfn_t hfn;
 	int r;
 
-	/* a new frame for the guest: over its target, it pays with its own */
+	/* a new frame for the guest: over its target, it pays with its own;
+	 * and the pool keeps a reserve for the paging structures the mapping
+	 * needs (EPT or shadow tables come from the pool too) */
 	if (s != MEM_RESIDENT && (s != MEM_SHARED || (acc & MMU_WRITE))) {
 		r = reclaim_charge(vm->rs.host, vm);
+		if (!r)
+			r = reclaim_reserve(vm->rs.host, vm);
 		if (r)
 			return r;
 		s = mem_p2m_state(p2m, gfn); /* sharing may have merged it */

@@ -524,7 +524,8 @@ static Suite *e2e_suite(void)
 	return s;
 }
 
-Suite *share_suite(void); /* test_share.c */
+Suite *share_suite(void);  /* test_share.c */
+Suite *policy_suite(void); /* test_policy.c */
 
 int main(void)
 {
@@ -532,6 +533,7 @@ int main(void)
 	int failed;
 
 	srunner_add_suite(sr, share_suite());
+	srunner_add_suite(sr, policy_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
