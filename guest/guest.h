@@ -101,14 +101,20 @@ const char *guest_swap_error(const struct guest_swap *sw);
  *            (new page tables from a new PML4). With several processes
  *            and a short timeslice, context switches are frequent too.
  *            For churn, `accesses` counts operations of all three kinds.
+ *   steps    uniform over the first steps[k] pages of the working set
+ *            during step k, each step lasting step_accesses accesses (or
+ *            step_ns of the guest's clock), cyclically: a toucher whose active memory steps up and
+ * down (the working set is the largest step; what a step leaves alone stays allocated and idle).
  */
 enum guest_pattern {
 	GUEST_PAT_SEQ,
 	GUEST_PAT_UNIFORM,
 	GUEST_PAT_ZIPF,
 	GUEST_PAT_SPARSE,
-	GUEST_PAT_CHURN
+	GUEST_PAT_CHURN,
+	GUEST_PAT_STEPS
 };
+#define GUEST_WL_MAX_STEPS 16
 enum guest_content {
 	GUEST_CONTENT_ZERO,
 	GUEST_CONTENT_PRIVATE,
@@ -132,13 +138,19 @@ struct guest_workload_params {
 	unsigned write_pct; /* 0..100 */
 	double zipf_theta;  /* zipf skew, e.g. 0.99 */
 	enum guest_content content;
-	unsigned zero_pct;		 /* mixed only */
-	unsigned library_pct;		 /* mixed only */
-	const struct guest_library *lib; /* borrowed; needed by library/mixed */
-	uint64_t stride;		 /* sparse: pages between working-set pages (>= 1) */
-	uint64_t region;		 /* churn: pages per unmapped region (>= 1) */
-	unsigned unmap_pm;		 /* churn: unmaps per 1000 operations */
-	uint64_t life;			 /* churn: operations between process exits; 0 never */
+	unsigned zero_pct;		    /* mixed only */
+	unsigned library_pct;		    /* mixed only */
+	const struct guest_library *lib;    /* borrowed; needed by library/mixed */
+	uint64_t stride;		    /* sparse: pages between working-set pages (>= 1) */
+	uint64_t region;		    /* churn: pages per unmapped region (>= 1) */
+	unsigned unmap_pm;		    /* churn: unmaps per 1000 operations */
+	uint64_t life;			    /* churn: operations between process exits; 0 never */
+	uint64_t steps[GUEST_WL_MAX_STEPS]; /* steps: pages, each 1..wss_pages */
+	unsigned nsteps;
+	uint64_t step_accesses; /* steps: accesses per step, > 0 */
+	uint64_t step_ns;	/* steps: if > 0, each step lasts this long on the
+			   guest's clock instead (needs guest_params.clock_ns);
+			   a step of 0 pages is idle: the guest halts */
 };
 
 /* Parse names as used in configs; return -EINVAL for an unknown name. */
@@ -192,6 +204,41 @@ enum guest_reclaim { GUEST_RECLAIM_CLOCK, GUEST_RECLAIM_LRU, GUEST_RECLAIM_RANDO
 int guest_reclaim_parse(const char *s, enum guest_reclaim *out) GUEST_MUST_CHECK;
 const char *guest_reclaim_name(enum guest_reclaim r);
 
+/* ------------------------------------------------------------------------
+ * Devices (balloon.c): the guest's virtio-balloon driver.
+ *
+ * The VMM gives the guest a device window: reads and writes of the legacy
+ * virtio-PCI registers (offsets BALLOON_PCI_* of balloon-driver/
+ * balloon_abi.h, the device configuration at BALLOON_PCI_CONFIG), each one
+ * an I/O exit, and the guest's clock. The driver keeps its split rings and
+ * buffers in guest frames it reserves at boot, reaches them only through
+ * the MMU (the kernel's direct map), and learns of the device's interrupts
+ * through guest_os_interrupt().
+ */
+struct guest_dev_ops {
+	/* Read len (1, 2 or 4) bytes of register off; write val to it. */
+	uint32_t (*io_read)(void *ctx, unsigned off, unsigned len);
+	void (*io_write)(void *ctx, unsigned off, uint32_t val, unsigned len);
+	/* The guest's clock, nanoseconds (its TSC). */
+	uint64_t (*clock_ns)(void *ctx);
+};
+
+/* How the guest's balloon driver behaves. */
+enum guest_balloon_mode {
+	GUEST_BALLOON_NONE,    /* no driver: the device is never set up */
+	GUEST_BALLOON_VIRTIO,  /* Linux's virtio_balloon, as it behaves */
+	GUEST_BALLOON_IGNORE,  /* sets up the device, then ignores the target */
+	GUEST_BALLOON_GARBAGE, /* sends frames that are not its to give */
+};
+/* "none", "virtio", "ignore", "garbage"; -EINVAL otherwise. */
+int guest_balloon_mode_parse(const char *s, enum guest_balloon_mode *out) GUEST_MUST_CHECK;
+
+/* Retry an allocation the guest could not make after this long (Linux's
+ * "Out of puff!" back-off), and give back this many pages per OOM. */
+#define GUEST_BALLOON_RETRY_NS 200000000ull
+#define GUEST_BALLOON_BATCH    256u  /* pages per inflate or deflate buffer */
+#define GUEST_BALLOON_WORK_MAX 1024u /* pages moved per run of the driver */
+
 struct guest_params {
 	const char *name;   /* for messages; borrowed */
 	uint64_t pages;	    /* configured guest memory, 4 KiB pages */
@@ -209,9 +256,15 @@ struct guest_params {
 	 * trace needs wl.accesses). NULL: the generator of wl. Borrowed. */
 	const struct guest_trace *traces;
 	unsigned ntraces;
-	uint64_t data_frames; /* at most this many user data frames resident
-				 (page tables and mem_map not counted); 0:
-				 as many as memory holds */
+	uint64_t data_frames;			 /* at most this many user data frames resident
+						    (page tables and mem_map not counted); 0:
+						    as many as memory holds */
+	uint64_t (*clock_ns)(void *ctx);	 /* the guest's clock (its TSC), or NULL */
+	void (*halt_ns)(void *ctx, uint64_t ns); /* HLT: nothing to run for ns */
+	void *clock_ctx;			 /* passed to clock_ns and halt_ns */
+	const struct guest_dev_ops *balloon;	 /* the balloon device, NULL: none */
+	void *balloon_ctx;			 /* passed back to its ops */
+	enum guest_balloon_mode balloon_mode;
 };
 
 /* A guest frame's entry in mem_map, in guest memory: 64 bytes, as Linux. */
@@ -223,12 +276,14 @@ struct guest_page {
 	uint64_t next;
 	uint8_t pad[32];
 };
-#define GUEST_PG_FREE	1u
-#define GUEST_PG_KERNEL 2u  /* mem_map itself, reserved */
-#define GUEST_PG_PT	4u  /* a page-table page */
-#define GUEST_PG_USER	8u  /* a user data page on the reclaim ring */
-#define GUEST_PG_HUGE	16u /* with FREE or USER: first frame of a 2 MiB block */
-#define GUEST_PG_TAIL	32u /* one of the 511 other frames of a 2 MiB block */
+#define GUEST_PG_FREE	 1u
+#define GUEST_PG_KERNEL	 2u   /* mem_map itself, reserved */
+#define GUEST_PG_PT	 4u   /* a page-table page */
+#define GUEST_PG_USER	 8u   /* a user data page on the reclaim ring */
+#define GUEST_PG_HUGE	 16u  /* with FREE or USER: first frame of a 2 MiB block */
+#define GUEST_PG_TAIL	 32u  /* one of the 511 other frames of a 2 MiB block */
+#define GUEST_PG_BALLOON 64u  /* given to the balloon, on its list via next */
+#define GUEST_PG_DEV	 128u /* the balloon driver's rings and buffers */
 
 struct guest_stats {
 	uint64_t accesses;    /* workload accesses completed */
@@ -246,6 +301,17 @@ struct guest_stats {
 	uint64_t frames_kernel; /* mem_map */
 	uint64_t frames_pt;
 	uint64_t frames_user; /* 4 KiB frames, 2 MiB pages included */
+	uint64_t wl_active;   /* pages the workloads' current steps cover */
+	uint64_t halts;	      /* HLTs: idle steps (the VMM's clock moves on) */
+	/* the balloon driver */
+	uint64_t frames_balloon;   /* pages in the balloon now */
+	uint64_t balloon_target;   /* the device's num_pages, as last read */
+	uint64_t balloon_inflated; /* pages given, ever */
+	uint64_t balloon_deflated; /* pages taken back, ever (OOM included) */
+	uint64_t balloon_oom;	   /* pages taken back under OOM, unasked */
+	uint64_t balloon_puffs;	   /* allocations that failed ("out of puff") */
+	uint64_t balloon_kicks;	   /* queue notifications */
+	uint64_t balloon_irqs;	   /* interrupts handled */
 };
 
 struct guest_os;
@@ -280,6 +346,11 @@ int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done) GUEST_MUST
 bool guest_os_done(const struct guest_os *g);
 /* Why the guest failed; "" while it has not. */
 const char *guest_os_error(const struct guest_os *g);
+/* The balloon device raised its interrupt; the guest services it before
+ * its next access. */
+void guest_os_interrupt(struct guest_os *g);
+/* Why the balloon driver stopped ("" while it runs or never ran). */
+const char *guest_balloon_error(const struct guest_os *g);
 void guest_os_stats(const struct guest_os *g, struct guest_stats *st);
 /*
  * Check every page each workload touched against what it wrote, reading

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <stdarg.h>
 
+#include "balloon-driver/balloon_abi.h"
 #include "guest/guest.h"
 #include "traces/traces.h"
 
@@ -165,6 +166,7 @@ struct guest_wl {
 	struct guest_zipf zipf;
 	uint32_t *perm; /* zipf: rank -> page index */
 	uint64_t *rec;	/* wss_pages record words */
+	uint64_t now;	/* steps by time: the guest's clock, ns (the OS sets it) */
 };
 
 /* One operation the generator chose: an access, or (churn) an unmap of
@@ -184,6 +186,9 @@ int guest_wl_init(struct guest_wl *w, const struct guest_workload_params *p, uin
 void guest_wl_fini(struct guest_wl *w);
 /* The next access; a pure function of the generator's state. */
 void guest_wl_next(struct guest_wl *w, struct guest_op *op);
+/* Pages the generator draws from now: its step's (steps), else the
+ * working set. */
+uint64_t guest_wl_active(const struct guest_wl *w);
 
 /* ------------------------------------------------------------------------
  * The guest OS's private state (os.c).
@@ -195,6 +200,54 @@ void guest_wl_next(struct guest_wl *w, struct guest_op *op);
 #define GUEST_MM_PREV	      16u
 #define GUEST_MM_NEXT	      24u
 #define GUEST_MIN_DATA_FRAMES 8u
+/* A halted guest wakes at least every timer tick (HZ = 250) to service
+ * what interrupts arrived. */
+#define GUEST_TICK_NS 4000000ull
+/* Steps by time: accesses between two reads of the clock. */
+#define GUEST_CLOCK_CHUNK 1000u
+
+/* The balloon driver's state (balloon.c). What a kernel keeps in its own
+ * variables; the rings, buffers and the list of ballooned pages are in
+ * guest memory. */
+struct guest_balloon {
+	const struct guest_dev_ops *ops; /* NULL: no device */
+	void *ctx;
+	enum guest_balloon_mode mode;
+	bool up;   /* set up, DRIVER_OK written */
+	bool dead; /* gave up on the device: err[] says why */
+	bool irq;  /* an interrupt is pending */
+	bool work; /* the target moved: inflate or deflate towards it */
+	uint64_t features;
+	uint16_t qsize[BALLOON_VQ_NR]; /* 0: the queue does not exist */
+	gfn_t base;		       /* first reserved frame */
+	uint64_t frames;	       /* frames reserved at boot */
+	gpa_t ring[BALLOON_VQ_NR];     /* legacy ring area of each queue */
+	gpa_t buf[BALLOON_VQ_NR];      /* each queue's buffer */
+	uint16_t avail[BALLOON_VQ_NR]; /* next available index (free-running) */
+	uint16_t used[BALLOON_VQ_NR];  /* used entries consumed */
+	gfn_t head;		       /* ballooned pages, through mem_map next */
+	uint64_t npages;	       /* pages in the balloon */
+	uint32_t target;	       /* num_pages, as last read */
+	uint64_t retry_at;	       /* no allocation before (ns) */
+	uint64_t garbage;	       /* garbage mode: batches sent */
+	char err[160];
+};
+
+/* Frames the driver needs at boot for the device behind p (rings of the
+ * sizes the device offers, one buffer page); 0 without a device or driver.
+ * Resets the device as a booting kernel does, which loses any balloon. */
+uint64_t guest_balloon_probe(const struct guest_params *p, uint16_t qsize[BALLOON_VQ_NR]);
+/* Set the device up with the frames from b->base on: features, rings,
+ * DRIVER_OK, the statistics buffer, the first target. 0 or -errno (an MMU
+ * failure; a device that misbehaves stops the driver, not the guest). */
+int guest_balloon_init(struct guest_os *g) GUEST_MUST_CHECK;
+/* Service a pending interrupt and move towards the target, at most
+ * GUEST_BALLOON_WORK_MAX pages; nothing before a back-off ends. 0 or
+ * -errno when the guest must fail. */
+int guest_balloon_service(struct guest_os *g) GUEST_MUST_CHECK;
+/* Deflate-on-OOM: give back up to BALLOON_OOM_NR_PAGES pages when the
+ * feature was negotiated; *freed gets how many. 0 or -errno. */
+int guest_balloon_oom(struct guest_os *g, uint64_t *freed) GUEST_MUST_CHECK;
 
 /*
  * A process's valid regions, like Linux's VMAs: page ranges [start, end)
@@ -248,7 +301,7 @@ struct guest_os {
 	char name[48];
 	uint64_t pages;	    /* guest frames */
 	uint64_t mm_frames; /* frames holding mem_map, from gfn 1 */
-	gfn_t first_data;   /* first frame after mem_map */
+	gfn_t first_data;   /* first frame after mem_map and the driver's */
 	uint64_t wl_vpn;    /* vpn of GUEST_WL_BASE */
 	uint64_t stride;    /* pages between working-set pages (sparse), else 1 */
 
@@ -262,6 +315,7 @@ struct guest_os {
 				  prev/next; clock hand, LRU end; 0 = empty */
 	uint64_t nuser;	       /* user pages on the ring */
 	uint64_t npt;	       /* page-table frames */
+	uint64_t pt_need;      /* page-table frames all processes' regions need */
 	struct guest_rng rrng; /* random reclaim */
 
 	struct guest_proc *procs;
@@ -269,6 +323,7 @@ struct guest_os {
 	unsigned cur;	     /* index of the running process */
 	uint64_t slice_left; /* accesses before the next switch */
 
+	struct guest_balloon bl;
 	struct guest_stats st;
 	int failed;	  /* 0, or the -errno that failed the guest */
 	char detail[192]; /* why a lower level failed, for err[] */
@@ -305,10 +360,17 @@ static inline gpa_t guest_mm_gpa(gfn_t gfn, unsigned off)
 
 /* Take a free frame for a page of `flags` (GUEST_PG_PT or GUEST_PG_USER),
  * breaking up a free 2 MiB block, then reclaiming a user page, when none is
- * free. mem_map gets flags, pid, vpn. The frame's contents are stale. 0 or
+ * free, and when reclaim cannot, deflating the balloon (deflate-on-OOM).
+ * mem_map gets flags, pid, vpn. The frame's contents are stale. 0 or
  * -errno. */
 int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn,
 		      gfn_t *out) GUEST_MUST_CHECK;
+/* A frame for the balloon (GUEST_PG_BALLOON), as Linux's balloon_page_alloc
+ * asks for one: reclaim is fine, OOM is not. Fails quietly (-ENOMEM, the
+ * guest is not failed, nothing recorded) when taking one would leave the
+ * guest fewer frames than its page tables and GUEST_MIN_DATA_FRAMES need,
+ * or when reclaim cannot free one. Other errors are the guest's. */
+int guest_frame_alloc_balloon(struct guest_os *g, gfn_t *out) GUEST_MUST_CHECK;
 /* Put a frame back on the free list. 0 or -errno. */
 int guest_frame_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
 /* Take a free 2 MiB block for a user page of pid at vpn (its first):

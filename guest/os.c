@@ -17,6 +17,8 @@
  *   gfn 1 .. mm_frames         mem_map: one 64-byte struct guest_page per
  *                              guest frame, the entry of gfn at
  *                              4096 + 64 * gfn (guest_mm_gpa)
+ *   gfn bl.base .. first_data-1  the balloon driver's rings and buffers
+ *                              (none without a balloon device)
  *   gfn first_data .. pages-1  free at boot, linked through mem_map `next`
  *
  * Frames leave the free list as page-table pages (GUEST_PG_PT, freed only
@@ -49,10 +51,14 @@
  * Memory pressure: when the free list is empty, or when a user page would
  * exceed the data_frames limit, the allocator evicts one user page
  * (reclaim.c) to guest swap (swap.c), leaving a swap entry in its PTE; a
- * later fault reads it back. Boot refuses a guest whose memory cannot hold
- * mem_map, every page table its processes' regions need and
- * GUEST_MIN_DATA_FRAMES data frames (data_frames, if fewer), so eviction
- * always finds a user page to take.
+ * later fault reads it back. When that fails with the free list empty
+ * (swap full), a balloon that negotiated deflate-on-OOM gives pages back
+ * (balloon.c), as Linux's OOM notifier makes virtio_balloon do. The
+ * balloon takes its pages through the same allocator, so inflating makes
+ * the guest reclaim its own pages first: the point of ballooning. Boot
+ * refuses a guest whose memory cannot hold mem_map, every page table its
+ * processes' regions need and GUEST_MIN_DATA_FRAMES data frames
+ * (data_frames, if fewer), so eviction always finds a user page to take.
  *
  * Failure: anything the guest itself gets wrong (a fault outside its
  * regions, corrupt mem_map, swap full, a frame the VMM refuses) fails that
@@ -197,26 +203,16 @@ static int guest_huge_break(struct guest_os *g)
 	return 0;
 }
 
-int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn, gfn_t *out)
+/* Pop the head of the free list for a page of `flags`. */
+static int guest_frame_take(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn,
+			    gfn_t *out)
 {
 	struct guest_page e;
 	gfn_t gfn;
 	int r;
 
-	if (!g->free_head && g->huge_head) {
-		r = guest_huge_break(g);
-		if (r)
-			return r;
-	}
-	/* a user page over the data-frame limit first evicts one */
-	if (!g->free_head || ((flags & GUEST_PG_USER) && g->p.data_frames &&
-			      guest_user_frames(g) >= g->p.data_frames)) {
-		r = guest_reclaim_one(g);
-		if (r)
-			return r;
-		if (!g->free_head)
-			return guest_detail(g, -ENOMEM, "out of memory: reclaim freed nothing");
-	}
+	if (!g->free_head)
+		return guest_detail(g, -ENOMEM, "out of memory: reclaim freed nothing");
 	gfn = g->free_head;
 	r = guest_phys(g, guest_mm_gpa(gfn, 0), &e, sizeof(e), MMU_READ);
 	if (r)
@@ -238,6 +234,82 @@ int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t
 		g->npt++;
 	*out = gfn;
 	return 0;
+}
+
+/* Reclaim failing for want of swap or of user pages: out of memory. */
+static bool guest_oom(int r)
+{
+	return r == -ENOSPC || r == -ENOMEM;
+}
+
+int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn, gfn_t *out)
+{
+	bool over;
+	int r;
+
+	if (!g->free_head && g->huge_head) {
+		r = guest_huge_break(g);
+		if (r)
+			return r;
+	}
+	/* a user page over the data-frame limit first evicts one */
+	over =
+	    (flags & GUEST_PG_USER) && g->p.data_frames && guest_user_frames(g) >= g->p.data_frames;
+	if (!g->free_head || over) {
+		bool quiet = !g->detail[0];
+		uint64_t freed = 0;
+
+		r = guest_reclaim_one(g);
+		if (guest_oom(r) && !over) {
+			/* the OOM notifier: a balloon negotiated with
+			 * deflate-on-OOM gives pages back by itself */
+			int r2 = guest_balloon_oom(g, &freed);
+
+			if (r2)
+				return r2;
+			if (freed) {
+				if (quiet)
+					g->detail[0] = 0; /* recovered: not a failure */
+				r = 0;
+			}
+		}
+		if (r)
+			return r;
+	}
+	return guest_frame_take(g, flags, pid, vpn, out);
+}
+
+/* Page-table frames the processes may still need. */
+static uint64_t guest_pt_left(const struct guest_os *g)
+{
+	return g->pt_need > g->npt ? g->pt_need - g->npt : 0;
+}
+
+int guest_frame_alloc_balloon(struct guest_os *g, gfn_t *out)
+{
+	int r;
+
+	if (g->nfree + (g->nhfree + g->nhuge) * MEM_HUGE_PAGES + g->nuser - g->nhuge <=
+	    GUEST_MIN_DATA_FRAMES + guest_pt_left(g))
+		return -ENOMEM; /* what is left, the guest needs */
+	if (!g->free_head && g->huge_head) {
+		r = guest_huge_break(g);
+		if (r)
+			return r;
+	}
+	if (!g->free_head) {
+		bool quiet = !g->detail[0];
+
+		r = guest_reclaim_one(g);
+		if (guest_oom(r)) {
+			if (quiet)
+				g->detail[0] = 0; /* the balloon waits; the guest lives */
+			return -ENOMEM;
+		}
+		if (r)
+			return r;
+	}
+	return guest_frame_take(g, GUEST_PG_BALLOON, 0, 0, out);
 }
 
 int guest_frame_free(struct guest_os *g, gfn_t gfn)
@@ -323,8 +395,10 @@ static int guest_boot_mem_map(struct guest_os *g)
 
 			if (gfn >= g->pages)
 				break;
-			if (gfn < g->first_data) {
+			if (gfn < g->bl.base) {
 				ents[i].flags = GUEST_PG_KERNEL;
+			} else if (gfn < g->first_data) {
+				ents[i].flags = GUEST_PG_DEV;
 			} else if (gfn >= hb_lo && gfn < hb_hi) {
 				bool head = !(gfn & (MEM_HUGE_PAGES - 1));
 
@@ -425,6 +499,17 @@ static const char *guest_params_check(const struct mmu *m, const struct guest_pa
 	if (w->pattern == GUEST_PAT_CHURN &&
 	    (!w->region || w->region > w->wss_pages || w->unmap_pm > 1000))
 		return "churn needs 1 <= region <= working set and unmap_pm <= 1000";
+	if (w->pattern == GUEST_PAT_STEPS) {
+		if (!w->nsteps || w->nsteps > GUEST_WL_MAX_STEPS || !w->step_accesses)
+			return "steps workload needs 1..16 steps and step_accesses > 0";
+		for (unsigned i = 0; i < w->nsteps; i++)
+			if ((!w->steps[i] && !w->step_ns) || w->steps[i] > w->wss_pages)
+				return "every step must be 1..wss pages (0, idle, by time only)";
+	}
+	if (p->balloon && (!p->balloon->io_read || !p->balloon->io_write || !p->balloon->clock_ns))
+		return "balloon device without its register or clock operations";
+	if (w->pattern == GUEST_PAT_STEPS && w->step_ns && (!p->clock_ns || !p->halt_ns))
+		return "steps by time need the guest's clock and HLT";
 	if (p->swap_pages >= GUEST_SWAP_SLOT_MAX)
 		return "swap area too large for a swap entry";
 	return NULL;
@@ -481,7 +566,12 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 		g->p.timeslice = 1;
 	g->pages = p->pages;
 	g->mm_frames = (g->pages * GUEST_MM_ENTRY + MEM_PAGE_SIZE - 1) / MEM_PAGE_SIZE;
-	g->first_data = 1 + g->mm_frames;
+	g->bl.ops = p->balloon;
+	g->bl.ctx = p->balloon_ctx;
+	g->bl.mode = p->balloon_mode;
+	g->bl.base = 1 + g->mm_frames;
+	g->bl.frames = guest_balloon_probe(p, g->bl.qsize);
+	g->first_data = g->bl.base + g->bl.frames;
 	g->wl_vpn = mem_gva_to_vpn(GUEST_WL_BASE);
 	g->stride = p->wl.pattern == GUEST_PAT_SPARSE ? p->wl.stride : 1;
 	guest_rng_seed(&g->rrng, guest_hash4(GUEST_H_RECLAIM, p->seed, 0, 0, 0));
@@ -507,8 +597,9 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 			bad = NULL;
 			goto err_free;
 		}
-		need += guest_pt_frames_vmas(pr->vma, pr->nvma);
+		g->pt_need += guest_pt_frames_vmas(pr->vma, pr->nvma);
 	}
+	need += g->pt_need;
 	min_data = p->data_frames && p->data_frames < GUEST_MIN_DATA_FRAMES ? p->data_frames
 									    : GUEST_MIN_DATA_FRAMES;
 	if (need + min_data > g->pages) {
@@ -532,6 +623,9 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 	g->cur = 0;
 	mmu_set_cr3(m, g->procs[0].pml4);
 	g->slice_left = g->p.timeslice;
+	err = -guest_balloon_init(g);
+	if (err)
+		goto err_free;
 	return g;
 
 err_free:
@@ -572,14 +666,37 @@ int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done)
 		struct guest_proc *pr = &g->procs[g->cur];
 		uint64_t chunk;
 
+		/* interrupts and the balloon's pending work, between chunks */
+		if (g->bl.irq || g->bl.work) {
+			int r = guest_balloon_service(g);
+
+			if (r)
+				return guest_fail_at(g, 0, 0, r);
+		}
+
 		if (!g->slice_left || guest_proc_done(g, pr)) {
 			if (!guest_sched_next(g))
 				break;
 			pr = &g->procs[g->cur];
 		}
+		if (g->p.wl.step_ns && !pr->tr) { /* steps by time: the clock now */
+			pr->wl.now = g->p.clock_ns(g->p.clock_ctx);
+			if (!guest_wl_active(&pr->wl)) {
+				/* an idle step: halt until the next one, or the
+				 * next timer tick, when interrupts are seen */
+				uint64_t left = g->p.wl.step_ns - pr->wl.now % g->p.wl.step_ns;
+
+				g->p.halt_ns(g->p.clock_ctx,
+					     left < GUEST_TICK_NS ? left : GUEST_TICK_NS);
+				g->st.halts++;
+				break;
+			}
+		}
 		chunk = budget - n;
 		if (chunk > g->slice_left)
 			chunk = g->slice_left;
+		if ((g->p.wl.step_ns || g->bl.work) && chunk > GUEST_CLOCK_CHUNK)
+			chunk = GUEST_CLOCK_CHUNK;
 		if (chunk > pr->limit - pr->wl.issued)
 			chunk = pr->limit - pr->wl.issued;
 		if (pr->tr) {
@@ -621,6 +738,16 @@ const char *guest_os_error(const struct guest_os *g)
 	return g->err; /* "" while the guest has not failed */
 }
 
+void guest_os_interrupt(struct guest_os *g)
+{
+	g->bl.irq = true;
+}
+
+const char *guest_balloon_error(const struct guest_os *g)
+{
+	return g->bl.err;
+}
+
 void guest_os_stats(const struct guest_os *g, struct guest_stats *st)
 {
 	*st = g->st;
@@ -628,6 +755,15 @@ void guest_os_stats(const struct guest_os *g, struct guest_stats *st)
 	st->frames_kernel = g->first_data;
 	st->frames_pt = g->npt;
 	st->frames_user = guest_user_frames(g);
+	st->frames_balloon = g->bl.npages;
+	st->balloon_target = g->bl.target;
+	st->wl_active = 0;
+	for (unsigned i = 0; i < g->nprocs; i++) {
+		const struct guest_proc *pr = &g->procs[i];
+
+		if (!guest_proc_done(g, pr))
+			st->wl_active += pr->tr ? pr->npages : guest_wl_active(&pr->wl);
+	}
 }
 
 void guest_os_dump_roots(const struct guest_os *g, FILE *f)

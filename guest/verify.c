@@ -200,6 +200,8 @@ static int guest_check_kind(uint32_t f)
 		return 4;
 	case GUEST_PG_TAIL:
 		return 5;
+	case GUEST_PG_BALLOON:
+		return 6;
 	default:
 		return -1;
 	}
@@ -208,14 +210,16 @@ static int guest_check_kind(uint32_t f)
 static int guest_check_lists(const struct guest_os *g, const struct guest_page *mm, char *msg,
 			     size_t msglen)
 {
-	uint64_t n[6] = {0};
+	uint64_t n[7] = {0};
 	gfn_t gfn;
 
 	for (gfn = 0; gfn < g->pages; gfn++) {
 		uint32_t f = mm[gfn].flags;
 		int k = guest_check_kind(f);
 
-		if (gfn < g->first_data ? f != GUEST_PG_KERNEL : k < 0)
+		if (gfn < g->bl.base	  ? f != GUEST_PG_KERNEL
+		    : gfn < g->first_data ? f != GUEST_PG_DEV
+					  : k < 0)
 			return guest_check_bad(g, msg, msglen, "bad flags", gfn, &mm[gfn]);
 		/* a 2 MiB block's first frame is aligned, its others follow */
 		if ((k == 3 || k == 4) && (gfn & (MEM_HUGE_PAGES - 1)))
@@ -228,15 +232,26 @@ static int guest_check_lists(const struct guest_os *g, const struct guest_page *
 			n[k]++;
 	}
 	if (n[0] != g->nfree || n[1] != g->npt || n[2] + n[3] != g->nuser || n[3] != g->nhuge ||
-	    n[4] != g->nhfree || n[5] != (n[3] + n[4]) * (MEM_HUGE_PAGES - 1)) {
+	    n[4] != g->nhfree || n[5] != (n[3] + n[4]) * (MEM_HUGE_PAGES - 1) ||
+	    n[6] != g->bl.npages) {
 		snprintf(msg, msglen,
 			 "guest %s: mem_map counts free %" PRIu64 " pt %" PRIu64 " user %" PRIu64
-			 " huge %" PRIu64 " free blocks %" PRIu64 ", the OS thinks %" PRIu64
-			 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64,
-			 g->name, n[0], n[1], n[2] + n[3], n[3], n[4], g->nfree, g->npt, g->nuser,
-			 g->nhuge, g->nhfree);
+			 " huge %" PRIu64 " free blocks %" PRIu64 " balloon %" PRIu64
+			 ", the OS thinks %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
+			 " %" PRIu64,
+			 g->name, n[0], n[1], n[2] + n[3], n[3], n[4], n[6], g->nfree, g->npt,
+			 g->nuser, g->nhuge, g->nhfree, g->bl.npages);
 		return -EUCLEAN;
 	}
+	gfn = g->bl.head;
+	for (uint64_t i = 0; i < g->bl.npages; i++) {
+		if (gfn < g->first_data || gfn >= g->pages || mm[gfn].flags != GUEST_PG_BALLOON)
+			return guest_check_bad(g, msg, msglen, "balloon list broken", gfn,
+					       gfn < g->pages ? &mm[gfn] : &mm[0]);
+		gfn = mm[gfn].next;
+	}
+	if (gfn)
+		return guest_check_bad(g, msg, msglen, "balloon list too long", gfn, &mm[0]);
 	gfn = g->free_head;
 	for (uint64_t i = 0; i < g->nfree; i++) {
 		if (gfn < g->first_data || gfn >= g->pages || mm[gfn].flags != GUEST_PG_FREE)

@@ -16,6 +16,9 @@
  *   churn    uniform accesses; one draw in 1000 below unmap_pm unmaps a
  *            random region of `region` pages instead; every `life`
  *            operations the process exits (guest.h)
+ *   steps    uniform over the first steps[k] pages during step k, each
+ *            step_accesses long, cyclically: a toucher whose active memory
+ *            steps up and down while the rest stays allocated and idle
  *
  * Per access the generator draws the page, whether it is a write
  * (write_pct), and for reads an 8-aligned offset. A read loads 8 bytes. A
@@ -31,7 +34,7 @@
 
 int guest_pattern_parse(const char *s, enum guest_pattern *out)
 {
-	static const char *const names[] = {"seq", "uniform", "zipf", "sparse", "churn"};
+	static const char *const names[] = {"seq", "uniform", "zipf", "sparse", "churn", "steps"};
 
 	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (!strcmp(s, names[i])) {
@@ -61,6 +64,13 @@ int guest_wl_init(struct guest_wl *w, const struct guest_workload_params *p, uin
 	memset(w, 0, sizeof(*w));
 	if (!n || n > UINT32_MAX)
 		return -EINVAL;
+	if (p->pattern == GUEST_PAT_STEPS) {
+		if (!p->nsteps || p->nsteps > GUEST_WL_MAX_STEPS || !p->step_accesses)
+			return -EINVAL;
+		for (unsigned i = 0; i < p->nsteps; i++)
+			if ((!p->steps[i] && !p->step_ns) || p->steps[i] > n)
+				return -EINVAL;
+	}
 	w->p = p;
 	w->seed = seed;
 	w->pid = pid;
@@ -144,6 +154,9 @@ void guest_wl_next(struct guest_wl *w, struct guest_op *op)
 	case GUEST_PAT_SPARSE:
 		op->idx = guest_rng_below(&w->rng, p->wss_pages);
 		break;
+	case GUEST_PAT_STEPS:
+		op->idx = guest_rng_below(&w->rng, guest_wl_active(w));
+		break;
 	default:
 		op->idx = w->perm[guest_zipf_next(&w->zipf, &w->rng)];
 		break;
@@ -152,6 +165,17 @@ void guest_wl_next(struct guest_wl *w, struct guest_op *op)
 	x = guest_rng_next(&w->rng);
 	op->write = ((x >> 32) * 100 >> 32) < p->write_pct;
 	op->off = (unsigned)(x & (MEM_PAGE_SIZE / 8 - 1)) * 8;
+}
+
+uint64_t guest_wl_active(const struct guest_wl *w)
+{
+	const struct guest_workload_params *p = w->p;
+
+	if (p->pattern != GUEST_PAT_STEPS)
+		return p->wss_pages;
+	if (p->step_ns)
+		return p->steps[(w->now / p->step_ns) % p->nsteps];
+	return p->steps[(w->issued / p->step_accesses) % p->nsteps];
 }
 
 /* Write k of page idx: the fill (k = 1) or one word. */

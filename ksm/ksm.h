@@ -74,6 +74,8 @@ struct ksm_stats {
 	uint64_t cow_breaks;	     /* SHARED gfns given a private copy, ever */
 	uint64_t stale_hints;	     /* hints dropped: page gone or changed */
 	uint64_t collisions;	     /* equal hashes, different bytes */
+	uint64_t swap_tries;	     /* pages looked at before a host swap-out */
+	uint64_t swap_merges;	     /* of those, shared instead of swapped */
 	uint64_t table_entries;	     /* shared + hint entries */
 	uint64_t table_buckets;	     /* buckets of both tables while resizing */
 	uint64_t table_resizes;
@@ -156,6 +158,17 @@ int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn) KSM_MUST_CHECK;
  */
 int ksm_unshare(struct ksm_guest *kg, gfn_t gfn, enum mem_page_state to,
 		uint64_t val) KSM_MUST_CHECK;
+
+/*
+ * Sharing before swapping (ESX): look at RESIDENT gfn of kg now, outside
+ * the scanner's pace and without its volatility filter, and merge it if an
+ * identical page is known (a shared frame, a hint, the zero page); else it
+ * becomes a hint. The host swap calls this on a victim before writing it
+ * out. Returns 1 when gfn is SHARED afterwards (the caller need not swap
+ * it; the frames freed show in the pool), 0 when it is not (swap it), or
+ * -EINVAL for a gfn out of range.
+ */
+int ksm_try_share(struct ksm_guest *kg, gfn_t gfn) KSM_MUST_CHECK;
 
 void ksm_stats(const struct ksm *k, struct ksm_stats *st);
 void ksm_guest_stats(const struct ksm_guest *kg, struct ksm_guest_stats *st);

@@ -28,6 +28,11 @@
  * a frame that is write-protected (shared) or rehashed just now (hint): the
  * scanner runs between guest quanta, so nothing writes in between.
  *
+ * Sharing before swapping (ksm_try_share): the host swap's last look at a
+ * victim runs the same steps on that one page at once, outside the pace
+ * and with the volatility filter off (a page about to leave memory is
+ * worth one hash whatever its history); ESX tries sharing before swapping.
+ *
  * Order: sequential (gfn 0, 1, ...) or random: each pass a fresh
  * pseudo-random permutation of the guest's gfns (an affine map and a
  * xorshift on the next power of two, cycle-walked into range), so every page
@@ -50,6 +55,7 @@
  * batches of 64 and 2 us in sorted batches of 1024. Nothing can use a held
  * frame: no guest runs during a scan call.
  */
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -288,7 +294,9 @@ merged:
 		ksm_drop_hints(k, kg, gfn);
 }
 
-static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn)
+/* Scan gfn. With force (a last look before the page is swapped out) the
+ * volatility filter does not apply: a changed page is looked at as new. */
+static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, bool force)
 {
 	const uint8_t *page;
 	uint32_t sum, old;
@@ -308,9 +316,12 @@ static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn)
 	if (old && old != sum) {
 		ksm_drop_hints(k, kg, gfn); /* found through the old sum */
 		kg->sum[gfn] = sum;
-		k->st.pages_volatile++;
-		kg->st.pages_volatile++;
-		return;
+		if (!force) {
+			k->st.pages_volatile++;
+			kg->st.pages_volatile++;
+			return;
+		}
+		old = 0; /* its hints are gone: a page seen for the first time */
 	}
 	kg->sum[gfn] = sum;
 	if (zero) {
@@ -355,12 +366,29 @@ void ksm_scan(struct ksm *k, struct ksm_guest *kg, uint64_t pages)
 				prefetch_page(k, kg, next);
 			}
 			ksm_table_step(&k->table);
-			scan_page(k, kg, gfn);
+			scan_page(k, kg, gfn, false);
 		}
 	}
 	defer_flush(k);
 	k->st.scan_cpu_seconds += clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu;
 	k->st.scan_wall_seconds += clock_s(CLOCK_MONOTONIC) - wall;
+}
+
+int ksm_try_share(struct ksm_guest *kg, gfn_t gfn)
+{
+	struct ksm *k = kg->k;
+
+	if (gfn >= kg->p2m->pages)
+		return -EINVAL;
+	if (mem_p2m_state(kg->p2m, gfn) == MEM_RESIDENT) {
+		ksm_table_step(&k->table);
+		scan_page(k, kg, gfn, true);
+		defer_flush(k);
+		k->st.swap_tries++;
+		if (mem_p2m_state(kg->p2m, gfn) == MEM_SHARED)
+			k->st.swap_merges++;
+	}
+	return mem_p2m_state(kg->p2m, gfn) == MEM_SHARED;
 }
 
 void ksm_tick(struct ksm *k, struct ksm_guest *kg, double guest_seconds, double host_seconds)

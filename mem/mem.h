@@ -208,18 +208,44 @@ enum mem_page_state {
 	MEM_NR_STATES
 };
 
-/* Entry layout: bits 2..0 state, bit 3 write-protected, bits 63..12 value
- * (the hfn for RESIDENT and SHARED, the swap slot for SWAPPED, else 0). */
-#define MEM_P2M_STATE_MASK 7ull
-#define MEM_P2M_WP	   (1ull << 3)
-#define MEM_P2M_VAL_SHIFT  12
+/*
+ * Access tracking: the p2m's own accessed bits, one per user, that work
+ * in every paging mode because they live where every mode must go. A user
+ * arms a gfn (mem_p2m_track_arm): its bit is set and every translation of
+ * the gfn is zapped through the reverse map, so the guest's next access to
+ * it cannot complete without a mapper building a translation again, which
+ * it records with mem_rmap_add(). That record is the access: it clears
+ * every armed bit of the gfn and counts one hit per user (track_hits).
+ * Mappers build translations only for an access that needs one (both
+ * paging modes are lazy), so a record is a touch. The bits survive state
+ * changes: a sampled page that is swapped out and touched later counts
+ * when it is swapped back in and mapped. Users: the working-set sampler
+ * (wss.c) and the LRU victim choice of host swap (swap.c).
+ */
+enum mem_track_user {
+	MEM_TRACK_WSS = 0, /* working-set sampling */
+	MEM_TRACK_SWAP,	   /* host swap's clock (LRU by accessed bits) */
+	MEM_TRACK_NR
+};
+
+/* Entry layout: bits 2..0 state, bit 3 write-protected, bits 5..4 armed
+ * access-tracking bits (bit 4 + user), bits 63..12 value (the hfn for
+ * RESIDENT and SHARED, the swap slot for SWAPPED, else 0). */
+#define MEM_P2M_STATE_MASK  7ull
+#define MEM_P2M_WP	    (1ull << 3)
+#define MEM_P2M_TRACK_SHIFT 4
+#define MEM_P2M_TRACK_MASK  (((1ull << MEM_TRACK_NR) - 1) << MEM_P2M_TRACK_SHIFT)
+#define MEM_P2M_VAL_SHIFT   12
 
 struct mem_rmap_entry;
+struct mem_swap;
 struct mem_p2m {
-	struct mem_pool *pool;	       /* borrowed */
-	uint64_t pages;		       /* configured guest memory, 4 KiB pages */
-	uint64_t *e;		       /* pages entries */
-	uint64_t count[MEM_NR_STATES]; /* entries in each state */
+	struct mem_pool *pool;		   /* borrowed */
+	struct mem_swap *swap;		   /* borrowed host swap, NULL: none (swap.c) */
+	uint64_t pages;			   /* configured guest memory, 4 KiB pages */
+	uint64_t *e;			   /* pages entries */
+	uint64_t count[MEM_NR_STATES];	   /* entries in each state */
+	uint64_t track_hits[MEM_TRACK_NR]; /* armed gfns touched, per user, ever */
 	/* reverse map: head index into rmap[] per gfn, 0 = none */
 	uint32_t *rmap_head;
 	struct mem_rmap_entry *rmap;
@@ -228,7 +254,8 @@ struct mem_p2m {
 
 /* Create the p2m of a guest of `pages` frames, all UNTOUCHED. NULL + errno. */
 struct mem_p2m *mem_p2m_create(struct mem_pool *pool, uint64_t pages);
-/* Free every RESIDENT frame back to the pool and the p2m itself. */
+/* Free every RESIDENT frame back to the pool, every SWAPPED gfn's slot back
+ * to the attached swap, and the p2m itself. */
 void mem_p2m_destroy(struct mem_p2m *p2m);
 
 static inline enum mem_page_state mem_p2m_state(const struct mem_p2m *p2m, gfn_t gfn)
@@ -268,7 +295,8 @@ int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_C
 /*
  * Can the 2 MiB block containing gfn be mapped by one 2 MiB translation?
  * True when all its 512 gfns are inside the guest, RESIDENT and not
- * write-protected, and their frames form one aligned run in gfn order.
+ * write-protected, none armed for access tracking (a sampled page must be
+ * seen touched alone), and their frames form one aligned run in gfn order.
  */
 bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn);
 /*
@@ -288,8 +316,9 @@ int mem_p2m_discard(struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
 /*
  * Copy the current contents of gfn into buf (4 KiB) without side effects:
  * no state change, no accessed bits, no exits. UNTOUCHED and BALLOONED read
- * as zeros. SWAPPED needs the host swap (a later mechanism) and returns
- * -ENOSYS until then. Returns 0, -EINVAL out of range.
+ * as zeros; SWAPPED is read from the attached host swap's slot (-ENOSYS
+ * when none is attached, -EIO when the read fails). Returns 0, -EINVAL out
+ * of range.
  */
 int mem_p2m_read(const struct mem_p2m *p2m, gfn_t gfn, void *buf) MEM_MUST_CHECK;
 /* Host pointer of a RESIDENT or SHARED gfn, or NULL. */
@@ -297,6 +326,24 @@ uint8_t *mem_p2m_ptr(const struct mem_p2m *p2m, gfn_t gfn);
 /* Recount every state from the entries and compare with count[] and pages.
  * Returns 0, or -EUCLEAN with a message on stderr naming the gfn/state. */
 int mem_p2m_check(const struct mem_p2m *p2m) MEM_MUST_CHECK;
+
+/*
+ * Arm gfn for user u: set its tracking bit and zap every translation of it
+ * (a no-op zap for states without a frame). The next translation a mapper
+ * records for gfn clears the bit and counts in track_hits[u]. Returns 0 or
+ * -EINVAL (gfn or u out of range).
+ */
+int mem_p2m_track_arm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u) MEM_MUST_CHECK;
+/* Clear u's bit of gfn without touching translations (a sample ends). */
+void mem_p2m_track_disarm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u);
+/* Is gfn armed for u: not accessed since u armed it? (false out of range) */
+static inline bool mem_p2m_track_armed(const struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u)
+{
+	return gfn < p2m->pages && (p2m->e[gfn] >> (MEM_P2M_TRACK_SHIFT + u)) & 1;
+}
+/* Attach host swap s (borrowed; NULL detaches): mem_p2m_read() then reads
+ * SWAPPED gfns from it and mem_p2m_destroy() frees their slots. */
+void mem_p2m_attach_swap(struct mem_p2m *p2m, struct mem_swap *s);
 
 /* ------------------------------------------------------------------------
  * Reverse map (rmap.c): which translations map a guest frame.
@@ -326,7 +373,9 @@ struct mem_rmap_entry {
 	uint32_t next; /* index of the next entry of the same gfn, 0 = end */
 };
 
-/* Record that `m` maps gfn through `ref`. 0 or -ENOMEM / -EINVAL. */
+/* Record that `m` maps gfn through `ref`, for an access that needed the
+ * translation: an armed gfn (access tracking) counts as touched. 0 or
+ * -ENOMEM / -EINVAL. */
 int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref) MEM_MUST_CHECK;
 /* Forget one record. Returns 0, or -ENOENT if there is none. */
 int mem_rmap_del(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref);
@@ -627,6 +676,212 @@ static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, uns
  * the direct-map TLB). Returns 0 or -errno (-EFAULT beyond guest memory).
  */
 int mmu_phys(struct mmu *m, gpa_t gpa, void *buf, size_t len, unsigned acc) MEM_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * Host swap (swap.c): one swap file per host, the last resort of reclaim.
+ *
+ * A swapped-out gfn is SWAPPED with its slot as the p2m value; its bytes
+ * are at slot * 4 KiB in the file, written with pwrite before the p2m
+ * changes, so a failed write leaves the page resident and untouched. A
+ * swap-in reads them back into a new frame with pread before the p2m
+ * changes, so a failed read leaves the page swapped with its slot intact.
+ * Victims are chosen at random, as ESX does, or by a clock over the
+ * p2m's access-tracking bits (MEM_TRACK_SWAP), an LRU approximation that
+ * works in every paging mode. Sharing is tried before swapping by the
+ * caller (vmm-core), which knows the sharing engine.
+ */
+
+/* The file's I/O, replaceable for fault injection: transfer exactly len
+ * bytes at off, 0 or -errno (-EIO for a transfer that makes no progress,
+ * -ENOSPC when the disk is full). */
+struct mem_swap_io {
+	int (*write)(void *ctx, int fd, const void *buf, size_t len, uint64_t off);
+	int (*read)(void *ctx, int fd, void *buf, size_t len, uint64_t off);
+};
+
+struct mem_swap_params {
+	const char *path;	      /* created (must not exist: it is the host's, and
+					 it is removed by mem_swap_destroy) */
+	uint64_t slots;		      /* most slots, 4 KiB each; 0: no limit but the disk */
+	const struct mem_swap_io *io; /* NULL: pread/pwrite; borrowed */
+	void *io_ctx;
+};
+
+struct mem_swap_stats {
+	uint64_t used;	       /* slots holding a page now */
+	uint64_t peak;	       /* highest `used` */
+	uint64_t outs, ins;    /* pages written out / read back, ever */
+	uint64_t write_errors; /* failed swap-outs (nothing changed) */
+	uint64_t read_errors;  /* failed swap-ins (nothing changed) */
+	uint64_t file_bytes;   /* disk space the file occupies now */
+};
+
+/* Create the swap file at p->path (O_EXCL). NULL with errno set (EEXIST:
+ * the file exists). */
+struct mem_swap *mem_swap_create(const struct mem_swap_params *p);
+/* Close and remove the file. Every p2m attached must be gone. NULL is
+ * a no-op. */
+void mem_swap_destroy(struct mem_swap *s);
+/*
+ * Swap RESIDENT gfn of p2m (in the swap's pool) out: write its frame to a
+ * free slot, then move it to SWAPPED (zapping its translations) and free
+ * the frame. Returns 0; -EINVAL when gfn is not RESIDENT or is
+ * write-protected; -ENOSPC when every slot is taken or the disk is full,
+ * -EIO (or another -errno) when the write failed: then nothing changed and
+ * mem_swap_error() names the slot and the cause.
+ */
+int mem_swap_out(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
+/*
+ * Swap SWAPPED gfn back in: read its slot into a new frame, then make it
+ * RESIDENT and free the slot. Returns 0; -EINVAL when gfn is not SWAPPED;
+ * -ENOMEM when the pool has no frame; -EIO (-errno) when the read failed
+ * (mem_swap_error() says why). On failure nothing changed.
+ */
+int mem_swap_in(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
+/* Move SWAPPED gfn to state `to` (BALLOONED: the guest gave the page up)
+ * and free its slot; its bytes are gone. 0 or -EINVAL (nothing changed). */
+int mem_swap_drop(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn,
+		  enum mem_page_state to) MEM_MUST_CHECK;
+/* Read slot (allocated) into buf, 4 KiB, without side effects. 0, -EINVAL
+ * (slot not in use), -EIO. */
+int mem_swap_read_slot(const struct mem_swap *s, uint64_t slot, void *buf) MEM_MUST_CHECK;
+/* Free an allocated slot (its p2m entry is going away). */
+void mem_swap_free_slot(struct mem_swap *s, uint64_t slot);
+/* The last I/O error as a message naming the file, slot and cause. */
+const char *mem_swap_error(const struct mem_swap *s);
+const char *mem_swap_path(const struct mem_swap *s);
+void mem_swap_stats(const struct mem_swap *s, struct mem_swap_stats *st);
+
+enum mem_swap_victim {
+	MEM_SWAP_RANDOM, /* uniformly random resident pages (ESX) */
+	MEM_SWAP_LRU,	 /* clock over the p2m's accessed bits */
+};
+/* "random" or "lru"; -EINVAL otherwise. */
+int mem_swap_victim_parse(const char *s, enum mem_swap_victim *out) MEM_MUST_CHECK;
+const char *mem_swap_victim_name(enum mem_swap_victim v);
+
+/* Per-guest state of victim selection. Zero it, then set rng to a seed. */
+struct mem_swap_cursor {
+	uint64_t rng;  /* xorshift state (random) */
+	gfn_t hand;    /* next gfn the clock looks at (lru) */
+	uint64_t arms; /* pages the clock armed, ever (each costs a refault) */
+};
+/*
+ * Choose a RESIDENT, writable gfn of p2m to swap out. Random draws gfns
+ * until one is resident (a bounded number of times, then a scan from a
+ * random start). LRU moves the clock hand: an armed page (not touched
+ * since the hand last passed) is the victim, any other is armed and
+ * passed over; two turns at most. Returns 0 with *out, or -ENOENT when the
+ * guest has no such page.
+ */
+int mem_swap_pick(struct mem_p2m *p2m, enum mem_swap_victim how, struct mem_swap_cursor *c,
+		  gfn_t *out) MEM_MUST_CHECK;
+
+/* ------------------------------------------------------------------------
+ * Working-set estimation by sampling (wss.c), as ESX (Waldspurger, OSDI
+ * 2002, section 5.3): each period, `samples` guest frames drawn uniformly
+ * at random are armed (access tracking, MEM_TRACK_WSS), and at the end the
+ * fraction of them touched, f = t / n, estimates the fraction of the
+ * guest's memory in active use. Three estimates are kept: a slow and a fast
+ * exponentially weighted moving average of f, and the fast one updated
+ * with the current period's touches so far; the estimate is the largest,
+ * which follows a growing working set at once and a shrinking one slowly.
+ */
+struct mem_wss_params {
+	unsigned samples; /* pages sampled per period (ESX: 100) */
+	double slow_gain; /* EWMA gains in (0, 1]: new = old + gain * (f - old) */
+	double fast_gain;
+	uint64_t seed;
+};
+
+/* Estimates as fractions of the guest's pages, in [0, 1]. Before the first
+ * period ends nothing is known and every estimate is 1 (no tax on a guest
+ * that was never measured). */
+struct mem_wss_estimate {
+	double slow, fast, current;
+	double max;	  /* the estimate used: max(slow, fast, current) */
+	double last;	  /* f of the last complete period */
+	uint64_t periods; /* complete periods */
+	uint64_t touched; /* sampled pages touched in the current period so far */
+};
+
+/* Sample p2m (borrowed; the sampler must go before it). p is copied. The
+ * first period starts at once. NULL with errno set (EINVAL: samples 0 or a
+ * gain outside (0, 1]). */
+struct mem_wss *mem_wss_create(struct mem_p2m *p2m, const struct mem_wss_params *p);
+/* Disarm what is armed and free the sampler. NULL is a no-op. */
+void mem_wss_destroy(struct mem_wss *w);
+/* End the current period: count the sampled pages touched, update the
+ * averages, and arm a fresh sample. */
+void mem_wss_period(struct mem_wss *w);
+void mem_wss_estimate(const struct mem_wss *w, struct mem_wss_estimate *e);
+
+/* ------------------------------------------------------------------------
+ * The allocation policy (policy.c): ESX's shares, min and max, the idle
+ * memory tax, and the reclamation states (Waldspurger, OSDI 2002, sections
+ * 5 and 6.3). Pure computation: the VMM gathers the inputs and applies the
+ * outputs (balloon targets, host swap, blocking).
+ */
+enum mem_rstate {
+	MEM_RSTATE_HIGH = 0, /* enough free memory: no reclamation */
+	MEM_RSTATE_SOFT,     /* reclaim by ballooning (swap where it cannot) */
+	MEM_RSTATE_HARD,     /* reclaim by host swapping */
+	MEM_RSTATE_LOW,	     /* swap, and block guests above their target */
+	MEM_RSTATE_NR
+};
+const char *mem_rstate_name(enum mem_rstate s);
+
+struct mem_policy_params {
+	double tau;			 /* idle memory tax rate, [0, 1) (ESX: 0.75) */
+	double threshold[MEM_RSTATE_NR]; /* free-memory thresholds, fractions of host
+					    memory: high .06, soft .04, hard .02, low .01 */
+};
+void mem_policy_defaults(struct mem_policy_params *p);
+/* 0, or -EINVAL with *why naming the bad field (tau outside [0, 1),
+ * thresholds not decreasing from high to low, or outside (0, 1)). */
+int mem_policy_check(const struct mem_policy_params *p, const char **why) MEM_MUST_CHECK;
+
+/*
+ * The next reclamation state from `cur` with `free` of `total` pages free.
+ * Down: as soon as free drops below the threshold of a lower state (several
+ * at once if need be). Up: one state at a time, only once free exceeds the
+ * threshold of the state above the one to leave: from soft back to high
+ * above 6%, not at 4%. The gap is the hysteresis.
+ */
+enum mem_rstate mem_policy_state(const struct mem_policy_params *p, enum mem_rstate cur,
+				 uint64_t free, uint64_t total);
+
+/* One guest's inputs and outputs, in 4 KiB pages. */
+struct mem_policy_guest {
+	double shares;	 /* S, > 0 */
+	uint64_t min;	 /* never targeted below */
+	uint64_t max;	 /* never targeted above */
+	uint64_t alloc;	 /* P: pages it holds (resident and shared) */
+	uint64_t demand; /* what it would hold if let: P + ballooned + swapped */
+	double active;	 /* working-set estimate, pages */
+	/* out */
+	uint64_t target; /* the allocation the policy wants it at */
+	double rho;	 /* adjusted shares per page at P: S / (P (f + k (1 - f))) */
+};
+
+/*
+ * Adjusted shares per page (section 5.2): shares / cost, the cost of
+ * `pages` allocated pages of which `active` are in use being active +
+ * k * idle with k = 1 / (1 - tau). Infinite for 0 pages.
+ */
+double mem_policy_rho(double tau, double shares, double pages, double active);
+/*
+ * Target allocations for n guests sharing `avail` pages (the pages the
+ * guests may hold together with free memory at the high threshold).
+ * Min-funding revocation solved in closed form: the guests whose targets
+ * lie strictly between their bounds end at one common adjusted
+ * shares-per-page ratio, so reclaiming a page from any of them would take
+ * it from the guest with the fewest, as ESX's incremental revocation does;
+ * the bounds are [min, max(min, min(max, demand))]. When the bounds' upper
+ * ends fit avail, every guest gets its upper end. Fills target and rho.
+ */
+void mem_policy_targets(const struct mem_policy_params *p, struct mem_policy_guest *g, unsigned n,
+			uint64_t avail);
 
 /* ------------------------------------------------------------------------
  * Walk-reference arithmetic (Bhargava et al., ASPLOS 2008), no caches.

@@ -37,6 +37,10 @@
  * write-protection (SHARED -> RESIDENT on the same frame) needs no zap: a
  * stale read-only translation faults and is refilled.
  *
+ * Access tracking (bits 5..4, see mem.h) is orthogonal to the state: the
+ * bits survive every transition, arming zaps like a remap, and the rmap's
+ * add (rmap.c) is where an armed gfn is seen touched.
+ *
  * Frame ownership: mem_p2m_populate() allocates and mem_p2m_discard() frees
  * the RESIDENT frame; mem_p2m_set() never touches the pool, its caller
  * (ksm, swap, balloon) moves contents and frames itself. gfns may come from
@@ -87,12 +91,14 @@ static bool p2m_val_ok(const struct mem_p2m *p2m, enum mem_page_state s, uint64_
 	}
 }
 
-/* Write the entry of gfn and keep count[] exact. */
+/* Write the entry of gfn and keep count[] exact. The access-tracking bits
+ * are the page's, not the state's: they stay. */
 static void p2m_store(struct mem_p2m *p2m, gfn_t gfn, enum mem_page_state to, uint64_t val, bool wp)
 {
 	p2m->count[mem_p2m_state(p2m, gfn)]--;
 	p2m->count[to]++;
-	p2m->e[gfn] = val << MEM_P2M_VAL_SHIFT | (wp ? MEM_P2M_WP : 0) | (uint64_t)to;
+	p2m->e[gfn] = val << MEM_P2M_VAL_SHIFT | (wp ? MEM_P2M_WP : 0) |
+		      (p2m->e[gfn] & MEM_P2M_TRACK_MASK) | (uint64_t)to;
 }
 
 bool mem_p2m_legal(enum mem_page_state from, enum mem_page_state to)
@@ -146,9 +152,12 @@ void mem_p2m_destroy(struct mem_p2m *p2m)
 	 * reference belongs to ksm, which drops it when it lets go of the
 	 * guest; only the frames this p2m owns go back to the pool.
 	 */
-	for (gfn_t gfn = 0; gfn < p2m->pages; gfn++)
+	for (gfn_t gfn = 0; gfn < p2m->pages; gfn++) {
 		if (mem_p2m_state(p2m, gfn) == MEM_RESIDENT)
 			mem_pool_free(p2m->pool, mem_p2m_val(p2m, gfn));
+		else if (mem_p2m_state(p2m, gfn) == MEM_SWAPPED && p2m->swap)
+			mem_swap_free_slot(p2m->swap, mem_p2m_val(p2m, gfn));
+	}
 	free(p2m->rmap);
 	free(p2m->rmap_head);
 	free(p2m->e);
@@ -209,7 +218,9 @@ bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn)
 
 	if (base + MEM_HUGE_PAGES > p2m->pages)
 		return false;
-	want = p2m->e[base] & ~(MEM_P2M_STATE_MASK | MEM_P2M_WP);
+	/* an armed gfn (access tracking) must be seen touched alone: its
+	 * block is not mapped whole while it waits */
+	want = p2m->e[base] & ~(MEM_P2M_STATE_MASK | MEM_P2M_WP | MEM_P2M_TRACK_MASK);
 	if ((want >> MEM_P2M_VAL_SHIFT) % MEM_HUGE_PAGES)
 		return false;
 	/* entry i must be exactly RESIDENT, not write-protected, frame h + i */
@@ -263,7 +274,9 @@ int mem_p2m_read(const struct mem_p2m *p2m, gfn_t gfn, void *buf)
 		memcpy(buf, mem_pool_ptr(p2m->pool, mem_p2m_val(p2m, gfn)), MEM_PAGE_SIZE);
 		return 0;
 	case MEM_SWAPPED:
-		return -ENOSYS;
+		if (!p2m->swap)
+			return -ENOSYS;
+		return mem_swap_read_slot(p2m->swap, mem_p2m_val(p2m, gfn), buf);
 	default:
 		memset(buf, 0, MEM_PAGE_SIZE);
 		return 0;
@@ -275,6 +288,28 @@ uint8_t *mem_p2m_ptr(const struct mem_p2m *p2m, gfn_t gfn)
 	if (gfn >= p2m->pages || !p2m_has_frame(mem_p2m_state(p2m, gfn)))
 		return NULL;
 	return mem_pool_ptr(p2m->pool, mem_p2m_val(p2m, gfn));
+}
+
+int mem_p2m_track_arm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u)
+{
+	if (gfn >= p2m->pages || (unsigned)u >= MEM_TRACK_NR)
+		return -EINVAL;
+	p2m->e[gfn] |= 1ull << (MEM_P2M_TRACK_SHIFT + u);
+	/* the next access must build a translation, and so be seen */
+	if (p2m_has_frame(mem_p2m_state(p2m, gfn)))
+		mem_rmap_zap(p2m, gfn);
+	return 0;
+}
+
+void mem_p2m_track_disarm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u)
+{
+	if (gfn < p2m->pages && (unsigned)u < MEM_TRACK_NR)
+		p2m->e[gfn] &= ~(1ull << (MEM_P2M_TRACK_SHIFT + u));
+}
+
+void mem_p2m_attach_swap(struct mem_p2m *p2m, struct mem_swap *s)
+{
+	p2m->swap = s;
 }
 
 /* Number of rmap records of gfn, or -1 if its list is corrupt (a bad index

@@ -27,6 +27,9 @@
  * mem_p2m_check() can hold it as an invariant. Duplicate (mapper, ref)
  * records are allowed; mem_rmap_del() removes one of them.
  *
+ * Access tracking: an add for a gfn with armed tracking bits (mem.h) is
+ * the touch those bits wait for; it clears them and counts the hits.
+ *
  * Zap: mem_rmap_zap() unlinks the whole list of the gfn, then, record by
  * record, frees it and calls mapper->ops->zap(mapper, gfn, ref). The zap
  * callback must not add or zap (an add could move the array under the
@@ -103,6 +106,14 @@ int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t 
 	    (struct mem_rmap_entry){.mapper = m, .ref = ref, .next = p2m->rmap_head[gfn]};
 	p2m->rmap_head[gfn] = i;
 	p2m->rmap_used++;
+	if (p2m->e[gfn] & MEM_P2M_TRACK_MASK) {
+		/* a mapper builds a translation for an access: the armed page
+		 * was touched, for every user that armed it */
+		for (unsigned u = 0; u < MEM_TRACK_NR; u++)
+			if ((p2m->e[gfn] >> (MEM_P2M_TRACK_SHIFT + u)) & 1)
+				p2m->track_hits[u]++;
+		p2m->e[gfn] &= ~MEM_P2M_TRACK_MASK;
+	}
 	return 0;
 }
 

@@ -31,6 +31,7 @@
  *           sharing on (opt-out; only with [host] sharing on),
  *           scan_rate 200000 (pages per modeled second of the guest's clock),
  *           loop off, data_frames 0 (no limit)
+ *   [host], [guest] memory policy, ballooning, host swap: see config_policy.c
  *   [cost]  see cost.c
  *
  * Trace workloads: `workload = trace:PATH[,trace:PATH...]` replays binary
@@ -54,6 +55,7 @@
 
 #include "ksm/ksm.h"
 #include "traces/traces.h"
+#include "vmm-core/reclaim_internal.h"
 #include "vmm-core/vmm_internal.h"
 
 #define MAX_SECTIONS 256
@@ -283,6 +285,7 @@ static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bo
 	g->dyn_margin = 0.1;
 	g->dyn_confirm = 2;
 	g->dyn_min_windows = 4;
+	config_policy_guest_defaults(g);
 	return g;
 }
 
@@ -353,7 +356,7 @@ static int set_host(struct parse *p, const char *k, const char *v)
 		return parse_uint(v, &h->scan_batch, 1u << 20);
 	if (!strcmp(k, "scan_order"))
 		return copy_str(h->scan_order, sizeof(h->scan_order), v);
-	return -ENOENT;
+	return config_policy_host(h, k, v);
 }
 
 struct trace_list {
@@ -522,7 +525,7 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return parse_uint(v, &g->dyn_confirm, 1000);
 	if (!strcmp(k, "dynamic_min_windows"))
 		return parse_uint(v, &g->dyn_min_windows, 1000000);
-	return -ENOENT;
+	return config_policy_guest(g, k, v);
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -597,6 +600,7 @@ static void validate_guest(struct parse *p, unsigned i)
 	enum guest_content con;
 	enum guest_reclaim rec;
 	bool trace = vmm_workload_is_trace(g->workload);
+	const char *why, *key;
 
 	if (!p->max_set[i])
 		g->max = g->memory;
@@ -604,7 +608,10 @@ static void validate_guest(struct parse *p, unsigned i)
 		g->wss = g->memory / 2;
 	if (!p->swap_set[i])
 		g->guest_swap = g->memory;
-	if (g->memory < (1u << 20) || g->memory % MEM_PAGE_SIZE)
+	why = config_policy_guest_check(g, p->wss_set[i], &key);
+	if (why)
+		fail(p, s, key, "%s", why);
+	else if (g->memory < (1u << 20) || g->memory % MEM_PAGE_SIZE)
 		fail(p, s, "memory", "must be at least 1M and a multiple of 4K");
 	else if (g->count == 0)
 		fail(p, s, "count", "must be at least 1");
@@ -630,7 +637,8 @@ static void validate_guest(struct parse *p, unsigned i)
 		fail(p, s, "shares", "must be positive");
 	else if (!trace && guest_pattern_parse(g->workload, &pat))
 		fail(p, s, "workload",
-		     "'%s': expected seq, uniform, zipf, sparse, churn or trace:PATH", g->workload);
+		     "'%s': expected seq, uniform, zipf, sparse, churn, steps or trace:PATH",
+		     g->workload);
 	else if (!trace && pat == GUEST_PAT_SPARSE &&
 		 (!g->sparse_stride || g->sparse_stride > (1u << 20)))
 		fail(p, s, "sparse_stride", "must be 1..1048576 pages");
@@ -720,6 +728,7 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 	cfg->host.scan_rate = 1000000;
 	cfg->host.scan_batch = KSM_DEF_BATCH;
 	strcpy(cfg->host.scan_order, "random");
+	config_policy_host_defaults(&cfg->host);
 	vmm_cost_defaults(&cfg->cost);
 
 	f = fopen(path, "r");
@@ -776,6 +785,12 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 		else if (ksm_order_parse(h->scan_order, &order))
 			fail(p, "host", "scan_order", "'%s': expected random or sequential",
 			     h->scan_order);
+		else {
+			const char *key, *why = config_policy_host_check(h, &key);
+
+			if (why)
+				fail(p, "host", key, "%s", why);
+		}
 	}
 	if (!r && p->failed)
 		r = -EINVAL;

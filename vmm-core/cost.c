@@ -33,6 +33,9 @@
  *   zero_page 400    clearing 4 KiB at about 10 bytes per cycle.
  *   swap_in 150000   a 4 KiB read from an NVMe SSD, about 50 us.
  *   swap_out 30000   a 4 KiB write, queued and merged by the block layer.
+ *   host_swap_in 150000  a host swap-in the guest waits for: a 4 KiB read
+ *                    from the host's NVMe, as swap_in. Host swap-outs are the
+ *                    host's work and cost the guest nothing directly.
  *   copy_page 800    a copy-on-write break's 4 KiB copy plus the frame
  *                    allocation: a read and a write stream of 4 KiB at
  *                    about 10 bytes per cycle each (as zero_page).
@@ -62,6 +65,7 @@ void vmm_cost_defaults(struct vmm_cost *c)
 	c->swap_in = 150000;
 	c->swap_out = 30000;
 	c->copy_page = 800;
+	c->host_swap_in = 150000;
 	c->ghz = 3;
 }
 
@@ -79,6 +83,7 @@ static double *cost_field(struct vmm_cost *c, const char *key)
 	    {"swap_in", offsetof(struct vmm_cost, swap_in)},
 	    {"swap_out", offsetof(struct vmm_cost, swap_out)},
 	    {"copy_page", offsetof(struct vmm_cost, copy_page)},
+	    {"host_swap_in", offsetof(struct vmm_cost, host_swap_in)},
 	    {"ghz", offsetof(struct vmm_cost, ghz)},
 	};
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
 
 struct vm_counts {
@@ -33,8 +34,10 @@ void output_timeseries_header(FILE *f)
 	fputs("time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,"
 	      "guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,"
 	      "tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,"
-	      "balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches\n",
+	      "balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches",
 	      f);
+	output_policy_ts_header(f);
+	fputc('\n', f);
 }
 
 void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
@@ -54,12 +57,14 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 	fprintf(f,
 		"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
 		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%.0f,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u\n",
+		",%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u",
 		c.cyc.total / vm->cost->ghz / 1e6, vm->name, c.gs.accesses, n[MEM_UNTOUCHED],
 		n[MEM_RESIDENT], n[MEM_SHARED], n[MEM_BALLOONED], n[MEM_SWAPPED], c.gs.frames_free,
 		c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, vm->mmu.st.tlb_misses,
-		vm->mmu.st.walk_refs, c.exits, c.cyc.total, n[MEM_BALLOONED], host_frames_used,
-		host_rss_bytes, vm->mmu.ops->name, vm->pg.nev);
+		vm->mmu.st.walk_refs, c.exits, c.cyc.total, output_balloon_target(vm),
+		n[MEM_BALLOONED], host_frames_used, host_rss_bytes, vm->mmu.ops->name, vm->pg.nev);
+	output_policy_ts_row(f, vm);
+	fputc('\n', f);
 }
 
 /* Open path.tmp for writing; the caller renames it over path when done. */
@@ -82,7 +87,7 @@ static int close_tmp(FILE *f, const char *tmp, const char *path)
 
 static const char *verified_word(const struct vm *vm, bool verify)
 {
-	if (!verify || vm->failed)
+	if (!verify || !vm->verify_ran)
 		return "";
 	return vm->verified ? "yes" : "no";
 }
@@ -101,8 +106,10 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
 	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
 	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
-	      "shadow_accesses\n",
+	      "shadow_accesses",
 	      f);
+	output_policy_guests_header(f);
+	fputc('\n', f);
 	for (unsigned i = 0; i < n; i++) {
 		struct vm *vm = vms[i];
 		const uint64_t *s = vm->p2m->count;
@@ -125,7 +132,9 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		fprintf(f, ",%s,%u", vm->mmu.ops->name, vm->pg.nev);
 		for (int r = MMU_EXIT_NESTED_FAULT; r <= MMU_EXIT_MODE_SWITCH; r++)
 			fprintf(f, ",%" PRIu64, vm->mmu.st.exits[r]);
-		fprintf(f, ",%" PRIu64 "\n", vm->pg.mode_accesses[1]);
+		fprintf(f, ",%" PRIu64, vm->pg.mode_accesses[1]);
+		output_policy_guests_row(f, vm, &c.cyc);
+		fputc('\n', f);
 	}
 	return close_tmp(f, tmp, path);
 }
@@ -149,7 +158,7 @@ int output_events_csv(const char *path, struct vm **vms, unsigned n)
 	return close_tmp(f, tmp, path);
 }
 
-static void json_str(FILE *f, const char *s)
+void output_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -178,18 +187,18 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	if (vm->share)
 		ksm_guest_stats(vm->share, &ks);
 	fputs("    {\"name\": ", f);
-	json_str(f, vm->name);
+	output_json_str(f, vm->name);
 	fputs(", \"backend\": ", f);
-	json_str(f, vm->vcpu->name);
+	output_json_str(f, vm->vcpu->name);
 	fputs(", \"paging\": ", f);
-	json_str(f, vm->cfg->paging);
+	output_json_str(f, vm->cfg->paging);
 	fputs(", \"paging_final\": ", f);
-	json_str(f, vm->mmu.ops->name);
+	output_json_str(f, vm->mmu.ops->name);
 	fputs(", \"status\": ", f);
-	json_str(f, vm->failed ? "failed" : "ok");
+	output_json_str(f, vm->failed ? "failed" : "ok");
 	if (vm->failed) {
 		fputs(", \"error\": ", f);
-		json_str(f, vm->err);
+		output_json_str(f, vm->err);
 	}
 	fputs(",\n     ", f);
 	JU(f, "guest_pages", vm->p2m->pages), fputs(", ", f);
@@ -201,7 +210,7 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	JU(f, "untouched", s[MEM_UNTOUCHED]), fputs(", ", f);
 	JU(f, "host_frames", s[MEM_RESIDENT]), fputs(", ", f);
 	JU(f, "pages_sharing", s[MEM_SHARED]), fputs(", ", f);
-	JU(f, "balloon_target", 0), fputs(", ", f);
+	JU(f, "balloon_target", output_balloon_target(vm)), fputs(", ", f);
 	JU(f, "balloon_actual", s[MEM_BALLOONED]), fputs(", ", f);
 	JU(f, "host_swapped", s[MEM_SWAPPED]), fputs(", ", f);
 	JU(f, "cow_breaks", ks.cow_breaks), fputs(", ", f);
@@ -247,15 +256,18 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	JU(f, "guest_frames_user", c.gs.frames_user), fputs(", ", f);
 	JU(f, "host_zero_fills", vm->host_zero_fills), fputs(", ", f);
 	JU(f, "vmm_frames", vm->mmu.mode_frames), fputs(",\n     ", f);
+	output_policy_json_guest(f, vm);
 	fprintf(f,
 		"\"modeled_cycles\": %.0f, \"modeled_seconds\": %.6f, "
 		"\"cycles\": {\"access\": %.0f, \"walk\": %.0f, \"exits\": %.0f, "
-		"\"guest_os\": %.0f, \"swap_io\": %.0f},\n     \"verified\": %s}",
+		"\"guest_os\": %.0f, \"swap_io\": %.0f, \"host_swap\": %.0f, "
+		"\"blocked\": %.0f, \"idle\": %.0f},\n     \"verified\": %s}",
 		c.cyc.total, c.cyc.total / vm->cost->ghz / 1e9, c.cyc.access, c.cyc.walk,
-		c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
-		(!verify || vm->failed) ? "null"
-		: vm->verified		? "true"
-					: "false");
+		c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io, c.cyc.host_swap, c.cyc.blocked,
+		c.cyc.idle,
+		(!verify || !vm->verify_ran) ? "null"
+		: vm->verified		     ? "true"
+					     : "false");
 }
 
 /* The host's page-sharing counters (zeros when sharing is off). */
@@ -309,11 +321,13 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 
 		modeled = s > modeled ? s : modeled;
 		all_ok &= !vms[i]->failed;
-		all_verified &= vms[i]->verified && !vms[i]->failed;
+		/* a guest that failed is verified only after a host swap
+		 * failure, to show that none of its pages was lost */
+		all_verified &= vms[i]->verified && vms[i]->verify_ran;
 		vmm_frames += vms[i]->mmu.mode_frames;
 	}
 	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
-	json_str(f, cfg->path);
+	output_json_str(f, cfg->path);
 	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", seed,
 		all_ok ? "ok" : "failed");
 	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");
@@ -326,6 +340,8 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 	JU(f, "peak_rss_bytes", rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes), fputs(", ", f);
 	JU(f, "pool_resident_frames", mem_pool_resident(h->pool)), fputs(",\n    ", f);
 	json_sharing(f, h->ksm, n, vms);
+	if (h->rc)
+		output_policy_json_host(f, h->rc);
 	JU(f, "guest_swap_bytes", guest_swap_store_bytes(h->store)), fputs(", ", f);
 	JU(f, "guests", n), fputs(",\n    ", f);
 	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f},\n", h->wall_seconds,

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "traces/traces.h"
+#include "vmm-core/reclaim_internal.h"
 #include "vmm-core/vmm_internal.h"
 
 static double replay_clock(clockid_t id)
@@ -100,6 +101,7 @@ static int replay_cfg(struct replay_env *e, const char *path, const struct vmm_r
 	g->dyn_margin = 0.1;
 	g->dyn_confirm = 2;
 	g->dyn_min_windows = 4;
+	config_policy_guest_defaults(g); /* no balloon device: host->balloon off */
 	return 0;
 }
 
@@ -151,6 +153,7 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 	if (replay_cfg(e, path, o, pages, fp, res->frames, err, errlen))
 		goto out;
 	vmm_cost_defaults(&cost);
+	config_policy_host_defaults(&host);
 	e->pool = mem_pool_create(pages + pages / 256 + 64);
 	e->store = guest_swap_store_create(NULL);
 	if (!e->pool || !e->store) {
@@ -158,7 +161,7 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 		status = 1;
 		goto out;
 	}
-	e->vm = vm_create(&e->g, e->pool, e->store, e->lib, &host, &cost, err, errlen);
+	e->vm = vm_create(&e->g, e->pool, e->store, e->lib, &host, &cost, NULL, err, errlen);
 	if (!e->vm)
 		goto out;
 	status = 1;

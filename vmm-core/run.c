@@ -16,6 +16,15 @@
  * guest's clock, capped by the host's rate per modeled second of the
  * slowest running guest's clock, the scheduler's "now".
  *
+ * Memory policy (reclaim.c). After each quantum the guest's working-set
+ * sampler and balloon rate limit advance on its clock; when the host's
+ * clock passes the next policy tick the policy sets targets and reclaims.
+ * Guests the policy blocks (low state) are not scheduled, and do not hold
+ * the host's clock back; when every runnable guest is blocked the policy
+ * runs at once. A host swap failure stops the run (status 1) after the
+ * files are written; with --verify every guest is still verified, the
+ * proof that no page was lost.
+ *
  * Sampler. When a guest's clock passes its next multiple of sample_ms, the
  * sampler writes one timeseries.csv row for it at the end of that quantum
  * (time_ms is the guest's clock then, not the rounded multiple); a row at
@@ -33,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
 
 static double now_seconds(void)
@@ -66,6 +76,7 @@ struct runner {
 	struct vm **vms;
 	unsigned n;
 	struct run_host host;
+	struct vmm_reclaim rc;
 	struct guest_library *lib;
 	FILE *ts;
 	char ts_tmp[4200], ts_path[4096];
@@ -87,15 +98,30 @@ static void progress(const struct runner *rn, uint64_t done, uint64_t total, dou
 		total ? 100.0 * (double)done / (double)total : 100.0, rn->n, now_seconds() - t0);
 }
 
-/* The host's modeled clock: the slowest running guest's, seconds. */
+/* The host's modeled clock: the slowest runnable guest's, seconds. */
 static double host_seconds(const struct runner *rn, const struct vm *last)
 {
 	double c = last->cycles;
 
 	for (unsigned i = 0; i < rn->n; i++)
-		if (!rn->vms[i]->done && rn->vms[i]->cycles < c)
+		if (!rn->vms[i]->done && !rn->vms[i]->rs.blocked && rn->vms[i]->cycles < c)
 			c = rn->vms[i]->cycles;
 	return c / rn->cfg->cost.ghz / 1e9;
+}
+
+/* Every guest not done is blocked: the host clock is where they stopped. */
+static bool all_blocked(const struct runner *rn, double *seconds)
+{
+	double c = -1;
+
+	for (unsigned i = 0; i < rn->n; i++) {
+		const struct vm *vm = rn->vms[i];
+
+		if (!vm->done && vm->rs.blocked && (c < 0 || vm->cycles < c))
+			c = vm->cycles;
+	}
+	*seconds = c / rn->cfg->cost.ghz / 1e9;
+	return c >= 0;
 }
 
 /* Run every guest to the end of its workload or its failure. */
@@ -110,10 +136,21 @@ static void schedule(struct runner *rn, double t0)
 		struct vm *vm = NULL;
 		struct vcpu_exit x = {0};
 
+		double hs;
+
 		for (unsigned i = 0; i < rn->n; i++)
-			if (!rn->vms[i]->done && (!vm || rn->vms[i]->cycles < vm->cycles))
+			if (!rn->vms[i]->done && !rn->vms[i]->rs.blocked &&
+			    (!vm || rn->vms[i]->cycles < vm->cycles))
 				vm = rn->vms[i];
-		if (!vm)
+		if (!vm) {
+			if (!all_blocked(rn, &hs))
+				break;
+			reclaim_unstick(&rn->rc, hs);
+			continue;
+		}
+		/* the slowest runnable guest reached the end of the run */
+		if (rn->cfg->host.duration_ms > 0 &&
+		    vm->cycles >= rn->cfg->host.duration_ms * 1e6 * rn->cfg->cost.ghz)
 			break;
 		if (vm->vcpu->run(vm, rn->cfg->host.quantum, &x) < 0) {
 			vm->failed = vm->done = true;
@@ -126,6 +163,9 @@ static void schedule(struct runner *rn, double t0)
 		if (vm->share && !vm->failed)
 			ksm_tick(rn->host.ksm, vm->share, vm->cycles / rn->cfg->cost.ghz / 1e9,
 				 host_seconds(rn, vm));
+		if (!vm->failed)
+			reclaim_guest_tick(&rn->rc, vm);
+		reclaim_policy_tick(&rn->rc, host_seconds(rn, vm), false);
 		if (vm->done || vm->sample_now ||
 		    vm->cycles >= (double)vm->next_sample * rn->period) {
 			vm->sample_now = false;
@@ -136,6 +176,8 @@ static void schedule(struct runner *rn, double t0)
 			last = now_seconds();
 			progress(rn, done, total, t0);
 		}
+		if (rn->rc.fatal)
+			break; /* the host cannot reclaim: stop, keep every page */
 	}
 	if (rn->o->progress) {
 		progress(rn, done, total, t0);
@@ -148,13 +190,31 @@ static int finish(struct runner *rn, const char *dir)
 	char path[4096];
 	int status = 0, r;
 
+	if (rn->rc.fatal)
+		status = 1;
 	for (unsigned i = 0; i < rn->n; i++) {
 		struct vm *vm = rn->vms[i];
 		char msg[512];
 
 		if (vm->failed) {
 			status = 1;
-			continue;
+			/* after a host swap failure the pages of a guest that
+			 * could not go on are checked too: none may be lost */
+			if (!rn->rc.fatal || !rn->o->verify || !vm->os)
+				continue;
+		}
+		if (vm->balloon && !vm->rs.swap_instead) {
+			struct balloon_counters c;
+
+			balloon_counters(vm->balloon->dev, &c);
+			if (c.actual != vm->p2m->count[MEM_BALLOONED]) {
+				fprintf(stderr,
+					"guest %s: balloon device says %llu pages, the p2m "
+					"%llu\n",
+					vm->name, (unsigned long long)c.actual,
+					(unsigned long long)vm->p2m->count[MEM_BALLOONED]);
+				status = 1;
+			}
 		}
 		if (mem_p2m_check(vm->p2m)) {
 			fprintf(stderr, "guest %s: p2m inconsistent at the end of the run\n",
@@ -163,6 +223,7 @@ static int finish(struct runner *rn, const char *dir)
 		}
 		if (rn->o->verify) {
 			vm->verified = guest_os_verify(vm->os, msg, sizeof(msg)) == 0;
+			vm->verify_ran = true;
 			if (!vm->verified) {
 				fprintf(stderr, "verify: %s\n", msg);
 				status = 1;
@@ -238,17 +299,24 @@ static int setup(struct runner *rn)
 			return -1;
 		}
 	}
+	if (reclaim_init(&rn->rc, rn->cfg, rn->host.pool, rn->host.ksm, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	rn->host.rc = &rn->rc;
 	rn->vms = calloc(rn->cfg->nguests, sizeof(*rn->vms));
 	if (!rn->vms)
 		return -1;
+	rn->rc.vms = rn->vms;
 	for (unsigned i = 0; i < rn->cfg->nguests; i++) {
 		rn->vms[i] = vm_create(&rn->cfg->guests[i], rn->host.pool, rn->host.store, rn->lib,
-				       h, &rn->cfg->cost, err, sizeof(err));
+				       h, &rn->cfg->cost, &rn->rc, err, sizeof(err));
 		if (!rn->vms[i]) {
 			fprintf(stderr, "%s:%u: %s\n", rn->cfg->path, rn->cfg->guests[i].line, err);
 			return -1;
 		}
 		rn->n++;
+		rn->rc.n = rn->n;
 		if (rn->host.ksm && rn->cfg->guests[i].sharing) {
 			rn->vms[i]->share = ksm_guest_add(rn->host.ksm, rn->vms[i]->p2m,
 							  rn->cfg->guests[i].scan_rate);
@@ -268,6 +336,7 @@ static void teardown(struct runner *rn)
 	for (unsigned i = 0; i < rn->n; i++)
 		vm_destroy(rn->vms[i]);
 	free(rn->vms);
+	reclaim_fini(&rn->rc);	   /* the swap file, after every slot is free */
 	ksm_destroy(rn->host.ksm); /* after every guest let go of its pages */
 	if (rn->lib)
 		guest_library_destroy(rn->lib);
@@ -286,9 +355,6 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 
 	rn.period = cfg->host.sample_ms * 1e6 * cfg->cost.ghz;
 	rn.host.verify = o->verify;
-	if (cfg->host.balloon || cfg->host.swap_file[0])
-		fprintf(stderr, "note: this build has no ballooning or host swapping yet; "
-				"their counters stay zero\n");
 	/* a guest that cannot be built is a config error: nothing is written */
 	if (setup(&rn)) {
 		status = 2;

@@ -12,8 +12,9 @@
 struct run_host {
 	struct mem_pool *pool;
 	struct guest_swap_store *store;
-	struct ksm *ksm;	 /* page sharing, or NULL when [host] sharing is off */
-	uint64_t peak_rss_bytes; /* highest RSS seen by the sampler */
+	struct ksm *ksm;	      /* page sharing, or NULL when [host] sharing is off */
+	const struct vmm_reclaim *rc; /* reclamation: policy, host swap */
+	uint64_t peak_rss_bytes;      /* highest RSS seen by the sampler */
 	double wall_seconds;
 	bool verify; /* --verify was given */
 };
@@ -28,6 +29,16 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 int output_events_csv(const char *path, struct vm **vms, unsigned n);
 int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
 		   const struct run_host *h, uint64_t seed);
+/* A JSON string, escaped. */
+void output_json_str(FILE *f, const char *s);
+/* The memory policy's part of each file (output_policy.c). */
+uint64_t output_balloon_target(const struct vm *vm);
+void output_policy_ts_header(FILE *f);
+void output_policy_ts_row(FILE *f, const struct vm *vm);
+void output_policy_guests_header(FILE *f);
+void output_policy_guests_row(FILE *f, const struct vm *vm, const struct vmm_cycles *cyc);
+void output_policy_json_guest(FILE *f, const struct vm *vm);
+void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc);
 /* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
  * roots as DIR/NAME.roots. 0 or -errno. */
 int output_dump(const char *dir, struct vm *vm);

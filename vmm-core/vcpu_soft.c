@@ -35,8 +35,8 @@ static int soft_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 		if (r < 0)
 			break;
 		r = vm_paging_tick(vm, done);
-		if (r < 0)
-			break;
+		if (r < 0 || !done)
+			break; /* nothing done: the guest halted (HLT exits) */
 	}
 	x->accesses = total;
 	if (r < 0) {

@@ -13,78 +13,147 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ksm/ksm.h"
+#include "vmm-core/reclaim_internal.h"
 #include "vmm-core/vmm_internal.h"
 
-/* A write to a shared page: copy-on-write, through the p2m alone (ksm's
- * mem_p2m_set zaps every read-only translation the reverse map records), so
- * it works in any paging mode. */
-static int handle_cow(struct vm *vm, gfn_t gfn)
+/* A guest touched a frame it had given to the balloon: the device's record
+ * and the p2m no longer agree, and a guest that does this breaks the
+ * protocol. The device is reset (the balloon is lost, every frame the
+ * guest's again), host swap reclaims from this guest from now on, and the
+ * frame reads as zeros. */
+static int vm_balloon_violation(struct vm *vm, gfn_t gfn)
 {
-	int r = vm->share ? ksm_cow_break(vm->share, gfn) : -EINVAL;
+	char why[160];
 
-	if (r == -ENOMEM)
-		snprintf(vm->err, sizeof(vm->err),
-			 "guest %s: no host frame for a copy-on-write break at gfn %llu "
-			 "(%llu frames in use)",
-			 vm->name, (unsigned long long)gfn,
-			 (unsigned long long)vm->p2m->pool->used);
-	else if (r)
-		snprintf(vm->err, sizeof(vm->err),
-			 "guest %s: gfn %llu is shared but the guest is not sharing", vm->name,
-			 (unsigned long long)gfn);
-	return r;
+	snprintf(why, sizeof(why), "the guest touched gfn %llu while it was in the balloon",
+		 (unsigned long long)gfn);
+	if (!vm->rs.swap_instead) {
+		vm->rs.swap_instead = true;
+		snprintf(vm->rs.balloon_note, sizeof(vm->rs.balloon_note), "%s", why);
+		fprintf(stderr, "guest %s: balloon: %s; device reset, host swapping from now on\n",
+			vm->name, why);
+	}
+	if (vm->balloon)
+		balloon_reset(vm->balloon->dev);
+	if (mem_p2m_state(vm->p2m, gfn) == MEM_BALLOONED)
+		return mem_p2m_set(vm->p2m, gfn, MEM_UNTOUCHED, 0, false);
+	return 0;
 }
 
-/* EPT violation / #NPF, and under shadow paging a hidden fault or a PT
- * write: make the frame present (and writable for a write) in the p2m.
- * Mechanisms that reclaim memory (sharing, ballooning, host swap) add their
- * states here. With host_large, a first touch backs the gfn's whole 2 MiB
- * block with a 2 MiB host run when it can, so it can be mapped 2 MiB. */
-static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
+/* One attempt at making gfn present; -ENOMEM when the pool is empty. */
+static int vm_page_in_once(struct vm *vm, gfn_t gfn, unsigned acc)
 {
+	struct mem_p2m *p2m = vm->p2m;
+	enum mem_page_state s = mem_p2m_state(p2m, gfn);
 	hfn_t hfn;
 	int r;
 
-	if (x->gfn >= vm->p2m->pages) {
-		snprintf(vm->err, sizeof(vm->err),
-			 "guest %s: access to gfn %llu beyond its %llu pages", vm->name,
-			 (unsigned long long)x->gfn, (unsigned long long)vm->p2m->pages);
-		return -EFAULT;
-	}
-	switch (mem_p2m_state(vm->p2m, x->gfn)) {
-	case MEM_UNTOUCHED:
-		if (vm->cfg->host_large) {
-			r = mem_p2m_populate_huge(vm->p2m, x->gfn, &hfn);
-			if (!r) {
-				vm->host_zero_fills += MEM_HUGE_PAGES;
-				return 0;
-			}
-		}
-		r = mem_p2m_populate(vm->p2m, x->gfn, &hfn);
-		if (r == -ENOMEM) {
-			snprintf(vm->err, sizeof(vm->err),
-				 "guest %s: host memory budget exhausted at gfn %llu "
-				 "(%llu frames in use; no host reclaim in this build)",
-				 vm->name, (unsigned long long)x->gfn,
-				 (unsigned long long)vm->p2m->pool->used);
-			return r;
-		}
+	/* a new frame for the guest: over its target, it pays with its own;
+	 * and the pool keeps a reserve for the paging structures the mapping
+	 * needs (EPT or shadow tables come from the pool too) */
+	if (s != MEM_RESIDENT && (s != MEM_SHARED || (acc & MMU_WRITE))) {
+		r = reclaim_charge(vm->rs.host, vm);
+		if (!r)
+			r = reclaim_reserve(vm->rs.host, vm);
 		if (r)
 			return r;
-		vm->host_zero_fills++;
-		return 0;
+		s = mem_p2m_state(p2m, gfn); /* sharing may have merged it */
+	}
+	switch (s) {
+	case MEM_BALLOONED:
+		r = vm_balloon_violation(vm, gfn);
+		if (r)
+			return r;
+		/* a zero page on first touch */
+		__attribute__((fallthrough));
+	case MEM_UNTOUCHED:
+		if (vm->cfg->host_large && !mem_p2m_populate_huge(p2m, gfn, &hfn)) {
+			vm->host_zero_fills += MEM_HUGE_PAGES;
+			return 0;
+		}
+		r = mem_p2m_populate(p2m, gfn, &hfn);
+		if (!r)
+			vm->host_zero_fills++;
+		return r;
 	case MEM_RESIDENT:
 		return 0; /* the translation was dropped; the mode refills it */
 	case MEM_SHARED:
 		/* a read maps the shared frame read-only; a write copies */
-		return (x->acc & MMU_WRITE) ? handle_cow(vm, x->gfn) : 0;
+		if (!(acc & MMU_WRITE))
+			return 0;
+		return vm->share ? ksm_cow_break(vm->share, gfn) : -EINVAL;
+	case MEM_SWAPPED:
+		if (!p2m->swap)
+			return -EINVAL;
+		r = mem_swap_in(p2m->swap, p2m, gfn);
+		if (!r)
+			vm->rs.swap_ins++;
+		return r;
 	default:
-		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu in state %s: not handled",
-			 vm->name, (unsigned long long)x->gfn,
-			 mem_p2m_state_name(mem_p2m_state(vm->p2m, x->gfn)));
-		return -ENOSYS;
+		return -EINVAL;
 	}
+}
+
+int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc)
+{
+	enum mem_page_state s;
+	int r;
+
+	if (gfn >= vm->p2m->pages) {
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: access to gfn %llu beyond its %llu pages", vm->name,
+			 (unsigned long long)gfn, (unsigned long long)vm->p2m->pages);
+		return -EFAULT;
+	}
+	for (;;) {
+		int e;
+
+		s = mem_p2m_state(vm->p2m, gfn);
+		r = vm_page_in_once(vm, gfn, acc);
+		if (r != -ENOMEM)
+			break;
+		/* an empty pool: the host reclaims (host swap), then again */
+		e = reclaim_emergency(vm->rs.host, vm);
+		if (e) {
+			if (e != -ENOMEM)
+				r = e; /* the swap failed: the run stops */
+			break;
+		}
+	}
+	if (!r)
+		return 0;
+	if (vm->rs.host && vm->rs.host->fatal)
+		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu: %.400s", vm->name,
+			 (unsigned long long)gfn, vm->rs.host->fatal_msg);
+	else if (r == -ENOMEM)
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: host memory budget exhausted at gfn %llu (%s; %llu frames in "
+			 "use%s)",
+			 vm->name, (unsigned long long)gfn, mem_p2m_state_name(s),
+			 (unsigned long long)vm->p2m->pool->used,
+			 vm->rs.host && vm->rs.host->swap ? ", host swap freed nothing"
+							  : ", no host swap");
+	else if (s == MEM_SWAPPED && vm->p2m->swap)
+		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu: %.400s", vm->name,
+			 (unsigned long long)gfn, mem_swap_error(vm->p2m->swap));
+	else if (s == MEM_SHARED)
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: gfn %llu is shared but the guest is not sharing", vm->name,
+			 (unsigned long long)gfn);
+	else
+		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu in state %s: %s", vm->name,
+			 (unsigned long long)gfn, mem_p2m_state_name(s), strerror(-r));
+	return r;
+}
+
+/* EPT violation / #NPF, and under shadow paging a hidden fault or a PT
+ * write: make the frame present (and writable for a write) in the p2m,
+ * whatever took it away (sharing, host swap, the balloon). With host_large,
+ * a first touch backs the gfn's whole 2 MiB block with a 2 MiB host run when
+ * it can, so it can be mapped 2 MiB. */
+static int handle_nested_fault(struct vm *vm, const struct mmu_exit *x)
+{
+	return vm_page_in(vm, x->gfn, x->acc);
 }
 
 /* CR3 write, INVLPG under shadow paging: the shadow MMU has done the work;
@@ -132,16 +201,37 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 	y.guest_os =
 	    (double)gs.page_faults * c->guest_fault + (double)st->phys_accesses * c->phys_access;
 	y.swap_io = (double)gs.swap_ins * c->swap_in + (double)gs.swap_outs * c->swap_out;
-	y.total = y.access + y.walk + y.exits + y.guest_os + y.swap_io;
+	y.host_swap = (double)vm->rs.swap_ins * c->host_swap_in;
+	y.blocked = vm->rs.blocked_cycles;
+	y.idle = vm->idle_cycles;
+	y.total =
+	    y.access + y.walk + y.exits + y.guest_os + y.swap_io + y.host_swap + y.blocked + y.idle;
 	vm->cycles = y.total;
 	if (out)
 		*out = y;
 }
 
+/* The guest halted (HLT) for ns: its clock moves on, idle. */
+static void vm_halt_ns(void *ctx, uint64_t ns)
+{
+	struct vm *vm = ctx;
+
+	vm->idle_cycles += (double)ns * vm->cost->ghz;
+}
+
+/* The guest's clock: its modeled time, ns. */
+static uint64_t vm_clock_ns(void *ctx)
+{
+	struct vm *vm = ctx;
+
+	vm_update_clock(vm, NULL);
+	return (uint64_t)(vm->cycles / vm->cost->ghz);
+}
+
 struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		     struct guest_swap_store *store, const struct guest_library *lib,
-		     const struct vmm_host_cfg *host, const struct vmm_cost *cost, char *err,
-		     size_t errlen)
+		     const struct vmm_host_cfg *host, const struct vmm_cost *cost,
+		     struct vmm_reclaim *rc, char *err, size_t errlen)
 {
 	struct vm *vm = calloc(1, sizeof(*vm));
 	struct guest_params gp = {0};
@@ -166,6 +256,11 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		snprintf(err, errlen, "guest %s: p2m: %s", cfg->name, strerror(errno));
 		goto err_free;
 	}
+	if (rc && reclaim_attach(rc, vm)) {
+		snprintf(err, errlen, "guest %s: working-set sampler: %s", cfg->name,
+			 strerror(errno));
+		goto err_p2m;
+	}
 	mc.tlb_entries = host->tlb_entries;
 	mc.tlb_ways = host->tlb_ways;
 	mc.pwc_entries = host->pwc_entries;
@@ -179,6 +274,7 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
 		goto err_mmu;
 	}
+	vm->store = store;
 	vm->gswap = guest_swap_create(store, cfg->guest_swap / MEM_PAGE_SIZE);
 	if (!vm->gswap) {
 		snprintf(err, errlen, "guest %s: guest swap: %s", cfg->name, strerror(errno));
@@ -215,6 +311,29 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.wl.region = cfg->churn_region / MEM_PAGE_SIZE;
 	gp.wl.unmap_pm = cfg->churn_unmap_pm;
 	gp.wl.life = cfg->churn_life;
+	gp.wl.nsteps = cfg->nsteps;
+	gp.wl.step_accesses = cfg->step_accesses;
+	gp.wl.step_ns = (uint64_t)(cfg->step_ms * 1e6);
+	gp.clock_ns = vm_clock_ns;
+	gp.halt_ns = vm_halt_ns;
+	gp.clock_ctx = vm;
+	for (unsigned i = 0; i < cfg->nsteps; i++)
+		gp.wl.steps[i] = cfg->steps[i] / MEM_PAGE_SIZE;
+	if (host->balloon) {
+		if (guest_balloon_mode_parse(cfg->balloon_driver, &gp.balloon_mode)) {
+			snprintf(err, errlen, "guest %s: bad balloon_driver", cfg->name);
+			goto err_swap;
+		}
+		vm->balloon = vm_balloon_create(vm, host);
+		if (!vm->balloon) {
+			snprintf(err, errlen, "guest %s: balloon device: %s", cfg->name,
+				 strerror(errno));
+			goto err_swap;
+		}
+		gp.balloon = &vm_balloon_dev_ops;
+		gp.balloon_ctx = vm->balloon;
+	}
+	vm->gp = gp;
 	r = vm->vcpu->create(vm);
 	if (r) {
 		snprintf(err, errlen, "guest %s: vcpu: %s", cfg->name, strerror(-r));
@@ -238,11 +357,13 @@ err_vcpu:
 	vm->vcpu->destroy(vm);
 err_swap:
 	vm_traces_close(vm);
+	vm_balloon_destroy(vm->balloon);
 	guest_swap_destroy(vm->gswap);
 err_mmu:
 	vm_paging_fini(vm);
 	mmu_fini(&vm->mmu);
 err_p2m:
+	reclaim_detach(vm);
 	mem_p2m_destroy(vm->p2m);
 err_free:
 	free(vm);
@@ -256,11 +377,40 @@ void vm_destroy(struct vm *vm)
 	guest_os_destroy(vm->os);
 	vm_traces_close(vm);
 	vm->vcpu->destroy(vm);
+	vm_balloon_destroy(vm->balloon);
 	guest_swap_destroy(vm->gswap);
 	vm_paging_fini(vm);
 	mmu_fini(&vm->mmu);
+	reclaim_detach(vm);
 	/* its shared references, before the p2m that names them goes */
 	ksm_guest_remove(vm->share);
 	mem_p2m_destroy(vm->p2m);
 	free(vm);
+}
+
+int vm_reboot(struct vm *vm)
+{
+	const char *why = NULL;
+
+	/* the old kernel and its processes are gone; memory stays as it is,
+	 * and the new kernel's driver resets the balloon device as it boots */
+	guest_os_destroy(vm->os);
+	vm->os = NULL;
+	/* its swap disk: the old kernel's swapped pages mean nothing now */
+	guest_swap_destroy(vm->gswap);
+	vm->gswap = guest_swap_create(vm->store, vm->gp.swap_pages);
+	if (!vm->gswap) {
+		snprintf(vm->err, sizeof(vm->err), "guest %s: cannot reboot: guest swap: %s",
+			 vm->name, strerror(errno));
+		return -ENOMEM;
+	}
+	vm->os = guest_os_create(&vm->mmu, vm->gswap, &vm->gp, &why);
+	if (!vm->os) {
+		if (!vm->err[0])
+			snprintf(vm->err, sizeof(vm->err), "guest %s: cannot reboot: %s", vm->name,
+				 why ? why : strerror(errno));
+		return -EIO;
+	}
+	vm->reboots++;
+	return 0;
 }

@@ -31,6 +31,7 @@ struct vmm_cost {
 	double swap_in;		  /* guest swap read of 4 KiB (its disk) */
 	double swap_out;	  /* guest swap write of 4 KiB */
 	double copy_page;	  /* copy 4 KiB: a copy-on-write break */
+	double host_swap_in;	  /* host swap read of 4 KiB the guest waits for */
 	double ghz;		  /* modeled clock: cycles per nanosecond */
 };
 void vmm_cost_defaults(struct vmm_cost *c);
@@ -41,6 +42,9 @@ int vmm_cost_set(struct vmm_cost *c, const char *key, const char *value) VMM_MUS
 /* Modeled cycles by component, from a guest's counters. */
 struct vmm_cycles {
 	double access, walk, exits, guest_os, swap_io;
+	double host_swap; /* waiting for host swap-ins */
+	double blocked;	  /* blocked by the policy (low state) */
+	double idle;	  /* halted: the workload had nothing to do */
 	double total;
 };
 
@@ -94,7 +98,17 @@ struct vmm_guest_cfg {
 	uint64_t churn_life;		     /* churn: operations per process life */
 	bool guest_large;		     /* the guest OS maps 2 MiB pages where it can */
 	bool host_large;		     /* 2 MiB blocks on 2 MiB host runs */
+	/* memory policy (reclaim.c, balloon_soft.c) */
+	char balloon_driver[16];	    /* virtio|none|ignore|garbage */
+	uint64_t balloon_target;	    /* bytes: a fixed target set by hand */
+	bool balloon_fixed;		    /* balloon_target was given */
+	uint64_t steps[GUEST_WL_MAX_STEPS]; /* steps workload: bytes per step */
+	unsigned nsteps;
+	uint64_t step_accesses; /* steps workload: accesses per step */
+	double step_ms;		/* steps workload: modeled ms per step, if > 0 */
 };
+
+#define VMM_TAU_MAX 16 /* entries of an idle_tax schedule */
 
 struct vmm_host_cfg {
 	uint64_t memory; /* budget, bytes */
@@ -110,6 +124,21 @@ struct vmm_host_cfg {
 	double scan_rate;    /* sharing scan cap, pages per modeled host second */
 	unsigned scan_batch; /* pages per scan batch */
 	char scan_order[16]; /* random|sequential */
+	/* memory policy (reclaim.c) */
+	char swap_victim[16];	    /* random|lru */
+	uint64_t swap_size;	    /* bytes; 0: as large as the disk allows */
+	double policy_ms;	    /* modeled ms between policy ticks */
+	double tau[VMM_TAU_MAX];    /* idle memory tax, [0, 1), from tau_ms[i] on */
+	double tau_ms[VMM_TAU_MAX]; /* ascending, tau_ms[0] = 0 */
+	unsigned ntau;
+	double ws_period_ms;		   /* working-set sampling period, guest ms */
+	unsigned ws_samples;		   /* pages sampled per period */
+	double ws_slow_gain, ws_fast_gain; /* EWMA gains */
+	double free_pct[4];		   /* high, soft, hard, low thresholds, % */
+	uint64_t balloon_rate;		   /* target movement, bytes per modeled second */
+	unsigned balloon_max_pct;	   /* most of a guest's memory a balloon may take */
+	unsigned balloon_queue;		   /* virtqueue size offered */
+	double duration_ms;		   /* stop at this modeled host time; 0: at the end */
 };
 
 struct vmm_config {
@@ -151,9 +180,37 @@ extern const struct vcpu_ops vcpu_soft_ops;
 /* The backend called name ("soft"), or NULL. */
 const struct vcpu_ops *vcpu_find(const char *name);
 
-struct vm_sample; /* sampler.c */
-struct vm_traces; /* vm_trace.c */
-struct ksm_guest; /* ksm/ksm.h */
+struct vm_sample;   /* sampler.c */
+struct vm_traces;   /* vm_trace.c */
+struct ksm_guest;   /* ksm/ksm.h */
+struct vm_balloon;  /* reclaim_internal.h */
+struct vmm_reclaim; /* reclaim_internal.h */
+struct mem_wss;	    /* mem/mem.h */
+
+/* One guest's side of host reclamation (reclaim.c). Pages are 4 KiB. */
+struct vm_reclaim {
+	struct vmm_reclaim *host;      /* borrowed; NULL outside a run */
+	struct mem_wss *wss;	       /* working-set sampler */
+	struct mem_swap_cursor cursor; /* host swap's victim choice */
+	uint64_t next_ws;	       /* index of the next sampling period's end */
+	double last_cycles;	       /* clock at the last balloon tick */
+	uint64_t target;	       /* the policy's allocation target */
+	double rho;		       /* adjusted shares per page at the last tick */
+	uint64_t wanted;	       /* the balloon size the policy asked for */
+	uint64_t swap_outs, swap_ins;  /* host swap, this guest's pages */
+	uint64_t swap_shared;	       /* victims shared instead of swapped */
+	uint64_t emergency;	       /* frames freed while it waited for one */
+	bool blocked;		       /* low state, above its target */
+	double blocked_since;	       /* host cycles when it was blocked */
+	double blocked_cycles;	       /* modeled time lost blocked */
+	unsigned stalls;	       /* ticks the balloon lagged without moving */
+	unsigned stall_reported;       /* stalls seen (reported the first time) */
+	uint64_t last_actual;	       /* balloon actual at the last tick */
+	bool swap_instead;	       /* balloon unusable: reclaim by host swap */
+	bool ballooning;	       /* the last tick counted on its balloon */
+	bool ran;		       /* it ran a quantum since the last tick */
+	char balloon_note[200];	       /* why not the balloon ("" while it works) */
+};
 /*
  * Paging policy of one guest (paging_policy.c): the mode it runs, scheduled
  * toggles between nested and shadow, and the dynamic policy, which watches
@@ -205,17 +262,40 @@ struct vm {
 	double cycles;		     /* modeled clock, cycles */
 	uint64_t next_sample;	     /* index of the next sample period */
 	bool done, failed, verified;
+	bool verify_ran; /* verified is meaningful (a failed guest after a
+			    host swap failure is verified too) */
 	bool sample_now; /* a paging switch happened: sample at once */
 	struct vm_paging pg;
-	char err[256];
+	struct vm_balloon *balloon; /* the balloon device, or NULL */
+	struct vm_reclaim rs;
+	struct guest_params gp;		/* what the guest OS booted with */
+	struct guest_swap_store *store; /* borrowed: where its swap area lives */
+	unsigned reboots;
+	double idle_cycles; /* modeled time halted (HLT) */
+	char err[512];
 };
 
-/* Create guest `cfg` with its p2m in pool; NULL with err filled. */
+/* Create guest `cfg` with its p2m in pool; NULL with err filled. rc (may
+ * be NULL) is the host's reclamation the guest's faults may call on. */
 struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		     struct guest_swap_store *store, const struct guest_library *lib,
-		     const struct vmm_host_cfg *host, const struct vmm_cost *cost, char *err,
-		     size_t errlen);
+		     const struct vmm_host_cfg *host, const struct vmm_cost *cost,
+		     struct vmm_reclaim *rc, char *err, size_t errlen);
 void vm_destroy(struct vm *vm);
+/*
+ * Reboot the guest: its OS and workload start over on the same memory and
+ * the same devices, as after a reset. The new kernel resets the balloon
+ * device, which loses the balloon: every ballooned frame is the guest's
+ * again (untouched: zeros). Returns 0, or -errno with vm->err set.
+ */
+int vm_reboot(struct vm *vm) VMM_MUST_CHECK;
+/*
+ * Make gfn present for an access of kind acc (MMU_WRITE: writable): first
+ * touch, host swap-in, copy-on-write, and a touch of a ballooned frame
+ * (which the device then loses). When the pool is empty the host reclaims
+ * first. Returns 0, or -errno with vm->err set.
+ */
+int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc) VMM_MUST_CHECK;
 /* Recompute vm->cycles from the counters; fill *c if not NULL. */
 void vm_update_clock(struct vm *vm, struct vmm_cycles *c);
 /* The VMM's exit handler the MMU calls (a table by reason). */

@@ -220,6 +220,52 @@ START_TEST(test_volatile)
 }
 END_TEST
 
+/* The last look before a swap-out: merges what can be merged at once,
+ * even a page the scanner would call volatile, and frees the frame. */
+START_TEST(test_try_share)
+{
+	struct ksm_params kp = {.order = KSM_ORDER_SEQUENTIAL};
+	struct ksm *k = ksm_create(pool, &kp);
+	struct ksm_guest *a = ksm_guest_add(k, p2m[0], 0), *b = ksm_guest_add(k, p2m[1], 0);
+	struct ksm_stats st;
+	uint64_t used;
+
+	tk_fill(p2m[0], 3, 77);
+	tk_fill(p2m[0], 4, 78);
+	ksm_scan(k, a, PAGES); /* hints for 77 and 78 */
+	tk_fill(p2m[1], 9, 77);
+	tk_fill(p2m[1], 10, 99);
+	tk_fill(p2m[1], 11, 0); /* a zero page: tk_fill(0) is all zero */
+	used = pool->used;
+	ck_assert_int_eq(ksm_try_share(b, 9), 1); /* matches a's hint */
+	ck_assert_int_eq(mem_p2m_state(p2m[1], 9), MEM_SHARED);
+	ck_assert_int_eq(mem_p2m_state(p2m[0], 3), MEM_SHARED);
+	ck_assert_uint_eq(pool->used, used - 1);
+	ck_assert_int_eq(ksm_try_share(b, 10), 0); /* unique: swap it */
+	ck_assert_int_eq(mem_p2m_state(p2m[1], 10), MEM_RESIDENT);
+	ck_assert_int_eq(ksm_try_share(b, 11), 1);
+	ck_assert_int_eq(ksm_try_share(b, 9), 1);   /* already shared */
+	ck_assert_int_eq(ksm_try_share(b, 200), 0); /* untouched */
+	ck_assert_int_eq(ksm_try_share(b, PAGES), -EINVAL);
+	/* a page rewritten since its last scan is volatile to the scanner,
+	 * not to the last look */
+	tk_page(99, mem_p2m_ptr(p2m[0], 4));
+	ck_assert_int_eq(ksm_try_share(a, 4), 1);
+	ck_assert_int_eq(mem_p2m_state(p2m[1], 10), MEM_SHARED);
+	ksm_stats(k, &st);
+	ck_assert_uint_eq(st.swap_tries, 4);
+	ck_assert_uint_eq(st.swap_merges, 3);
+	ck_assert_uint_eq(st.pages_volatile, 0);
+	tk_expect(p2m[1], 9, 77);
+	tk_expect(p2m[0], 4, 99);
+	tk_expect(p2m[1], 11, 0);
+	ck_assert_int_eq(ksm_check(k), 0);
+	ksm_guest_remove(a);
+	ksm_guest_remove(b);
+	ksm_destroy(k);
+}
+END_TEST
+
 /* A hint whose page changed before a match is stale: rehashed, dropped. */
 START_TEST(test_stale_hint)
 {
@@ -386,6 +432,7 @@ Suite *scan_suite(void)
 			    2 * (int)(sizeof(hashes) / sizeof(hashes[0])));
 	tcase_add_test(tc, test_collision_never_merges);
 	tcase_add_test(tc, test_volatile);
+	tcase_add_test(tc, test_try_share);
 	tcase_add_test(tc, test_stale_hint);
 	tcase_add_test(tc, test_guest_remove);
 	tcase_add_test(tc, test_order_covers);

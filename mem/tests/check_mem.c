@@ -11,11 +11,13 @@
 #pragma weak walk_suite
 #pragma weak shadow_suite
 #pragma weak large_suite
+#pragma weak swap_suite
+#pragma weak policy_suite
 
 int main(void)
 {
-	Suite *(*suites[])(void) = {pool_suite, p2m_suite,    pte_suite,
-				    walk_suite, shadow_suite, large_suite};
+	Suite *(*suites[])(void) = {pool_suite,	  p2m_suite,   pte_suite,  walk_suite,
+				    shadow_suite, large_suite, swap_suite, policy_suite};
 	SRunner *sr = srunner_create(NULL);
 	int failed;
 

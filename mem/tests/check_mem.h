@@ -12,6 +12,8 @@ Suite *pte_suite(void);	   /* test_walk.c: PTE/EPT formats, flag table */
 Suite *walk_suite(void);   /* test_walk.c: 2D walk counts, TLB, PWC */
 Suite *shadow_suite(void); /* test_shadow.c: shadow paging, mode switches */
 Suite *large_suite(void);  /* test_large.c: 2 MiB runs, mappings, splits */
+Suite *swap_suite(void);   /* test_swap.c: host swap, victims, access tracking */
+Suite *policy_suite(void); /* test_policy.c: working-set sampling, allocation policy */
 
 /* The PTE flag table of test_walk.c, run under both modes: the guest-visible
  * results (ret, err, A, D) are the same; the TLB flags may differ. */

@@ -7,6 +7,9 @@
 Suite *config_suite(void);    /* test_config.c */
 Suite *cost_suite(void);      /* test_config.c */
 Suite *report_suite(void);    /* test_report.c */
+Suite *balloon_suite(void);   /* test_balloon.c: the balloon protocol end to end */
+Suite *protocol_suite(void);  /* test_protocol.c: a guest that gets it wrong */
+Suite *reclaim_suite(void);   /* test_reclaim.c: the policy on real guests */
 Suite *trace_cfg_suite(void); /* test_trace_cfg.c */
 
 /* Write text to a new file in a fresh temporary folder; returns its path

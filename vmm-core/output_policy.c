@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output of the memory policy, ballooning and host swap: the columns they
+ * append to timeseries.csv and guests.csv and their fields in summary.json
+ * (see vmm.h for the column lists). Counts are 4 KiB pages.
+ */
+#include <inttypes.h>
+#include <math.h>
+
+#include "vmm-core/reclaim_internal.h"
+#include "vmm-core/run_internal.h"
+
+#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
+
+static struct balloon_counters bcounters(const struct vm *vm)
+{
+	struct balloon_counters c = {0};
+
+	if (vm->balloon)
+		balloon_counters(vm->balloon->dev, &c);
+	return c;
+}
+
+static struct mem_wss_estimate wss(const struct vm *vm)
+{
+	struct mem_wss_estimate e = {0};
+
+	if (vm->rs.wss)
+		mem_wss_estimate(vm->rs.wss, &e);
+	return e;
+}
+
+uint64_t output_balloon_target(const struct vm *vm)
+{
+	return bcounters(vm).target;
+}
+
+void output_policy_ts_header(FILE *f)
+{
+	fputs(",host_state,host_free_pages,alloc_pages,alloc_target,active_pages,ws_slow,"
+	      "ws_fast,ws_current,ws_true,shares_per_page,idle_tax,balloon_wanted,"
+	      "guest_balloon_pages,balloon_inflated,balloon_deflated,balloon_deflated_unasked,"
+	      "host_swap_outs,host_swap_ins,swap_shared,blocked,blocked_ms,idle_ms",
+	      f);
+}
+
+void output_policy_ts_row(FILE *f, const struct vm *vm)
+{
+	const struct vmm_reclaim *rc = vm->rs.host;
+	const uint64_t *n = vm->p2m->count;
+	struct balloon_counters c = bcounters(vm);
+	struct mem_wss_estimate e = wss(vm);
+	double pages = (double)vm->p2m->pages;
+	struct guest_stats gs;
+
+	guest_os_stats(vm->os, &gs);
+	fprintf(f,
+		",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.0f,%.0f,%" PRIu64
+		",%.6g,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64 ",%d,%.3f,%.3f",
+		rc ? (int)rc->state : 0, rc ? rc->pool->frames - rc->pool->used : 0,
+		n[MEM_RESIDENT] + n[MEM_SHARED], vm->rs.target, e.max * pages, e.slow * pages,
+		e.fast * pages, e.current * pages, vm->done ? 0 : gs.wl_active,
+		isfinite(vm->rs.rho) ? vm->rs.rho : 0.0,
+		rc ? reclaim_tau(rc->cfg, rc->last_seconds) * 100 : 0.0, vm->rs.wanted,
+		gs.frames_balloon, c.inflated, c.deflated, c.deflated_unasked, vm->rs.swap_outs,
+		vm->rs.swap_ins, vm->rs.swap_shared, vm->rs.blocked ? 1 : 0,
+		vm->rs.blocked_cycles / vm->cost->ghz / 1e6, vm->idle_cycles / vm->cost->ghz / 1e6);
+}
+
+void output_policy_guests_header(FILE *f)
+{
+	fputs(",cycles_host_swap,cycles_blocked,cycles_idle,host_swap_outs,host_swap_ins,"
+	      "swap_shared,balloon_target,balloon_inflated,balloon_deflated,alloc_target",
+	      f);
+}
+
+void output_policy_guests_row(FILE *f, const struct vm *vm, const struct vmm_cycles *cyc)
+{
+	struct balloon_counters c = bcounters(vm);
+
+	fprintf(f,
+		",%.0f,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+		",%" PRIu64 ",%" PRIu64,
+		cyc->host_swap, cyc->blocked, cyc->idle, vm->rs.swap_outs, vm->rs.swap_ins,
+		vm->rs.swap_shared, c.target, c.inflated, c.deflated, vm->rs.target);
+}
+
+static const char *policy_balloon_status(const struct vm *vm)
+{
+	const char *why = NULL;
+
+	if (!vm->balloon)
+		return "no device";
+	if (vm->balloon->fixed)
+		return "fixed target";
+	if (vm_balloon_usable(vm, &why) && !vm->rs.balloon_note[0])
+		return "ok";
+	return vm->rs.balloon_note[0] ? vm->rs.balloon_note : why;
+}
+
+void output_policy_json_guest(FILE *f, const struct vm *vm)
+{
+	struct balloon_counters c = bcounters(vm);
+	struct mem_wss_estimate e = wss(vm);
+	struct guest_stats gs;
+
+	guest_os_stats(vm->os, &gs);
+	fputs("\"balloon\": {\"driver\": ", f);
+	output_json_str(f, vm->balloon ? vm->cfg->balloon_driver : "none");
+	fputs(", \"status\": ", f);
+	output_json_str(f, policy_balloon_status(vm));
+	fputs(", ", f);
+	JU(f, "target", c.target), fputs(", ", f);
+	JU(f, "wanted", vm->rs.wanted), fputs(", ", f);
+	JU(f, "actual", c.actual), fputs(", ", f);
+	JU(f, "guest_claim", c.guest_actual), fputs(", ", f);
+	JU(f, "guest_pages", gs.frames_balloon), fputs(",\n       ", f);
+	JU(f, "inflated", c.inflated), fputs(", ", f);
+	JU(f, "deflated", c.deflated), fputs(", ", f);
+	JU(f, "deflated_unasked", c.deflated_unasked), fputs(", ", f);
+	JU(f, "inflate_batches", c.inflate_batches), fputs(", ", f);
+	JU(f, "deflate_batches", c.deflate_batches), fputs(", ", f);
+	JU(f, "rejected_batches", c.rejected_batches), fputs(", ", f);
+	JU(f, "rejected_pfns", c.rejected_pfns), fputs(",\n       ", f);
+	JU(f, "ring_errors", c.ring_errors), fputs(", ", f);
+	JU(f, "resets", c.resets), fputs(", ", f);
+	JU(f, "stats_updates", c.stats_updates), fputs(", ", f);
+	JU(f, "register_accesses", vm->balloon ? vm->balloon->pio : 0), fputs(", ", f);
+	JU(f, "guest_out_of_puff", gs.balloon_puffs), fputs(", ", f);
+	JU(f, "guest_oom_pages", gs.balloon_oom), fputs("},\n     ", f);
+	JU(f, "host_swap_outs", vm->rs.swap_outs), fputs(", ", f);
+	JU(f, "host_swap_ins", vm->rs.swap_ins), fputs(", ", f);
+	JU(f, "swap_shared", vm->rs.swap_shared), fputs(", ", f);
+	JU(f, "emergency_frames", vm->rs.emergency), fputs(", ", f);
+	JU(f, "alloc_target", vm->rs.target), fputs(", ", f);
+	fprintf(f, "\"shares_per_page\": %.6g, ", isfinite(vm->rs.rho) ? vm->rs.rho : 0.0);
+	fprintf(f,
+		"\"working_set\": {\"estimate_pages\": %.0f, \"slow\": %.4f, \"fast\": %.4f, "
+		"\"current\": %.4f, \"periods\": %" PRIu64 "},\n     ",
+		e.max * (double)vm->p2m->pages, e.slow, e.fast, e.current, e.periods);
+	fprintf(f, "\"blocked_seconds\": %.6f, \"idle_seconds\": %.6f, ",
+		vm->rs.blocked_cycles / vm->cost->ghz / 1e9, vm->idle_cycles / vm->cost->ghz / 1e9);
+	JU(f, "halts", gs.halts), fputs(", ", f);
+	JU(f, "reboots", vm->reboots), fputs(",\n     ", f);
+}
+
+void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc)
+{
+	struct mem_swap_stats s = {0};
+
+	fputs("\"reclamation\": {\"state\": ", f);
+	output_json_str(f, mem_rstate_name(rc->state));
+	fputs(", ", f);
+	JU(f, "transitions", rc->transitions), fputs(", ", f);
+	JU(f, "policy_ticks", rc->ticks), fputs(", ", f);
+	fprintf(f, "\"idle_tax\": %.2f, \"seconds\": {", reclaim_tau(rc->cfg, rc->last_seconds));
+	for (int st = 0; st < MEM_RSTATE_NR; st++)
+		fprintf(f, "\"%s\": %.6f%s", mem_rstate_name((enum mem_rstate)st),
+			rc->state_seconds[st], st + 1 < MEM_RSTATE_NR ? ", " : "}, ");
+	JU(f, "emergencies", rc->emergencies), fputs(", ", f);
+	JU(f, "emergency_frames", rc->emergency_pages), fputs(", \"fatal\": ", f);
+	if (rc->fatal)
+		output_json_str(f, rc->fatal_msg);
+	else
+		fputs("null", f);
+	fputs("},\n    \"swap\": ", f);
+	if (!rc->swap) {
+		fputs("null,\n    ", f);
+		return;
+	}
+	mem_swap_stats(rc->swap, &s);
+	fputs("{\"file\": ", f);
+	output_json_str(f, mem_swap_path(rc->swap));
+	fputs(", \"victim\": ", f);
+	output_json_str(f, mem_swap_victim_name(rc->victim));
+	fputs(", ", f);
+	JU(f, "slots_used", s.used), fputs(", ", f);
+	JU(f, "peak_slots", s.peak), fputs(", ", f);
+	JU(f, "swap_outs", s.outs), fputs(", ", f);
+	JU(f, "swap_ins", s.ins), fputs(", ", f);
+	JU(f, "file_bytes", s.file_bytes), fputs(", ", f);
+	JU(f, "write_errors", s.write_errors), fputs(", ", f);
+	JU(f, "read_errors", s.read_errors), fputs("},\n    ", f);
+}
