@@ -18,6 +18,7 @@ if [ ! -x "$MEMVISOR" ]; then
 	exit 2
 fi
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # absolute: the runs work in it
 cd "$out" # the swap file lives with the results while a run lasts
 "$MEMVISOR" run "$here/idletax.ini" -o "$out/switch" --verify -q >/dev/null
 echo "idletax: switch done" >&2

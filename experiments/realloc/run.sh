@@ -15,6 +15,7 @@ if [ ! -x "$MEMVISOR" ]; then
 	exit 2
 fi
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # absolute: the runs work in it
 cd "$out" # the swap file lives with the results while the run lasts
 "$MEMVISOR" run "$here/realloc.ini" -o "$out/run" --verify -q >/dev/null
 status=0
