@@ -253,6 +253,17 @@ int guest_balloon_init(struct guest_os *g)
 	}
 	b->target = rd(b, BALLOON_PCI_CONFIG + BALLOON_CFG_NUM_PAGES, 4);
 	b->work = b->mode == GUEST_BALLOON_VIRTIO || b->mode == GUEST_BALLOON_GARBAGE;
+	/* a target already set: reach it while booting, before anything
+	 * runs, as the driver's first work item does on a fresh guest */
+	while (b->work && !b->dead && b->mode == GUEST_BALLOON_VIRTIO) {
+		uint64_t before = b->npages;
+
+		r = guest_balloon_service(g);
+		if (r)
+			return r;
+		if (b->npages == before)
+			break; /* out of puff: the run retries later */
+	}
 	return 0;
 }
 

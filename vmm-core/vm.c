@@ -191,7 +191,10 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 	struct guest_stats gs;
 	struct vmm_cycles y;
 
-	guest_os_stats(vm->os, &gs);
+	if (vm->os)
+		guest_os_stats(vm->os, &gs);
+	else
+		memset(&gs, 0, sizeof(gs)); /* booting: the guest OS is not there yet */
 	y.access = (double)st->accesses * c->access;
 	y.walk = (double)(st->walk_refs + st->phys_walk_refs) * c->walk_ref;
 	y.exits = (double)vm->host_zero_fills * c->zero_page +

@@ -368,10 +368,18 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  *   time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,
  *   guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,
  *   tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,
- *   balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches
+ *   balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches,
+ *   host_state,host_free_pages,alloc_pages,alloc_target,active_pages,
+ *   ws_slow,ws_fast,ws_current,ws_true,shares_per_page,idle_tax,
+ *   balloon_wanted,guest_balloon_pages,balloon_inflated,balloon_deflated,
+ *   balloon_deflated_unasked,host_swap_outs,host_swap_ins,swap_shared,
+ *   blocked,blocked_ms,idle_ms
  * (pages are 4 KiB pages; time_ms is the guest's modeled clock; the
  * counters are cumulative; host_* are the host's at that sample; paging is
- * the mode running then. A row is also written right after each switch.)
+ * the mode running then. A row is also written right after each switch.
+ * host_state is 0 high, 1 soft, 2 hard, 3 low; alloc_pages is resident +
+ * shared; active_pages and ws_* are working-set estimates in pages, ws_true
+ * the workload's own active pages; idle_tax is in percent.)
  *
  * guests.csv, one row per guest at the end:
  *   name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,
@@ -381,7 +389,9 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  *   cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,
  *   paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,
  *   exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,
- *   shadow_accesses
+ *   shadow_accesses,cycles_host_swap,cycles_blocked,cycles_idle,
+ *   host_swap_outs,host_swap_ins,swap_shared,balloon_target,
+ *   balloon_inflated,balloon_deflated,alloc_target
  * (paging is the configured policy, paging_final the mode at the end.)
  *
  * events.csv, one row per paging-mode switch:

@@ -86,6 +86,61 @@ START_TEST(test_paging_keys)
 }
 END_TEST
 
+/* The memory policy's keys: defaults (ESX's where it has them) and values. */
+START_TEST(test_policy_keys)
+{
+	const char *path = test_write_file(
+	    "policy.ini", "[host]\nballoon = on\nswap_file = /tmp/x.swap\nswap_victim = lru\n"
+			  "swap_size = 64M\npolicy_ms = 2.5\nidle_tax = 0, 50@100, 75@250.5\n"
+			  "ws_period_ms = 20\nws_samples = 50\nfree_low = 0.5\n"
+			  "balloon_rate = 0\nballoon_max = 80\nballoon_queue = 128\n"
+			  "duration_ms = 900\n"
+			  "[guest t]\nworkload = steps\nsteps = 8M, 0, 24M\nstep_ms = 30\n"
+			  "balloon_target = 64M\nballoon_driver = ignore\n"
+			  "[guest d]\nmemory = 16M\n");
+	struct vmm_config cfg;
+	const struct vmm_host_cfg *h = &cfg.host;
+	char err[512] = "";
+
+	ck_assert_int_eq(vmm_config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	ck_assert(h->balloon);
+	ck_assert_str_eq(h->swap_victim, "lru");
+	ck_assert_uint_eq(h->swap_size, 64u << 20);
+	ck_assert(h->policy_ms == 2.5);
+	ck_assert_uint_eq(h->ntau, 3);
+	ck_assert(h->tau[0] == 0 && h->tau[1] == 0.5 && h->tau[2] == 0.75);
+	ck_assert(h->tau_ms[1] == 100 && h->tau_ms[2] == 250.5);
+	ck_assert(h->ws_period_ms == 20 && h->ws_samples == 50);
+	ck_assert(h->ws_slow_gain == 0.1 && h->ws_fast_gain == 0.5); /* defaults */
+	ck_assert(h->free_pct[0] == 6 && h->free_pct[1] == 4 && h->free_pct[2] == 2);
+	ck_assert(h->free_pct[3] == 0.5);
+	ck_assert_uint_eq(h->balloon_rate, 0);
+	ck_assert_uint_eq(h->balloon_max_pct, 80);
+	ck_assert_uint_eq(h->balloon_queue, 128);
+	ck_assert(h->duration_ms == 900);
+	ck_assert_uint_eq(cfg.guests[0].nsteps, 3);
+	ck_assert_uint_eq(cfg.guests[0].steps[1], 0);
+	ck_assert_uint_eq(cfg.guests[0].wss, 24u << 20); /* the largest step */
+	ck_assert(cfg.guests[0].step_ms == 30);
+	ck_assert(cfg.guests[0].balloon_fixed);
+	ck_assert_uint_eq(cfg.guests[0].balloon_target, 64u << 20);
+	ck_assert_str_eq(cfg.guests[0].balloon_driver, "ignore");
+	ck_assert_str_eq(cfg.guests[1].balloon_driver, "virtio");
+	ck_assert(!cfg.guests[1].balloon_fixed);
+	vmm_config_free(&cfg);
+	/* the defaults */
+	path = test_write_file("d.ini", "[guest g]\nmemory = 16M\n");
+	ck_assert_int_eq(vmm_config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	ck_assert_str_eq(h->swap_victim, "random");
+	ck_assert(h->ntau == 1 && h->tau[0] == 0.75);
+	ck_assert(h->ws_period_ms == 30000 && h->ws_samples == 100);
+	ck_assert(h->policy_ms == 100 && h->duration_ms == 0);
+	ck_assert_uint_eq(h->balloon_max_pct, 65);
+	ck_assert(!h->balloon && !h->swap_file[0]);
+	vmm_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_set_overrides)
 {
 	const char *path = test_write_file("good.ini", good);
@@ -224,6 +279,7 @@ Suite *config_suite(void)
 
 	tcase_add_test(tc, test_good_config);
 	tcase_add_test(tc, test_paging_keys);
+	tcase_add_test(tc, test_policy_keys);
 	tcase_add_test(tc, test_set_overrides);
 	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
 	suite_add_tcase(s, tc);
