@@ -28,7 +28,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -DMEMVISOR_JEMALLOC $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CK_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) $(CFLAGS)
 
-MODULES := mem guest vmm-core
+MODULES := mem guest balloon-driver vmm-core
 LIB_SRCS := $(filter-out vmm-core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 MAIN_SRC := vmm-core/main.c
 BENCH_SRCS := $(wildcard bench/*.c)
