@@ -81,6 +81,12 @@ $(CK)/check_e2e: $(call obj,$(CK),$(E2E_SRCS)) $(CK)/libmemvisor.a
 E2E_BIN := $(CK)/check_e2e
 endif
 
+# The KVM suite (tests/kvm/): its own binary, run by `make check-kvm` where
+# /dev/kvm exists or inside a nested QEMU guest (tests/kvm/run-nested.sh).
+KVM_SRCS := $(wildcard tests/kvm/*.c)
+$(CK)/check_kvm: $(call obj,$(CK),$(KVM_SRCS)) $(CK)/libmemvisor.a
+	$(Q)$(CC) $(CK_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+
 # Suites find the binary under test and the source tree through these.
 CK_ENV := MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
