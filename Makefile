@@ -42,7 +42,7 @@ obj = $(patsubst %.c,$(1)/%.o,$(2))
 REL_LIB_OBJS := $(call obj,$(O),$(LIB_SRCS))
 CK_LIB_OBJS := $(call obj,$(CK),$(LIB_SRCS))
 
-.PHONY: all check unit bench demo format format-check clean deps
+.PHONY: all check unit bench demo format format-check clean deps kvm-guest check-kvm
 all: $(O)/memvisor
 
 deps:
@@ -86,6 +86,21 @@ endif
 KVM_SRCS := $(wildcard tests/kvm/*.c)
 $(CK)/check_kvm: $(call obj,$(CK),$(KVM_SRCS)) $(CK)/libmemvisor.a
 	$(Q)$(CC) $(CK_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+
+# Linux guests for the KVM backend, in $(O)/kvm/: Debian's kernel package
+# unpacked (kernel/vmlinuz, its modules), memvisor's static in-guest
+# program, and the guest initramfs built from busybox-static, that program
+# and the virtio and zram modules.
+KVM_DIR := $(O)/kvm
+GUEST_PROG_OBJS := $(call obj,$(O),guest/inguest/memvisor-guest.c $(wildcard guest/*.c mem/*.c))
+$(KVM_DIR)/kernel/version:
+	$(Q)sh scripts/kvm-kernel.sh $(KVM_DIR)/kernel
+$(KVM_DIR)/memvisor-guest: $(GUEST_PROG_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(REL_CFLAGS) -static -o $@ $^ -lm -lpthread
+$(KVM_DIR)/guest.cpio.gz: guest/initramfs/build.sh guest/initramfs/init $(KVM_DIR)/memvisor-guest $(KVM_DIR)/kernel/version
+	$(Q)sh guest/initramfs/build.sh $(KVM_DIR)/kernel $(KVM_DIR)/memvisor-guest $@
+kvm-guest: $(KVM_DIR)/guest.cpio.gz
 
 # Suites find the binary under test and the source tree through these.
 CK_ENV := MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \

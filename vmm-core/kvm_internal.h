@@ -62,6 +62,15 @@
 #define KVM_VIRTIO_SLOT	   1u
 #define KVM_DEBUG_EXIT	   0x510u
 
+/* The kernel command line every Linux guest starts with (as kvmtool's on
+ * x86): the console on the UART, no ACPI (the MP table describes the
+ * machine), legacy PIC interrupts, PCI through mechanism 1, the reset
+ * through the keyboard controller (memvisor's sign that the guest is
+ * done), no waiting on a panic, and an i8042 that is not probed for. */
+#define KVM_LINUX_CMDLINE                                                                          \
+	"console=ttyS0 earlyprintk=serial noapic noacpi pci=conf1 reboot=k panic=-1 "              \
+	"i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 quiet"
+
 /* How a guest ended. */
 enum kvm_end {
 	KVM_END_RUNNING = 0,

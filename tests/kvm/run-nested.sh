@@ -63,6 +63,7 @@ done
 copy_bin "$O/memvisor" memvisor/build/memvisor
 copy_bin "$O/check/check_kvm" memvisor/build/check/check_kvm
 cp "$K/vmlinuz" "$root/memvisor/build/vmlinuz"
+cp "$K/version" "$root/memvisor/build/kernel.version"
 cp "$O/kvm/guest.cpio.gz" "$root/memvisor/build/guest.cpio.gz"
 cp tests/kvm/suite.sh "$root/memvisor/tests/kvm/"
 cp tests/kvm/*.ini "$root/memvisor/tests/kvm/" 2>/dev/null || true
@@ -81,7 +82,7 @@ t0=$(cut -d' ' -f1 /proc/uptime)
 modprobe kvm_amd npt="$npt" || echo "NESTED: modprobe kvm_amd failed"
 echo "NESTED: userspace at ${t0}s, kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) requested $npt"
 cd /memvisor
-MEMVISOR_NPT=$npt MEMVISOR_FILTER=$(arg filter) sh tests/kvm/suite.sh build
+MEMVISOR_KVM_ECHO=$(arg echo) MEMVISOR_NPT=$npt MEMVISOR_FILTER=$(arg filter) sh tests/kvm/suite.sh build
 echo "NESTED-EXIT: $? after $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f
 INIT
@@ -95,7 +96,7 @@ for npt in $npts; do
 	start=$(date +%s)
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 2 \
 		-nographic -no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
-		-append "console=ttyS0 quiet panic=-1 memvisor_npt=$npt memvisor_filter=$filter" \
+		-append "console=ttyS0 quiet panic=-1 memvisor_npt=$npt memvisor_filter=$filter memvisor_echo=${NESTED_ECHO:-}" \
 		</dev/null >"$log" 2>&1 || true
 	secs=$(($(date +%s) - start))
 	tr -d '\r' <"$log" | grep -E '^(NESTED|KVM|ok |not ok|[0-9]+%:|#)' || true

@@ -11,6 +11,15 @@ fail=0
 ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
 bad() { fail=$((fail + 1)); echo "not ok - $*"; }
 
+K=$B/vmlinuz
+[ -f "$K" ] || K=$B/kvm/kernel/vmlinuz
+I=$B/guest.cpio.gz
+[ -f "$I" ] || I=$B/kvm/guest.cpio.gz
+V=$B/kernel.version
+[ -f "$V" ] || V=$B/kvm/kernel/version
+export MEMVISOR_KVM_KERNEL=$K MEMVISOR_KVM_INITRD=$I
+[ -f "$V" ] && export MEMVISOR_KVM_KVER="$(cat "$V")"
+
 echo "KVM: check_kvm"
 if "$B/check/check_kvm"; then ok check_kvm; else bad check_kvm; fi
 echo "KVM: $pass passed, $fail failed"
