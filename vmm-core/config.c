@@ -18,7 +18,8 @@
  *           min 0, max = memory, workload zipf, accesses 1000000, seed 1,
  *           wss = memory / 2, write_pct 30, zipf_theta 0.99, content mixed,
  *           zero_pct 20, library_pct 40, procs 1, timeslice 10000,
- *           reclaim clock, guest_swap = memory
+ *           reclaim clock, guest_swap = memory,
+ *           kernel "", initrd "", cmdline "", vcpus 1, timeout 300 (kvm)
  *   [cost]  see cost.c
  */
 #include <errno.h>
@@ -43,6 +44,7 @@ struct parse {
 	struct vmm_config *cfg;
 	struct vmm_guest_cfg sec[MAX_SECTIONS]; /* one per [guest NAME] */
 	bool max_set[MAX_SECTIONS], wss_set[MAX_SECTIONS], swap_set[MAX_SECTIONS];
+	bool paging_set[MAX_SECTIONS];
 	unsigned nsec;
 	struct keyline *lines; /* where each key was written */
 	unsigned nlines;
@@ -247,6 +249,8 @@ static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bo
 	g->procs = 1;
 	g->timeslice = 10000;
 	strcpy(g->reclaim, "clock");
+	g->vcpus = 1;
+	g->timeout = 300;
 	return g;
 }
 
@@ -291,8 +295,10 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return vmm_parse_size(v, &g->memory);
 	if (!strcmp(k, "backend"))
 		return copy_str(g->backend, sizeof(g->backend), v);
-	if (!strcmp(k, "paging"))
+	if (!strcmp(k, "paging")) {
+		p->paging_set[i] = true;
 		return copy_str(g->paging, sizeof(g->paging), v);
+	}
 	if (!strcmp(k, "shares"))
 		return parse_u64(v, &g->shares);
 	if (!strcmp(k, "min"))
@@ -331,6 +337,16 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		p->swap_set[i] = true;
 		return vmm_parse_size(v, &g->guest_swap);
 	}
+	if (!strcmp(k, "kernel"))
+		return copy_str(g->kernel, sizeof(g->kernel), v);
+	if (!strcmp(k, "initrd"))
+		return copy_str(g->initrd, sizeof(g->initrd), v);
+	if (!strcmp(k, "cmdline"))
+		return copy_str(g->cmdline, sizeof(g->cmdline), v);
+	if (!strcmp(k, "vcpus"))
+		return parse_uint(v, &g->vcpus, 64);
+	if (!strcmp(k, "timeout"))
+		return parse_double(v, &g->timeout);
 	return -ENOENT;
 }
 
@@ -398,6 +414,48 @@ static void apply_set(struct parse *p, const char *arg)
 	handler(p, sec, buf + (dot - arg) + 1, buf + (eq - arg) + 1);
 }
 
+/* A kvm guest's file path, relative to the config's folder, made whole. */
+static void resolve_path(struct parse *p, char *path, size_t len)
+{
+	const char *slash = strrchr(p->cfg->path, '/');
+	char buf[1024];
+
+	if (!path[0] || path[0] == '/' || !slash)
+		return;
+	snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - p->cfg->path), p->cfg->path, path);
+	if (strlen(buf) < len)
+		memcpy(path, buf, strlen(buf) + 1);
+}
+
+/* What only a kvm guest needs; the files themselves are checked when the
+ * guest is built (run_kvm.c). */
+static void validate_kvm(struct parse *p, struct vmm_guest_cfg *g)
+{
+	const char *s = g->section;
+	enum guest_pattern pat;
+
+	if (!g->kernel[0] || !g->initrd[0])
+		fail(p, s, g->kernel[0] ? "initrd" : "kernel",
+		     "backend kvm needs kernel and initrd (`make kvm-guest` builds "
+		     "build/kvm/kernel/vmlinuz and build/kvm/guest.cpio.gz)");
+	else if (g->memory % (2u << 20) || g->memory < (16u << 20) || g->memory > (3ull << 30))
+		fail(p, s, "memory", "on kvm: a multiple of 2M from 16M to 3G");
+	else if (!g->vcpus || g->vcpus > 8)
+		fail(p, s, "vcpus", "must be 1 to 8");
+	else if (!(g->timeout > 0))
+		fail(p, s, "timeout", "must be positive (seconds)");
+	else if (guest_pattern_parse(g->workload, &pat) && strcmp(g->workload, "ptwrite") &&
+		 strcmp(g->workload, "none"))
+		fail(p, s, "workload", "'%s': expected seq, uniform, zipf, ptwrite or none",
+		     g->workload);
+	else if (g->procs != 1)
+		fail(p, s, "procs", "the kvm guest runs one process");
+	else if (strpbrk(g->cmdline, "\"\n"))
+		fail(p, s, "cmdline", "no quotes or newlines");
+	resolve_path(p, g->kernel, sizeof(g->kernel));
+	resolve_path(p, g->initrd, sizeof(g->initrd));
+}
+
 static void validate_guest(struct parse *p, unsigned i)
 {
 	struct vmm_guest_cfg *g = &p->sec[i];
@@ -412,15 +470,32 @@ static void validate_guest(struct parse *p, unsigned i)
 		g->wss = g->memory / 2;
 	if (!p->swap_set[i])
 		g->guest_swap = g->memory;
+	g->paging_given = p->paging_set[i];
+	if (!strcmp(g->backend, "kvm")) {
+		if (g->max > g->memory || g->min > g->max)
+			fail(p, s, g->min > g->max ? "min" : "max", "need min <= max <= memory");
+		else if (g->count == 0)
+			fail(p, s, "count", "must be at least 1");
+		else if (g->shares == 0)
+			fail(p, s, "shares", "must be positive");
+		else if (strcmp(g->paging, "nested") && strcmp(g->paging, "shadow"))
+			fail(p, s, "paging", "'%s': on kvm, nested or shadow (the host's mode)",
+			     g->paging);
+		else if (!(g->zipf_theta >= 0 && g->zipf_theta < 1))
+			fail(p, s, "zipf_theta", "must be in [0, 1)");
+		else if (guest_content_parse(g->content, &con))
+			fail(p, s, "content", "'%s': expected zero, private, library or mixed",
+			     g->content);
+		else
+			validate_kvm(p, g);
+		return;
+	}
 	if (g->memory < (1u << 20) || g->memory % MEM_PAGE_SIZE)
 		fail(p, s, "memory", "must be at least 1M and a multiple of 4K");
 	else if (g->count == 0)
 		fail(p, s, "count", "must be at least 1");
 	else if (strcmp(g->backend, "soft"))
-		fail(p, s, "backend",
-		     "'%s': this build runs the soft backend only (kvm comes "
-		     "with the KVM backend)",
-		     g->backend);
+		fail(p, s, "backend", "'%s': expected soft or kvm", g->backend);
 	else if (!paging_find(g->paging))
 		fail(p, s, "paging", "'%s': no such paging mode in this build (nested)", g->paging);
 	else if (g->max > g->memory || g->min > g->max)

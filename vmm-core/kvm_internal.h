@@ -61,6 +61,7 @@
 #define KVM_VIRTIO_IRQ	   5u
 #define KVM_VIRTIO_SLOT	   1u
 #define KVM_DEBUG_EXIT	   0x510u
+#define KVM_BALLOON_RATE   25600u /* target movement: 100 MiB/s of pages */
 
 /* The kernel command line every Linux guest starts with (as kvmtool's on
  * x86): the console on the UART, no ACPI (the MP table describes the

@@ -24,6 +24,9 @@ static const char usage_main[] =
     "                 run an experiment; writes DIR/summary.json, timeseries.csv\n"
     "                 and guests.csv\n"
     "  report DIR     gnuplot figures and DIR/report.html from a run's files\n"
+    "  kvm-mode [shadow|nested]\n"
+    "                 report or switch the host KVM's paging mode (the whole\n"
+    "                 host's; per-guest switching is the soft backend's)\n"
     "\n"
     "`memvisor COMMAND --help` describes each. Exit status: 0 success, 1 runtime\n"
     "failure, 2 usage, config or input error.\n";
@@ -174,6 +177,8 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "report"))
 		return cmd_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "kvm-mode"))
+		return vmm_kvm_mode(argc - 1, argv + 1);
 	fprintf(stderr, "memvisor: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return 2;
 }

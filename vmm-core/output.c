@@ -122,7 +122,7 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 	return close_tmp(f, tmp, path);
 }
 
-static void json_str(FILE *f, const char *s)
+void output_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -148,16 +148,16 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 
 	vm_counts(vm, &c);
 	fputs("    {\"name\": ", f);
-	json_str(f, vm->name);
+	output_json_str(f, vm->name);
 	fputs(", \"backend\": ", f);
-	json_str(f, vm->vcpu->name);
+	output_json_str(f, vm->vcpu->name);
 	fputs(", \"paging\": ", f);
-	json_str(f, vm->mmu.ops->name);
+	output_json_str(f, vm->mmu.ops->name);
 	fputs(", \"status\": ", f);
-	json_str(f, vm->failed ? "failed" : "ok");
+	output_json_str(f, vm->failed ? "failed" : "ok");
 	if (vm->failed) {
 		fputs(", \"error\": ", f);
-		json_str(f, vm->err);
+		output_json_str(f, vm->err);
 	}
 	fputs(",\n     ", f);
 	JU(f, "guest_pages", vm->p2m->pages), fputs(", ", f);
@@ -225,7 +225,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		vmm_frames += vms[i]->mmu.mode_frames;
 	}
 	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
-	json_str(f, cfg->path);
+	output_json_str(f, cfg->path);
 	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", seed,
 		all_ok ? "ok" : "failed");
 	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");

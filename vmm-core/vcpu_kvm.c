@@ -447,3 +447,86 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 	pthread_mutex_destroy(&vm->dev_lock);
 	free(vm);
 }
+
+/* ---- vcpu_ops ------------------------------------------------------------- */
+
+/* The guest's kernel command line: the base, the in-guest program's
+ * parameters (memvisor.*, which /init turns into its options), the
+ * config's own additions last. */
+static void guest_cmdline(const struct vmm_guest_cfg *g, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "%s memvisor.workload=%s memvisor.wss=%llu memvisor.accesses=%llu "
+		 "memvisor.write_pct=%u memvisor.zipf_theta=%g memvisor.seed=%llu "
+		 "memvisor.content=%s memvisor.zero_pct=%u memvisor.library_pct=%u "
+		 "memvisor.zram=%llu %s",
+		 KVM_LINUX_CMDLINE, g->workload, (unsigned long long)g->wss,
+		 (unsigned long long)g->accesses, g->write_pct, g->zipf_theta,
+		 (unsigned long long)g->seed, g->content, g->zero_pct, g->library_pct,
+		 (unsigned long long)g->guest_swap, g->cmdline);
+}
+
+static int kvm_create(struct vm *vm)
+{
+	const struct vmm_guest_cfg *g = vm->cfg;
+	struct kvm_vm_params p = {
+	    .name = vm->name,
+	    .memory = g->memory,
+	    .vcpus = g->vcpus,
+	    .balloon = true,
+	    /* Linux needs room to live: the balloon leaves min, or a quarter */
+	    .balloon_min = (g->min ? g->min : g->memory / 4) >> 12,
+	    .balloon_rate = KVM_BALLOON_RATE,
+	    .balloon_oom = true,
+	};
+	char err[512], cmdline[2048];
+	struct kvm_vm *k;
+	int r;
+
+	k = kvm_vm_create(&p, err, sizeof(err));
+	if (!k) {
+		snprintf(vm->err, sizeof(vm->err), "%.255s", err);
+		return -EINVAL;
+	}
+	guest_cmdline(g, cmdline, sizeof(cmdline));
+	r = kvm_boot_linux(k, g->kernel, g->initrd, cmdline, err, sizeof(err));
+	if (r) {
+		snprintf(vm->err, sizeof(vm->err), "%.255s", err);
+		kvm_vm_destroy(k);
+		return r;
+	}
+	vm->backend = k;
+	return 0;
+}
+
+static void kvm_destroy(struct vm *vm)
+{
+	kvm_vm_destroy(vm->backend);
+	vm->backend = NULL;
+}
+
+static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
+{
+	struct kvm_vm *k = vm->backend;
+	int r;
+
+	(void)budget; /* a KVM guest runs on its own, in wall time */
+	x->accesses = 0;
+	if (!k->started_ns) {
+		r = kvm_vm_start(k);
+		if (r) {
+			snprintf(vm->err, sizeof(vm->err), "%s", k->err);
+			x->reason = VCPU_EXIT_FAILED;
+			return r;
+		}
+	}
+	x->reason = atomic_load(&k->end) == KVM_END_RUNNING ? VCPU_EXIT_QUANTUM : VCPU_EXIT_DONE;
+	return 0;
+}
+
+const struct vcpu_ops vcpu_kvm_ops = {
+    .name = "kvm",
+    .create = kvm_create,
+    .destroy = kvm_destroy,
+    .run = kvm_run,
+};

@@ -71,8 +71,15 @@ struct vmm_guest_cfg {
 	unsigned procs;
 	uint64_t timeslice;  /* accesses */
 	char reclaim[16];    /* clock|lru|random */
-	uint64_t guest_swap; /* bytes */
+	uint64_t guest_swap; /* bytes (kvm: the guest's zram swap) */
 	unsigned line;	     /* line of the section header, for messages */
+	bool paging_given;   /* paging was set explicitly */
+	/* backend = kvm only */
+	char kernel[512];  /* bzImage path (relative: to the config's folder) */
+	char initrd[512];  /* initramfs path, idem */
+	char cmdline[512]; /* appended to the kernel command line */
+	unsigned vcpus;	   /* vCPUs (threads) */
+	double timeout;	   /* seconds of wall time before the guest is failed */
 };
 
 struct vmm_host_cfg {
@@ -123,6 +130,10 @@ struct vcpu_ops {
 	int (*run)(struct vm *vm, uint64_t budget, struct vcpu_exit *x);
 };
 extern const struct vcpu_ops vcpu_soft_ops;
+/* kvm (vcpu_kvm.c): create() builds the KVM VM from vm->cfg and loads its
+ * kernel; run() starts it on the first call and never blocks: x->reason
+ * is VCPU_EXIT_DONE once the guest ended (failed says how). */
+extern const struct vcpu_ops vcpu_kvm_ops;
 /* The backend called name ("soft"), or NULL. */
 const struct vcpu_ops *vcpu_find(const char *name);
 
@@ -137,6 +148,7 @@ struct vm {
 	struct guest_swap *gswap;
 	struct guest_os *os;
 	const struct vmm_cost *cost; /* borrowed */
+	void *backend;		     /* the vCPU backend's state (kvm: kvm_vm) */
 	uint64_t host_zero_fills;    /* frames populated on first touch */
 	double cycles;		     /* modeled clock, cycles */
 	uint64_t next_sample;	     /* index of the next sample period */
@@ -188,6 +200,11 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  *
  * summary.json: see DESIGN.md and output.c.
  */
+
+/* `memvisor kvm-mode [shadow|nested]` (kvm_mode.c): report the host's KVM
+ * paging mode, or switch it by reloading kvm_amd / kvm_intel. Returns the
+ * exit status (0, 1 when it cannot, 2 for a usage error). */
+int vmm_kvm_mode(int argc, char **argv);
 
 /* Write gnuplot figures and report.html into dir from its CSV and JSON
  * files. Returns 0, or -errno with err naming the file. */
