@@ -30,6 +30,8 @@
  *   - Targets are clamped to guest_pages - min_guest_pages and move towards
  *     the policy's wish at most rate_pages per second (balloon_tick), as
  *     ESX's vmmemctl limits its inflation rate.
+ *   - No interrupt is raised before the driver sets DRIVER_OK: a target
+ *     set while the guest boots waits for the driver to read num_pages.
  *   - A reset (the driver writes status 0, the guest reboots) loses the
  *     balloon: every frame goes back to the guest (ops->reclaim), actual
  *     returns to 0, and the reset is counted.

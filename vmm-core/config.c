@@ -285,6 +285,19 @@ static int set_host(struct parse *p, const char *k, const char *v)
 	return -ENOENT;
 }
 
+/* A kvm guest's file path, relative to the config's folder, made whole. */
+static void resolve_path(struct parse *p, char *path, size_t len)
+{
+	const char *slash = strrchr(p->cfg->path, '/');
+	char buf[1024];
+
+	if (!path[0] || path[0] == '/' || !slash)
+		return;
+	snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - p->cfg->path), p->cfg->path, path);
+	if (strlen(buf) < len)
+		memcpy(path, buf, strlen(buf) + 1);
+}
+
 static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 {
 	struct vmm_guest_cfg *g = &p->sec[i];
@@ -337,10 +350,17 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		p->swap_set[i] = true;
 		return vmm_parse_size(v, &g->guest_swap);
 	}
-	if (!strcmp(k, "kernel"))
-		return copy_str(g->kernel, sizeof(g->kernel), v);
-	if (!strcmp(k, "initrd"))
-		return copy_str(g->initrd, sizeof(g->initrd), v);
+	if (!strcmp(k, "kernel") || !strcmp(k, "initrd")) {
+		char *dst = k[0] == 'k' ? g->kernel : g->initrd;
+		size_t len = k[0] == 'k' ? sizeof(g->kernel) : sizeof(g->initrd);
+
+		if (copy_str(dst, len, v))
+			return -EINVAL;
+		/* in the file: relative to its folder; with --set: as given */
+		if (!p->where)
+			resolve_path(p, dst, len);
+		return 0;
+	}
 	if (!strcmp(k, "cmdline"))
 		return copy_str(g->cmdline, sizeof(g->cmdline), v);
 	if (!strcmp(k, "vcpus"))
@@ -414,19 +434,6 @@ static void apply_set(struct parse *p, const char *arg)
 	handler(p, sec, buf + (dot - arg) + 1, buf + (eq - arg) + 1);
 }
 
-/* A kvm guest's file path, relative to the config's folder, made whole. */
-static void resolve_path(struct parse *p, char *path, size_t len)
-{
-	const char *slash = strrchr(p->cfg->path, '/');
-	char buf[1024];
-
-	if (!path[0] || path[0] == '/' || !slash)
-		return;
-	snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - p->cfg->path), p->cfg->path, path);
-	if (strlen(buf) < len)
-		memcpy(path, buf, strlen(buf) + 1);
-}
-
 /* What only a kvm guest needs; the files themselves are checked when the
  * guest is built (run_kvm.c). */
 static void validate_kvm(struct parse *p, struct vmm_guest_cfg *g)
@@ -452,8 +459,6 @@ static void validate_kvm(struct parse *p, struct vmm_guest_cfg *g)
 		fail(p, s, "procs", "the kvm guest runs one process");
 	else if (strpbrk(g->cmdline, "\"\n"))
 		fail(p, s, "cmdline", "no quotes or newlines");
-	resolve_path(p, g->kernel, sizeof(g->kernel));
-	resolve_path(p, g->initrd, sizeof(g->initrd));
 }
 
 static void validate_guest(struct parse *p, unsigned i)

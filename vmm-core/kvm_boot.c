@@ -26,6 +26,9 @@
  * INTA routing, which is how a kernel without ACPI tables finds its CPUs
  * (kvmtool does the same on x86).
  *
+ * CPUID is the host's supported set (KVM_GET_SUPPORTED_CPUID) with each
+ * vCPU's APIC ID and the hypervisor bit, so the guest uses kvm-clock.
+ *
  * The hand-assembled test guest instead starts in real mode at a flat
  * image (kvm_boot_flat): cs = 0, ip = its address.
  */
@@ -411,9 +414,14 @@ int kvm_boot_cpuid(struct kvm_vm *vm, int vcpu_fd, unsigned id)
 	for (unsigned i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
-		if (e->function == 1)
+		if (e->function == 1) {
 			e->ebx = (e->ebx & 0x00ffffffu) | (id << 24); /* initial APIC ID */
-		else if (e->function == 0xb || e->function == 0x1f)
+			/* "running under a hypervisor": Linux then finds KVM's
+			 * leaves at 0x40000000 and uses kvm-clock, instead of
+			 * calibrating the TSC against the PIT (which fails
+			 * when the host is busy, and leaves it without a clock) */
+			e->ecx |= 1u << 31;
+		} else if (e->function == 0xb || e->function == 0x1f)
 			e->edx = id; /* x2APIC ID */
 	}
 	r = ioctl(vcpu_fd, KVM_SET_CPUID2, c) ? -errno : 0;

@@ -69,7 +69,8 @@ static void console_line(struct kvm_vm *vm, char *line)
 	const char *p;
 
 	res->lines++;
-	snprintf(res->last, sizeof(res->last), "%s", line);
+	if (line[strspn(line, " \t")])
+		snprintf(res->last, sizeof(res->last), "%s", line);
 	if (strstr(line, "Kernel panic"))
 		res->panic = true;
 	if (strncmp(line, "@memvisor ", 10))

@@ -122,7 +122,9 @@ struct kvm_vcpu {
 	struct kvm_vm *vm; /* back pointer */
 	unsigned id;
 	int fd;
-	void *run; /* struct kvm_run, mmap'ed */
+	int stats_fd; /* KVM_GET_STATS_FD, opened before the thread starts:
+			 ioctls on fd wait for KVM_RUN, reading this does not */
+	void *run;    /* struct kvm_run, mmap'ed */
 	size_t run_size;
 	pthread_t thread;
 	bool started;
@@ -274,7 +276,12 @@ struct kvm_stats {
 	bool binary;		/* read through KVM_GET_STATS_FD */
 };
 extern const char *const kvm_stat_names[KVM_STAT_NR];
-/* Read vm's counters (VM-wide and every vCPU's) into st. 0 or -errno
+/* Open the stats files of vm and its vCPUs (vm->stats_fd, vcpu stats_fd;
+ * -1 where the kernel has none). Called once, before the vCPUs run: a
+ * vCPU ioctl would wait for its KVM_RUN to return. */
+void kvm_stats_open(struct kvm_vm *vm);
+/* Read vm's counters (VM-wide and every vCPU's) into st, from the files
+ * kvm_stats_open opened; never blocks on a running vCPU. 0 or -errno
  * (-ENOTSUP: no binary stats; st is then zero). */
 int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st) VMM_MUST_CHECK;
 

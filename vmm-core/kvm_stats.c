@@ -67,15 +67,13 @@ out:
 	return r;
 }
 
-static int stats_fd_add(int obj_fd, struct kvm_stats *st)
+void kvm_stats_open(struct kvm_vm *vm)
 {
-	int fd = ioctl(obj_fd, KVM_GET_STATS_FD, 0), r;
+	bool have = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 
-	if (fd < 0)
-		return errno == ENOTTY || errno == EINVAL ? -ENOTSUP : -errno;
-	r = stats_add(fd, st);
-	close(fd);
-	return r;
+	vm->stats_fd = have ? ioctl(vm->vm_fd, KVM_GET_STATS_FD, 0) : -1;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		vm->vcpu[i].stats_fd = have ? ioctl(vm->vcpu[i].fd, KVM_GET_STATS_FD, 0) : -1;
 }
 
 int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st)
@@ -83,11 +81,11 @@ int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st)
 	int r;
 
 	memset(st, 0, sizeof(*st));
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) <= 0)
+	if (vm->stats_fd < 0)
 		return -ENOTSUP;
-	r = stats_fd_add(vm->vm_fd, st);
+	r = stats_add(vm->stats_fd, st);
 	for (unsigned i = 0; !r && i < vm->nvcpus; i++)
-		r = stats_fd_add(vm->vcpu[i].fd, st);
+		r = vm->vcpu[i].stats_fd < 0 ? -ENOTSUP : stats_add(vm->vcpu[i].stats_fd, st);
 	if (r) {
 		memset(st, 0, sizeof(*st));
 		return r;

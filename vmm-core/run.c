@@ -237,7 +237,8 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 	if (nkvm == cfg->nguests)
 		return vmm_run_kvm(cfg, o);
 	if (nkvm) {
-		fprintf(stderr, "%s: soft and kvm guests cannot share one run yet (%u of %u are kvm)\n",
+		fprintf(stderr,
+			"%s: soft and kvm guests cannot share one run yet (%u of %u are kvm)\n",
 			cfg->path, nkvm, cfg->nguests);
 		return 2;
 	}

@@ -25,8 +25,10 @@
  * balloon statistics: MemTotal - MemAvailable less the balloon, plus an
  * eighth for headroom, at least 16 MiB); what a guest does not need goes
  * to the others up to their max. Its balloon target is its memory minus
- * that allocation. Before a guest has reported statistics its demand is
- * its whole memory. Ballooning is the only reclamation on KVM for now:
+ * that allocation. Before a guest has reported statistics (it is still
+ * booting) its demand is what its memfd holds, plus the same headroom.
+ * Targets move in steps of 1/32 of a guest's memory (hysteresis), and to
+ * 0 for everyone when all guests fit the budget. Ballooning is the only reclamation on KVM for now:
  * sharing and host swapping of KVM guest memory come later.
  *
  * What the files hold for a kvm guest: time_ms is wall time since the
@@ -107,13 +109,16 @@ static uint64_t result_u64(struct kvm_vm *k, const char *key)
 static uint64_t demand_of(struct kguest *g)
 {
 	const struct vmm_guest_cfg *c = g->vm->cfg;
-	uint64_t pages = c->memory >> 12, lo = c->min >> 12, hi = c->max >> 12, used, want;
+	uint64_t lo = c->min >> 12, hi = c->max >> 12, used, want;
 	struct balloon_counters b;
 
 	kvm_dev_balloon_counters(g->k, &b);
-	if (!(b.stats_seen & (1u << BALLOON_S_MEMTOT)) || !(b.stats_seen & (1u << BALLOON_S_AVAIL)))
-		want = pages;
-	else {
+	if (!(b.stats_seen & (1u << BALLOON_S_MEMTOT)) ||
+	    !(b.stats_seen & (1u << BALLOON_S_AVAIL))) {
+		/* not reporting yet (booting): what it holds on the host */
+		used = g->alloc;
+		want = used + (used / 8 > 16 * MIB_PAGES ? used / 8 : 16 * MIB_PAGES);
+	} else {
 		used = b.stats[BALLOON_S_MEMTOT] > b.stats[BALLOON_S_AVAIL]
 			   ? (b.stats[BALLOON_S_MEMTOT] - b.stats[BALLOON_S_AVAIL]) >> 12
 			   : 0;
@@ -149,8 +154,8 @@ static void water_fill(struct krunner *rn, uint64_t budget, bool to_max)
 		for (unsigned i = 0; i < rn->n; i++) {
 			struct kguest *g = &rn->g[i];
 			uint64_t cap = to_max ? g->vm->cfg->max >> 12 : g->demand;
-			uint64_t give = (uint64_t)((double)left * (double)g->vm->cfg->shares /
-						   (double)shares);
+			uint64_t give =
+			    (uint64_t)((double)left * (double)g->vm->cfg->shares / (double)shares);
 
 			if (!active[i])
 				continue;
@@ -167,6 +172,22 @@ static void water_fill(struct krunner *rn, uint64_t budget, bool to_max)
 		if (!capped)
 			break; /* shares divided what was left */
 	}
+}
+
+/* Move a guest's target only by steps worth the guest's work (1/32 of its
+ * memory, at least 4 MiB), or to 0: statistics wobble every sample, and a
+ * balloon that follows every wobble inflates and deflates for nothing. */
+static void set_target(struct kguest *g, uint64_t target)
+{
+	struct balloon_counters b;
+	uint64_t step = (g->vm->cfg->memory >> 12) / 32;
+
+	kvm_dev_balloon_counters(g->k, &b);
+	if (step < 4 * MIB_PAGES)
+		step = 4 * MIB_PAGES;
+	if ((target > b.wanted ? target - b.wanted : b.wanted - target) >= step ||
+	    (!target && b.wanted))
+		kvm_dev_balloon_target(g->k, target);
 }
 
 static void policy(struct krunner *rn, uint64_t elapsed_ns)
@@ -191,9 +212,12 @@ static void policy(struct krunner *rn, uint64_t elapsed_ns)
 			uint64_t pages = g->vm->cfg->memory >> 12;
 
 			if (!g->done)
-				kvm_dev_balloon_target(g->k, pages > g->alloc_to ? pages - g->alloc_to
-										 : 0);
+				set_target(g, pages > g->alloc_to ? pages - g->alloc_to : 0);
 		}
+	} else if (rn->cfg->host.balloon) {
+		for (unsigned i = 0; i < rn->n; i++)
+			if (!rn->g[i].done)
+				set_target(&rn->g[i], 0); /* everyone fits: no balloon */
 	}
 	for (unsigned i = 0; i < rn->n; i++)
 		if (!rn->g[i].done) {
@@ -295,8 +319,8 @@ static void judge(struct krunner *rn, struct kguest *g)
 			 k->err[0] ? k->err : "guest ended", k->res.lines ? k->res.last : "none");
 	}
 	g->vm->failed = !g->ok;
-	g->vm->verified = g->ok && kvm_dev_result(k, "verified", buf, sizeof(buf)) &&
-			  !strcmp(buf, "yes");
+	g->vm->verified =
+	    g->ok && kvm_dev_result(k, "verified", buf, sizeof(buf)) && !strcmp(buf, "yes");
 	if (!g->ok)
 		fprintf(stderr, "%s%s\n", rn->o->progress ? "\n" : "", g->err);
 }
@@ -461,10 +485,13 @@ static int write_guests_csv(struct krunner *rn, const char *path)
 		counts(g, &c, true);
 		fprintf(f,
 			"%s,kvm,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
-			",0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,0,0,0,0,0,0,0,%s\n",
+			",0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",0,0,0,0,0,0,0,0,0,%s\n",
 			g->vm->name, rn->mode, c.pages, c.untouched, c.alloc, c.actual, c.accesses,
 			c.exits, c.faults, c.swap_outs, c.swap_ins,
-			!rn->o->verify || !g->ok ? "" : g->vm->verified ? "yes" : "no");
+			!rn->o->verify || !g->ok ? ""
+			: g->vm->verified	 ? "yes"
+						 : "no");
 	}
 	if (ferror(f) | fclose(f)) {
 		unlink(tmp);
@@ -567,8 +594,8 @@ static int start(struct krunner *rn)
 int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 {
 	struct krunner rn = {.cfg = cfg, .o = o};
-	double ms = cfg->host.sample_ms > KVM_MIN_SAMPLE_MS ? cfg->host.sample_ms
-							    : KVM_MIN_SAMPLE_MS;
+	double ms =
+	    cfg->host.sample_ms > KVM_MIN_SAMPLE_MS ? cfg->host.sample_ms : KVM_MIN_SAMPLE_MS;
 	uint64_t period = (uint64_t)(ms * 1e6), last;
 	char path[4200];
 	int status = 1, r;
@@ -627,8 +654,9 @@ int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 		if (!rn.g[i].ok)
 			status = 1;
 		else if (o->verify && !rn.g[i].vm->verified) {
-			fprintf(stderr, "verify: guest %s: %llu pages differ from what its workload "
-					"wrote\n",
+			fprintf(stderr,
+				"verify: guest %s: %llu pages differ from what its workload "
+				"wrote\n",
 				rn.g[i].vm->name,
 				(unsigned long long)result_u64(rn.g[i].k, "mismatches"));
 			status = 1;

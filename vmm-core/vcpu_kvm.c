@@ -271,6 +271,27 @@ static int vm_ioctl(struct kvm_vm *vm, unsigned long req, unsigned long arg, con
 	return r;
 }
 
+/*
+ * What a PC BIOS leaves in the two 8259s: vectors 0x08 and 0x70 and every
+ * line masked, so that a device interrupt before the kernel set up its
+ * own PIC (the balloon's, say) cannot arrive on an exception vector. KVM's
+ * reset state has vector base 0 and nothing masked.
+ */
+static int pic_like_bios(struct kvm_vm *vm)
+{
+	for (unsigned chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_PIC_SLAVE; chip++) {
+		struct kvm_irqchip c = {.chip_id = chip};
+
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &c))
+			return -errno;
+		c.chip.pic.imr = 0xff;
+		c.chip.pic.irq_base = chip == KVM_IRQCHIP_PIC_MASTER ? 0x08 : 0x70;
+		if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &c))
+			return -errno;
+	}
+	return 0;
+}
+
 /* /dev/kvm, the VM, its irqchip, PIT and memory slot. */
 static int vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
 {
@@ -311,6 +332,10 @@ static int vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
 	    vm_ioctl(vm, KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP", err, errlen) < 0 ||
 	    vm_ioctl(vm, KVM_CREATE_PIT2, (unsigned long)&pit, "KVM_CREATE_PIT2", err, errlen) < 0)
 		return -1;
+	if (pic_like_bios(vm)) {
+		snprintf(err, errlen, "guest %s: KVM_SET_IRQCHIP: %s", vm->name, strerror(errno));
+		return -1;
+	}
 	vm->mem_fd = memfd_create(vm->name, MFD_CLOEXEC);
 	if (vm->mem_fd < 0 || ftruncate(vm->mem_fd, (off_t)vm->ram_size)) {
 		snprintf(err, errlen, "guest %s: memfd of %llu bytes: %s", vm->name,
@@ -401,12 +426,13 @@ struct kvm_vm *kvm_vm_create(const struct kvm_vm_params *p, char *err, size_t er
 	vm->ram_size = p->memory;
 	vm->nvcpus = p->vcpus;
 	for (unsigned i = 0; i < KVM_MAX_VCPUS; i++)
-		vm->vcpu[i].fd = -1;
+		vm->vcpu[i].fd = vm->vcpu[i].stats_fd = -1;
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	pthread_mutex_init(&vm->end_lock, NULL);
 	pthread_cond_init(&vm->end_cond, NULL);
 	if (vm_setup(vm, err, errlen) || vcpus_setup(vm, err, errlen))
 		goto fail;
+	kvm_stats_open(vm);
 	if (kvm_dev_init(vm)) {
 		snprintf(err, errlen, "guest %s: balloon device: %s", vm->name, strerror(errno));
 		goto fail;
@@ -431,6 +457,8 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 			munmap(vm->vcpu[i].run, vm->vcpu[i].run_size);
 		if (vm->vcpu[i].fd >= 0)
 			close(vm->vcpu[i].fd);
+		if (vm->vcpu[i].stats_fd >= 0)
+			close(vm->vcpu[i].stats_fd);
 	}
 	if (vm->ram)
 		munmap(vm->ram, vm->ram_size);

@@ -97,8 +97,10 @@ for npt in $npts; do
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 2 \
 		-nographic -no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 memvisor_npt=$npt memvisor_filter=$filter memvisor_echo=${NESTED_ECHO:-}" \
-		</dev/null >"$log" 2>&1 || true
+		</dev/null >"$log" 2>&1
+	qst=$?
 	secs=$(($(date +%s) - start))
+	[ $qst = 0 ] || echo "run-nested: qemu exited with status $qst$([ $qst = 124 ] && echo " (timeout ${timeout_s}s)")" | tee -a "$log"
 	tr -d '\r' <"$log" | grep -E '^(NESTED|KVM|ok |not ok|[0-9]+%:|#)' || true
 	if tr -d '\r' <"$log" | grep -q "^NESTED-EXIT: 0 " &&
 		tr -d '\r' <"$log" | grep -q "kvm_amd npt=$( [ "$npt" = 1 ] && echo Y || echo N) requested $npt"; then

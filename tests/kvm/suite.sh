@@ -9,7 +9,7 @@
 # MEMVISOR_FILTER (a regular expression) runs only the tests it matches.
 # Prints "ok N - NAME" / "not ok - NAME" lines and "KVM: N passed, N failed".
 set -u
-B=${1:-build}
+B=$(cd "${1:-build}" && pwd)
 D=$(cd "$(dirname "$0")" && pwd)
 M=$B/memvisor
 K=$B/vmlinuz
@@ -149,6 +149,8 @@ if want two; then
 		: "$peak"
 	else
 		bad "two.ini: memvisor run failed: $(cat "$OUT/two.err")"
+		for c in "$OUT"/two/*.console; do echo "== $c"; tail -n 25 "$c"; done
+		echo "== timeseries"; awk 'NR == 1 || NR % 40 == 0' "$OUT/two/timeseries.csv.tmp" "$OUT/two/timeseries.csv" 2>/dev/null | cut -c1-200
 	fi
 fi
 

@@ -49,14 +49,14 @@ END_TEST
 START_TEST(test_kvm_config)
 {
 	const char *path = test_write_file("kvm.ini", "[guest lin]\n"
-						       "backend = kvm\n"
-						       "memory = 128M\n"
-						       "kernel = vmlinuz\n"
-						       "initrd = /boot/initrd.gz\n"
-						       "vcpus = 2\n"
-						       "timeout = 90\n"
-						       "workload = ptwrite\n"
-						       "cmdline = loglevel=7\n");
+						      "backend = kvm\n"
+						      "memory = 128M\n"
+						      "kernel = vmlinuz\n"
+						      "initrd = /boot/initrd.gz\n"
+						      "vcpus = 2\n"
+						      "timeout = 90\n"
+						      "workload = ptwrite\n"
+						      "cmdline = loglevel=7\n");
 	const char *slash = strrchr(path, '/');
 	struct vmm_config cfg;
 	char err[512] = "", want[1024];
