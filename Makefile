@@ -113,6 +113,15 @@ unit: deps
 check: deps
 	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor
 	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
+	$(Q)$(MAKE) --no-print-directory check-kvm
+
+# The KVM suite: directly where /dev/kvm is usable, otherwise inside
+# qemu-system-x86_64 (TCG, emulated AMD SVM) booted twice, with kvm_amd
+# npt=1 and npt=0 (tests/kvm/run-nested.sh).
+check-kvm: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/memvisor $(CK)/check_kvm $(KVM_DIR)/guest.cpio.gz
+	$(Q)if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then sh tests/kvm/suite.sh $(O); \
+	else sh tests/kvm/run-nested.sh -o $(O); fi
 
 $(O)/bench_%: $(O)/bench/bench_%.o $(O)/libmemvisor.a
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread

@@ -10,8 +10,15 @@ set -eu
 dir=$1
 [ -f "$dir/version" ] && [ -f "$dir/vmlinuz" ] && exit 0
 mkdir -p "$dir"
-pkg=$(apt-cache depends linux-image-amd64 2>/dev/null |
-	sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1)
+resolve() {
+	apt-cache depends linux-image-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9].*-amd64\)$/\1/p' | head -n 1
+}
+pkg=$(resolve)
+if [ -z "$pkg" ] && [ "$(id -u)" -eq 0 ]; then
+	apt-get update -qq >/dev/null 2>&1 || true
+	pkg=$(resolve)
+fi
 if [ -z "$pkg" ]; then
 	echo "kvm-kernel: cannot resolve linux-image-amd64 (run apt-get update)" >&2
 	exit 1

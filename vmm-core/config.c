@@ -19,7 +19,8 @@
  *           wss = memory / 2, write_pct 30, zipf_theta 0.99, content mixed,
  *           zero_pct 20, library_pct 40, procs 1, timeslice 10000,
  *           reclaim clock, guest_swap = memory,
- *           kernel "", initrd "", cmdline "", vcpus 1, timeout 300 (kvm)
+ *           kernel "", initrd "", cmdline "", vcpus 1, timeout 300,
+ *           pin_cpu (none) (kvm)
  *   [cost]  see cost.c
  */
 #include <errno.h>
@@ -251,6 +252,7 @@ static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bo
 	strcpy(g->reclaim, "clock");
 	g->vcpus = 1;
 	g->timeout = 300;
+	g->pin_cpu = -1;
 	return g;
 }
 
@@ -367,6 +369,14 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return parse_uint(v, &g->vcpus, 64);
 	if (!strcmp(k, "timeout"))
 		return parse_double(v, &g->timeout);
+	if (!strcmp(k, "pin_cpu")) {
+		unsigned cpu;
+
+		if (parse_uint(v, &cpu, 1023))
+			return -EINVAL;
+		g->pin_cpu = (int)cpu;
+		return 0;
+	}
 	return -ENOENT;
 }
 

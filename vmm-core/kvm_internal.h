@@ -139,6 +139,7 @@ struct kvm_vm_params {
 	uint64_t balloon_min;  /* pages the balloon always leaves the guest */
 	uint64_t balloon_rate; /* target movement, pages/s (0: at once) */
 	bool balloon_oom;      /* offer F_DEFLATE_ON_OOM */
+	int pin_cpu;	       /* host CPU for every vCPU thread, -1: any */
 	FILE *console;	       /* copy of the guest's console, or NULL */
 	bool console_echo;     /* also to stderr, prefixed with the name */
 };

@@ -45,7 +45,12 @@ static const char usage_run[] =
     "                       against its own record; a difference fails the run\n"
     "      --dump DIR       write each guest's physical memory (NAME.mem, raw)\n"
     "                       and its page-table roots (NAME.roots: pid cr3)\n"
-    "  -q, --quiet          no progress line\n";
+    "  -q, --quiet          no progress line\n"
+    "\n"
+    "Guests with backend = kvm boot Linux (kernel, initrd) on /dev/kvm and run\n"
+    "in wall time; all guests of a run then must be kvm. Their paging mode is\n"
+    "the host's (memvisor kvm-mode); per-guest and run-time switching are the\n"
+    "soft backend's.\n";
 
 static const char usage_report[] =
     "usage: memvisor report DIR\n"

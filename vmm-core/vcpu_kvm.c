@@ -29,6 +29,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -194,6 +195,15 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (vm->p.pin_cpu >= 0) {
+		cpu_set_t cpus;
+
+		CPU_ZERO(&cpus);
+		CPU_SET(vm->p.pin_cpu, &cpus);
+		if (pthread_setaffinity_np(pthread_self(), sizeof(cpus), &cpus))
+			fprintf(stderr, "guest %s: vCPU %u: cannot pin to CPU %d\n", vm->name,
+				c->id, vm->p.pin_cpu);
+	}
 	r = kvm_boot_vcpu_regs(vm, c->id);
 	if (r) {
 		kvm_vm_end(vm, KVM_END_ERROR, "guest %s: vCPU %u registers: %s", vm->name, c->id,
@@ -506,6 +516,7 @@ static int kvm_create(struct vm *vm)
 	    .balloon_min = (g->min ? g->min : g->memory / 4) >> 12,
 	    .balloon_rate = KVM_BALLOON_RATE,
 	    .balloon_oom = true,
+	    .pin_cpu = g->pin_cpu,
 	};
 	char err[512], cmdline[2048];
 	struct kvm_vm *k;

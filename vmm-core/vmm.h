@@ -80,6 +80,7 @@ struct vmm_guest_cfg {
 	char cmdline[512]; /* appended to the kernel command line */
 	unsigned vcpus;	   /* vCPUs (threads) */
 	double timeout;	   /* seconds of wall time before the guest is failed */
+	int pin_cpu;	   /* host CPU for its vCPU threads, -1: any */
 };
 
 struct vmm_host_cfg {

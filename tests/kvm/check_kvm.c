@@ -18,6 +18,7 @@ struct kvm_vm *kvm_test_vm(const char *name, uint64_t memory, unsigned vcpus, bo
 	    .vcpus = vcpus,
 	    .balloon = balloon,
 	    .balloon_oom = true,
+	    .pin_cpu = -1,
 	};
 	char err[512];
 	struct kvm_vm *vm = kvm_vm_create(&p, err, sizeof(err));

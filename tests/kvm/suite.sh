@@ -7,6 +7,11 @@
 #   guest.cpio.gz and kernel.version (the nested image) or kvm/kernel/ and
 #   kvm/guest.cpio.gz (a build tree).
 # MEMVISOR_FILTER (a regular expression) runs only the tests it matches.
+# Under shadow paging (MEMVISOR_NPT=0, the nested script's second boot) the
+# default is the part that depends on the paging mode: the tiny guests and
+# ballooning a Linux guest (check_kvm without deflate-on-OOM), kvm-mode,
+# the boot and the ptwrite experiment; errors, deflate-on-OOM and the
+# two-guest policy run in the npt=1 boot.
 # Prints "ok N - NAME" / "not ok - NAME" lines and "KVM: N passed, N failed".
 set -u
 B=$(cd "${1:-build}" && pwd)
@@ -20,6 +25,10 @@ V=$B/kernel.version
 [ -f "$V" ] || V=$B/kvm/kernel/version
 KVER=$(cat "$V")
 export MEMVISOR_KVM_KERNEL=$K MEMVISOR_KVM_INITRD=$I MEMVISOR_KVM_KVER=$KVER
+if [ "${MEMVISOR_NPT:-}" = 0 ] && [ -z "${MEMVISOR_FILTER:-}" ]; then
+	MEMVISOR_FILTER='check_kvm|kvm-mode|boot|ptwrite'
+	export MEMVISOR_KVM_SKIP_OOM=1
+fi
 OUT=${TMPDIR:-/tmp}/memvisor-kvm-suite
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -118,7 +127,7 @@ if want errors; then
 	dd if=/dev/urandom of="$OUT/broken.bz" bs=4096 seek=256 count=256 conv=notrunc 2>/dev/null
 	t0=$(date +%s)
 	"$M" run "$D/boot.ini" -o "$OUT/broken" -q --set lin.kernel="$OUT/broken.bz" \
-		--set lin.initrd="$I" --set lin.timeout=20 >/dev/null 2>"$OUT/broken.err"
+		--set lin.initrd="$I" --set lin.timeout=10 >/dev/null 2>"$OUT/broken.err"
 	st=$?
 	secs=$(($(date +%s) - t0))
 	if [ $st = 1 ] && [ $secs -lt 60 ] && grep -q "guest lin" "$OUT/broken.err" &&
@@ -139,7 +148,7 @@ if want two; then
 		peak=$(field "$S" "" peak_frames)
 		echo "KVM-TWO: small balloon max $smax pages, at its end $sfin; big max $bmax; peak host frames $(grep -o '"peak_frames": [0-9]*' "$S"); $(($(date +%s) - t0)) s"
 		if grep -q '"status": "ok"' "$S" && grep -q '"verified": true' "$S" &&
-			[ "$smax" -gt 16384 ] && [ "$bmax" -lt "$smax" ] && [ "$sfin" -lt "$smax" ] &&
+			[ "$smax" -gt 8192 ] && [ "$bmax" -lt "$smax" ] && [ "$sfin" -lt "$smax" ] &&
 			[ "$(field "$S" small rejected_batches)" = 0 ]; then
 			ok "two guests on 320M for 512M: the policy balloons small for big, then gives it back"
 		else
@@ -159,7 +168,7 @@ if want ptwrite; then
 	if run pt ptwrite.ini pt --; then
 		S=$OUT/pt/summary.json
 		echo "KVM-PTWRITE: mode=$("$M" kvm-mode | cut -d' ' -f1) exits=$(field "$S" pt exits) pf_fixed=$(field "$S" pt pf_fixed) mmu_pte_write=$(field "$S" pt mmu_pte_write) invlpg=$(field "$S" pt invlpg) seconds=$(grep -o '"workload_seconds": [0-9.]*' "$S" | cut -d' ' -f2)"
-		if [ "$(field "$S" pt accesses)" -ge 100000 ]; then ok "ptwrite ran"; else bad "ptwrite: $(cat "$S")"; fi
+		if [ "$(field "$S" pt accesses)" -ge 30000 ]; then ok "ptwrite ran"; else bad "ptwrite: $(cat "$S")"; fi
 	else
 		bad "ptwrite.ini: memvisor run failed: $(cat "$OUT/pt.err")"
 	fi
