@@ -149,7 +149,7 @@ int output_events_csv(const char *path, struct vm **vms, unsigned n)
 	return close_tmp(f, tmp, path);
 }
 
-static void json_str(FILE *f, const char *s)
+void output_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; *s; s++) {
@@ -178,18 +178,18 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	if (vm->share)
 		ksm_guest_stats(vm->share, &ks);
 	fputs("    {\"name\": ", f);
-	json_str(f, vm->name);
+	output_json_str(f, vm->name);
 	fputs(", \"backend\": ", f);
-	json_str(f, vm->vcpu->name);
+	output_json_str(f, vm->vcpu->name);
 	fputs(", \"paging\": ", f);
-	json_str(f, vm->cfg->paging);
+	output_json_str(f, vm->cfg->paging);
 	fputs(", \"paging_final\": ", f);
-	json_str(f, vm->mmu.ops->name);
+	output_json_str(f, vm->mmu.ops->name);
 	fputs(", \"status\": ", f);
-	json_str(f, vm->failed ? "failed" : "ok");
+	output_json_str(f, vm->failed ? "failed" : "ok");
 	if (vm->failed) {
 		fputs(", \"error\": ", f);
-		json_str(f, vm->err);
+		output_json_str(f, vm->err);
 	}
 	fputs(",\n     ", f);
 	JU(f, "guest_pages", vm->p2m->pages), fputs(", ", f);
@@ -313,7 +313,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		vmm_frames += vms[i]->mmu.mode_frames;
 	}
 	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
-	json_str(f, cfg->path);
+	output_json_str(f, cfg->path);
 	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", seed,
 		all_ok ? "ok" : "failed");
 	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");

@@ -28,6 +28,13 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 int output_events_csv(const char *path, struct vm **vms, unsigned n);
 int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
 		   const struct run_host *h, uint64_t seed);
+/* s as a JSON string, quoted and escaped. */
+void output_json_str(FILE *f, const char *s);
+/* The run with backend = kvm guests (run_kvm.c): the same files, from
+ * what KVM and the guests report. Every guest must be kvm. Returns the
+ * exit status. */
+int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o);
+
 /* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
  * roots as DIR/NAME.roots. 0 or -errno. */
 int output_dump(const char *dir, struct vm *vm);
