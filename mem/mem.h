@@ -246,6 +246,10 @@ struct mem_p2m {
 	uint64_t *e;			   /* pages entries */
 	uint64_t count[MEM_NR_STATES];	   /* entries in each state */
 	uint64_t track_hits[MEM_TRACK_NR]; /* armed gfns touched, per user, ever */
+	uint64_t remaps;		   /* entries whose frame changed or went away, ever: code
+					      holding a host pointer to a guest frame across an exit
+					      (a walker) compares it, since the exit's handler may
+					      swap or balloon any frame of the guest */
 	/* reverse map: head index into rmap[] per gfn, 0 = none */
 	uint32_t *rmap_head;
 	struct mem_rmap_entry *rmap;

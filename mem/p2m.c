@@ -95,6 +95,9 @@ static bool p2m_val_ok(const struct mem_p2m *p2m, enum mem_page_state s, uint64_
  * are the page's, not the state's: they stay. */
 static void p2m_store(struct mem_p2m *p2m, gfn_t gfn, enum mem_page_state to, uint64_t val, bool wp)
 {
+	if (p2m_has_frame(mem_p2m_state(p2m, gfn)) &&
+	    (!p2m_has_frame(to) || val != mem_p2m_val(p2m, gfn)))
+		p2m->remaps++;
 	p2m->count[mem_p2m_state(p2m, gfn)]--;
 	p2m->count[to]++;
 	p2m->e[gfn] = val << MEM_P2M_VAL_SHIFT | (wp ? MEM_P2M_WP : 0) |

@@ -330,7 +330,7 @@ static int sh_build(struct mmu *m, struct shadow *s, const struct sh_walk *w, gv
  * -errno; *levels as sh_build. */
 static int sh_fill(struct mmu *m, struct shadow *s, gva_t va, unsigned acc, int *levels)
 {
-	uint64_t zaps = s->zaps, *pte[SH_LEVELS], e;
+	uint64_t zaps = s->zaps, remaps = m->p2m->remaps, *pte[SH_LEVELS], e;
 	gpa_t table = m->cr3 & PTE_ADDR_MASK, data;
 	struct sh_walk w = {.all = PTE_W | PTE_U};
 	int used = 0, r = 0;
@@ -344,7 +344,9 @@ static int sh_fill(struct mmu *m, struct shadow *s, gva_t va, unsigned acc, int 
 		h = sh_guest_frame(m, tgfn, MMU_WRITE, &r);
 		if (!h)
 			return r;
-		if (s->zaps != zaps)
+		/* a handler remapped something: the guest table pages read
+		 * so far have no record of ours, so zaps alone cannot tell */
+		if (s->zaps != zaps || m->p2m->remaps != remaps)
 			return SH_RESTART;
 		w.tg[used] = tgfn;
 		pte[used] = (uint64_t *)h + pte_index(va, w.glvl);
@@ -369,7 +371,7 @@ static int sh_fill(struct mmu *m, struct shadow *s, gva_t va, unsigned acc, int 
 		return -EFAULT; /* the guest maps memory it does not have */
 	if (!sh_guest_frame(m, w.dgfn, acc & MMU_WRITE, &r))
 		return r;
-	if (s->zaps != zaps)
+	if (s->zaps != zaps || m->p2m->remaps != remaps)
 		return SH_RESTART;
 
 	/* the walk succeeds: A/D in the guest's entries, as the hardware */

@@ -459,6 +459,30 @@ START_TEST(tracking_bits)
 }
 END_TEST
 
+/* Every change of a gfn's frame counts in remaps (what a walker holding
+ * host pointers across an exit compares); gaining a frame does not. */
+START_TEST(remaps_counted)
+{
+	uint64_t r0;
+	hfn_t h;
+
+	fill(3, 1);
+	r0 = E.p2m->remaps;
+	ck_assert_int_eq(mem_p2m_populate(E.p2m, 4, &h), 0); /* gains one */
+	ck_assert_uint_eq(E.p2m->remaps, r0);
+	ck_assert_int_eq(mem_swap_out(E.swap, E.p2m, 3), 0); /* loses it */
+	ck_assert_uint_eq(E.p2m->remaps, r0 + 1);
+	ck_assert_int_eq(mem_swap_in(E.swap, E.p2m, 3), 0);
+	ck_assert_uint_eq(E.p2m->remaps, r0 + 1);
+	/* shared in place (same frame, write-protected): no remap */
+	ck_assert_int_eq(mem_p2m_set(E.p2m, 4, MEM_SHARED, h, true), 0);
+	ck_assert_uint_eq(E.p2m->remaps, r0 + 1);
+	ck_assert_int_eq(mem_p2m_set(E.p2m, 4, MEM_RESIDENT, h, false), 0);
+	ck_assert_int_eq(mem_p2m_discard(E.p2m, 4), 0);
+	ck_assert_uint_eq(E.p2m->remaps, r0 + 2);
+}
+END_TEST
+
 Suite *swap_suite(void)
 {
 	Suite *s = suite_create("swap");
@@ -480,6 +504,7 @@ Suite *swap_suite(void)
 	tc = tcase_create("tracking");
 	tcase_add_checked_fixture(tc, senv_setup, senv_teardown);
 	tcase_add_test(tc, tracking_bits);
+	tcase_add_test(tc, remaps_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }
