@@ -18,7 +18,7 @@
 # The npt=1 boot runs the whole suite; the npt=0 boot the part that
 # depends on the paging mode (tests/kvm/suite.sh says which), to stay
 # within 10 minutes on a 2-core machine.
-# Environment: NESTED_TIMEOUT (seconds per boot, default 420),
+# Environment: NESTED_TIMEOUT (seconds per boot, default 540),
 #   NESTED_MEM (default 3G), NESTED_KEEP=1 keeps the work directory.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -33,7 +33,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [-o BUILD] [--npt 1|0|both] [--filter RE]" >&2; exit 2 ;;
 	esac
 done
-timeout_s=${NESTED_TIMEOUT:-420}
+timeout_s=${NESTED_TIMEOUT:-540}
 mem=${NESTED_MEM:-3G}
 K=$O/kvm/kernel
 ver=$(cat "$K/version")
