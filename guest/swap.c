@@ -247,56 +247,44 @@ static off_t guest_swap_offset(const struct guest_swap *sw, uint64_t slot)
 	return (off_t)((ext * GUEST_SWAP_EXTENT + slot % GUEST_SWAP_EXTENT) * MEM_PAGE_SIZE);
 }
 
-int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page)
+/* Move one page between buf and slot, whole: pwrite for a write, pread for a
+ * read, retried on EINTR and short transfers. Messages name the slot. */
+static int swap_transfer(const struct guest_swap *sw, uint64_t slot, uint8_t *buf, bool write)
 {
-	const uint8_t *p = page;
+	const char *what = write ? "write" : "read";
 	off_t off;
 	size_t done = 0;
 
 	if (!guest_swap_in_use(sw, slot))
-		return guest_swap_errf(sw, -EINVAL, "write to swap slot %" PRIu64 " not allocated",
-				       slot);
+		return guest_swap_errf(sw, -EINVAL, "%s %s swap slot %" PRIu64 " not allocated",
+				       what, write ? "to" : "of", slot);
 	off = guest_swap_offset(sw, slot);
 	while (done < MEM_PAGE_SIZE) {
-		ssize_t n = pwrite(sw->st->fd, p + done, MEM_PAGE_SIZE - done, off + (off_t)done);
+		ssize_t n =
+		    write ? pwrite(sw->st->fd, buf + done, MEM_PAGE_SIZE - done, off + (off_t)done)
+			  : pread(sw->st->fd, buf + done, MEM_PAGE_SIZE - done, off + (off_t)done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return guest_swap_errf(sw, -errno, "write of swap slot %" PRIu64 ": %s",
+			return guest_swap_errf(sw, -errno, "%s of swap slot %" PRIu64 ": %s", what,
 					       slot, strerror(errno));
 		if (n == 0)
-			return guest_swap_errf(
-			    sw, -EIO, "short write of swap slot %" PRIu64 ": %zu of %u bytes", slot,
-			    done, MEM_PAGE_SIZE);
+			return guest_swap_errf(sw, -EIO,
+					       "short %s of swap slot %" PRIu64 ": %zu of %u bytes",
+					       what, slot, done, MEM_PAGE_SIZE);
 		done += (size_t)n;
 	}
 	return 0;
 }
 
+int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page)
+{
+	/* pwrite only reads the buffer: the cast drops const for the shared path */
+	return swap_transfer(sw, slot, (uint8_t *)(uintptr_t)page, true);
+}
+
 int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page)
 {
-	uint8_t *p = page;
-	off_t off;
-	size_t done = 0;
-
-	if (!guest_swap_in_use(sw, slot))
-		return guest_swap_errf(sw, -EINVAL, "read of swap slot %" PRIu64 " not allocated",
-				       slot);
-	off = guest_swap_offset(sw, slot);
-	while (done < MEM_PAGE_SIZE) {
-		ssize_t n = pread(sw->st->fd, p + done, MEM_PAGE_SIZE - done, off + (off_t)done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return guest_swap_errf(sw, -errno, "read of swap slot %" PRIu64 ": %s",
-					       slot, strerror(errno));
-		if (n == 0)
-			return guest_swap_errf(
-			    sw, -EIO, "short read of swap slot %" PRIu64 ": %zu of %u bytes", slot,
-			    done, MEM_PAGE_SIZE);
-		done += (size_t)n;
-	}
-	return 0;
+	return swap_transfer(sw, slot, page, false);
 }
