@@ -44,7 +44,8 @@ obj = $(patsubst %.c,$(1)/%.o,$(2))
 REL_LIB_OBJS := $(call obj,$(O),$(LIB_SRCS))
 CK_LIB_OBJS := $(call obj,$(CK),$(LIB_SRCS))
 
-.PHONY: all check unit bench demo format format-check clean deps fuzz fuzz-run
+.PHONY: all check unit bench demo format format-check clean deps fuzz fuzz-run kvm-guest \
+	check-kvm
 all: $(O)/memvisor
 
 deps:
@@ -83,6 +84,29 @@ $(CK)/check_e2e: $(call obj,$(CK),$(E2E_SRCS)) $(CK)/libmemvisor.a
 E2E_BIN := $(CK)/check_e2e
 endif
 
+# The KVM suite (tests/kvm/): its own binary, run by `make check-kvm` where
+# /dev/kvm exists or inside a nested QEMU guest (tests/kvm/run-nested.sh).
+KVM_SRCS := $(wildcard tests/kvm/*.c)
+$(CK)/check_kvm: $(call obj,$(CK),$(KVM_SRCS)) $(CK)/libmemvisor.a
+	$(Q)$(CC) $(CK_CFLAGS) -o $@ $^ $(PKG_LIBS) $(CHECK_LIBS) -lm -lpthread
+
+# Linux guests for the KVM backend, in $(O)/kvm/: Debian's kernel package
+# unpacked (kernel/vmlinuz, its modules), memvisor's static in-guest
+# program, and the guest initramfs built from busybox-static, that program
+# and the virtio and zram modules. guest/ replays traces, so traces/ and
+# its libraries (static) come along.
+KVM_DIR := $(O)/kvm
+GUEST_PROG_OBJS := $(call obj,$(O),guest/inguest/memvisor-guest.c \
+	$(wildcard guest/*.c mem/*.c traces/*.c))
+$(KVM_DIR)/kernel/version:
+	$(Q)sh scripts/kvm-kernel.sh $(KVM_DIR)/kernel
+$(KVM_DIR)/memvisor-guest: $(GUEST_PROG_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(REL_CFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm -lpthread
+$(KVM_DIR)/guest.cpio.gz: guest/initramfs/build.sh guest/initramfs/init $(KVM_DIR)/memvisor-guest $(KVM_DIR)/kernel/version
+	$(Q)sh guest/initramfs/build.sh $(KVM_DIR)/kernel $(KVM_DIR)/memvisor-guest $@
+kvm-guest: $(KVM_DIR)/guest.cpio.gz
+
 # Suites find the binary under test and the source tree through these.
 # Check kills a test after 4 s by default: too tight for sanitized suites on
 # a shared machine. The timeout only catches hangs; tests never time work.
@@ -97,6 +121,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor $(FUZZ_BINS)
 	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
 	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-runs=$(FUZZ_RUNS)"
+	$(Q)$(MAKE) --no-print-directory check-kvm
 
 # libFuzzer harnesses of the trace readers (traces/fuzz/), built with clang
 # and ASan+UBSan over the traces sources. Each runs from a scratch copy of
@@ -121,6 +146,14 @@ fuzz-run: $(FUZZ_BINS)
 		else tail -40 fuzz_$$f.log; exit 1; fi; cd $(CURDIR); done
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-max_total_time=$(FUZZ_SECONDS)"
+
+# The KVM suite: directly where /dev/kvm is usable, otherwise inside
+# qemu-system-x86_64 (TCG, emulated AMD SVM) booted twice, with kvm_amd
+# npt=1 and npt=0 (tests/kvm/run-nested.sh).
+check-kvm: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/memvisor $(CK)/check_kvm $(KVM_DIR)/guest.cpio.gz
+	$(Q)if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then sh tests/kvm/suite.sh $(O); \
+	else sh tests/kvm/run-nested.sh -o $(O); fi
 
 $(O)/bench_%: $(O)/bench/bench_%.o $(O)/libmemvisor.a
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread

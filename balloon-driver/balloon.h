@@ -30,9 +30,27 @@
  *   - Targets are clamped to guest_pages - min_guest_pages and move towards
  *     the policy's wish at most rate_pages per second (balloon_tick), as
  *     ESX's vmmemctl limits its inflation rate.
+ *   - No interrupt is raised before the driver sets DRIVER_OK: a target
+ *     set while the guest boots waits for the driver to read num_pages.
  *   - A reset (the driver writes status 0, the guest reboots) loses the
  *     balloon: every frame goes back to the guest (ops->reclaim), actual
  *     returns to 0, and the reset is counted.
+ *
+ * Wiring a transport (what vmm-core/kvm_dev.c does for legacy virtio-PCI,
+ * and what the soft backend's transport will do with direct calls):
+ *   1. balloon_create() with the guest's size and the callbacks;
+ *   2. forward the driver's status writes (balloon_set_status; 0 resets),
+ *      feature acks (balloon_set_features), queue placement
+ *      (balloon_queue_set, with the addresses the driver chose) and
+ *      configuration accesses (balloon_config_read/write);
+ *   3. on a queue kick, balloon_queue_notify(); the device answers
+ *      through ops->interrupt, which the transport turns into the guest's
+ *      interrupt (KVM: ISR bits and IRQ 5);
+ *   4. the policy calls balloon_set_target(), balloon_tick() as time
+ *      passes, balloon_request_stats(), and reads balloon_counters().
+ * A guest-side driver (freestanding) needs only balloon_abi.h: it lays out
+ * its rings as the spec says, posts arrays of 32-bit PFNs on the inflate
+ * and deflate queues, one chain per batch, and writes `actual`.
  *
  * Threading: the device is not thread-safe. A transport calls it from one
  * thread at a time (the KVM backend holds a per-device lock across its

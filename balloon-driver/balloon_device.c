@@ -128,8 +128,13 @@ uint8_t balloon_status(const struct balloon *d)
 	return d->c.status;
 }
 
+/* Notifications go to a driver that set DRIVER_OK; before that (during
+ * the guest's boot, or after a reset) a target change waits: the driver
+ * reads num_pages when it starts. */
 static void raise_irq(struct balloon *d, unsigned cause)
 {
+	if (!(d->c.status & BALLOON_STATUS_DRIVER_OK))
+		return;
 	d->c.interrupts++;
 	d->ops->interrupt(d->ctx, cause);
 }

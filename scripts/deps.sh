@@ -4,9 +4,12 @@
 # Installs only what is missing; needs root (or sudo) when something is.
 set -eu
 
+# The KVM backend's tests: qemu-system-x86 (the nested host when there is
+# no /dev/kvm), busybox-static and cpio (the initramfs images); Debian's
+# linux-image-amd64 is fetched with apt-get download by scripts/kvm-kernel.sh.
 PKGS="build-essential pkg-config check libxxhash-dev libjemalloc-dev \
 libinih-dev libzstd-dev zstd gnuplot-nox python3 valgrind clang \
-libclang-rt-dev"
+libclang-rt-dev qemu-system-x86 busybox-static cpio"
 
 missing=""
 for p in $PKGS; do

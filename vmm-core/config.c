@@ -30,7 +30,9 @@
  *           dynamic_margin 0.1, dynamic_confirm 2, dynamic_min_windows 4,
  *           sharing on (opt-out; only with [host] sharing on),
  *           scan_rate 200000 (pages per modeled second of the guest's clock),
- *           loop off, data_frames 0 (no limit)
+ *           loop off, data_frames 0 (no limit),
+ *           kernel "", initrd "", cmdline "", vcpus 1, timeout 300,
+ *           pin_cpu (none) (backend kvm only)
  *   [host], [guest] memory policy, ballooning, host swap: see config_policy.c
  *   [cost]  see cost.c
  *
@@ -71,6 +73,7 @@ struct parse {
 	struct vmm_guest_cfg sec[MAX_SECTIONS]; /* one per [guest NAME] */
 	bool max_set[MAX_SECTIONS], wss_set[MAX_SECTIONS], swap_set[MAX_SECTIONS];
 	bool acc_set[MAX_SECTIONS];
+	bool paging_set[MAX_SECTIONS];
 	unsigned nsec;
 	struct keyline *lines; /* where each key was written */
 	unsigned nlines;
@@ -286,6 +289,9 @@ static struct vmm_guest_cfg *guest_section(struct parse *p, const char *name, bo
 	g->dyn_confirm = 2;
 	g->dyn_min_windows = 4;
 	config_policy_guest_defaults(g);
+	g->vcpus = 1;
+	g->timeout = 300;
+	g->pin_cpu = -1;
 	return g;
 }
 
@@ -440,6 +446,19 @@ static bool validate_traces(struct parse *p, unsigned i)
 	return true;
 }
 
+/* A kvm guest's file path, relative to the config's folder, made whole. */
+static void resolve_path(struct parse *p, char *path, size_t len)
+{
+	const char *slash = strrchr(p->cfg->path, '/');
+	char buf[1024];
+
+	if (!path[0] || path[0] == '/' || !slash)
+		return;
+	snprintf(buf, sizeof(buf), "%.*s/%s", (int)(slash - p->cfg->path), p->cfg->path, path);
+	if (strlen(buf) < len)
+		memcpy(path, buf, strlen(buf) + 1);
+}
+
 static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 {
 	struct vmm_guest_cfg *g = &p->sec[i];
@@ -450,8 +469,10 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return vmm_parse_size(v, &g->memory);
 	if (!strcmp(k, "backend"))
 		return copy_str(g->backend, sizeof(g->backend), v);
-	if (!strcmp(k, "paging"))
+	if (!strcmp(k, "paging")) {
+		p->paging_set[i] = true;
 		return copy_str(g->paging, sizeof(g->paging), v);
+	}
 	if (!strcmp(k, "shares"))
 		return parse_u64(v, &g->shares);
 	if (!strcmp(k, "min"))
@@ -525,6 +546,31 @@ static int set_guest(struct parse *p, unsigned i, const char *k, const char *v)
 		return parse_uint(v, &g->dyn_confirm, 1000);
 	if (!strcmp(k, "dynamic_min_windows"))
 		return parse_uint(v, &g->dyn_min_windows, 1000000);
+	if (!strcmp(k, "kernel") || !strcmp(k, "initrd")) {
+		char *dst = k[0] == 'k' ? g->kernel : g->initrd;
+		size_t len = k[0] == 'k' ? sizeof(g->kernel) : sizeof(g->initrd);
+
+		if (copy_str(dst, len, v))
+			return -EINVAL;
+		/* in the file: relative to its folder; with --set: as given */
+		if (!p->where)
+			resolve_path(p, dst, len);
+		return 0;
+	}
+	if (!strcmp(k, "cmdline"))
+		return copy_str(g->cmdline, sizeof(g->cmdline), v);
+	if (!strcmp(k, "vcpus"))
+		return parse_uint(v, &g->vcpus, 64);
+	if (!strcmp(k, "timeout"))
+		return parse_double(v, &g->timeout);
+	if (!strcmp(k, "pin_cpu")) {
+		unsigned cpu;
+
+		if (parse_uint(v, &cpu, 1023))
+			return -EINVAL;
+		g->pin_cpu = (int)cpu;
+		return 0;
+	}
 	return config_policy_guest(g, k, v);
 }
 
@@ -592,6 +638,37 @@ static void apply_set(struct parse *p, const char *arg)
 	handler(p, sec, buf + (dot - arg) + 1, buf + (eq - arg) + 1);
 }
 
+/* What only a kvm guest needs; the files themselves are checked when the
+ * guest is built (run_kvm.c). */
+static void validate_kvm(struct parse *p, struct vmm_guest_cfg *g)
+{
+	const char *s = g->section;
+	enum guest_pattern pat;
+
+	if (!g->kernel[0] || !g->initrd[0])
+		fail(p, s, g->kernel[0] ? "initrd" : "kernel",
+		     "backend kvm needs kernel and initrd (`make kvm-guest` builds "
+		     "build/kvm/kernel/vmlinuz and build/kvm/guest.cpio.gz)");
+	else if (g->memory % (2u << 20) || g->memory < (16u << 20) || g->memory > (3ull << 30))
+		fail(p, s, "memory", "on kvm: a multiple of 2M from 16M to 3G");
+	else if (!g->vcpus || g->vcpus > 8)
+		fail(p, s, "vcpus", "must be 1 to 8");
+	else if (!(g->timeout > 0))
+		fail(p, s, "timeout", "must be positive (seconds)");
+	else if (strcmp(g->workload, "ptwrite") && strcmp(g->workload, "none") &&
+		 (guest_pattern_parse(g->workload, &pat) || pat == GUEST_PAT_SPARSE ||
+		  pat == GUEST_PAT_CHURN))
+		fail(p, s, "workload", "'%s': expected seq, uniform, zipf, ptwrite or none",
+		     g->workload);
+	else if (g->nswitch_at || g->switch_every)
+		fail(p, s, g->nswitch_at ? "paging_switch_at" : "paging_switch_every",
+		     "per-guest switching is the soft backend's (on kvm: memvisor kvm-mode)");
+	else if (g->procs != 1)
+		fail(p, s, "procs", "the kvm guest runs one process");
+	else if (strpbrk(g->cmdline, "\"\n"))
+		fail(p, s, "cmdline", "no quotes or newlines");
+}
+
 static void validate_guest(struct parse *p, unsigned i)
 {
 	struct vmm_guest_cfg *g = &p->sec[i];
@@ -608,6 +685,28 @@ static void validate_guest(struct parse *p, unsigned i)
 		g->wss = g->memory / 2;
 	if (!p->swap_set[i])
 		g->guest_swap = g->memory;
+	g->paging_given = p->paging_set[i];
+	if (!strcmp(g->backend, "kvm")) {
+		if (g->max > g->memory || g->min > g->max)
+			fail(p, s, g->min > g->max ? "min" : "max", "need min <= max <= memory");
+		else if (g->count == 0)
+			fail(p, s, "count", "must be at least 1");
+		else if (g->shares == 0)
+			fail(p, s, "shares", "must be positive");
+		else if (strcmp(g->paging, "nested") && strcmp(g->paging, "shadow"))
+			fail(p, s, "paging", "'%s': on kvm, nested or shadow (the host's mode)",
+			     g->paging);
+		else if (!(g->zipf_theta >= 0 && g->zipf_theta < 1))
+			fail(p, s, "zipf_theta", "must be in [0, 1)");
+		else if (guest_content_parse(g->content, &con))
+			fail(p, s, "content", "'%s': expected zero, private, library or mixed",
+			     g->content);
+		else if ((why = config_policy_guest_check(g, p->wss_set[i], &key)))
+			fail(p, s, key, "%s", why);
+		else
+			validate_kvm(p, g);
+		return;
+	}
 	why = config_policy_guest_check(g, p->wss_set[i], &key);
 	if (why)
 		fail(p, s, key, "%s", why);
@@ -616,10 +715,7 @@ static void validate_guest(struct parse *p, unsigned i)
 	else if (g->count == 0)
 		fail(p, s, "count", "must be at least 1");
 	else if (strcmp(g->backend, "soft"))
-		fail(p, s, "backend",
-		     "'%s': this build runs the soft backend only (kvm comes "
-		     "with the KVM backend)",
-		     g->backend);
+		fail(p, s, "backend", "'%s': expected soft or kvm", g->backend);
 	else if (!vm_paging_initial(g))
 		fail(p, s, "paging", "'%s': expected nested, shadow or dynamic", g->paging);
 	else if ((g->nswitch_at || g->switch_every) && !strcmp(g->paging, "dynamic"))

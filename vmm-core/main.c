@@ -30,6 +30,9 @@ static const char usage_main[] =
     "  share [--json] IMAGE...\n"
     "                 share identical pages of guest memory images (raw or .zst)\n"
     "                 with the sharing engine and print what it saved\n"
+    "  kvm-mode [shadow|nested]\n"
+    "                 report or switch the host KVM's paging mode (the whole\n"
+    "                 host's; per-guest switching is the soft backend's)\n"
     "\n"
     "`memvisor COMMAND --help` describes each. Exit status: 0 success, 1 runtime\n"
     "failure, 2 usage, config or input error.\n";
@@ -48,7 +51,12 @@ static const char usage_run[] =
     "                       against its own record; a difference fails the run\n"
     "      --dump DIR       write each guest's physical memory (NAME.mem, raw)\n"
     "                       and its page-table roots (NAME.roots: pid cr3)\n"
-    "  -q, --quiet          no progress line\n";
+    "  -q, --quiet          no progress line\n"
+    "\n"
+    "Guests with backend = kvm boot Linux (kernel, initrd) on /dev/kvm and run\n"
+    "in wall time; all guests of a run then must be kvm. Their paging mode is\n"
+    "the host's (memvisor kvm-mode); per-guest and run-time switching are the\n"
+    "soft backend's.\n";
 
 static const char usage_report[] =
     "usage: memvisor report DIR\n"
@@ -184,6 +192,8 @@ int main(int argc, char **argv)
 		return vmm_cmd_trace(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "share"))
 		return vmm_share_main(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "kvm-mode"))
+		return vmm_kvm_mode(argc - 1, argv + 1);
 	fprintf(stderr, "memvisor: unknown command '%s'\n\n%s", argv[1], usage_main);
 	return 2;
 }

@@ -352,6 +352,18 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 	double t0 = now_seconds();
 	struct rusage ru;
 	int status = 1, r;
+	unsigned nkvm = 0;
+
+	for (unsigned i = 0; i < cfg->nguests; i++)
+		nkvm += !strcmp(cfg->guests[i].backend, "kvm");
+	if (nkvm == cfg->nguests)
+		return vmm_run_kvm(cfg, o);
+	if (nkvm) {
+		fprintf(stderr,
+			"%s: soft and kvm guests cannot share one run yet (%u of %u are kvm)\n",
+			cfg->path, nkvm, cfg->nguests);
+		return 2;
+	}
 
 	rn.period = cfg->host.sample_ms * 1e6 * cfg->cost.ghz;
 	rn.host.verify = o->verify;

@@ -39,6 +39,11 @@ void output_policy_guests_header(FILE *f);
 void output_policy_guests_row(FILE *f, const struct vm *vm, const struct vmm_cycles *cyc);
 void output_policy_json_guest(FILE *f, const struct vm *vm);
 void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc);
+/* The run with backend = kvm guests (run_kvm.c): the same files, from
+ * what KVM and the guests report. Every guest must be kvm. Returns the
+ * exit status. */
+int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o);
+
 /* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
  * roots as DIR/NAME.roots. 0 or -errno. */
 int output_dump(const char *dir, struct vm *vm);

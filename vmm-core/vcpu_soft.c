@@ -59,6 +59,7 @@ const struct vcpu_ops vcpu_soft_ops = {
 
 static const struct vcpu_ops *const backends[] = {
     &vcpu_soft_ops,
+    &vcpu_kvm_ops,
 };
 
 const struct vcpu_ops *vcpu_find(const char *name)

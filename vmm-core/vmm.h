@@ -63,7 +63,7 @@ struct vmm_guest_cfg {
 	unsigned count;	   /* instances of the section */
 	unsigned instance; /* this guest's index within its section */
 	uint64_t memory;   /* bytes */
-	char backend[16];  /* soft */
+	char backend[16];  /* soft|kvm */
 	char paging[16];   /* nested|shadow|dynamic */
 	uint64_t shares;
 	uint64_t min, max;		 /* bytes; max defaults to memory */
@@ -78,7 +78,7 @@ struct vmm_guest_cfg {
 	unsigned procs;
 	uint64_t timeslice;   /* accesses */
 	char reclaim[16];     /* clock|lru|random */
-	uint64_t guest_swap;  /* bytes */
+	uint64_t guest_swap;  /* bytes (kvm: the guest's zram swap) */
 	bool loop;	      /* trace workloads start over at their end */
 	uint64_t data_frames; /* resident user data frames at most, 0: no limit */
 	bool sharing;	      /* page sharing for this guest (with [host] sharing) */
@@ -106,6 +106,14 @@ struct vmm_guest_cfg {
 	unsigned nsteps;
 	uint64_t step_accesses; /* steps workload: accesses per step */
 	double step_ms;		/* steps workload: modeled ms per step, if > 0 */
+	bool paging_given;		     /* paging was set explicitly */
+	/* backend = kvm only */
+	char kernel[512];  /* bzImage path (relative: to the config's folder) */
+	char initrd[512];  /* initramfs path, idem */
+	char cmdline[512]; /* appended to the kernel command line */
+	unsigned vcpus;	   /* vCPUs (threads) */
+	double timeout;	   /* seconds of wall time before the guest is failed */
+	int pin_cpu;	   /* host CPU for its vCPU threads, -1: any */
 };
 
 #define VMM_TAU_MAX 16 /* entries of an idle_tax schedule */
@@ -177,6 +185,10 @@ struct vcpu_ops {
 	int (*run)(struct vm *vm, uint64_t budget, struct vcpu_exit *x);
 };
 extern const struct vcpu_ops vcpu_soft_ops;
+/* kvm (vcpu_kvm.c): create() builds the KVM VM from vm->cfg and loads its
+ * kernel; run() starts it on the first call and never blocks: x->reason
+ * is VCPU_EXIT_DONE once the guest ended (failed says how). */
+extern const struct vcpu_ops vcpu_kvm_ops;
 /* The backend called name ("soft"), or NULL. */
 const struct vcpu_ops *vcpu_find(const char *name);
 
@@ -258,6 +270,7 @@ struct vm {
 	struct vm_traces *traces;    /* a trace workload's open files, or NULL */
 	const struct vmm_cost *cost; /* borrowed */
 	struct ksm_guest *share;     /* page sharing, or NULL (run.c sets it) */
+	void *backend;		     /* the vCPU backend's state (kvm: kvm_vm) */
 	uint64_t host_zero_fills;    /* frames populated on first touch */
 	double cycles;		     /* modeled clock, cycles */
 	uint64_t next_sample;	     /* index of the next sample period */
@@ -403,6 +416,10 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
 /* `memvisor share [--json] [--verify] [--order O] IMAGE...` (share.c): argv
  * from the command's name on. Returns the exit status (0, 1, 2). */
 int vmm_share_main(int argc, char **argv);
+/* `memvisor kvm-mode [shadow|nested]` (kvm_mode.c): report the host's KVM
+ * paging mode, or switch it by reloading kvm_amd / kvm_intel. Returns the
+ * exit status (0, 1 when it cannot, 2 for a usage error). */
+int vmm_kvm_mode(int argc, char **argv);
 
 /* Write gnuplot figures and report.html into dir from its CSV and JSON
  * files. Returns 0, or -errno with err naming the file. */

@@ -134,6 +134,25 @@ START_TEST(target_clamped)
 }
 END_TEST
 
+/* A guest still booting gets no interrupt; its driver reads the target. */
+START_TEST(no_interrupt_before_driver_ok)
+{
+	uint32_t v = 0;
+
+	balloon_set_status(t.d, 0);
+	balloon_set_status(t.d, BALLOON_STATUS_ACKNOWLEDGE | BALLOON_STATUS_DRIVER);
+	t.irq_config = 0;
+	balloon_set_target(t.d, 300);
+	ck_assert_uint_eq(t.irq_config, 0);
+	balloon_config_read(t.d, BALLOON_CFG_NUM_PAGES, &v, 4);
+	ck_assert_uint_eq(v, 300);
+	balloon_set_status(t.d, BALLOON_STATUS_ACKNOWLEDGE | BALLOON_STATUS_DRIVER |
+				    BALLOON_STATUS_DRIVER_OK);
+	balloon_set_target(t.d, 200);
+	ck_assert_uint_eq(t.irq_config, 1);
+}
+END_TEST
+
 START_TEST(target_rate_limited)
 {
 	struct balloon_params p = {.rate_pages = 1000};
@@ -386,6 +405,7 @@ Suite *balloon_device_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, target_clamped);
 	tcase_add_test(tc, target_rate_limited);
+	tcase_add_test(tc, no_interrupt_before_driver_ok);
 	tcase_add_test(tc, target_changes_mid_inflate);
 	tcase_add_test(tc, deflate_on_oom);
 	tcase_add_test(tc, guest_claim_is_not_actual);

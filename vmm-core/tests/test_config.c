@@ -141,6 +141,34 @@ START_TEST(test_policy_keys)
 }
 END_TEST
 
+START_TEST(test_kvm_config)
+{
+	const char *path = test_write_file("kvm.ini", "[guest lin]\n"
+						      "backend = kvm\n"
+						      "memory = 128M\n"
+						      "kernel = vmlinuz\n"
+						      "initrd = /boot/initrd.gz\n"
+						      "vcpus = 2\n"
+						      "timeout = 90\n"
+						      "workload = ptwrite\n"
+						      "cmdline = loglevel=7\n");
+	const char *slash = strrchr(path, '/');
+	struct vmm_config cfg;
+	char err[512] = "", want[1024];
+
+	ck_assert_int_eq(vmm_config_load(&cfg, path, NULL, 0, err, sizeof(err)), 0);
+	/* relative to the config's folder; absolute stays */
+	snprintf(want, sizeof(want), "%.*s/vmlinuz", (int)(slash - path), path);
+	ck_assert_str_eq(cfg.guests[0].kernel, want);
+	ck_assert_str_eq(cfg.guests[0].initrd, "/boot/initrd.gz");
+	ck_assert_uint_eq(cfg.guests[0].vcpus, 2);
+	ck_assert(cfg.guests[0].timeout == 90);
+	ck_assert_str_eq(cfg.guests[0].cmdline, "loglevel=7");
+	ck_assert(!cfg.guests[0].paging_given);
+	vmm_config_free(&cfg);
+}
+END_TEST
+
 START_TEST(test_set_overrides)
 {
 	const char *path = test_write_file("good.ini", good);
@@ -174,7 +202,14 @@ static const struct {
     {"[host]\nmemory = 16M\n[guest a]\ncount = 3\nmemory = 16M\nmin = 8M\n",
      {"bad.ini:2:", "memory", "budget too small"}},
     {"[guest a]\nwrite_pct = 101\n", {"bad.ini:2:", "write_pct", "bad value"}},
-    {"[guest a]\nbackend = kvm\n", {"bad.ini:2:", "backend", "kvm"}},
+    {"[guest a]\nbackend = quantum\n", {"bad.ini:2:", "backend", "quantum"}},
+    {"[guest a]\nbackend = kvm\n", {"bad.ini", "kernel", "backend kvm needs kernel"}},
+    {"[guest a]\nbackend = kvm\nkernel = k\ninitrd = i\nmemory = 17M\n",
+     {"bad.ini:5:", "memory", "multiple of 2M"}},
+    {"[guest a]\nbackend = kvm\nkernel = k\ninitrd = i\nvcpus = 0\n",
+     {"bad.ini:5:", "vcpus", "1 to 8"}},
+    {"[guest a]\nbackend = kvm\nkernel = k\ninitrd = i\nworkload = fractal\n",
+     {"bad.ini:5:", "workload", "ptwrite"}},
     {"[galaxy]\nx = 1\n", {"bad.ini:2:", "galaxy", "unknown section"}},
     {"[host]\nmemory = 64M\n", {"bad.ini", "no [guest NAME] section", ""}},
     {"[guest a]\nmemory =\n", {"bad.ini:2:", "memory", "empty value"}},
@@ -281,6 +316,7 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_paging_keys);
 	tcase_add_test(tc, test_policy_keys);
 	tcase_add_test(tc, test_set_overrides);
+	tcase_add_test(tc, test_kvm_config);
 	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("errors");

@@ -1,0 +1,129 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The KVM suite, for real, on a machine without /dev/kvm.
+#
+# Builds an initramfs from Debian's kernel package (its kvm, kvm-amd and
+# helper modules), busybox-static, the memvisor binary and the KVM test
+# binary (with the shared libraries they load), the guest kernel and guest
+# initramfs, and tests/kvm/suite.sh; boots it under qemu-system-x86_64 with
+# TCG and -cpu max, whose emulated AMD SVM has nested paging; and inside,
+# loads kvm_amd with npt=1 (nested paging) in one boot and npt=0 (shadow
+# paging) in a second, checks /sys/module/kvm_amd/parameters/npt (a CPU
+# model without NPT would silently give shadow paging), and runs the suite.
+# It passes or fails on what that guest prints. Timings from inside are
+# for correctness and counts only.
+#
+# Usage: tests/kvm/run-nested.sh [-o BUILD] [--npt 1|0|both] [--filter RE]
+#   BUILD holds memvisor, check/check_kvm and kvm/ (the Makefile's $(O)).
+# The npt=1 boot runs the whole suite; the npt=0 boot the part that
+# depends on the paging mode (tests/kvm/suite.sh says which), to stay
+# within 10 minutes on a 2-core machine.
+# Environment: NESTED_TIMEOUT (seconds per boot, default 540),
+#   NESTED_MEM (default 3G), NESTED_KEEP=1 keeps the work directory.
+set -eu
+cd "$(dirname "$0")/../.."
+O=build
+npts="1 0"
+filter=""
+while [ $# -gt 0 ]; do
+	case $1 in
+	-o) O=$2; shift 2 ;;
+	--npt) [ "$2" = both ] && npts="1 0" || npts=$2; shift 2 ;;
+	--filter) filter=$2; shift 2 ;;
+	*) echo "usage: $0 [-o BUILD] [--npt 1|0|both] [--filter RE]" >&2; exit 2 ;;
+	esac
+done
+timeout_s=${NESTED_TIMEOUT:-540}
+mem=${NESTED_MEM:-3G}
+K=$O/kvm/kernel
+ver=$(cat "$K/version")
+mods=$K/root/lib/modules/$ver/kernel
+for f in "$O/memvisor" "$O/check/check_kvm" "$K/vmlinuz" "$O/kvm/guest.cpio.gz"; do
+	[ -e "$f" ] || { echo "run-nested: $f is missing (make check-kvm builds it)" >&2; exit 2; }
+done
+command -v qemu-system-x86_64 >/dev/null || { echo "run-nested: qemu-system-x86_64 missing (scripts/deps.sh)" >&2; exit 2; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/memvisor-nested.XXXXXX")
+[ "${NESTED_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+root=$work/root
+mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/tmp" \
+	"$root/lib/modules/$ver" "$root/memvisor/build/check" "$root/memvisor/tests/kvm"
+
+# a dynamic binary and every library it loads, at the same paths
+copy_bin() {
+	cp "$1" "$root/$2"
+	ldd "$1" | awk '/=> \//{print $3} /^\t\/lib/{print $1}' | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+cp /bin/busybox "$root/bin/busybox"
+for m in virt/lib/irqbypass arch/x86/kvm/kvm drivers/crypto/ccp/ccp arch/x86/kvm/kvm-amd; do
+	mkdir -p "$root/lib/modules/$ver/kernel/$(dirname "$m")"
+	cp "$mods/$m.ko" "$root/lib/modules/$ver/kernel/$m.ko"
+done
+/bin/busybox depmod -b "$root" "$ver"
+copy_bin "$O/memvisor" memvisor/build/memvisor
+copy_bin "$O/check/check_kvm" memvisor/build/check/check_kvm
+cp "$K/vmlinuz" "$root/memvisor/build/vmlinuz"
+cp "$K/version" "$root/memvisor/build/kernel.version"
+cp "$O/kvm/guest.cpio.gz" "$root/memvisor/build/guest.cpio.gz"
+cp tests/kvm/suite.sh "$root/memvisor/tests/kvm/"
+cp tests/kvm/*.ini "$root/memvisor/tests/kvm/" 2>/dev/null || true
+cat >"$root/init" <<'INIT'
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+arg() { sed -n "s/.*memvisor_$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
+npt=$(arg npt)
+t0=$(cut -d' ' -f1 /proc/uptime)
+modprobe kvm_amd npt="$npt" || echo "NESTED: modprobe kvm_amd failed"
+echo "NESTED: userspace at ${t0}s, kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) requested $npt"
+cd /memvisor
+MEMVISOR_KVM_ECHO=$(arg echo) MEMVISOR_NPT=$npt MEMVISOR_FILTER=$(arg filter) sh tests/kvm/suite.sh build
+echo "NESTED-EXIT: $? after $(cut -d' ' -f1 /proc/uptime)s"
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$work/outer.cpio.gz"
+echo "run-nested: outer initramfs $(du -h "$work/outer.cpio.gz" | cut -f1)" >&2
+
+status=0
+for npt in $npts; do
+	log=$O/kvm/nested-npt$npt.log
+	start=$(date +%s)
+	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 2 \
+		-nographic -no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
+		-append "console=ttyS0 quiet panic=-1 memvisor_npt=$npt memvisor_filter=$filter memvisor_echo=${NESTED_ECHO:-}" \
+		</dev/null >"$log" 2>&1 && qst=0 || qst=$?
+	secs=$(($(date +%s) - start))
+	[ $qst = 0 ] || echo "run-nested: qemu exited with status $qst$([ $qst = 124 ] && echo " (timeout ${timeout_s}s)")" | tee -a "$log"
+	tr -d '\r' <"$log" | grep -E '^(NESTED|KVM|ok |not ok|[0-9]+%:|#)' || true
+	if tr -d '\r' <"$log" | grep -q "^NESTED-EXIT: 0 " &&
+		tr -d '\r' <"$log" | grep -q "kvm_amd npt=$( [ "$npt" = 1 ] && echo Y || echo N) requested $npt"; then
+		echo "run-nested: npt=$npt passed in ${secs}s (log $log)"
+	else
+		echo "run-nested: npt=$npt FAILED in ${secs}s (log $log)"
+		tail -n 30 "$log" | tr -d '\r' >&2
+		status=1
+	fi
+done
+# The same experiment under both modes: the page-table-heavy workload must
+# cost more exits under shadow paging (npt=0) than under nested (npt=1).
+if [ -f "$O/kvm/nested-npt1.log" ] && [ -f "$O/kvm/nested-npt0.log" ] && [ "$npts" = "1 0" ]; then
+	e1=$(tr -d '\r' <"$O/kvm/nested-npt1.log" | sed -n 's/^KVM-PTWRITE: mode=nested exits=\([0-9]*\).*/\1/p')
+	e0=$(tr -d '\r' <"$O/kvm/nested-npt0.log" | sed -n 's/^KVM-PTWRITE: mode=shadow exits=\([0-9]*\).*/\1/p')
+	if [ -n "$e1" ] && [ -n "$e0" ] && [ "$e0" -gt "$e1" ]; then
+		echo "run-nested: ptwrite exits: nested $e1, shadow $e0 ($(awk "BEGIN {printf \"%.1f\", $e0 / $e1}")x)"
+	else
+		echo "run-nested: ptwrite exits not higher under shadow paging: nested '${e1}', shadow '${e0}'"
+		status=1
+	fi
+fi
+[ $status = 0 ] && echo "nested: 1 passed, 0 failed" || echo "nested: 0 passed, 1 failed"
+exit $status

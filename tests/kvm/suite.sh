@@ -1,0 +1,181 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The KVM suite: run where /dev/kvm exists (inside the nested QEMU guest of
+# tests/kvm/run-nested.sh, or directly by `make check-kvm` on a KVM host).
+# Usage: tests/kvm/suite.sh BUILD
+#   BUILD holds memvisor and check/check_kvm, and either vmlinuz,
+#   guest.cpio.gz and kernel.version (the nested image) or kvm/kernel/ and
+#   kvm/guest.cpio.gz (a build tree).
+# MEMVISOR_FILTER (a regular expression) runs only the tests it matches.
+# Under shadow paging (MEMVISOR_NPT=0, the nested script's second boot) the
+# default is the part that depends on the paging mode: the tiny guests and
+# ballooning a Linux guest (check_kvm without deflate-on-OOM), kvm-mode,
+# and the ptwrite experiment (a Linux guest booted through memvisor run);
+# boot.ini, errors, deflate-on-OOM and the two-guest policy run in the
+# npt=1 boot.
+# Prints "ok N - NAME" / "not ok - NAME" lines and "KVM: N passed, N failed".
+set -u
+B=$(cd "${1:-build}" && pwd)
+D=$(cd "$(dirname "$0")" && pwd)
+M=$B/memvisor
+K=$B/vmlinuz
+[ -f "$K" ] || K=$B/kvm/kernel/vmlinuz
+I=$B/guest.cpio.gz
+[ -f "$I" ] || I=$B/kvm/guest.cpio.gz
+V=$B/kernel.version
+[ -f "$V" ] || V=$B/kvm/kernel/version
+KVER=$(cat "$V")
+export MEMVISOR_KVM_KERNEL=$K MEMVISOR_KVM_INITRD=$I MEMVISOR_KVM_KVER=$KVER
+if [ "${MEMVISOR_NPT:-}" = 0 ] && [ -z "${MEMVISOR_FILTER:-}" ]; then
+	MEMVISOR_FILTER='check_kvm|kvm-mode|ptwrite'
+	export MEMVISOR_KVM_SKIP_OOM=1
+fi
+OUT=${TMPDIR:-/tmp}/memvisor-kvm-suite
+rm -rf "$OUT"
+mkdir -p "$OUT"
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); echo "ok $pass - $*"; }
+bad() { fail=$((fail + 1)); echo "not ok - $*"; }
+want() { [ -z "${MEMVISOR_FILTER:-}" ] || echo "$1" | grep -Eq "$MEMVISOR_FILTER"; }
+# a number field of the first object in summary.json holding "name": "$2"
+field() { # FILE GUEST KEY
+	tr -d '\n' <"$1" | sed 's/{"name"/\n{"name"/g' | grep "\"name\": \"$2\"" |
+		sed -n "s/.*\"$3\": \([0-9][0-9]*\).*/\1/p" | head -n 1
+}
+run() { # NAME CONFIG SECTION... -- ARGS
+	n=$1 c=$2
+	shift 2
+	sets=""
+	while [ "$1" != -- ]; do
+		sets="$sets --set $1.kernel=$K --set $1.initrd=$I"
+		shift
+	done
+	shift
+	# shellcheck disable=SC2086
+	"$M" run "$D/$c" -o "$OUT/$n" -q $sets "$@" >"$OUT/$n.out" 2>"$OUT/$n.err"
+}
+
+# --- the hand-assembled guests and the Linux guests through the C API -------
+if want check_kvm; then
+	echo "KVM: check_kvm"
+	if "$B/check/check_kvm"; then ok check_kvm; else bad check_kvm; fi
+fi
+
+# --- kvm-mode ----------------------------------------------------------------
+if want kvm-mode; then
+	mode=$("$M" kvm-mode)
+	p=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || cat /sys/module/kvm_intel/parameters/ept)
+	echo "KVM-MODE: $mode (param $p)"
+	case "$p" in Y | 1) exp=nested other=shadow ;; *) exp=shadow other=nested ;; esac
+	if echo "$mode" | grep -q "^$exp "; then ok "kvm-mode reports $exp"; else bad "kvm-mode says '$mode', param $p"; fi
+	if [ "${MEMVISOR_NPT:-}" = 1 ]; then
+		# refused while /dev/kvm is open, then switched and back
+		exec 3</dev/kvm
+		if "$M" kvm-mode "$other" 2>"$OUT/mode.err"; then
+			bad "kvm-mode switched while /dev/kvm was open"
+		elif grep -q "in use" "$OUT/mode.err"; then ok "kvm-mode refuses while KVM is in use"
+		else bad "kvm-mode refusal: $(cat "$OUT/mode.err")"; fi
+		exec 3<&-
+		if "$M" kvm-mode "$other" >"$OUT/mode.out" 2>&1 && "$M" kvm-mode | grep -q "^$other " &&
+			"$M" kvm-mode "$exp" >>"$OUT/mode.out" 2>&1 && "$M" kvm-mode | grep -q "^$exp "; then
+			ok "kvm-mode switches to $other and back"
+		else
+			bad "kvm-mode switch: $(cat "$OUT/mode.out")"
+		fi
+	fi
+fi
+
+# --- a Linux guest through memvisor run ----------------------------------------
+if want boot; then
+	t0=$(date +%s)
+	if run boot boot.ini lin -- --verify; then
+		S=$OUT/boot/summary.json
+		echo "KVM-BOOT: $(grep -o '"boot_seconds": [0-9.]*' "$S"), run $(($(date +%s) - t0)) s"
+		if grep -q '"status": "ok"' "$S" && grep -q '"verified": true' "$S" &&
+			grep -q "\"uname\": \"$KVER\"" "$S" && [ "$(field "$S" lin accesses)" = 1000000 ] &&
+			[ "$(field "$S" lin memtotal_kb)" -gt 131072 ] &&
+			grep -q '"kvm_stats": "binary"' "$S" && [ "$(field "$S" lin io_exits)" -gt 0 ] &&
+			grep -q "^@memvisor done status=0" "$OUT/boot/lin.console" &&
+			[ $(($(field "$S" lin host_frames) + $(field "$S" lin balloon_actual) + $(field "$S" lin untouched))) -eq "$(field "$S" lin guest_pages)" ] &&
+			[ "$(awk -F, 'NR > 1 && $2 == "lin"' "$OUT/boot/timeseries.csv" | wc -l)" -gt 3 ]; then
+			ok "Linux guest boots, runs zipf, verifies, powers off (uname $KVER)"
+		else
+			bad "boot.ini: summary does not hold up"
+			cat "$S"
+		fi
+	else
+		bad "boot.ini: memvisor run failed: $(cat "$OUT/boot.err")"
+		tail -n 5 "$OUT/boot/lin.console" 2>/dev/null
+	fi
+fi
+
+# --- clear errors: no initramfs, not a kernel, a kernel that cannot boot ------
+if want errors; then
+	"$M" run "$D/boot.ini" -o "$OUT/noinit" -q --set lin.kernel="$K" \
+		--set lin.initrd=/nonexistent.cpio.gz >/dev/null 2>"$OUT/noinit.err"
+	st=$?
+	if [ $st = 2 ] && grep -q "/nonexistent.cpio.gz: No such file" "$OUT/noinit.err" &&
+		[ ! -e "$OUT/noinit/summary.json" ]; then ok "a missing initramfs is a config error"
+	else bad "missing initramfs: exit $st: $(cat "$OUT/noinit.err")"; fi
+	"$M" run "$D/boot.ini" -o "$OUT/nokernel" -q --set lin.kernel="$M" \
+		--set lin.initrd="$I" >/dev/null 2>"$OUT/nokernel.err"
+	st=$?
+	if [ $st = 2 ] && grep -q "not a Linux bzImage" "$OUT/nokernel.err"; then ok "a file that is no kernel is refused"
+	else bad "not a kernel: exit $st: $(cat "$OUT/nokernel.err")"; fi
+	# a bzImage whose compressed payload is garbage: the decompressor stops
+	cp "$K" "$OUT/broken.bz"
+	dd if=/dev/urandom of="$OUT/broken.bz" bs=4096 seek=256 count=256 conv=notrunc 2>/dev/null
+	t0=$(date +%s)
+	"$M" run "$D/boot.ini" -o "$OUT/broken" -q --set lin.kernel="$OUT/broken.bz" \
+		--set lin.initrd="$I" --set lin.timeout=10 >/dev/null 2>"$OUT/broken.err"
+	st=$?
+	secs=$(($(date +%s) - t0))
+	if [ $st = 1 ] && [ $secs -lt 60 ] && grep -q "guest lin" "$OUT/broken.err" &&
+		grep -q '"status": "failed"' "$OUT/broken/summary.json"; then
+		ok "a kernel that cannot boot fails its guest in ${secs}s: $(head -c 160 "$OUT/broken.err")"
+	else bad "broken kernel: exit $st after ${secs}s: $(cat "$OUT/broken.err")"; fi
+fi
+
+# --- two guests, overcommitted, the policy moving memory ----------------------
+if want two; then
+	t0=$(date +%s)
+	if run two two.ini big small -- --verify; then
+		S=$OUT/two/summary.json
+		T=$OUT/two/timeseries.csv
+		smax=$(awk -F, '$2 == "small" && $18 > m {m = $18} END {print m + 0}' "$T")
+		bmax=$(awk -F, '$2 == "big" && $18 > m {m = $18} END {print m + 0}' "$T")
+		sfin=$(awk -F, '$2 == "small" {v = $18} END {print v + 0}' "$T")
+		peak=$(field "$S" "" peak_frames)
+		echo "KVM-TWO: small balloon max $smax pages, at its end $sfin; big max $bmax; peak host frames $(grep -o '"peak_frames": [0-9]*' "$S"); $(($(date +%s) - t0)) s"
+		if grep -q '"status": "ok"' "$S" && grep -q '"verified": true' "$S" &&
+			[ "$smax" -gt 8192 ] && [ "$bmax" -le "$smax" ] && [ "$sfin" -lt "$smax" ] &&
+			[ "$(field "$S" small rejected_batches)" = 0 ]; then
+			ok "two guests on 320M for 512M: the policy balloons small for big, then gives it back"
+		else
+			bad "two.ini: small max $smax end $sfin, big max $bmax"
+			cat "$S"
+		fi
+		: "$peak"
+	else
+		bad "two.ini: memvisor run failed: $(cat "$OUT/two.err")"
+		for c in "$OUT"/two/*.console; do echo "== $c"; tail -n 25 "$c"; done
+		echo "== timeseries"; awk 'NR == 1 || NR % 40 == 0' "$OUT/two/timeseries.csv.tmp" "$OUT/two/timeseries.csv" 2>/dev/null | cut -c1-200
+	fi
+fi
+
+# --- the page-table-heavy workload: exits under this boot's paging mode ------
+if want ptwrite; then
+	if run pt ptwrite.ini pt --; then
+		S=$OUT/pt/summary.json
+		echo "KVM-PTWRITE: mode=$("$M" kvm-mode | cut -d' ' -f1) exits=$(field "$S" pt exits) pf_fixed=$(field "$S" pt pf_fixed) mmu_pte_write=$(field "$S" pt mmu_pte_write) invlpg=$(field "$S" pt invlpg) seconds=$(grep -o '"workload_seconds": [0-9.]*' "$S" | cut -d' ' -f2)"
+		if grep -q '"status": "ok"' "$S" && [ "$(field "$S" pt accesses)" -ge 30000 ]; then
+			ok "a Linux guest runs ptwrite under $("$M" kvm-mode | cut -d' ' -f1) paging"
+		else bad "ptwrite: $(cat "$S")"; fi
+	else
+		bad "ptwrite.ini: memvisor run failed: $(cat "$OUT/pt.err")"
+	fi
+fi
+
+echo "KVM: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* kvm_tiny: the hand-assembled test guests (kvm_tiny.c), for the KVM
+ * suite. Private to vmm-core and its tests. */
+#ifndef VMM_CORE_KVM_TINY_H
+#define VMM_CORE_KVM_TINY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KVM_TINY_LOAD	   0x1000u /* where the images are loaded and entered */
+#define KVM_TINY_PARAMS	   0x0ff0u /* their parameter words */
+#define KVM_TINY_DONE	   0x2a	   /* the debug-exit value of a clean end */
+#define KVM_TINY_MAX_PAGES 120u	   /* exits: pages from 0x20000 below 640 KiB */
+
+enum kvm_tiny { KVM_TINY_EXITS, KVM_TINY_BALLOON };
+
+/* The image and its length; static storage. */
+const uint8_t *kvm_tiny_image(enum kvm_tiny which, size_t *len);
+
+#endif

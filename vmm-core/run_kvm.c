@@ -1,0 +1,688 @@
+/* SPDX-License-Identifier: MIT */
+/* run_kvm: `memvisor run` for backend = kvm guests: wall-time runner, policy, outputs. */
+/*
+ * KVM guests run on their own vCPU threads in real time, so this runner
+ * does not schedule: it starts every guest, then wakes every sample period
+ * (sample_ms of wall time, at least KVM_MIN_SAMPLE_MS) to
+ *
+ *   1. set balloon targets (the policy below) when [host] balloon = on,
+ *      move the rate-limited targets, and ask each guest for statistics;
+ *   2. write a timeseries.csv row per guest: its memfd's allocated pages
+ *      (what it costs the host), the verified balloon, the guest's own
+ *      counters from its balloon statistics, KVM's exit count;
+ *   3. fail a guest that outlived its `timeout`;
+ *
+ * until every guest has ended. A guest ends well when its kernel resets
+ * the machine (reboot=k) after the in-guest program printed "@memvisor
+ * done status=0"; a panic, a triple fault, a reset before that line, an
+ * unserved exit or the timeout fail it with the reason and its last
+ * console line. Each guest's console is kept in DIR/NAME.console.
+ *
+ * The policy, until the ESX policy of the balloon issue replaces it: when
+ * the guests' configured memory exceeds the host budget, each gets an
+ * allocation by water-filling the budget in proportion to its shares,
+ * never below its min nor above its demand (its memory in use, from its
+ * balloon statistics: MemTotal - MemAvailable less the balloon, plus an
+ * eighth for headroom, at least 16 MiB); what a guest does not need goes
+ * to the others up to their max. Its balloon target is its memory minus
+ * that allocation. Before a guest has reported statistics (it is still
+ * booting) its demand is what its memfd holds, plus the same headroom.
+ * Targets move in steps of 1/32 of a guest's memory (hysteresis), and to
+ * 0 for everyone when all guests fit the budget. Ballooning is the only reclamation on KVM for now:
+ * sharing and host swapping of KVM guest memory come later.
+ *
+ * What the files hold for a kvm guest: time_ms is wall time since the
+ * start; host_frames and resident are the memfd's allocated pages;
+ * untouched is the rest of the guest's pages less the balloon; accesses,
+ * guest faults and swap counts are the in-guest program's (the time
+ * series carries the guest kernel's fault and swap counts from its
+ * balloon statistics); exits are KVM's counters by kind (binary stats);
+ * tlb_misses, walk_refs and modeled cycles are zero: hardware does that.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm-core/kvm_internal.h"
+#include "vmm-core/run_internal.h"
+
+#define KVM_MIN_SAMPLE_MS 50.0
+#define MIB_PAGES	  256u
+
+struct kguest {
+	struct vm *vm;
+	struct kvm_vm *k; /* vm->backend */
+	FILE *console;
+	bool done, ok;
+	uint64_t boot_ns;  /* when its userspace said hello, 0 before */
+	uint64_t alloc;	   /* memfd pages at the last sample */
+	uint64_t peak;	   /* highest alloc */
+	uint64_t demand;   /* policy: pages it needs */
+	uint64_t alloc_to; /* policy: pages it gets */
+	struct kvm_stats st;
+	int stats_err; /* kvm_stats_read's last result */
+	char err[768];
+};
+
+struct krunner {
+	const struct vmm_config *cfg;
+	const struct vmm_run_opts *o;
+	struct kguest *g;
+	unsigned n;
+	const char *mode; /* the host's paging mode */
+	uint64_t t0;
+	uint64_t peak_rss, peak_frames;
+	FILE *ts;
+	char ts_path[4096], ts_tmp[4200];
+};
+
+static int mkdir_p(const char *dir)
+{
+	char buf[4096];
+
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	return mkdir(buf, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+static uint64_t result_u64(struct kvm_vm *k, const char *key)
+{
+	char buf[96];
+	const char *v = kvm_dev_result(k, key, buf, sizeof(buf));
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* ---- policy --------------------------------------------------------------- */
+
+static uint64_t demand_of(struct kguest *g)
+{
+	const struct vmm_guest_cfg *c = g->vm->cfg;
+	uint64_t lo = c->min >> 12, hi = c->max >> 12, used, want;
+	struct balloon_counters b;
+
+	kvm_dev_balloon_counters(g->k, &b);
+	if (!(b.stats_seen & (1u << BALLOON_S_MEMTOT)) ||
+	    !(b.stats_seen & (1u << BALLOON_S_AVAIL))) {
+		/* not reporting yet (booting): what it holds on the host */
+		used = g->alloc;
+		want = used + (used / 8 > 16 * MIB_PAGES ? used / 8 : 16 * MIB_PAGES);
+	} else {
+		used = b.stats[BALLOON_S_MEMTOT] > b.stats[BALLOON_S_AVAIL]
+			   ? (b.stats[BALLOON_S_MEMTOT] - b.stats[BALLOON_S_AVAIL]) >> 12
+			   : 0;
+		/* with deflate-on-OOM, Linux counts the balloon as used memory */
+		if (b.features & BALLOON_FEATURE(BALLOON_F_DEFLATE_ON_OOM))
+			used = used > b.actual ? used - b.actual : 0;
+		want = used + (used / 8 > 16 * MIB_PAGES ? used / 8 : 16 * MIB_PAGES);
+	}
+	return want < lo ? lo : want > hi ? hi : want;
+}
+
+/* Water-fill `budget` pages over the guests by shares, each capped at
+ * cap(i) (demand, then max) and starting from min. */
+static void water_fill(struct krunner *rn, uint64_t budget, bool to_max)
+{
+	bool active[rn->n];
+	uint64_t left = budget;
+	unsigned nact = 0;
+
+	for (unsigned i = 0; i < rn->n; i++) {
+		uint64_t cap = to_max ? rn->g[i].vm->cfg->max >> 12 : rn->g[i].demand;
+
+		active[i] = !rn->g[i].done && rn->g[i].alloc_to < cap;
+		nact += active[i];
+		left -= rn->g[i].done ? 0 : rn->g[i].alloc_to;
+	}
+	while (nact && left) {
+		uint64_t shares = 0, given = 0;
+		bool capped = false;
+
+		for (unsigned i = 0; i < rn->n; i++)
+			shares += active[i] ? rn->g[i].vm->cfg->shares : 0;
+		for (unsigned i = 0; i < rn->n; i++) {
+			struct kguest *g = &rn->g[i];
+			uint64_t cap = to_max ? g->vm->cfg->max >> 12 : g->demand;
+			uint64_t give =
+			    (uint64_t)((double)left * (double)g->vm->cfg->shares / (double)shares);
+
+			if (!active[i])
+				continue;
+			if (g->alloc_to + give >= cap) {
+				give = cap - g->alloc_to;
+				active[i] = false;
+				nact--;
+				capped = true;
+			}
+			g->alloc_to += give;
+			given += give;
+		}
+		left -= given;
+		if (!capped)
+			break; /* shares divided what was left */
+	}
+}
+
+/* Move a guest's target only by steps worth the guest's work (1/32 of its
+ * memory, at least 4 MiB), or to 0: statistics wobble every sample, and a
+ * balloon that follows every wobble inflates and deflates for nothing. */
+static void set_target(struct kguest *g, uint64_t target)
+{
+	struct balloon_counters b;
+	uint64_t step = (g->vm->cfg->memory >> 12) / 32;
+
+	kvm_dev_balloon_counters(g->k, &b);
+	if (step < 4 * MIB_PAGES)
+		step = 4 * MIB_PAGES;
+	if ((target > b.wanted ? target - b.wanted : b.wanted - target) >= step ||
+	    (!target && b.wanted))
+		kvm_dev_balloon_target(g->k, target);
+}
+
+static void policy(struct krunner *rn, uint64_t elapsed_ns)
+{
+	uint64_t budget = rn->cfg->host.memory >> 12, configured = 0, mins = 0;
+
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct kguest *g = &rn->g[i];
+
+		if (g->done)
+			continue;
+		configured += g->vm->cfg->memory >> 12;
+		mins += g->vm->cfg->min >> 12;
+		g->demand = demand_of(g);
+		g->alloc_to = g->vm->cfg->min >> 12;
+	}
+	if (rn->cfg->host.balloon && configured > budget) {
+		water_fill(rn, budget > mins ? budget : mins, false);
+		water_fill(rn, budget > mins ? budget : mins, true);
+		for (unsigned i = 0; i < rn->n; i++) {
+			struct kguest *g = &rn->g[i];
+			uint64_t pages = g->vm->cfg->memory >> 12;
+
+			if (!g->done)
+				set_target(g, pages > g->alloc_to ? pages - g->alloc_to : 0);
+		}
+	} else if (rn->cfg->host.balloon) {
+		for (unsigned i = 0; i < rn->n; i++)
+			if (!rn->g[i].done)
+				set_target(&rn->g[i], 0); /* everyone fits: no balloon */
+	}
+	for (unsigned i = 0; i < rn->n; i++)
+		if (!rn->g[i].done) {
+			kvm_dev_balloon_tick(rn->g[i].k, elapsed_ns);
+			kvm_dev_balloon_stats(rn->g[i].k);
+		}
+}
+
+/* ---- samples -------------------------------------------------------------- */
+
+struct kcounts {
+	uint64_t pages, alloc, untouched, actual, target, exits;
+	uint64_t faults, swap_outs, swap_ins, free_pages, accesses;
+};
+
+static void counts(struct kguest *g, struct kcounts *c, bool final)
+{
+	struct balloon_counters b;
+
+	kvm_dev_balloon_counters(g->k, &b);
+	c->pages = g->k->ram_size >> 12;
+	c->alloc = kvm_vm_ram_allocated(g->k) >> 12;
+	c->actual = b.actual;
+	c->target = b.target;
+	/* a ballooned frame holds no memory: the states add up */
+	if (c->alloc + c->actual > c->pages)
+		c->alloc = c->pages - c->actual;
+	c->untouched = c->pages - c->alloc - c->actual;
+	c->exits = g->st.v[KVM_STAT_exits];
+	c->free_pages = b.stats[BALLOON_S_MEMFREE] >> 12;
+	if (final && g->k->res.done) {
+		c->faults = result_u64(g->k, "pgfault");
+		c->swap_outs = result_u64(g->k, "pswpout");
+		c->swap_ins = result_u64(g->k, "pswpin");
+		c->accesses = result_u64(g->k, "accesses");
+	} else {
+		c->faults = b.stats[BALLOON_S_MAJFLT] + b.stats[BALLOON_S_MINFLT];
+		c->swap_outs = b.stats[BALLOON_S_SWAP_OUT] >> 12;
+		c->swap_ins = b.stats[BALLOON_S_SWAP_IN] >> 12;
+		c->accesses = result_u64(g->k, "accesses");
+	}
+}
+
+static void sample(struct krunner *rn, uint64_t now)
+{
+	uint64_t frames = 0, rss = mem_rss_bytes();
+
+	for (unsigned i = 0; i < rn->n; i++) {
+		rn->g[i].alloc = kvm_vm_ram_allocated(rn->g[i].k) >> 12;
+		frames += rn->g[i].alloc;
+		if (rn->g[i].alloc > rn->g[i].peak)
+			rn->g[i].peak = rn->g[i].alloc;
+		if (!rn->g[i].done)
+			rn->g[i].stats_err = kvm_stats_read(rn->g[i].k, &rn->g[i].st);
+	}
+	rn->peak_rss = rss > rn->peak_rss ? rss : rn->peak_rss;
+	rn->peak_frames = frames > rn->peak_frames ? frames : rn->peak_frames;
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct kcounts c;
+
+		counts(&rn->g[i], &c, false);
+		fprintf(rn->ts,
+			"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,%" PRIu64 ",0,%" PRIu64
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,0\n",
+			(double)(now - rn->t0) / 1e6, rn->g[i].vm->name, c.accesses, c.untouched,
+			c.alloc, c.actual, c.free_pages, c.faults, c.swap_outs, c.swap_ins, c.exits,
+			c.target, c.actual, frames, rss, rn->mode);
+	}
+}
+
+/* ---- end of a guest ------------------------------------------------------- */
+
+static void judge(struct krunner *rn, struct kguest *g)
+{
+	struct kvm_vm *k = g->k;
+	int end = atomic_load(&k->end);
+	char buf[96];
+	const char *st = kvm_dev_result(k, "status", buf, sizeof(buf));
+
+	g->done = true;
+	g->vm->done = true;
+	g->stats_err = kvm_stats_read(k, &g->st);
+	if (end == KVM_END_RESET && k->res.done && st && !strcmp(st, "0")) {
+		g->ok = true;
+	} else if (end == KVM_END_RESET && k->res.done) {
+		snprintf(g->err, sizeof(g->err),
+			 "guest %s: memvisor-guest exited with status %s (console: %s)", k->name,
+			 st ? st : "?", k->res.last);
+	} else if (k->res.panic) {
+		snprintf(g->err, sizeof(g->err), "guest %s: kernel panic: %s", k->name,
+			 k->res.last);
+	} else if (end == KVM_END_RESET) {
+		snprintf(g->err, sizeof(g->err),
+			 "guest %s: reset before memvisor-guest finished (last console line: %s)",
+			 k->name, k->res.lines ? k->res.last : "none: did the kernel start?");
+	} else {
+		snprintf(g->err, sizeof(g->err), "%s (last console line: %s)",
+			 k->err[0] ? k->err : "guest ended", k->res.lines ? k->res.last : "none");
+	}
+	g->vm->failed = !g->ok;
+	g->vm->verified =
+	    g->ok && kvm_dev_result(k, "verified", buf, sizeof(buf)) && !strcmp(buf, "yes");
+	if (!g->ok)
+		fprintf(stderr, "%s%s\n", rn->o->progress ? "\n" : "", g->err);
+}
+
+static void watch(struct krunner *rn, uint64_t now)
+{
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct kguest *g = &rn->g[i];
+		char buf[96];
+
+		if (g->done)
+			continue;
+		if (!g->boot_ns && kvm_dev_result(g->k, "uname", buf, sizeof(buf)))
+			g->boot_ns = now;
+		if (atomic_load(&g->k->end) != KVM_END_RUNNING)
+			judge(rn, g);
+		else if ((double)(now - g->k->started_ns) > g->vm->cfg->timeout * 1e9) {
+			kvm_vm_end(g->k, KVM_END_STOPPED, "guest %s: no power-off within %.0f s",
+				   g->k->name, g->vm->cfg->timeout);
+			judge(rn, g);
+		}
+	}
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
+
+static void json_guest(FILE *f, struct krunner *rn, struct kguest *g)
+{
+	struct kvm_vm *k = g->k;
+	const struct vmm_guest_cfg *c = g->vm->cfg;
+	struct balloon_counters b;
+	struct kcounts n;
+	char buf[96];
+
+	counts(g, &n, true);
+	kvm_dev_balloon_counters(k, &b);
+	fputs("    {\"name\": ", f);
+	output_json_str(f, g->vm->name);
+	fputs(", \"backend\": \"kvm\", \"paging\": ", f);
+	output_json_str(f, rn->mode);
+	fputs(", \"paging_final\": ", f); /* the host's mode holds for the run */
+	output_json_str(f, rn->mode);
+	fprintf(f, ", \"status\": \"%s\"", g->ok ? "ok" : "failed");
+	if (!g->ok) {
+		fputs(", \"error\": ", f);
+		output_json_str(f, g->err);
+	}
+	fputs(",\n     ", f);
+	JU(f, "guest_pages", n.pages), fputs(", ", f);
+	JU(f, "memory_bytes", c->memory), fputs(", ", f);
+	JU(f, "shares", c->shares), fputs(", ", f);
+	JU(f, "min_bytes", c->min), fputs(", ", f);
+	JU(f, "max_bytes", c->max), fputs(", ", f);
+	JU(f, "seed", c->seed), fputs(",\n     ", f);
+	JU(f, "untouched", n.untouched), fputs(", ", f);
+	JU(f, "host_frames", n.alloc), fputs(", ", f);
+	JU(f, "peak_host_frames", g->peak), fputs(", ", f);
+	JU(f, "pages_sharing", 0), fputs(", ", f);
+	JU(f, "balloon_target", b.target), fputs(", ", f);
+	JU(f, "balloon_actual", b.actual), fputs(", ", f);
+	JU(f, "host_swapped", 0), fputs(", ", f);
+	JU(f, "cow_breaks", 0), fputs(",\n     ", f);
+	JU(f, "accesses", n.accesses), fputs(", ", f);
+	JU(f, "tlb_misses", 0), fputs(", ", f);
+	JU(f, "walk_refs", 0), fputs(",\n     \"exits\": {", f);
+	for (int i = 0; i < KVM_STAT_NR; i++) {
+		JU(f, kvm_stat_names[i], g->st.v[i]);
+		fputs(i + 1 < KVM_STAT_NR ? ", " : "},\n     ", f);
+	}
+	fprintf(f, "\"kvm_stats\": \"%s\", ", g->st.binary ? "binary" : "unavailable");
+	JU(f, "guest_page_faults", n.faults), fputs(", ", f);
+	JU(f, "guest_swap_outs", n.swap_outs), fputs(", ", f);
+	JU(f, "guest_swap_ins", n.swap_ins), fputs(",\n     \"balloon\": {", f);
+	JU(f, "wanted", b.wanted), fputs(", ", f);
+	JU(f, "guest_actual", b.guest_actual), fputs(", ", f);
+	JU(f, "inflated", b.inflated), fputs(", ", f);
+	JU(f, "deflated", b.deflated), fputs(", ", f);
+	JU(f, "deflated_unasked", b.deflated_unasked), fputs(", ", f);
+	JU(f, "rejected_batches", b.rejected_batches), fputs(", ", f);
+	JU(f, "ring_errors", b.ring_errors), fputs(", ", f);
+	JU(f, "resets", b.resets), fputs(", ", f);
+	JU(f, "stats_updates", b.stats_updates), fputs(", ", f);
+	JU(f, "features", b.features), fputs("},\n     \"guest\": {\"uname\": ", f);
+	output_json_str(f, kvm_dev_result(k, "uname", buf, sizeof(buf)) ? buf : "");
+	fputs(", ", f);
+	JU(f, "memtotal_kb", result_u64(k, "meminfo_total_kb")), fputs(", ", f);
+	fprintf(f, "\"workload_seconds\": %s, ",
+		kvm_dev_result(k, "seconds", buf, sizeof(buf)) ? buf : "null");
+	fprintf(f, "\"boot_seconds\": %.3f, \"wall_seconds\": %.3f, \"console\": ",
+		g->boot_ns ? (double)(g->boot_ns - k->started_ns) / 1e9 : 0.0,
+		(double)((k->ended_ns ? k->ended_ns : kvm_now_ns()) - k->started_ns) / 1e9);
+	snprintf(buf, sizeof(buf), "%s.console", g->vm->name);
+	output_json_str(f, buf);
+	fputs("},\n     \"modeled_cycles\": 0, \"modeled_seconds\": 0, \"verified\": ", f);
+	fputs(!rn->o->verify || !g->ok ? "null}" : g->vm->verified ? "true}" : "false}", f);
+}
+
+static int write_summary(struct krunner *rn, const char *path, double wall)
+{
+	char tmp[4300];
+	FILE *f;
+	bool ok = true, verified = true;
+	uint64_t frames = 0, rss = mem_rss_bytes();
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	for (unsigned i = 0; i < rn->n; i++) {
+		ok &= rn->g[i].ok;
+		verified &= rn->g[i].vm->verified;
+		frames += kvm_vm_ram_allocated(rn->g[i].k) >> 12;
+	}
+	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
+	output_json_str(f, rn->cfg->path);
+	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", rn->cfg->guests[0].seed,
+		ok ? "ok" : "failed");
+	fprintf(f, "  \"verified\": %s,\n", !rn->o->verify ? "null" : verified ? "true" : "false");
+	fputs("  \"host\": {\"backend\": \"kvm\", \"kvm_paging\": ", f);
+	output_json_str(f, rn->mode);
+	fputs(", ", f);
+	JU(f, "budget_bytes", rn->cfg->host.memory), fputs(", ", f);
+	JU(f, "frames_used", frames), fputs(", ", f);
+	JU(f, "peak_frames", rn->peak_frames), fputs(",\n    ", f);
+	JU(f, "rss_bytes", rss), fputs(", ", f);
+	JU(f, "peak_rss_bytes", rn->peak_rss > rss ? rn->peak_rss : rss), fputs(", ", f);
+	JU(f, "pages_shared", 0), fputs(", ", f);
+	JU(f, "pages_sharing", 0), fputs(", ", f);
+	JU(f, "guests", rn->n), fputs(",\n    ", f);
+	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": 0},\n  \"guests\": [\n", wall);
+	for (unsigned i = 0; i < rn->n; i++) {
+		json_guest(f, rn, &rn->g[i]);
+		fputs(i + 1 < rn->n ? ",\n" : "\n", f);
+	}
+	fputs("  ]\n}\n", f);
+	if (ferror(f) | fclose(f)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return rename(tmp, path) ? -errno : 0;
+}
+
+static int write_guests_csv(struct krunner *rn, const char *path)
+{
+	char tmp[4300];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fputs("name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,"
+	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
+	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
+	      "modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,"
+	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
+	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
+	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
+	      "shadow_accesses\n",
+	      f);
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct kguest *g = &rn->g[i];
+		struct kcounts c;
+
+		counts(g, &c, true);
+		fprintf(f,
+			"%s,kvm,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
+			",0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",0,0,0,0,0,0,0,0,0,%s,%s,0,0,0,0,0,0,0,0\n",
+			g->vm->name, rn->mode, c.pages, c.untouched, c.alloc, c.actual, c.accesses,
+			c.exits, c.faults, c.swap_outs, c.swap_ins,
+			!rn->o->verify || !g->ok ? ""
+			: g->vm->verified	 ? "yes"
+						 : "no",
+			rn->mode);
+	}
+	if (ferror(f) | fclose(f)) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return rename(tmp, path) ? -errno : 0;
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+/* Build every guest; a guest that cannot be built is a config error. */
+static int setup(struct krunner *rn)
+{
+	const char *module = NULL;
+
+	rn->mode = kvm_mode_get(&module);
+	if (!rn->mode) {
+		rn->mode = access("/dev/kvm", R_OK | W_OK) ? "none" : "unknown";
+		if (!strcmp(rn->mode, "none")) {
+			fprintf(stderr, "%s: backend kvm needs /dev/kvm: %s\n", rn->cfg->path,
+				strerror(errno));
+			return -1;
+		}
+	}
+	rn->g = calloc(rn->cfg->nguests, sizeof(*rn->g));
+	if (!rn->g)
+		return -1;
+	for (unsigned i = 0; i < rn->cfg->nguests; i++) {
+		const struct vmm_guest_cfg *c = &rn->cfg->guests[i];
+		struct kguest *g = &rn->g[i];
+
+		if (c->paging_given && strcmp(c->paging, rn->mode)) {
+			fprintf(stderr,
+				"%s:%u: guest %s: paging = %s, but the host's KVM runs %s paging "
+				"(`memvisor kvm-mode %s` switches the whole host)\n",
+				rn->cfg->path, c->line, c->name, c->paging, rn->mode, c->paging);
+			return -1;
+		}
+		g->vm = calloc(1, sizeof(*g->vm));
+		if (!g->vm)
+			return -1;
+		snprintf(g->vm->name, sizeof(g->vm->name), "%s", c->name);
+		g->vm->cfg = c;
+		g->vm->cost = &rn->cfg->cost;
+		g->vm->vcpu = &vcpu_kvm_ops;
+		if (g->vm->vcpu->create(g->vm)) {
+			fprintf(stderr, "%s:%u: %s\n", rn->cfg->path, c->line, g->vm->err);
+			free(g->vm);
+			g->vm = NULL;
+			return -1;
+		}
+		g->k = g->vm->backend;
+		rn->n++;
+	}
+	return 0;
+}
+
+static void teardown(struct krunner *rn)
+{
+	for (unsigned i = 0; i < rn->n; i++) {
+		rn->g[i].vm->vcpu->destroy(rn->g[i].vm);
+		free(rn->g[i].vm);
+		if (rn->g[i].console)
+			fclose(rn->g[i].console);
+	}
+	free(rn->g);
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
+			      .tv_nsec = (long)(ns % 1000000000ull)};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+static int start(struct krunner *rn)
+{
+	char path[4200];
+
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct vcpu_exit x;
+
+		snprintf(path, sizeof(path), "%s/%s.console", rn->o->out_dir, rn->g[i].vm->name);
+		rn->g[i].console = fopen(path, "w");
+		if (!rn->g[i].console) {
+			fprintf(stderr, "%s: %s\n", path, strerror(errno));
+			return -1;
+		}
+		rn->g[i].k->p.console = rn->g[i].console;
+		if (rn->g[i].vm->vcpu->run(rn->g[i].vm, 0, &x)) {
+			fprintf(stderr, "%s\n", rn->g[i].vm->err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
+{
+	struct krunner rn = {.cfg = cfg, .o = o};
+	double ms =
+	    cfg->host.sample_ms > KVM_MIN_SAMPLE_MS ? cfg->host.sample_ms : KVM_MIN_SAMPLE_MS;
+	uint64_t period = (uint64_t)(ms * 1e6), last;
+	char path[4200];
+	int status = 1, r;
+
+	if (cfg->host.sharing || cfg->host.swap_file[0])
+		fprintf(stderr, "note: on kvm, ballooning is the only reclamation in this build; "
+				"sharing and host swap stay off\n");
+	if (setup(&rn)) {
+		teardown(&rn);
+		return 2;
+	}
+	r = mkdir_p(o->out_dir);
+	if (r) {
+		fprintf(stderr, "%s: %s\n", o->out_dir, strerror(-r));
+		goto out;
+	}
+	snprintf(rn.ts_path, sizeof(rn.ts_path), "%s/timeseries.csv", o->out_dir);
+	snprintf(rn.ts_tmp, sizeof(rn.ts_tmp), "%s.tmp", rn.ts_path);
+	rn.ts = fopen(rn.ts_tmp, "w");
+	if (!rn.ts) {
+		fprintf(stderr, "%s: %s\n", rn.ts_tmp, strerror(errno));
+		goto out;
+	}
+	output_timeseries_header(rn.ts);
+	rn.t0 = last = kvm_now_ns();
+	if (start(&rn))
+		goto out;
+	for (;;) {
+		uint64_t now;
+		bool all = true;
+
+		sleep_ns(period);
+		now = kvm_now_ns();
+		policy(&rn, now - last);
+		last = now;
+		watch(&rn, now);
+		sample(&rn, now);
+		for (unsigned i = 0; i < rn.n; i++)
+			all &= rn.g[i].done;
+		if (o->progress)
+			fprintf(stderr, "\r%u kvm guests, %.1f s wall  ", rn.n,
+				(double)(now - rn.t0) / 1e9);
+		if (all)
+			break;
+	}
+	if (o->progress)
+		fputc('\n', stderr);
+	if (fclose(rn.ts) || rename(rn.ts_tmp, rn.ts_path)) {
+		rn.ts = NULL;
+		fprintf(stderr, "%s: %s\n", rn.ts_path, strerror(errno));
+		goto out;
+	}
+	rn.ts = NULL;
+	status = 0;
+	for (unsigned i = 0; i < rn.n; i++) {
+		if (!rn.g[i].ok)
+			status = 1;
+		else if (o->verify && !rn.g[i].vm->verified) {
+			fprintf(stderr,
+				"verify: guest %s: %llu pages differ from what its workload "
+				"wrote\n",
+				rn.g[i].vm->name,
+				(unsigned long long)result_u64(rn.g[i].k, "mismatches"));
+			status = 1;
+		}
+	}
+	snprintf(path, sizeof(path), "%s/guests.csv", o->out_dir);
+	r = write_guests_csv(&rn, path);
+	if (!r) {
+		snprintf(path, sizeof(path), "%s/summary.json", o->out_dir);
+		r = write_summary(&rn, path, (double)(kvm_now_ns() - rn.t0) / 1e9);
+	}
+	if (r) {
+		fprintf(stderr, "%s: %s\n", path, strerror(-r));
+		status = 1;
+	}
+out:
+	if (rn.ts) {
+		fclose(rn.ts);
+		unlink(rn.ts_tmp);
+	}
+	teardown(&rn);
+	return status;
+}
