@@ -809,6 +809,25 @@ struct mem_wss_estimate {
 	uint64_t touched; /* sampled pages touched in the current period so far */
 };
 
+/* The estimator alone, for samplers of other kinds (the KVM backend
+ * samples through KVM's dirty log): the two averages of the fractions f
+ * of sampled pages touched per period, gains as in mem_wss_params. */
+struct mem_wss_avg {
+	double slow, fast, last;
+	uint64_t periods;
+	double slow_gain, fast_gain;
+};
+void mem_wss_avg_init(struct mem_wss_avg *a, double slow_gain, double fast_gain);
+/* A period ended with fraction f (clamped to [0, 1]) of its sample touched. */
+void mem_wss_avg_period(struct mem_wss_avg *a, double f);
+/* The estimates, with fraction `now` of the running period's sample
+ * touched so far (`touched` pages). */
+void mem_wss_avg_estimate(const struct mem_wss_avg *a, double now, uint64_t touched,
+			  struct mem_wss_estimate *e);
+/* Fill out[0..n) with n distinct frame numbers below pages, uniformly at
+ * random from the splitmix64 stream *rng (all of 0..n-1 when n >= pages). */
+void mem_wss_draw(uint64_t *rng, uint64_t pages, gfn_t *out, unsigned n);
+
 /* Sample p2m (borrowed; the sampler must go before it). p is copied. The
  * first period starts at once. NULL with errno set (EINVAL: samples 0 or a
  * gain outside (0, 1]). */

@@ -43,48 +43,85 @@ struct mem_wss {
 	gfn_t *sample;	/* n gfns of the current period */
 	uint64_t rng;	/* splitmix64 state */
 	uint64_t hits0; /* track_hits[WSS] when the period started */
-	double slow, fast, last;
-	uint64_t periods;
+	struct mem_wss_avg avg;
 };
 
-static uint64_t wss_next(struct mem_wss *w)
+static uint64_t wss_next(uint64_t *rng)
 {
-	uint64_t z = (w->rng += 0x9e3779b97f4a7c15ull);
+	uint64_t z = (*rng += 0x9e3779b97f4a7c15ull);
 
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
 }
 
-static bool in_sample(const struct mem_wss *w, unsigned k, gfn_t gfn)
+static bool in_sample(const gfn_t *sample, unsigned k, gfn_t gfn)
 {
 	for (unsigned i = 0; i < k; i++)
-		if (w->sample[i] == gfn)
+		if (sample[i] == gfn)
 			return true;
 	return false;
+}
+
+void mem_wss_draw(uint64_t *rng, uint64_t pages, gfn_t *out, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++) {
+		gfn_t gfn;
+
+		if (n >= pages) {
+			gfn = k;
+		} else {
+			do
+				gfn = (gfn_t)(((unsigned __int128)wss_next(rng) * pages) >> 64);
+			while (in_sample(out, k, gfn));
+		}
+		out[k] = gfn;
+	}
+}
+
+void mem_wss_avg_init(struct mem_wss_avg *a, double slow_gain, double fast_gain)
+{
+	*a = (struct mem_wss_avg){.slow = 1, .fast = 1, .last = 1,
+				  .slow_gain = slow_gain, .fast_gain = fast_gain};
+}
+
+void mem_wss_avg_period(struct mem_wss_avg *a, double f)
+{
+	f = f < 0 ? 0 : f > 1 ? 1 : f;
+	if (a->periods == 0) {
+		a->slow = a->fast = f;
+	} else {
+		a->slow += a->slow_gain * (f - a->slow);
+		a->fast += a->fast_gain * (f - a->fast);
+	}
+	a->last = f;
+	a->periods++;
+}
+
+void mem_wss_avg_estimate(const struct mem_wss_avg *a, double now, uint64_t touched,
+			  struct mem_wss_estimate *e)
+{
+	e->slow = a->slow;
+	e->fast = a->fast;
+	e->last = a->last;
+	e->periods = a->periods;
+	e->touched = touched;
+	e->current = a->periods ? a->fast + a->fast_gain * (now - a->fast) : 1;
+	e->max = e->slow;
+	if (e->fast > e->max)
+		e->max = e->fast;
+	if (e->current > e->max)
+		e->max = e->current;
 }
 
 /* Draw and arm a fresh sample. */
 static void wss_arm(struct mem_wss *w)
 {
-	uint64_t pages = w->p2m->pages;
-
 	w->hits0 = w->p2m->track_hits[MEM_TRACK_WSS];
-	for (unsigned k = 0; k < w->n; k++) {
-		gfn_t gfn;
-
-		if (w->n == pages) {
-			gfn = k;
-		} else {
-			do
-				gfn = (gfn_t)(((unsigned __int128)wss_next(w) * pages) >> 64);
-			while (in_sample(w, k, gfn));
-		}
-		w->sample[k] = gfn;
-		/* gfn < pages: cannot fail */
-		if (mem_p2m_track_arm(w->p2m, gfn, MEM_TRACK_WSS))
-			abort();
-	}
+	mem_wss_draw(&w->rng, w->p2m->pages, w->sample, w->n);
+	for (unsigned k = 0; k < w->n; k++)
+		if (mem_p2m_track_arm(w->p2m, w->sample[k], MEM_TRACK_WSS))
+			abort(); /* gfn < pages: cannot fail */
 }
 
 static void wss_disarm(struct mem_wss *w)
@@ -109,7 +146,7 @@ struct mem_wss *mem_wss_create(struct mem_p2m *p2m, const struct mem_wss_params 
 	w->p = *p;
 	w->n = p->samples < p2m->pages ? p->samples : (unsigned)p2m->pages;
 	w->rng = p->seed;
-	w->slow = w->fast = w->last = 1;
+	mem_wss_avg_init(&w->avg, p->slow_gain, p->fast_gain);
 	w->sample = calloc(w->n, sizeof(*w->sample));
 	if (!w->sample) {
 		free(w);
@@ -132,18 +169,9 @@ void mem_wss_destroy(struct mem_wss *w)
 void mem_wss_period(struct mem_wss *w)
 {
 	uint64_t t = w->p2m->track_hits[MEM_TRACK_WSS] - w->hits0;
-	double f = (double)t / (double)w->n;
 
-	if (f > 1)
-		f = 1; /* cannot happen: only the sample is armed for WSS */
-	if (w->periods == 0) {
-		w->slow = w->fast = f;
-	} else {
-		w->slow += w->p.slow_gain * (f - w->slow);
-		w->fast += w->p.fast_gain * (f - w->fast);
-	}
-	w->last = f;
-	w->periods++;
+	/* t <= n: only the sample is armed for WSS */
+	mem_wss_avg_period(&w->avg, (double)t / (double)w->n);
 	wss_disarm(w);
 	wss_arm(w);
 }
@@ -151,17 +179,6 @@ void mem_wss_period(struct mem_wss *w)
 void mem_wss_estimate(const struct mem_wss *w, struct mem_wss_estimate *e)
 {
 	uint64_t t = w->p2m->track_hits[MEM_TRACK_WSS] - w->hits0;
-	double now = (double)t / (double)w->n;
 
-	e->slow = w->slow;
-	e->fast = w->fast;
-	e->last = w->last;
-	e->periods = w->periods;
-	e->touched = t;
-	e->current = w->periods ? w->fast + w->p.fast_gain * (now - w->fast) : 1;
-	e->max = e->slow;
-	if (e->fast > e->max)
-		e->max = e->fast;
-	if (e->current > e->max)
-		e->max = e->current;
+	mem_wss_avg_estimate(&w->avg, (double)t / (double)w->n, t, e);
 }

@@ -140,9 +140,12 @@ struct kvm_vm_params {
 	uint64_t balloon_rate; /* target movement, pages/s (0: at once) */
 	bool balloon_oom;      /* offer F_DEFLATE_ON_OOM */
 	int pin_cpu;	       /* host CPU for every vCPU thread, -1: any */
+	bool dirty_log;	       /* log writes for working-set sampling */
 	FILE *console;	       /* copy of the guest's console, or NULL */
 	bool console_echo;     /* also to stderr, prefixed with the name */
 };
+
+struct kvm_wss;
 
 struct kvm_vm {
 	struct kvm_vm_params p;
@@ -150,6 +153,7 @@ struct kvm_vm {
 	int kvm_fd, vm_fd, mem_fd, stats_fd;
 	uint8_t *ram; /* the memfd, mapped shared */
 	uint64_t ram_size;
+	bool dirty_log; /* KVM logs writes to the slot (manual protect) */
 	unsigned nvcpus;
 	struct kvm_vcpu vcpu[KVM_MAX_VCPUS];
 	/* boot state for vCPU 0, set by the loaders */
@@ -199,6 +203,19 @@ uint64_t kvm_vm_ram_allocated(const struct kvm_vm *vm);
 uint64_t kvm_vm_ram_allocated_range(const struct kvm_vm *vm, uint64_t pfn, uint64_t n);
 /* Free guest frames [pfn, pfn + n): punch a hole in the memfd. 0/-errno. */
 int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n) VMM_MUST_CHECK;
+/*
+ * Dirty logging for working-set sampling, when vm->dirty_log: the slot
+ * logs writes with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and INITIALLY_SET,
+ * so every page starts dirty and writable and costs nothing; only pages
+ * cleared with kvm_vm_dirty_clear are write-protected, and their next
+ * write (one exit) sets their bit again. kvm_vm_dirty_get copies the
+ * bitmap (one bit per page, ram_size / 2^18 words) without clearing it.
+ * Both 0 or -errno; neither waits for a running vCPU.
+ */
+int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap) VMM_MUST_CHECK;
+/* Clear and write-protect the pages of mask in [first, first + 64); first
+ * is a multiple of 64. */
+int kvm_vm_dirty_clear(struct kvm_vm *vm, uint64_t first, uint64_t mask) VMM_MUST_CHECK;
 /* Wall-clock nanoseconds (CLOCK_MONOTONIC). */
 uint64_t kvm_now_ns(void);
 
@@ -285,6 +302,21 @@ void kvm_stats_open(struct kvm_vm *vm);
  * kvm_stats_open opened; never blocks on a running vCPU. 0 or -errno
  * (-ENOTSUP: no binary stats; st is then zero). */
 int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st) VMM_MUST_CHECK;
+
+/* ---- kvm_wss.c -------------------------------------------------------- */
+
+/* A working-set sampler of vm through its dirty log (vm->dirty_log must be
+ * on): `samples` pages per period, the estimator's gains, a seed. NULL with
+ * errno (ENOTSUP: no dirty log; EINVAL: bad parameters; EIO: KVM refused
+ * to clear the log). */
+struct kvm_wss *kvm_wss_create(struct kvm_vm *vm, unsigned samples, double slow_gain,
+			       double fast_gain, uint64_t seed);
+void kvm_wss_destroy(struct kvm_wss *w);
+/* End a period: count the sample's pages written, update the averages,
+ * draw a new sample. 0 or -errno. */
+int kvm_wss_period(struct kvm_wss *w) VMM_MUST_CHECK;
+/* The estimates now (fractions of the guest's pages). 0 or -errno. */
+int kvm_wss_estimate(struct kvm_wss *w, struct mem_wss_estimate *e) VMM_MUST_CHECK;
 
 /* ---- kvm_mode.c ------------------------------------------------------- */
 

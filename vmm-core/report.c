@@ -229,7 +229,7 @@ static int load_timeseries(struct report *r, char *err, size_t errlen)
 static int load_guests(struct report *r, char *err, size_t errlen)
 {
 	char path[4096 + 32];
-	int col[RG_NR], ret;
+	int col[RG_NR], ret, backend = -1;
 	unsigned cap = 0;
 	struct csv *c;
 
@@ -249,6 +249,9 @@ static int load_guests(struct report *r, char *err, size_t errlen)
 				ret = -ENOMEM;
 		if (!r->gcol)
 			ret = -ENOMEM;
+		for (unsigned i = 0; ret >= 0 && i < r->ngcols; i++)
+			if (!strcmp(r->gcol[i], "backend"))
+				backend = (int)i;
 	}
 	while (ret >= 0 && (ret = csv_next(c, err, errlen)) > 0) {
 		struct report_guest *g;
@@ -276,6 +279,8 @@ static int load_guests(struct report *r, char *err, size_t errlen)
 				ret = -ENOMEM;
 		if (!g->field)
 			ret = -ENOMEM;
+		else if (backend >= 0 && !strcmp(g->field[backend], "kvm"))
+			r->wall = true;
 	}
 	if (ret == -ENOMEM)
 		rep_err(err, errlen, "%s: out of memory", path);

@@ -35,6 +35,8 @@
 
 #define BIN_MAX_TIMES	 4000 /* level samples per figure */
 #define RATE_BINS_MAX	 400  /* bins of the rate figure */
+/* what time_ms counts: the soft backend's modeled time, KVM's wall time */
+#define TIME_KIND(r) ((r)->wall ? "wall" : "modeled")
 #define GUESTS_MAX_LINES 12   /* beyond: total and min/max band */
 #define XTICS_MAX	 40   /* guest labels on bar charts */
 #define MIB(pages)	 ((pages) / 256.0)
@@ -235,7 +237,7 @@ static int fig_memory(const struct report *r, FILE *dat, FILE *gp)
 	}
 	free(b);
 	gp_begin(gp, "memory", "Host memory by guest p2m state, all guests (stacked)");
-	fprintf(gp, "set xlabel 'modeled time (ms)'\n"
+	fprintf(gp, "set xlabel '%s time (ms)'\n"
 		    "set ylabel 'memory (MiB)'\n"
 		    "set yrange [0:*]\n"
 		    "set style fill solid 0.8 noborder\n"
@@ -250,7 +252,8 @@ static int fig_memory(const struct report *r, FILE *dat, FILE *gp)
 		    "  '' using 1:2 with filledcurves x1 lc rgb '#4e79a7' "
 		    "title 'resident (private host frames)', \\\n"
 		    "  '' using 1:7 with lines lw 2 lc rgb '#000000' title 'host frames used', \\\n"
-		    "  '' using 1:8 with lines lw 2 dt 2 lc rgb '#b07aa1' title 'host RSS'\n");
+		    "  '' using 1:8 with lines lw 2 dt 2 lc rgb '#b07aa1' title 'host RSS'\n",
+		TIME_KIND(r));
 	gp_end(gp);
 	return 0;
 }
@@ -258,7 +261,7 @@ static int fig_memory(const struct report *r, FILE *dat, FILE *gp)
 static int fig_guests(const struct report *r, FILE *dat, FILE *gp)
 {
 	gp_begin(gp, "guests", "Resident memory per guest");
-	fputs("set xlabel 'modeled time (ms)'\nset yrange [0:*]\n", gp);
+	fprintf(gp, "set xlabel '%s time (ms)'\nset yrange [0:*]\n", TIME_KIND(r));
 	if (r->nseries <= GUESTS_MAX_LINES) {
 		fputs("# one block per guest (gnuplot index i): time_ms resident_mib\n", dat);
 		fputs("set ylabel 'resident (MiB)'\nplot ", gp);
@@ -372,8 +375,8 @@ static int fig_faults(const struct report *r, FILE *dat, FILE *gp)
 	free(acc);
 	gp_begin(gp, "faults", "Guest paging activity, all guests");
 	fprintf(gp,
-		"set xlabel 'modeled time (ms)'\n"
-		"set ylabel 'events per modeled ms (bins of %.3g ms)'\n"
+		"set xlabel '%s time (ms)'\n"
+		"set ylabel 'events per %s ms (bins of %.3g ms)'\n"
 		"set yrange [0:*]\n"
 		"plot 'faults.dat' using 1:2 with lines lw 2 lc rgb '#4e79a7' "
 		"title 'guest page faults', \\\n"
@@ -381,7 +384,7 @@ static int fig_faults(const struct report *r, FILE *dat, FILE *gp)
 		"\\\n"
 		"  '' using 1:4 with lines lw 2 dt 2 lc rgb '#59a14f' "
 		"title 'guest swap-ins (pages)'\n",
-		w);
+		TIME_KIND(r), TIME_KIND(r), w);
 	gp_end(gp);
 	return 0;
 }

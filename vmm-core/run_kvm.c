@@ -5,31 +5,29 @@
  * does not schedule: it starts every guest, then wakes every sample period
  * (sample_ms of wall time, at least KVM_MIN_SAMPLE_MS) to
  *
- *   1. set balloon targets (the policy below) when [host] balloon = on,
- *      move the rate-limited targets, and ask each guest for statistics;
+ *   1. run the allocation policy every policy_ms (below), move the
+ *      balloons' rate-limited targets, and ask each guest for statistics;
  *   2. write a timeseries.csv row per guest: its memfd's allocated pages
  *      (what it costs the host), the verified balloon, the guest's own
- *      counters from its balloon statistics, KVM's exit count;
+ *      counters from its balloon statistics, KVM's exit count, and the
+ *      policy's state, targets and working-set estimates;
  *   3. fail a guest that outlived its `timeout`;
  *
  * until every guest has ended. A guest ends well when its kernel resets
  * the machine (reboot=k) after the in-guest program printed "@memvisor
  * done status=0"; a panic, a triple fault, a reset before that line, an
  * unserved exit or the timeout fail it with the reason and its last
- * console line. Each guest's console is kept in DIR/NAME.console.
+ * console line. Each guest's console is kept in DIR/NAME.console. A guest
+ * that ended gives its memory back to the host at once (its memfd is
+ * punched whole), as a powered-off VM does.
  *
- * The policy, until the ESX policy of the balloon issue replaces it: when
- * the guests' configured memory exceeds the host budget, each gets an
- * allocation by water-filling the budget in proportion to its shares,
- * never below its min nor above its demand (its memory in use, from its
- * balloon statistics: MemTotal - MemAvailable less the balloon, plus an
- * eighth for headroom, at least 16 MiB); what a guest does not need goes
- * to the others up to their max. Its balloon target is its memory minus
- * that allocation. Before a guest has reported statistics (it is still
- * booting) its demand is what its memfd holds, plus the same headroom.
- * Targets move in steps of 1/32 of a guest's memory (hysteresis), and to
- * 0 for everyone when all guests fit the budget. Ballooning is the only reclamation on KVM for now:
- * sharing and host swapping of KVM guest memory come later.
+ * The policy is ESX's (mem/policy.c), fed as reclaim.c feeds it for soft
+ * guests but from what KVM shows: P is the memfd's allocated pages, demand
+ * P plus the balloon, active the working-set estimate sampled through the
+ * dirty log (kvm_wss.c: pages written, not read), free memory the budget
+ * less what the guests hold, the idle tax and the thresholds from [host].
+ * Ballooning is the only reclamation on KVM for now, in every state:
+ * sharing and host swapping of KVM guest memory come in a later issue.
  *
  * What the files hold for a kvm guest: time_ms is wall time since the
  * start; host_frames and resident are the memfd's allocated pages;
@@ -41,6 +39,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -49,6 +48,7 @@
 #include <unistd.h>
 
 #include "vmm-core/kvm_internal.h"
+#include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
 
 #define KVM_MIN_SAMPLE_MS 50.0
@@ -62,8 +62,14 @@ struct kguest {
 	uint64_t boot_ns;  /* when its userspace said hello, 0 before */
 	uint64_t alloc;	   /* memfd pages at the last sample */
 	uint64_t peak;	   /* highest alloc */
-	uint64_t demand;   /* policy: pages it needs */
-	uint64_t alloc_to; /* policy: pages it gets */
+	uint64_t end_alloc; /* memfd pages when it ended (then freed) */
+	/* policy */
+	struct kvm_wss *wss; /* NULL: no estimate (no dirty log) */
+	struct mem_wss_estimate ws;
+	uint64_t ws_start; /* when the sampler's period began */
+	uint64_t target;   /* allocation target, pages */
+	double rho;	   /* shares per page at its allocation */
+	unsigned pi;	   /* its index in krunner.pg this tick */
 	struct kvm_stats st;
 	int stats_err; /* kvm_stats_read's last result */
 	char err[768];
@@ -75,6 +81,11 @@ struct krunner {
 	struct kguest *g;
 	unsigned n;
 	const char *mode; /* the host's paging mode */
+	struct mem_policy_params pp;
+	struct mem_policy_guest *pg; /* one per guest */
+	enum mem_rstate state;
+	uint64_t transitions, freep;
+	uint64_t policy_ns; /* the last policy tick */
 	uint64_t t0;
 	uint64_t peak_rss, peak_frames;
 	FILE *ts;
@@ -106,119 +117,130 @@ static uint64_t result_u64(struct kvm_vm *k, const char *key)
 
 /* ---- policy --------------------------------------------------------------- */
 
-static uint64_t demand_of(struct kguest *g)
+/* Pages the guest holds on the host: its memfd's allocated blocks (a
+ * ballooned frame is a hole, so it is not among them). */
+static uint64_t held(struct kguest *g)
 {
-	const struct vmm_guest_cfg *c = g->vm->cfg;
-	uint64_t lo = c->min >> 12, hi = c->max >> 12, used, want;
+	return kvm_vm_ram_allocated(g->k) >> 12;
+}
+
+/* The working-set estimate (a fraction of the guest's pages): the dirty-log
+ * sampler's, a new period every ws_period_ms of wall time. 1 (no idle tax)
+ * while nothing is known or where the kernel has no dirty log. */
+static double active_of(struct krunner *rn, struct kguest *g, uint64_t now)
+{
+	const struct vmm_host_cfg *h = &rn->cfg->host;
+
+	if (!g->wss)
+		return 1;
+	if ((double)(now - g->ws_start) >= h->ws_period_ms * 1e6) {
+		g->ws_start = now;
+		if (kvm_wss_period(g->wss))
+			goto fail;
+	}
+	if (kvm_wss_estimate(g->wss, &g->ws))
+		goto fail;
+	return g->ws.max;
+fail:
+	fprintf(stderr, "guest %s: dirty log: %s: working set no longer sampled\n", g->vm->name,
+		strerror(errno));
+	kvm_wss_destroy(g->wss);
+	g->wss = NULL;
+	return 1;
+}
+
+/*
+ * Move a guest's balloon toward its allocation target (reclaim.c's step 4):
+ * a guest holding `over` pages above its target inflates by that much, one
+ * below deflates (in the high state it only deflates: no reclamation
+ * there). Targets move only in steps worth the guest's work (1/32 of its
+ * memory, at least 4 MiB), or to 0: statistics and working sets wobble
+ * every period, and a balloon that followed every wobble would inflate and
+ * deflate for nothing. A guest that just deflated on OOM is not pushed.
+ */
+static void set_balloon(struct kguest *g, enum mem_rstate st, uint64_t alloc)
+{
+	uint64_t over = alloc > g->target ? alloc - g->target : 0;
+	uint64_t under = g->target > alloc ? g->target - alloc : 0;
+	uint64_t step = (g->vm->cfg->memory >> 12) / 32, want;
 	struct balloon_counters b;
 
 	kvm_dev_balloon_counters(g->k, &b);
-	if (!(b.stats_seen & (1u << BALLOON_S_MEMTOT)) ||
-	    !(b.stats_seen & (1u << BALLOON_S_AVAIL))) {
-		/* not reporting yet (booting): what it holds on the host */
-		used = g->alloc;
-		want = used + (used / 8 > 16 * MIB_PAGES ? used / 8 : 16 * MIB_PAGES);
-	} else {
-		used = b.stats[BALLOON_S_MEMTOT] > b.stats[BALLOON_S_AVAIL]
-			   ? (b.stats[BALLOON_S_MEMTOT] - b.stats[BALLOON_S_AVAIL]) >> 12
-			   : 0;
-		/* with deflate-on-OOM, Linux counts the balloon as used memory */
-		if (b.features & BALLOON_FEATURE(BALLOON_F_DEFLATE_ON_OOM))
-			used = used > b.actual ? used - b.actual : 0;
-		want = used + (used / 8 > 16 * MIB_PAGES ? used / 8 : 16 * MIB_PAGES);
-	}
-	return want < lo ? lo : want > hi ? hi : want;
-}
-
-/* Water-fill `budget` pages over the guests by shares, each capped at
- * cap(i) (demand, then max) and starting from min. */
-static void water_fill(struct krunner *rn, uint64_t budget, bool to_max)
-{
-	bool active[rn->n];
-	uint64_t left = budget;
-	unsigned nact = 0;
-
-	for (unsigned i = 0; i < rn->n; i++) {
-		uint64_t cap = to_max ? rn->g[i].vm->cfg->max >> 12 : rn->g[i].demand;
-
-		active[i] = !rn->g[i].done && rn->g[i].alloc_to < cap;
-		nact += active[i];
-		left -= rn->g[i].done ? 0 : rn->g[i].alloc_to;
-	}
-	while (nact && left) {
-		uint64_t shares = 0, given = 0;
-		bool capped = false;
-
-		for (unsigned i = 0; i < rn->n; i++)
-			shares += active[i] ? rn->g[i].vm->cfg->shares : 0;
-		for (unsigned i = 0; i < rn->n; i++) {
-			struct kguest *g = &rn->g[i];
-			uint64_t cap = to_max ? g->vm->cfg->max >> 12 : g->demand;
-			uint64_t give =
-			    (uint64_t)((double)left * (double)g->vm->cfg->shares / (double)shares);
-
-			if (!active[i])
-				continue;
-			if (g->alloc_to + give >= cap) {
-				give = cap - g->alloc_to;
-				active[i] = false;
-				nact--;
-				capped = true;
-			}
-			g->alloc_to += give;
-			given += give;
-		}
-		left -= given;
-		if (!capped)
-			break; /* shares divided what was left */
-	}
-}
-
-/* Move a guest's target only by steps worth the guest's work (1/32 of its
- * memory, at least 4 MiB), or to 0: statistics wobble every sample, and a
- * balloon that follows every wobble inflates and deflates for nothing. */
-static void set_target(struct kguest *g, uint64_t target)
-{
-	struct balloon_counters b;
-	uint64_t step = (g->vm->cfg->memory >> 12) / 32;
-
-	kvm_dev_balloon_counters(g->k, &b);
+	want = b.actual + (st == MEM_RSTATE_HIGH ? 0 : over);
+	want = want > under ? want - under : 0;
+	if (b.deflated_unasked && want > b.actual && b.target > b.actual)
+		want = b.actual;
 	if (step < 4 * MIB_PAGES)
 		step = 4 * MIB_PAGES;
-	if ((target > b.wanted ? target - b.wanted : b.wanted - target) >= step ||
-	    (!target && b.wanted))
-		kvm_dev_balloon_target(g->k, target);
+	if ((want > b.wanted ? want - b.wanted : b.wanted - want) >= step || (!want && b.wanted))
+		kvm_dev_balloon_target(g->k, want);
 }
 
-static void policy(struct krunner *rn, uint64_t elapsed_ns)
+/*
+ * ESX's policy (mem/policy.c), as reclaim.c applies it to soft guests,
+ * with what KVM offers: P is what the guest's memfd holds, demand is P
+ * plus its balloon (what it would take back), active the dirty-log
+ * estimate, and free memory the budget less what all guests hold. Every
+ * reclamation state reclaims by ballooning: host swapping and sharing of
+ * KVM guest memory come in a later issue, so the hard and low states do
+ * what soft does, and nothing is blocked.
+ */
+static void policy(struct krunner *rn, uint64_t now)
 {
-	uint64_t budget = rn->cfg->host.memory >> 12, configured = 0, mins = 0;
+	const struct vmm_host_cfg *h = &rn->cfg->host;
+	uint64_t frames = h->memory >> 12, sum = 0, freep;
+	double reserve, secs = (double)(now - rn->t0) / 1e9;
+	enum mem_rstate st;
+	unsigned n = 0;
 
+	rn->pp.tau = reclaim_tau(rn->cfg, secs);
+	for (unsigned i = 0; i < rn->n; i++) {
+		struct kguest *g = &rn->g[i];
+		struct mem_policy_guest *p = &rn->pg[n];
+		const struct vmm_guest_cfg *c = g->vm->cfg;
+		struct balloon_counters b;
+
+		if (g->done)
+			continue;
+		kvm_dev_balloon_counters(g->k, &b);
+		g->alloc = held(g);
+		p->shares = (double)c->shares;
+		p->min = c->min >> 12;
+		p->max = c->max >> 12;
+		p->alloc = g->alloc;
+		p->demand = g->alloc + b.actual;
+		p->active = active_of(rn, g, now) * (double)(g->k->ram_size >> 12);
+		sum += g->alloc;
+		g->pi = n++;
+	}
+	freep = frames > sum ? frames - sum : 0;
+	st = mem_policy_state(&rn->pp, rn->state, freep, frames);
+	if (st != rn->state) {
+		rn->transitions++;
+		rn->state = st;
+	}
+	rn->freep = freep;
+	/* the guests may hold together the budget less the high threshold's
+	 * free memory (reclaim.c's sum + free - reserve; here sum can exceed
+	 * the budget, which only the balloons enforce) */
+	reserve = rn->pp.threshold[MEM_RSTATE_HIGH] * (double)frames;
+	mem_policy_targets(&rn->pp, rn->pg, n, (uint64_t)((double)frames - reserve));
 	for (unsigned i = 0; i < rn->n; i++) {
 		struct kguest *g = &rn->g[i];
 
 		if (g->done)
 			continue;
-		configured += g->vm->cfg->memory >> 12;
-		mins += g->vm->cfg->min >> 12;
-		g->demand = demand_of(g);
-		g->alloc_to = g->vm->cfg->min >> 12;
+		g->target = rn->pg[g->pi].target;
+		g->rho = rn->pg[g->pi].rho;
+		if (h->balloon)
+			set_balloon(g, st, g->alloc);
 	}
-	if (rn->cfg->host.balloon && configured > budget) {
-		water_fill(rn, budget > mins ? budget : mins, false);
-		water_fill(rn, budget > mins ? budget : mins, true);
-		for (unsigned i = 0; i < rn->n; i++) {
-			struct kguest *g = &rn->g[i];
-			uint64_t pages = g->vm->cfg->memory >> 12;
+}
 
-			if (!g->done)
-				set_target(g, pages > g->alloc_to ? pages - g->alloc_to : 0);
-		}
-	} else if (rn->cfg->host.balloon) {
-		for (unsigned i = 0; i < rn->n; i++)
-			if (!rn->g[i].done)
-				set_target(&rn->g[i], 0); /* everyone fits: no balloon */
-	}
+/* Every sample: the balloons' rate-limited targets move, and the guests
+ * are asked for statistics. */
+static void balloons_move(struct krunner *rn, uint64_t elapsed_ns)
+{
 	for (unsigned i = 0; i < rn->n; i++)
 		if (!rn->g[i].done) {
 			kvm_dev_balloon_tick(rn->g[i].k, elapsed_ns);
@@ -239,7 +261,8 @@ static void counts(struct kguest *g, struct kcounts *c, bool final)
 
 	kvm_dev_balloon_counters(g->k, &b);
 	c->pages = g->k->ram_size >> 12;
-	c->alloc = kvm_vm_ram_allocated(g->k) >> 12;
+	/* a guest that ended holds nothing; its summary says what it held */
+	c->alloc = !g->done ? held(g) : final ? g->end_alloc : 0;
 	c->actual = b.actual;
 	c->target = b.target;
 	/* a ballooned frame holds no memory: the states add up */
@@ -266,7 +289,7 @@ static void sample(struct krunner *rn, uint64_t now)
 	uint64_t frames = 0, rss = mem_rss_bytes();
 
 	for (unsigned i = 0; i < rn->n; i++) {
-		rn->g[i].alloc = kvm_vm_ram_allocated(rn->g[i].k) >> 12;
+		rn->g[i].alloc = held(&rn->g[i]);
 		frames += rn->g[i].alloc;
 		if (rn->g[i].alloc > rn->g[i].peak)
 			rn->g[i].peak = rn->g[i].alloc;
@@ -276,16 +299,29 @@ static void sample(struct krunner *rn, uint64_t now)
 	rn->peak_rss = rss > rn->peak_rss ? rss : rn->peak_rss;
 	rn->peak_frames = frames > rn->peak_frames ? frames : rn->peak_frames;
 	for (unsigned i = 0; i < rn->n; i++) {
+		struct kguest *g = &rn->g[i];
+		struct balloon_counters b;
 		struct kcounts c;
+		double pages;
 
-		counts(&rn->g[i], &c, false);
+		counts(g, &c, false);
+		kvm_dev_balloon_counters(g->k, &b);
+		pages = (double)c.pages;
 		fprintf(rn->ts,
 			"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
 			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,%" PRIu64 ",0,%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,0\n",
-			(double)(now - rn->t0) / 1e6, rn->g[i].vm->name, c.accesses, c.untouched,
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,0",
+			(double)(now - rn->t0) / 1e6, g->vm->name, c.accesses, c.untouched,
 			c.alloc, c.actual, c.free_pages, c.faults, c.swap_outs, c.swap_ins, c.exits,
 			c.target, c.actual, frames, rss, rn->mode);
+		/* the policy's columns; ws_true is the soft guest's own count */
+		fprintf(rn->ts,
+			",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.0f,%.0f,,%.6g,%.2f,%" PRIu64
+			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,0,0,0,0\n",
+			(int)rn->state, rn->freep, c.alloc, g->done ? 0 : g->target,
+			g->ws.max * pages, g->ws.slow * pages, g->ws.fast * pages,
+			g->ws.current * pages, isfinite(g->rho) ? g->rho : 0.0, rn->pp.tau * 100,
+			b.wanted, b.guest_actual, b.inflated, b.deflated, b.deflated_unasked);
 	}
 }
 
@@ -297,10 +333,17 @@ static void judge(struct krunner *rn, struct kguest *g)
 	int end = atomic_load(&k->end);
 	char buf[96];
 	const char *st = kvm_dev_result(k, "status", buf, sizeof(buf));
+	int r;
 
 	g->done = true;
 	g->vm->done = true;
 	g->stats_err = kvm_stats_read(k, &g->st);
+	/* a guest that ended gives its memory back to the host at once, as a
+	 * powered-off VM does; what it held is reported */
+	g->end_alloc = held(g);
+	r = kvm_vm_discard(k, 0, k->ram_size >> 12);
+	if (r)
+		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));
 	if (end == KVM_END_RESET && k->res.done && st && !strcmp(st, "0")) {
 		g->ok = true;
 	} else if (end == KVM_END_RESET && k->res.done) {
@@ -405,7 +448,15 @@ static void json_guest(FILE *f, struct krunner *rn, struct kguest *g)
 	JU(f, "ring_errors", b.ring_errors), fputs(", ", f);
 	JU(f, "resets", b.resets), fputs(", ", f);
 	JU(f, "stats_updates", b.stats_updates), fputs(", ", f);
-	JU(f, "features", b.features), fputs("},\n     \"guest\": {\"uname\": ", f);
+	JU(f, "features", b.features), fputs("},\n     ", f);
+	JU(f, "alloc_target", g->target), fputs(", ", f);
+	fprintf(f, "\"shares_per_page\": %.6g, ", isfinite(g->rho) ? g->rho : 0.0);
+	fprintf(f,
+		"\"working_set\": {\"source\": \"%s\", \"estimate_pages\": %.0f, \"slow\": %.4f, "
+		"\"fast\": %.4f, \"current\": %.4f, \"periods\": %" PRIu64 "},\n     ",
+		g->ws.periods || g->wss ? "dirty log (pages written)" : "none",
+		g->ws.max * (double)n.pages, g->ws.slow, g->ws.fast, g->ws.current, g->ws.periods);
+	fputs("\"guest\": {\"uname\": ", f);
 	output_json_str(f, kvm_dev_result(k, "uname", buf, sizeof(buf)) ? buf : "");
 	fputs(", ", f);
 	JU(f, "memtotal_kb", result_u64(k, "meminfo_total_kb")), fputs(", ", f);
@@ -452,6 +503,12 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 	JU(f, "pages_shared", 0), fputs(", ", f);
 	JU(f, "pages_sharing", 0), fputs(", ", f);
 	JU(f, "guests", rn->n), fputs(",\n    ", f);
+	fputs("\"reclamation\": {\"state\": ", f);
+	output_json_str(f, mem_rstate_name(rn->state));
+	fputs(", ", f);
+	JU(f, "transitions", rn->transitions), fputs(", ", f);
+	fprintf(f, "\"idle_tax\": %.2f, \"by\": \"%s\"},\n    ", rn->pp.tau,
+		rn->cfg->host.balloon ? "balloon" : "none");
 	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": 0},\n  \"guests\": [\n", wall);
 	for (unsigned i = 0; i < rn->n; i++) {
 		json_guest(f, rn, &rn->g[i]);
@@ -481,23 +538,28 @@ static int write_guests_csv(struct krunner *rn, const char *path)
 	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
 	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
 	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
-	      "shadow_accesses\n",
+	      "shadow_accesses",
 	      f);
+	output_policy_guests_header(f);
+	fputc('\n', f);
 	for (unsigned i = 0; i < rn->n; i++) {
 		struct kguest *g = &rn->g[i];
+		struct balloon_counters b;
 		struct kcounts c;
 
 		counts(g, &c, true);
+		kvm_dev_balloon_counters(g->k, &b);
 		fprintf(f,
 			"%s,kvm,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
 			",0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",0,0,0,0,0,0,0,0,0,%s,%s,0,0,0,0,0,0,0,0\n",
+			",0,0,0,0,0,0,0,0,0,%s,%s,0,0,0,0,0,0,0,0"
+			",0,0,0,0,0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
 			g->vm->name, rn->mode, c.pages, c.untouched, c.alloc, c.actual, c.accesses,
 			c.exits, c.faults, c.swap_outs, c.swap_ins,
 			!rn->o->verify || !g->ok ? ""
 			: g->vm->verified	 ? "yes"
 						 : "no",
-			rn->mode);
+			rn->mode, b.target, b.inflated, b.deflated, g->target);
 	}
 	if (ferror(f) | fclose(f)) {
 		unlink(tmp);
@@ -523,8 +585,12 @@ static int setup(struct krunner *rn)
 		}
 	}
 	rn->g = calloc(rn->cfg->nguests, sizeof(*rn->g));
-	if (!rn->g)
+	rn->pg = calloc(rn->cfg->nguests, sizeof(*rn->pg));
+	if (!rn->g || !rn->pg)
 		return -1;
+	for (int s = 0; s < MEM_RSTATE_NR; s++)
+		rn->pp.threshold[s] = rn->cfg->host.free_pct[s] / 100;
+	rn->pp.tau = reclaim_tau(rn->cfg, 0);
 	for (unsigned i = 0; i < rn->cfg->nguests; i++) {
 		const struct vmm_guest_cfg *c = &rn->cfg->guests[i];
 		struct kguest *g = &rn->g[i];
@@ -550,6 +616,17 @@ static int setup(struct krunner *rn)
 			return -1;
 		}
 		g->k = g->vm->backend;
+		g->rho = INFINITY;
+		g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
+		g->wss = kvm_wss_create(g->k, rn->cfg->host.ws_samples, rn->cfg->host.ws_slow_gain,
+					rn->cfg->host.ws_fast_gain, c->seed * 0x9e3779b97f4a7c15ull + i);
+		if (!g->wss)
+			fprintf(stderr,
+				"guest %s: no working-set sampling (%s): the idle tax sees it "
+				"as all active\n",
+				c->name,
+				errno == ENOTSUP ? "the kernel lacks manual dirty-log protection"
+						 : strerror(errno));
 		rn->n++;
 	}
 	return 0;
@@ -558,12 +635,14 @@ static int setup(struct krunner *rn)
 static void teardown(struct krunner *rn)
 {
 	for (unsigned i = 0; i < rn->n; i++) {
+		kvm_wss_destroy(rn->g[i].wss);
 		rn->g[i].vm->vcpu->destroy(rn->g[i].vm);
 		free(rn->g[i].vm);
 		if (rn->g[i].console)
 			fclose(rn->g[i].console);
 	}
 	free(rn->g);
+	free(rn->pg);
 }
 
 static void sleep_ns(uint64_t ns)
@@ -635,7 +714,11 @@ int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 
 		sleep_ns(period);
 		now = kvm_now_ns();
-		policy(&rn, now - last);
+		if ((double)(now - rn.policy_ns) >= cfg->host.policy_ms * 1e6) {
+			policy(&rn, now);
+			rn.policy_ns = now;
+		}
+		balloons_move(&rn, now - last);
 		last = now;
 		watch(&rn, now);
 		sample(&rn, now);

@@ -109,6 +109,7 @@ struct report {
 	unsigned g_name_col; /* index of 'name' in gcol */
 	struct report_guest *guests;
 	unsigned nguests;
+	bool wall; /* kvm guests: time_ms is wall time, not modeled */
 };
 
 /* The figures report_plot.c makes, by base name ("memory"), in order. */

@@ -86,7 +86,11 @@ modprobe kvm_amd npt="$npt" || echo "NESTED: modprobe kvm_amd failed"
 echo "NESTED: userspace at ${t0}s, kvm_amd npt=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null) requested $npt"
 cd /memvisor
 MEMVISOR_KVM_ECHO=$(arg echo) MEMVISOR_NPT=$npt MEMVISOR_FILTER=$(arg filter) sh tests/kvm/suite.sh build
-echo "NESTED-EXIT: $? after $(cut -d' ' -f1 /proc/uptime)s"
+st=$?
+# the runs' output folders, as a tar on the second serial port
+stty -F /dev/ttyS1 raw -echo 2>/dev/null
+(cd /tmp/memvisor-kvm-suite && tar -cf /dev/ttyS1 $(ls -d two pt boot 2>/dev/null))
+echo "NESTED-EXIT: $st after $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f
 INIT
 chmod +x "$root/init"
@@ -97,11 +101,16 @@ status=0
 for npt in $npts; do
 	log=$O/kvm/nested-npt$npt.log
 	start=$(date +%s)
+	out=$O/kvm/out-npt$npt
+	rm -rf "$out" "$work/ttyS1.tar"
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp 2 \
-		-nographic -no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
+		-nographic -serial mon:stdio -serial "file:$work/ttyS1.tar" \
+		-no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
 		-append "console=ttyS0 quiet panic=-1 memvisor_npt=$npt memvisor_filter=$filter memvisor_echo=${NESTED_ECHO:-}" \
 		</dev/null >"$log" 2>&1 && qst=0 || qst=$?
 	secs=$(($(date +%s) - start))
+	mkdir -p "$out"
+	tar -xf "$work/ttyS1.tar" -C "$out" 2>/dev/null || true
 	[ $qst = 0 ] || echo "run-nested: qemu exited with status $qst$([ $qst = 124 ] && echo " (timeout ${timeout_s}s)")" | tee -a "$log"
 	tr -d '\r' <"$log" | grep -E '^(NESTED|KVM|ok |not ok|[0-9]+%:|#)' || true
 	if tr -d '\r' <"$log" | grep -q "^NESTED-EXIT: 0 " &&
@@ -113,6 +122,16 @@ for npt in $npts; do
 		status=1
 	fi
 done
+# The two-guest run's files make the same report as a soft run's.
+if [ -f "$O/kvm/out-npt1/two/summary.json" ]; then
+	if "$O/memvisor" report "$O/kvm/out-npt1/two" >"$O/kvm/report.out" 2>&1 &&
+		[ -s "$O/kvm/out-npt1/two/report.html" ]; then
+		echo "run-nested: memvisor report of the two-guest run: $O/kvm/out-npt1/two/report.html"
+	else
+		echo "run-nested: memvisor report of the two-guest run failed: $(cat "$O/kvm/report.out")"
+		status=1
+	fi
+fi
 # The same experiment under both modes: the page-table-heavy workload must
 # cost more exits under shadow paging (npt=0) than under nested (npt=1).
 if [ -f "$O/kvm/nested-npt1.log" ] && [ -f "$O/kvm/nested-npt0.log" ] && [ "$npts" = "1 0" ]; then

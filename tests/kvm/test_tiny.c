@@ -201,6 +201,67 @@ START_TEST(many_vms_in_one_process)
 }
 END_TEST
 
+/* The dirty log as the working-set sampler uses it: every bit starts set
+ * with nothing write-protected; cleared pages come back exactly when the
+ * guest writes them; the sampler over the whole guest counts those. */
+START_TEST(dirty_log_working_set)
+{
+	struct kvm_vm_params p = {
+	    .name = "dirty", .memory = 16 * MIB, .vcpus = 1, .pin_cpu = -1, .dirty_log = true};
+	uint64_t bm[(16 * MIB >> 12) / 64], set = 0;
+	struct mem_wss_estimate e;
+	struct kvm_wss *w;
+	struct kvm_vm *vm;
+	char err[512];
+
+	vm = kvm_vm_create(&p, err, sizeof(err));
+	ck_assert_msg(vm != NULL, "%s", err);
+	ck_assert_msg(vm->dirty_log, "no manual dirty-log protection in this kernel");
+	load(vm, KVM_TINY_EXITS);
+	put16(vm, KVM_TINY_PARAMS, 100); /* pages from pfn 0x20 */
+	put16(vm, KVM_TINY_PARAMS + 2, 0);
+	ck_assert_int_eq(kvm_vm_dirty_get(vm, bm), 0);
+	for (unsigned i = 0; i < sizeof(bm) / 8; i++)
+		ck_assert_uint_eq(bm[i], ~0ull); /* initially set */
+	ck_assert_int_eq(kvm_vm_dirty_clear(vm, 3, 1), -EINVAL);
+	ck_assert_int_eq(kvm_vm_dirty_clear(vm, 16 * MIB >> 12, 1), -EINVAL);
+	/* the sampler over all 4096 pages clears every bit */
+	w = kvm_wss_create(vm, 100000, 1, 1, 7);
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(kvm_wss_estimate(w, &e), 0);
+	ck_assert_uint_eq(e.touched, 0);
+	ck_assert(e.max == 1); /* nothing known yet: no tax */
+	run_to_end(vm);
+	ck_assert_int_eq(kvm_vm_dirty_get(vm, bm), 0);
+	for (unsigned pfn = 0x20; pfn < 0x20 + 100; pfn++) {
+		ck_assert(bm[pfn / 64] >> (pfn % 64) & 1); /* the guest's stores */
+		bm[pfn / 64] &= ~(1ull << (pfn % 64));
+	}
+	/* and the pages KVM itself wrote for the guest (seen: 2, in real mode) */
+	printf("dirty log: pages written besides the guest's 100 stores:");
+	for (unsigned i = 0; i < sizeof(bm) / 8; i++)
+		for (uint64_t b = bm[i]; b; b &= b - 1, set++)
+			printf(" %#x", i * 64 + (unsigned)__builtin_ctzll(b));
+	printf("\n");
+	ck_assert_uint_le(set, 4);
+	ck_assert_int_eq(kvm_wss_estimate(w, &e), 0);
+	ck_assert_uint_eq(e.touched, 100 + set);
+	ck_assert_int_eq(kvm_wss_period(w), 0);
+	ck_assert_int_eq(kvm_wss_estimate(w, &e), 0);
+	ck_assert_uint_eq(e.periods, 1);
+	ck_assert(e.slow * 4096 > 99.9 + (double)set && e.slow * 4096 < 100.1 + (double)set);
+	ck_assert(e.current == 0 && e.max == e.slow); /* gain 1, nothing written since */
+	kvm_wss_destroy(w);
+	kvm_vm_destroy(vm);
+	/* without the dirty log there is no sampler */
+	vm = kvm_test_vm("nolog", 16 * MIB, 1, false);
+	errno = 0;
+	ck_assert_ptr_null(kvm_wss_create(vm, 100, 0.1, 0.5, 1));
+	ck_assert_int_eq(errno, ENOTSUP);
+	kvm_vm_destroy(vm);
+}
+END_TEST
+
 START_TEST(bad_params)
 {
 	struct kvm_vm_params p = {.name = "x", .memory = 5 * MIB, .vcpus = 1};
@@ -228,6 +289,7 @@ Suite *kvm_tiny_suite(void)
 	tcase_add_test(tc, balloon_bad_batch_touches_nothing);
 	tcase_add_test(tc, hang_times_out);
 	tcase_add_test(tc, many_vms_in_one_process);
+	tcase_add_test(tc, dirty_log_working_set);
 	tcase_add_test(tc, bad_params);
 	suite_add_tcase(s, tc);
 	return s;
