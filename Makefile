@@ -96,7 +96,7 @@ $(CK)/check_kvm: $(call obj,$(CK),$(KVM_SRCS)) $(CK)/libmemvisor.a
 # and the virtio and zram modules. guest/ replays traces, so traces/ and
 # its libraries (static) come along.
 KVM_DIR := $(O)/kvm
-GUEST_PROG_OBJS := $(call obj,$(O),guest/inguest/memvisor-guest.c \
+GUEST_PROG_OBJS := $(call obj,$(O),$(wildcard guest/inguest/*.c) \
 	$(wildcard guest/*.c mem/*.c traces/*.c))
 $(KVM_DIR)/kernel/version:
 	$(Q)sh scripts/kvm-kernel.sh $(KVM_DIR)/kernel
@@ -111,6 +111,7 @@ kvm-guest: $(KVM_DIR)/guest.cpio.gz
 # Check kills a test after 4 s by default: too tight for sanitized suites on
 # a shared machine. The timeout only catches hangs; tests never time work.
 CK_ENV := CK_DEFAULT_TIMEOUT=600 MEMVISOR_BIN=$(abspath $(CK)/memvisor) MEMVISOR_SRC=$(CURDIR) \
+	MEMVISOR_GUEST_BIN=$(abspath $(KVM_DIR)/memvisor-guest) \
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 
 unit: deps
@@ -118,7 +119,8 @@ unit: deps
 	$(Q)set -e; for t in $(CK_BINS); do echo "== $$t"; $(CK_ENV) $$t; done
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory $(CK_BINS) $(E2E_BIN) $(CK)/memvisor $(FUZZ_BINS) \
+		$(KVM_DIR)/memvisor-guest
 	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
 	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-runs=$(FUZZ_RUNS)"
 	$(Q)$(MAKE) --no-print-directory check-kvm

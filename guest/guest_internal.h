@@ -505,6 +505,21 @@ void guest_replay_fini(struct guest_proc *pr);
  * -errno with the guest failed. */
 int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n,
 		     uint64_t *done) GUEST_MUST_CHECK;
+/* The bytes of the trace workload (guest.h), shared with the in-guest
+ * program of Linux guests (guest/inguest/): n bytes of a store at va whose
+ * word is w (byte i is byte (va + i) & 7 of w, little-endian), and the 4
+ * KiB of a PRIVATE content record with this seed. */
+static inline void guest_replay_store_bytes(uint64_t w, gva_t va, size_t n, uint8_t *buf)
+{
+	unsigned s = (unsigned)(va & 7) * 8;
+	uint64_t v = s ? w >> s | w << (64 - s) : w; /* byte 0 is byte va & 7 of w */
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8)
+		memcpy(buf + i, &v, 8);
+	memcpy(buf + i, &v, n - i);
+}
+void guest_replay_private_page(uint64_t seed, uint8_t *buf);
 /* guest_os_verify for a trace process (verify.c's helpers below). */
 int guest_replay_verify(struct guest_os *g, const struct guest_proc *pr, char *msg,
 			size_t msglen) GUEST_MUST_CHECK;

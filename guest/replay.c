@@ -178,21 +178,7 @@ void guest_replay_fini(struct guest_proc *pr)
 	pr->tr = NULL;
 }
 
-/* n bytes for a store at va whose word is w: byte i is byte (va + i) & 7
- * of w, little-endian, so the word sits at its natural alignment. */
-static inline void replay_store_bytes(uint64_t w, gva_t va, size_t n, uint8_t *buf)
-{
-	unsigned s = (unsigned)(va & 7) * 8;
-	uint64_t v = s ? w >> s | w << (64 - s) : w; /* byte 0 is byte va & 7 of w */
-	size_t i = 0;
-
-	for (; i + 8 <= n; i += 8)
-		memcpy(buf + i, &v, 8);
-	memcpy(buf + i, &v, n - i);
-}
-
-/* The 4 KiB of a PRIVATE content record with this seed. */
-static void replay_private_page(uint64_t seed, uint8_t *buf)
+void guest_replay_private_page(uint64_t seed, uint8_t *buf)
 {
 	struct guest_rng r;
 
@@ -216,7 +202,7 @@ static const uint8_t *replay_content(const struct guest_os *g, const struct trac
 	case TRACE_IMAGE:
 		return lib->data + (r->arg % lib->pages) * MEM_PAGE_SIZE;
 	default:
-		replay_private_page(r->arg, buf);
+		guest_replay_private_page(r->arg, buf);
 		return buf;
 	}
 }
@@ -251,7 +237,7 @@ static inline int replay_one(struct guest_os *g, struct guest_proc *pr, const st
 		if (n > len)
 			n = (size_t)len;
 		if (!content && acc == MMU_WRITE)
-			replay_store_bytes(w, va, n, t->buf);
+			guest_replay_store_bytes(w, va, n, t->buf);
 		e = guest_access(g, pr, va, data, n, acc);
 		if (e)
 			return e;
@@ -334,7 +320,7 @@ static int expect_apply(const struct guest_os *g, const struct guest_proc *pr,
 			if (content)
 				memcpy(p, content, MEM_PAGE_SIZE);
 			else if (store)
-				replay_store_bytes(w, va, n, p + off);
+				guest_replay_store_bytes(w, va, n, p + off);
 		}
 		va += n;
 		len -= n;

@@ -81,8 +81,8 @@ void mem_wss_draw(uint64_t *rng, uint64_t pages, gfn_t *out, unsigned n)
 
 void mem_wss_avg_init(struct mem_wss_avg *a, double slow_gain, double fast_gain)
 {
-	*a = (struct mem_wss_avg){.slow = 1, .fast = 1, .last = 1,
-				  .slow_gain = slow_gain, .fast_gain = fast_gain};
+	*a = (struct mem_wss_avg){
+	    .slow = 1, .fast = 1, .last = 1, .slow_gain = slow_gain, .fast_gain = fast_gain};
 }
 
 void mem_wss_avg_period(struct mem_wss_avg *a, double f)

@@ -640,8 +640,9 @@ static void apply_set(struct parse *p, const char *arg)
 
 /* What only a kvm guest needs; the files themselves are checked when the
  * guest is built (run_kvm.c). */
-static void validate_kvm(struct parse *p, struct vmm_guest_cfg *g)
+static void validate_kvm(struct parse *p, unsigned i)
 {
+	struct vmm_guest_cfg *g = &p->sec[i];
 	const char *s = g->section;
 	enum guest_pattern pat;
 
@@ -655,10 +656,14 @@ static void validate_kvm(struct parse *p, struct vmm_guest_cfg *g)
 		fail(p, s, "vcpus", "must be 1 to 8");
 	else if (!(g->timeout > 0))
 		fail(p, s, "timeout", "must be positive (seconds)");
-	else if (strcmp(g->workload, "ptwrite") && strcmp(g->workload, "none") &&
+	else if (vmm_workload_is_trace(g->workload) && !validate_traces(p, i))
+		return;
+	else if (!vmm_workload_is_trace(g->workload) && strcmp(g->workload, "ptwrite") &&
+		 strcmp(g->workload, "none") &&
 		 (guest_pattern_parse(g->workload, &pat) || pat == GUEST_PAT_SPARSE ||
-		  pat == GUEST_PAT_CHURN))
-		fail(p, s, "workload", "'%s': expected seq, uniform, zipf, ptwrite or none",
+		  pat == GUEST_PAT_CHURN || pat == GUEST_PAT_STEPS))
+		fail(p, s, "workload",
+		     "'%s': on kvm, expected seq, uniform, zipf, ptwrite, none or trace:PATH",
 		     g->workload);
 	else if (g->nswitch_at || g->switch_every)
 		fail(p, s, g->nswitch_at ? "paging_switch_at" : "paging_switch_every",
@@ -704,7 +709,7 @@ static void validate_guest(struct parse *p, unsigned i)
 		else if ((why = config_policy_guest_check(g, p->wss_set[i], &key)))
 			fail(p, s, key, "%s", why);
 		else
-			validate_kvm(p, g);
+			validate_kvm(p, i);
 		return;
 	}
 	why = config_policy_guest_check(g, p->wss_set[i], &key);

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -252,8 +253,105 @@ static void e820_add(uint8_t *zp, uint64_t addr, uint64_t size, uint32_t type)
 	put32(e + 16, type);
 }
 
+/* Append one newc entry (cpio -H newc) to buf at *len; data may be NULL
+ * (a directory). */
+static void cpio_put(uint8_t *buf, size_t *len, const char *name, unsigned mode, const void *data,
+		     size_t size, unsigned ino)
+{
+	size_t nlen = strlen(name) + 1;
+
+	*len += (size_t)sprintf(
+	    (char *)buf + *len, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino,
+	    mode, 0u, 0u, 1u, 0u, (unsigned)size, 0u, 0u, 0u, 0u, (unsigned)nlen, 0u);
+	memcpy(buf + *len, name, nlen);
+	*len += nlen;
+	while (*len % 4)
+		buf[(*len)++] = 0;
+	if (size)
+		memcpy(buf + *len, data, size);
+	*len += size;
+	while (*len % 4)
+		buf[(*len)++] = 0;
+}
+
+/*
+ * The initramfs: the file at initrd, then (4-byte aligned, as the kernel
+ * wants each archive of a concatenated initramfs) an uncompressed newc
+ * archive holding files[] under their names and the folders they name.
+ * The kernel unpacks both into its rootfs, in order.
+ */
+static uint8_t *initramfs(const char *initrd, const struct kvm_boot_file *files, unsigned nfiles,
+			  size_t *len, char *err, size_t errlen)
+{
+	uint8_t *rd = NULL, *data[KVM_BOOT_FILES_MAX] = {0}, *buf;
+	char prev[256] = "";
+	size_t rdlen = 0, dlen[KVM_BOOT_FILES_MAX], total = 1024;
+
+	*len = 0;
+	if (nfiles > KVM_BOOT_FILES_MAX) {
+		snprintf(err, errlen, "more than %u files for the initramfs", KVM_BOOT_FILES_MAX);
+		return NULL;
+	}
+	if (initrd && initrd[0] && !(rd = slurp(initrd, &rdlen, err, errlen)))
+		return NULL;
+	if (!nfiles) {
+		*len = rdlen;
+		return rd;
+	}
+	for (unsigned i = 0; i < nfiles; i++) {
+		data[i] = slurp(files[i].path, &dlen[i], err, errlen);
+		if (!data[i])
+			goto fail;
+		if (dlen[i] > UINT32_MAX) {
+			snprintf(err, errlen, "%s: larger than 4 GiB", files[i].path);
+			goto fail;
+		}
+		total += dlen[i] + 2 * (strlen(files[i].name) + 128);
+	}
+	buf = malloc(rdlen + 4 + total);
+	if (!buf) {
+		snprintf(err, errlen, "initramfs of %zu bytes: out of memory", rdlen + total);
+		goto fail;
+	}
+	if (rdlen)
+		memcpy(buf, rd, rdlen);
+	*len = rdlen;
+	while (*len % 4)
+		buf[(*len)++] = 0;
+	for (unsigned i = 0; i < nfiles; i++) {
+		char dir[256];
+		const char *slash = strrchr(files[i].name, '/');
+
+		/* its folder first, once (one level: "trace/0.mvt") */
+		if (slash && (size_t)(slash - files[i].name) < sizeof(dir)) {
+			snprintf(dir, sizeof(dir), "%.*s", (int)(slash - files[i].name),
+				 files[i].name);
+			if (strcmp(dir, prev))
+				cpio_put(buf, len, dir, 040755, NULL, 0, 2 * i + 1);
+			memcpy(prev, dir, sizeof(prev));
+		}
+		cpio_put(buf, len, files[i].name, 0100644, data[i], dlen[i], 2 * i + 2);
+		free(data[i]);
+	}
+	cpio_put(buf, len, "TRAILER!!!", 0, NULL, 0, 0);
+	free(rd);
+	return buf;
+fail:
+	for (unsigned i = 0; i < nfiles; i++)
+		free(data[i]);
+	free(rd);
+	return NULL;
+}
+
 int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
 		   char *err, size_t errlen)
+{
+	return kvm_boot_linux_files(vm, kernel, initrd, NULL, 0, cmdline, err, errlen);
+}
+
+int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *initrd,
+			 const struct kvm_boot_file *files, unsigned nfiles, const char *cmdline,
+			 char *err, size_t errlen)
 {
 	uint8_t *k = NULL, *rd = NULL, *zp;
 	size_t klen = 0, rdlen = 0, pm_off, hdr_end, clen = strlen(cmdline);
@@ -266,8 +364,8 @@ int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, co
 		return -ENOENT;
 	if (check_header(kernel, k, klen, err, errlen))
 		goto out;
-	if (initrd && initrd[0]) {
-		rd = slurp(initrd, &rdlen, err, errlen);
+	if ((initrd && initrd[0]) || nfiles) {
+		rd = initramfs(initrd, files, nfiles, &rdlen, err, errlen);
 		if (!rd) {
 			r = -ENOENT;
 			goto out;
@@ -286,9 +384,10 @@ int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, co
 			snprintf(
 			    err, errlen,
 			    "guest %s: %llu bytes of memory cannot hold the kernel (%llu bytes "
-			    "with its init area) and %s (%zu bytes)",
+			    "with its init area) and %s%s (%zu bytes)",
 			    vm->name, (unsigned long long)vm->ram_size,
-			    (unsigned long long)(kend - KVM_KERNEL_ADDR), initrd, rdlen);
+			    (unsigned long long)(kend - KVM_KERNEL_ADDR), initrd,
+			    nfiles ? " with its workload's files" : "", rdlen);
 			goto out;
 		}
 	} else if (kend > vm->ram_size) {

@@ -227,6 +227,17 @@ uint64_t kvm_now_ns(void);
  * and what is wrong with it. */
 int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
 		   char *err, size_t errlen) VMM_MUST_CHECK;
+/* The same with files added to the initramfs: an uncompressed newc
+ * archive after the one at initrd, holding each file at its name ("trace/
+ * 0.mvt": one folder level at most). For the trace workload. */
+#define KVM_BOOT_FILES_MAX 16
+struct kvm_boot_file {
+	const char *name; /* in the guest's root */
+	const char *path; /* on the host */
+};
+int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *initrd,
+			 const struct kvm_boot_file *files, unsigned nfiles, const char *cmdline,
+			 char *err, size_t errlen) VMM_MUST_CHECK;
 /* Check that path is a bzImage this loader can boot (64-bit entry, boot
  * protocol 2.12 or later). 0 or -errno with err filled. */
 int kvm_boot_check_kernel(const char *path, char *err, size_t errlen) VMM_MUST_CHECK;

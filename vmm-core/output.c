@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm-core/reclaim_internal.h"
@@ -67,14 +68,13 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 	fputc('\n', f);
 }
 
-/* Open path.tmp for writing; the caller renames it over path when done. */
-static FILE *open_tmp(const char *path, char *tmp, size_t n)
+FILE *output_open_tmp(const char *path, char *tmp, size_t n)
 {
 	snprintf(tmp, n, "%s.tmp", path);
 	return fopen(tmp, "w");
 }
 
-static int close_tmp(FILE *f, const char *tmp, const char *path)
+int output_close_tmp(FILE *f, const char *tmp, const char *path)
 {
 	int bad = ferror(f);
 
@@ -92,13 +92,65 @@ static const char *verified_word(const struct vm *vm, bool verify)
 	return vm->verified ? "yes" : "no";
 }
 
-int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify)
+int output_mkdir_p(const char *dir)
 {
-	char tmp[4200];
-	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+	char buf[4096];
 
-	if (!f)
-		return -errno;
+	snprintf(buf, sizeof(buf), "%s", dir);
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(buf, 0755) && errno != EEXIST)
+				return -errno;
+			*p = '/';
+		}
+	return mkdir(buf, 0755) && errno != EEXIST ? -errno : 0;
+}
+
+int output_ts_open(struct output_ts *ts, const char *dir)
+{
+	int r = output_mkdir_p(dir);
+
+	ts->f = NULL;
+	if (r) {
+		fprintf(stderr, "%s: %s\n", dir, strerror(-r));
+		return r;
+	}
+	snprintf(ts->path, sizeof(ts->path), "%s/timeseries.csv", dir);
+	ts->f = output_open_tmp(ts->path, ts->tmp, sizeof(ts->tmp));
+	if (!ts->f) {
+		r = -errno;
+		fprintf(stderr, "%s: %s\n", ts->tmp, strerror(-r));
+		return r;
+	}
+	output_timeseries_header(ts->f);
+	return 0;
+}
+
+int output_ts_close(struct output_ts *ts)
+{
+	int r;
+
+	if (!ts->f)
+		return 0;
+	r = output_close_tmp(ts->f, ts->tmp, ts->path);
+	ts->f = NULL;
+	if (r)
+		fprintf(stderr, "%s: %s\n", ts->path, strerror(-r));
+	return r;
+}
+
+void output_ts_abandon(struct output_ts *ts)
+{
+	if (!ts->f)
+		return;
+	fclose(ts->f);
+	unlink(ts->tmp);
+	ts->f = NULL;
+}
+
+void output_guests_header(FILE *f)
+{
 	fputs("name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,"
 	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
 	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
@@ -110,6 +162,16 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 	      f);
 	output_policy_guests_header(f);
 	fputc('\n', f);
+}
+
+int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify)
+{
+	char tmp[4200];
+	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
+
+	if (!f)
+		return -errno;
+	output_guests_header(f);
 	for (unsigned i = 0; i < n; i++) {
 		struct vm *vm = vms[i];
 		const uint64_t *s = vm->p2m->count;
@@ -136,13 +198,13 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		output_policy_guests_row(f, vm, &c.cyc);
 		fputc('\n', f);
 	}
-	return close_tmp(f, tmp, path);
+	return output_close_tmp(f, tmp, path);
 }
 
 int output_events_csv(const char *path, struct vm **vms, unsigned n)
 {
 	char tmp[4200];
-	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
 
 	if (!f)
 		return -errno;
@@ -155,7 +217,7 @@ int output_events_csv(const char *path, struct vm **vms, unsigned n)
 				vms[i]->name, e->accesses, e->from, e->to, e->why, e->cost,
 				e->other);
 		}
-	return close_tmp(f, tmp, path);
+	return output_close_tmp(f, tmp, path);
 }
 
 void output_json_str(FILE *f, const char *s)
@@ -309,7 +371,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		   const struct run_host *h, uint64_t seed)
 {
 	char tmp[4200];
-	FILE *f = open_tmp(path, tmp, sizeof(tmp));
+	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
 	double modeled = 0;
 	bool all_ok = true, all_verified = true;
 	uint64_t vmm_frames = 0, rss = mem_rss_bytes();
@@ -352,7 +414,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
 	fputs("  ]\n}\n", f);
-	return close_tmp(f, tmp, path);
+	return output_close_tmp(f, tmp, path);
 }
 
 static int write_all(int fd, const void *buf, size_t len, off_t off)

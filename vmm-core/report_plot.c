@@ -33,12 +33,12 @@
 
 #include "vmm-core/vmm_internal.h"
 
-#define BIN_MAX_TIMES	 4000 /* level samples per figure */
-#define RATE_BINS_MAX	 400  /* bins of the rate figure */
+#define BIN_MAX_TIMES 4000 /* level samples per figure */
+#define RATE_BINS_MAX 400  /* bins of the rate figure */
 /* what time_ms counts: the soft backend's modeled time, KVM's wall time */
-#define TIME_KIND(r) ((r)->wall ? "wall" : "modeled")
-#define GUESTS_MAX_LINES 12   /* beyond: total and min/max band */
-#define XTICS_MAX	 40   /* guest labels on bar charts */
+#define TIME_KIND(r)	 ((r)->wall ? "wall" : "modeled")
+#define GUESTS_MAX_LINES 12 /* beyond: total and min/max band */
+#define XTICS_MAX	 40 /* guest labels on bar charts */
 #define MIB(pages)	 ((pages) / 256.0)
 #define FIG_PATH_MAX	 (sizeof(((struct report *)0)->fig_dir) + 32)
 
@@ -237,22 +237,23 @@ static int fig_memory(const struct report *r, FILE *dat, FILE *gp)
 	}
 	free(b);
 	gp_begin(gp, "memory", "Host memory by guest p2m state, all guests (stacked)");
-	fprintf(gp, "set xlabel '%s time (ms)'\n"
-		    "set ylabel 'memory (MiB)'\n"
-		    "set yrange [0:*]\n"
-		    "set style fill solid 0.8 noborder\n"
-		    "plot 'memory.dat' using 1:($2+$3+$4+$5+$6):($2+$3+$4+$5) with filledcurves "
-		    "lc rgb '#c9c9c9' title 'untouched', \\\n"
-		    "  '' using 1:($2+$3+$4+$5):($2+$3+$4) with filledcurves lc rgb '#59a14f' "
-		    "title 'ballooned', \\\n"
-		    "  '' using 1:($2+$3+$4):($2+$3) with filledcurves lc rgb '#e15759' "
-		    "title 'swapped (host swap)', \\\n"
-		    "  '' using 1:($2+$3):2 with filledcurves lc rgb '#f28e2b' "
-		    "title 'shared (guest pages on shared frames)', \\\n"
-		    "  '' using 1:2 with filledcurves x1 lc rgb '#4e79a7' "
-		    "title 'resident (private host frames)', \\\n"
-		    "  '' using 1:7 with lines lw 2 lc rgb '#000000' title 'host frames used', \\\n"
-		    "  '' using 1:8 with lines lw 2 dt 2 lc rgb '#b07aa1' title 'host RSS'\n",
+	fprintf(gp,
+		"set xlabel '%s time (ms)'\n"
+		"set ylabel 'memory (MiB)'\n"
+		"set yrange [0:*]\n"
+		"set style fill solid 0.8 noborder\n"
+		"plot 'memory.dat' using 1:($2+$3+$4+$5+$6):($2+$3+$4+$5) with filledcurves "
+		"lc rgb '#c9c9c9' title 'untouched', \\\n"
+		"  '' using 1:($2+$3+$4+$5):($2+$3+$4) with filledcurves lc rgb '#59a14f' "
+		"title 'ballooned', \\\n"
+		"  '' using 1:($2+$3+$4):($2+$3) with filledcurves lc rgb '#e15759' "
+		"title 'swapped (host swap)', \\\n"
+		"  '' using 1:($2+$3):2 with filledcurves lc rgb '#f28e2b' "
+		"title 'shared (guest pages on shared frames)', \\\n"
+		"  '' using 1:2 with filledcurves x1 lc rgb '#4e79a7' "
+		"title 'resident (private host frames)', \\\n"
+		"  '' using 1:7 with lines lw 2 lc rgb '#000000' title 'host frames used', \\\n"
+		"  '' using 1:8 with lines lw 2 dt 2 lc rgb '#b07aa1' title 'host RSS'\n",
 		TIME_KIND(r));
 	gp_end(gp);
 	return 0;

@@ -53,23 +53,6 @@ static double now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int mkdir_p(const char *dir)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0755) && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	if (mkdir(buf, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 struct runner {
 	const struct vmm_config *cfg;
 	const struct vmm_run_opts *o;
@@ -78,8 +61,7 @@ struct runner {
 	struct run_host host;
 	struct vmm_reclaim rc;
 	struct guest_library *lib;
-	FILE *ts;
-	char ts_tmp[4200], ts_path[4096];
+	struct output_ts ts;
 	double period; /* sample period, modeled cycles */
 };
 
@@ -89,7 +71,7 @@ static void sample(struct runner *rn, struct vm *vm)
 
 	if (rss > rn->host.peak_rss_bytes)
 		rn->host.peak_rss_bytes = rss;
-	output_timeseries_row(rn->ts, vm, rn->host.pool->used, rss);
+	output_timeseries_row(rn->ts.f, vm, rn->host.pool->used, rss);
 }
 
 static void progress(const struct runner *rn, uint64_t done, uint64_t total, double t0)
@@ -230,7 +212,7 @@ static int finish(struct runner *rn, const char *dir)
 			}
 		}
 		if (rn->o->dump_dir) {
-			r = mkdir_p(rn->o->dump_dir);
+			r = output_mkdir_p(rn->o->dump_dir);
 			if (!r)
 				r = output_dump(rn->o->dump_dir, vm);
 			if (r) {
@@ -351,7 +333,7 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 	struct runner rn = {.cfg = cfg, .o = o};
 	double t0 = now_seconds();
 	struct rusage ru;
-	int status = 1, r;
+	int status = 1;
 	unsigned nkvm = 0;
 
 	for (unsigned i = 0; i < cfg->nguests; i++)
@@ -372,19 +354,8 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 		status = 2;
 		goto out;
 	}
-	r = mkdir_p(o->out_dir);
-	if (r) {
-		fprintf(stderr, "%s: %s\n", o->out_dir, strerror(-r));
+	if (output_ts_open(&rn.ts, o->out_dir))
 		goto out;
-	}
-	snprintf(rn.ts_path, sizeof(rn.ts_path), "%s/timeseries.csv", o->out_dir);
-	snprintf(rn.ts_tmp, sizeof(rn.ts_tmp), "%s.tmp", rn.ts_path);
-	rn.ts = fopen(rn.ts_tmp, "w");
-	if (!rn.ts) {
-		fprintf(stderr, "%s: %s\n", rn.ts_tmp, strerror(errno));
-		goto out;
-	}
-	output_timeseries_header(rn.ts);
 	for (unsigned i = 0; i < rn.n; i++) {
 		sample(&rn, rn.vms[i]);
 		rn.vms[i]->next_sample = 1;
@@ -393,18 +364,11 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 	rn.host.wall_seconds = now_seconds() - t0;
 	if (!getrusage(RUSAGE_SELF, &ru) && (uint64_t)ru.ru_maxrss * 1024 > rn.host.peak_rss_bytes)
 		rn.host.peak_rss_bytes = (uint64_t)ru.ru_maxrss * 1024;
-	if (fclose(rn.ts) || rename(rn.ts_tmp, rn.ts_path)) {
-		rn.ts = NULL;
-		fprintf(stderr, "%s: %s\n", rn.ts_path, strerror(errno));
+	if (output_ts_close(&rn.ts))
 		goto out;
-	}
-	rn.ts = NULL;
 	status = finish(&rn, o->out_dir);
 out:
-	if (rn.ts) {
-		fclose(rn.ts);
-		unlink(rn.ts_tmp);
-	}
+	output_ts_abandon(&rn.ts);
 	teardown(&rn);
 	return status;
 }

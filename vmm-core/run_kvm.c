@@ -59,9 +59,9 @@ struct kguest {
 	struct kvm_vm *k; /* vm->backend */
 	FILE *console;
 	bool done, ok;
-	uint64_t boot_ns;  /* when its userspace said hello, 0 before */
-	uint64_t alloc;	   /* memfd pages at the last sample */
-	uint64_t peak;	   /* highest alloc */
+	uint64_t boot_ns;   /* when its userspace said hello, 0 before */
+	uint64_t alloc;	    /* memfd pages at the last sample */
+	uint64_t peak;	    /* highest alloc */
 	uint64_t end_alloc; /* memfd pages when it ended (then freed) */
 	/* policy */
 	struct kvm_wss *wss; /* NULL: no estimate (no dirty log) */
@@ -88,24 +88,8 @@ struct krunner {
 	uint64_t policy_ns; /* the last policy tick */
 	uint64_t t0;
 	uint64_t peak_rss, peak_frames;
-	FILE *ts;
-	char ts_path[4096], ts_tmp[4200];
+	struct output_ts ts;
 };
-
-static int mkdir_p(const char *dir)
-{
-	char buf[4096];
-
-	snprintf(buf, sizeof(buf), "%s", dir);
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(buf, 0755) && errno != EEXIST)
-				return -errno;
-			*p = '/';
-		}
-	return mkdir(buf, 0755) && errno != EEXIST ? -errno : 0;
-}
 
 static uint64_t result_u64(struct kvm_vm *k, const char *key)
 {
@@ -307,17 +291,18 @@ static void sample(struct krunner *rn, uint64_t now)
 		counts(g, &c, false);
 		kvm_dev_balloon_counters(g->k, &b);
 		pages = (double)c.pages;
-		fprintf(rn->ts,
+		fprintf(rn->ts.f,
 			"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
 			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,%" PRIu64 ",0,%" PRIu64
 			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,0",
-			(double)(now - rn->t0) / 1e6, g->vm->name, c.accesses, c.untouched,
-			c.alloc, c.actual, c.free_pages, c.faults, c.swap_outs, c.swap_ins, c.exits,
+			(double)(now - rn->t0) / 1e6, g->vm->name, c.accesses, c.untouched, c.alloc,
+			c.actual, c.free_pages, c.faults, c.swap_outs, c.swap_ins, c.exits,
 			c.target, c.actual, frames, rss, rn->mode);
 		/* the policy's columns; ws_true is the soft guest's own count */
-		fprintf(rn->ts,
-			",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.0f,%.0f,,%.6g,%.2f,%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,0,0,0,0\n",
+		fprintf(rn->ts.f,
+			",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%.0f,%.0f,%.0f,%.0f,,%.6g,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+			",%" PRIu64 ",%" PRIu64 ",0,0,0,0,0,0\n",
 			(int)rn->state, rn->freep, c.alloc, g->done ? 0 : g->target,
 			g->ws.max * pages, g->ws.slow * pages, g->ws.fast * pages,
 			g->ws.current * pages, isfinite(g->rho) ? g->rho : 0.0, rn->pp.tau * 100,
@@ -478,8 +463,7 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 	bool ok = true, verified = true;
 	uint64_t frames = 0, rss = mem_rss_bytes();
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
+	f = output_open_tmp(path, tmp, sizeof(tmp));
 	if (!f)
 		return -errno;
 	for (unsigned i = 0; i < rn->n; i++) {
@@ -515,33 +499,17 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 		fputs(i + 1 < rn->n ? ",\n" : "\n", f);
 	}
 	fputs("  ]\n}\n", f);
-	if (ferror(f) | fclose(f)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return rename(tmp, path) ? -errno : 0;
+	return output_close_tmp(f, tmp, path);
 }
 
 static int write_guests_csv(struct krunner *rn, const char *path)
 {
 	char tmp[4300];
-	FILE *f;
+	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
 	if (!f)
 		return -errno;
-	fputs("name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,"
-	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
-	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
-	      "modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,"
-	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
-	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
-	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
-	      "shadow_accesses",
-	      f);
-	output_policy_guests_header(f);
-	fputc('\n', f);
+	output_guests_header(f);
 	for (unsigned i = 0; i < rn->n; i++) {
 		struct kguest *g = &rn->g[i];
 		struct balloon_counters b;
@@ -561,11 +529,7 @@ static int write_guests_csv(struct krunner *rn, const char *path)
 						 : "no",
 			rn->mode, b.target, b.inflated, b.deflated, g->target);
 	}
-	if (ferror(f) | fclose(f)) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return rename(tmp, path) ? -errno : 0;
+	return output_close_tmp(f, tmp, path);
 }
 
 /* ---- the run -------------------------------------------------------------- */
@@ -618,8 +582,9 @@ static int setup(struct krunner *rn)
 		g->k = g->vm->backend;
 		g->rho = INFINITY;
 		g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
-		g->wss = kvm_wss_create(g->k, rn->cfg->host.ws_samples, rn->cfg->host.ws_slow_gain,
-					rn->cfg->host.ws_fast_gain, c->seed * 0x9e3779b97f4a7c15ull + i);
+		g->wss =
+		    kvm_wss_create(g->k, rn->cfg->host.ws_samples, rn->cfg->host.ws_slow_gain,
+				   rn->cfg->host.ws_fast_gain, c->seed * 0x9e3779b97f4a7c15ull + i);
 		if (!g->wss)
 			fprintf(stderr,
 				"guest %s: no working-set sampling (%s): the idle tax sees it "
@@ -692,19 +657,8 @@ int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 		teardown(&rn);
 		return 2;
 	}
-	r = mkdir_p(o->out_dir);
-	if (r) {
-		fprintf(stderr, "%s: %s\n", o->out_dir, strerror(-r));
+	if (output_ts_open(&rn.ts, o->out_dir))
 		goto out;
-	}
-	snprintf(rn.ts_path, sizeof(rn.ts_path), "%s/timeseries.csv", o->out_dir);
-	snprintf(rn.ts_tmp, sizeof(rn.ts_tmp), "%s.tmp", rn.ts_path);
-	rn.ts = fopen(rn.ts_tmp, "w");
-	if (!rn.ts) {
-		fprintf(stderr, "%s: %s\n", rn.ts_tmp, strerror(errno));
-		goto out;
-	}
-	output_timeseries_header(rn.ts);
 	rn.t0 = last = kvm_now_ns();
 	if (start(&rn))
 		goto out;
@@ -732,12 +686,8 @@ int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 	}
 	if (o->progress)
 		fputc('\n', stderr);
-	if (fclose(rn.ts) || rename(rn.ts_tmp, rn.ts_path)) {
-		rn.ts = NULL;
-		fprintf(stderr, "%s: %s\n", rn.ts_path, strerror(errno));
+	if (output_ts_close(&rn.ts))
 		goto out;
-	}
-	rn.ts = NULL;
 	status = 0;
 	for (unsigned i = 0; i < rn.n; i++) {
 		if (!rn.g[i].ok)
@@ -762,10 +712,7 @@ int vmm_run_kvm(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 		status = 1;
 	}
 out:
-	if (rn.ts) {
-		fclose(rn.ts);
-		unlink(rn.ts_tmp);
-	}
+	output_ts_abandon(&rn.ts);
 	teardown(&rn);
 	return status;
 }

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "vmm-core/kvm_internal.h"
+#include "vmm-core/vmm_internal.h"
 
 uint64_t kvm_now_ns(void)
 {
@@ -113,8 +114,8 @@ static void dirty_log_enable(struct kvm_vm *vm)
 	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, .args = {want}};
 	int have = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 
-	vm->dirty_log = have > 0 && ((uint64_t)have & want) == want &&
-			!ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	vm->dirty_log =
+	    have > 0 && ((uint64_t)have & want) == want && !ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 }
 
 int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap)
@@ -534,17 +535,40 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 /* The guest's kernel command line: the base, the in-guest program's
  * parameters (memvisor.*, which /init turns into its options), the
  * config's own additions last. */
-static void guest_cmdline(const struct vmm_guest_cfg *g, char *buf, size_t len)
+static void guest_cmdline(const struct vmm_guest_cfg *g, unsigned ntraces, char *buf, size_t len)
 {
+	char wl[64];
+
+	if (ntraces)
+		snprintf(wl, sizeof(wl), "trace memvisor.traces=%u memvisor.loop=%d", ntraces,
+			 g->loop);
+	else
+		snprintf(wl, sizeof(wl), "%.40s", g->workload); /* seq, ..., none */
 	snprintf(buf, len,
 		 "%s memvisor.workload=%s memvisor.wss=%llu memvisor.accesses=%llu "
 		 "memvisor.write_pct=%u memvisor.zipf_theta=%g memvisor.seed=%llu "
 		 "memvisor.content=%s memvisor.zero_pct=%u memvisor.library_pct=%u "
 		 "memvisor.zram=%llu %s",
-		 KVM_LINUX_CMDLINE, g->workload, (unsigned long long)g->wss,
-		 (unsigned long long)g->accesses, g->write_pct, g->zipf_theta,
-		 (unsigned long long)g->seed, g->content, g->zero_pct, g->library_pct,
-		 (unsigned long long)g->guest_swap, g->cmdline);
+		 KVM_LINUX_CMDLINE, wl, (unsigned long long)g->wss, (unsigned long long)g->accesses,
+		 g->write_pct, g->zipf_theta, (unsigned long long)g->seed, g->content, g->zero_pct,
+		 g->library_pct, (unsigned long long)g->guest_swap, g->cmdline);
+}
+
+/* A trace workload's files, for the initramfs as trace/0.mvt, ... */
+struct traces {
+	struct kvm_boot_file f[KVM_BOOT_FILES_MAX];
+	char name[KVM_BOOT_FILES_MAX][32];
+	unsigned n;
+};
+
+static int add_trace(void *ctx, const char *path)
+{
+	struct traces *t = ctx;
+
+	if (t->n == KVM_BOOT_FILES_MAX)
+		return -E2BIG;
+	t->f[t->n].path = strdup(path);
+	return t->f[t->n].path ? (t->n++, 0) : -ENOMEM;
 }
 
 static int kvm_create(struct vm *vm)
@@ -563,6 +587,7 @@ static int kvm_create(struct vm *vm)
 	    .dirty_log = true,
 	};
 	char err[512], cmdline[2048];
+	struct traces tr = {.n = 0};
 	struct kvm_vm *k;
 	int r;
 
@@ -571,8 +596,22 @@ static int kvm_create(struct vm *vm)
 		snprintf(vm->err, sizeof(vm->err), "%.255s", err);
 		return -EINVAL;
 	}
-	guest_cmdline(g, cmdline, sizeof(cmdline));
-	r = kvm_boot_linux(k, g->kernel, g->initrd, cmdline, err, sizeof(err));
+	if (vmm_workload_is_trace(g->workload) && vmm_trace_foreach(g->workload, add_trace, &tr)) {
+		snprintf(vm->err, sizeof(vm->err), "guest %s: more than %u traces", vm->name,
+			 KVM_BOOT_FILES_MAX);
+		for (unsigned i = 0; i < tr.n; i++)
+			free((char *)tr.f[i].path);
+		kvm_vm_destroy(k);
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < tr.n; i++) {
+		snprintf(tr.name[i], sizeof(tr.name[i]), "trace/%u.mvt", i);
+		tr.f[i].name = tr.name[i];
+	}
+	guest_cmdline(g, tr.n, cmdline, sizeof(cmdline));
+	r = kvm_boot_linux_files(k, g->kernel, g->initrd, tr.f, tr.n, cmdline, err, sizeof(err));
+	for (unsigned i = 0; i < tr.n; i++)
+		free((char *)tr.f[i].path);
 	if (r) {
 		snprintf(vm->err, sizeof(vm->err), "%.255s", err);
 		kvm_vm_destroy(k);

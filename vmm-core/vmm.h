@@ -106,7 +106,7 @@ struct vmm_guest_cfg {
 	unsigned nsteps;
 	uint64_t step_accesses; /* steps workload: accesses per step */
 	double step_ms;		/* steps workload: modeled ms per step, if > 0 */
-	bool paging_given;		     /* paging was set explicitly */
+	bool paging_given;	/* paging was set explicitly */
 	/* backend = kvm only */
 	char kernel[512];  /* bzImage path (relative: to the config's folder) */
 	char initrd[512];  /* initramfs path, idem */

@@ -19,9 +19,11 @@
  *             pswpin=N pswpout=N
  *   @memvisor ack=K ... (agent mode: the reply to the K-th command)
  *
- * Workloads: seq, uniform, zipf (guest/), and ptwrite: map, touch and
- * unmap runs of 64 pages, so the guest rewrites page-table entries and
- * flushes TLB entries all the time, the case shadow paging pays for.
+ * Workloads: seq, uniform, zipf (guest/); trace: the binary traces
+ * memvisor put in /trace/ (--traces=N, --loop=0|1), each address space a
+ * process of its own (trace.c); and ptwrite: map, touch and unmap runs of
+ * 64 pages, so the guest rewrites page-table entries and flushes TLB
+ * entries all the time, the case shadow paging pays for.
  *
  * Agent mode (--agent): after the workload, read commands from stdin, one
  * per line, and answer each with an ack line:
@@ -42,7 +44,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "guest/guest_internal.h"
+#include "guest/inguest/inguest.h"
 
 #define CHUNK	   (1u << 20)
 #define MAX_CHUNKS 4096u
@@ -53,7 +55,11 @@ struct opts {
 	uint64_t seed;
 	uint64_t library_pages, library_seed;
 	bool agent;
-	unsigned hold; /* seconds to keep the working set after the run */
+	unsigned hold;	     /* seconds to keep the working set after the run */
+	unsigned traces;     /* trace workload: files in /trace/ */
+	char trace_dir[256]; /* ... or here */
+	bool flip;	     /* tests: a byte flipped before verifying */
+	bool loop;	     /* trace workload: start over until accesses */
 };
 
 struct vmstat {
@@ -173,6 +179,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->library_seed = v;
 		else if (!strcmp(a, "hold") && !parse_size(val, &v))
 			o->hold = (unsigned)v;
+		else if (!strcmp(a, "traces") && !parse_size(val, &v) && v &&
+			 v <= INGUEST_MAX_TRACES)
+			o->traces = (unsigned)v;
+		else if (!strcmp(a, "loop") && !parse_size(val, &v) && v <= 1)
+			o->loop = v;
+		else if (!strcmp(a, "flip") && !parse_size(val, &v) && v <= 1)
+			o->flip = v;
+		else if (!strcmp(a, "trace_dir"))
+			snprintf(o->trace_dir, sizeof(o->trace_dir), "%s", val);
 		else
 			goto bad;
 		continue;
@@ -408,6 +423,25 @@ int main(int argc, char **argv)
 		done = 0;
 	} else if (!strcmp(o.workload, "ptwrite")) {
 		done = run_ptwrite(&o);
+	} else if (!strcmp(o.workload, "trace")) {
+		struct inguest_trace_opts to = {.dir = o.trace_dir[0] ? o.trace_dir : NULL,
+						.ntraces = o.traces,
+						.accesses = o.wp.accesses,
+						.loop = o.loop,
+						.seed = o.seed,
+						.lib = lib,
+						.hold = o.hold,
+						.flip = o.flip};
+		struct inguest_trace_result tr;
+
+		r = inguest_traces(&to, &tr);
+		if (r < 0)
+			printf("@memvisor error=trace detail=\"%s\"\n", tr.err);
+		done = tr.records;
+		bad = tr.mismatches;
+		o.wp.wss_pages = tr.pages;
+		printf("@memvisor trace_procs=%u trace_pages=%llu\n", tr.procs,
+		       (unsigned long long)tr.pages);
 	} else {
 		r = run_generator(&o, lib, &bad);
 		done = r < 0 ? 0 : o.wp.accesses;

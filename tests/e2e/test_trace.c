@@ -201,20 +201,14 @@ static long long lru(const struct seq *s, size_t frames)
 	return faults;
 }
 
-/* valgrind lackey on a real program, its text kept: the binary's
- * convert, info and replay agree with what this file counts. */
-START_TEST(real_trace_agrees)
+/* valgrind lackey on sort: its text as DIR/sort.txt, read into s, and
+ * converted by the binary into DIR/sort.mvt. */
+static void sort_trace(struct seq *s)
 {
-	char logopt[4300], frames[16], *out;
+	char logopt[4300];
 	char *vg[] = {"valgrind", "--tool=lackey", "--trace-mem=yes", logopt, "sort", NULL, NULL};
 	char *conv[] = {(char *)bin(),		"trace", "convert", (char *)at("sort.txt"),
 			(char *)at("sort.mvt"), NULL};
-	char *info[] = {(char *)bin(),		"trace", "info", "--json", "--scan",
-			(char *)at("sort.mvt"), NULL};
-	char *replay[] = {(char *)bin(), "trace", "replay", "--frames", frames,
-			  "--policy",	 "lru",	  "--json", "--verify", (char *)at("sort.mvt"),
-			  NULL};
-	struct seq s;
 	FILE *f = fopen(at("in.txt"), "w");
 
 	for (int i = 0; i < 300; i++)
@@ -223,10 +217,24 @@ START_TEST(real_trace_agrees)
 	vg[5] = (char *)at("in.txt");
 	snprintf(logopt, sizeof(logopt), "--log-file=%s", at("sort.txt"));
 	ck_assert_int_eq(run(vg), 0);
-	read_lackey(at("sort.txt"), &s);
-	ck_assert_int_gt(s.records, 100000);
-
+	read_lackey(at("sort.txt"), s);
+	ck_assert_int_gt(s->records, 100000);
 	ck_assert_int_eq(run(conv), 0);
+}
+
+/* valgrind lackey on a real program, its text kept: the binary's
+ * convert, info and replay agree with what this file counts. */
+START_TEST(real_trace_agrees)
+{
+	char frames[16], *out;
+	char *info[] = {(char *)bin(),		"trace", "info", "--json", "--scan",
+			(char *)at("sort.mvt"), NULL};
+	char *replay[] = {(char *)bin(), "trace", "replay", "--frames", frames,
+			  "--policy",	 "lru",	  "--json", "--verify", (char *)at("sort.mvt"),
+			  NULL};
+	struct seq s;
+
+	sort_trace(&s);
 	ck_assert_msg(run(info) == 0, "%s", slurp(at("stderr")));
 	out = slurp(at("stdout"));
 	ck_assert_int_eq(json_num(out, "records"), s.records);
@@ -246,6 +254,73 @@ START_TEST(real_trace_agrees)
 		ck_assert_ptr_nonnull(strstr(out, "\"verified\": true"));
 		free(out);
 	}
+	free(s.page);
+}
+END_TEST
+
+/* The in-guest program of Linux guests (guest/inguest/), run here on the
+ * host as a plain static program: it replays the same real trace twice,
+ * each copy in a process of its own, touches exactly the pages valgrind's
+ * text names, verifies every page, catches a flipped byte, loops, and
+ * refuses a damaged trace naming it. */
+START_TEST(inguest_replay)
+{
+	const char *g = getenv("MEMVISOR_GUEST_BIN");
+	char acc[48], tdir[4300], want[96], *out;
+	char *argv[] = {(char *)(g ? g : "build/kvm/memvisor-guest"),
+			"--workload=trace",
+			"--traces=2",
+			tdir,
+			acc,
+			"--seed=9",
+			NULL,
+			NULL};
+	struct seq s;
+
+	sort_trace(&s);
+	ck_assert_int_eq(mkdir(at("tr"), 0755), 0);
+	ck_assert_int_eq(link(at("sort.mvt"), at("tr/0.mvt")), 0);
+	ck_assert_int_eq(link(at("sort.mvt"), at("tr/1.mvt")), 0);
+	snprintf(tdir, sizeof(tdir), "--trace_dir=%s", at("tr"));
+	snprintf(acc, sizeof(acc), "--accesses=%lld", s.records);
+	ck_assert_msg(run(argv) == 0, "%s", slurp(at("stdout")));
+	out = slurp(at("stdout"));
+	snprintf(want, sizeof(want), "trace_procs=2 trace_pages=%lld", 2 * distinct(s.page, s.n));
+	ck_assert_msg(strstr(out, want), "%s lacks %s", out, want);
+	snprintf(want, sizeof(want), "accesses=%lld ", 2 * s.records);
+	ck_assert_msg(strstr(out, want) && strstr(out, "verified=yes mismatches=0"), "%s", out);
+	free(out);
+
+	argv[6] = "--flip=1";
+	ck_assert_int_eq(run(argv), 1);
+	out = slurp(at("stdout"));
+	ck_assert_msg(strstr(out, "verified=no mismatches=2"), "%s", out);
+	free(out);
+
+	argv[2] = "--traces=1";
+	argv[6] = "--loop=1";
+	snprintf(acc, sizeof(acc), "--accesses=%lld", 2 * s.records + 12345);
+	ck_assert_int_eq(run(argv), 0);
+	out = slurp(at("stdout"));
+	snprintf(want, sizeof(want), "accesses=%lld ", 2 * s.records + 12345);
+	ck_assert_msg(strstr(out, want) && strstr(out, "verified=yes"), "%s", out);
+	free(out);
+
+	ck_assert_int_eq(unlink(at("tr/0.mvt")), 0);
+	{
+		FILE *in = fopen(at("sort.mvt"), "rb"), *o = fopen(at("tr/0.mvt"), "wb");
+		char buf[4096];
+		size_t n = fread(buf, 1, sizeof(buf), in);
+
+		fwrite(buf, 1, n, o); /* the first 4 KiB only */
+		fclose(in);
+		fclose(o);
+	}
+	argv[6] = NULL;
+	ck_assert_int_ne(run(argv), 0);
+	out = slurp(at("stdout"));
+	ck_assert_msg(strstr(out, "@memvisor error=trace") && strstr(out, "0.mvt"), "%s", out);
+	free(out);
 	free(s.page);
 }
 END_TEST
@@ -409,6 +484,7 @@ Suite *trace_e2e_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, real_trace_agrees);
 	tcase_add_test(tc, record_then_run);
+	tcase_add_test(tc, inguest_replay);
 	tcase_add_test(tc, bad_inputs);
 	tcase_add_test(tc, usage);
 	suite_add_tcase(s, tc);

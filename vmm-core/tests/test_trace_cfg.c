@@ -110,7 +110,33 @@ static const struct {
     {"[guest g]\nworkload = trace:a.mvt\naccesses = 0\n", {"t.ini:3: [guest g] accesses"}},
     {"[guest g]\nworkload = trace:a.mvt\nloop = maybe\n", {"t.ini:3: [guest g] loop"}},
     {"[guest g]\nworkload = trace:t.ini\n", {"t.ini:2:", "not a memvisor trace"}},
+    /* kvm guests: their traces are checked the same way */
+    {"[guest k]\nbackend = kvm\nkernel = /k\ninitrd = /i\nworkload = trace:missing.mvt\n",
+     {"t.ini:5: [guest k] workload", "missing.mvt"}},
+    {"[guest k]\nbackend = kvm\nkernel = /k\ninitrd = /i\nworkload = steps\nsteps = 4M\n",
+     {"[guest k] workload", "on kvm"}},
 };
+
+/* A kvm guest takes trace workloads too: paths and defaults as a soft
+ * guest's (the traces go into its initramfs when it boots). */
+START_TEST(kvm_traces)
+{
+	const char *ini = write_ini("k.ini", "[guest k]\n"
+					     "backend = kvm\n"
+					     "memory = 64M\n"
+					     "kernel = /vmlinuz\n"
+					     "initrd = /guest.cpio.gz\n"
+					     "workload = trace:b.mvt\n");
+	char want[800], err[1024] = "";
+	struct vmm_config cfg;
+
+	ck_assert_msg(vmm_config_load(&cfg, ini, NULL, 0, err, sizeof(err)) == 0, "%s", err);
+	snprintf(want, sizeof(want), "trace:%s/b.mvt", folder);
+	ck_assert_str_eq(cfg.guests[0].workload, want);
+	ck_assert_uint_eq(cfg.guests[0].accesses, 500);
+	vmm_config_free(&cfg);
+}
+END_TEST
 
 START_TEST(errors_name_the_trace)
 {
@@ -136,6 +162,7 @@ Suite *trace_cfg_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, paths_and_defaults);
 	tcase_add_test(tc, set_relative_to_cwd);
+	tcase_add_test(tc, kvm_traces);
 	tcase_add_loop_test(tc, errors_name_the_trace, 0, sizeof(bad) / sizeof(bad[0]));
 	suite_add_tcase(s, tc);
 	return s;
