@@ -18,7 +18,8 @@
 # The npt=1 boot runs the whole suite; the npt=0 boot the part that
 # depends on the paging mode (tests/kvm/suite.sh says which), to stay
 # within 10 minutes on a 2-core machine.
-# Environment: NESTED_TIMEOUT (seconds per boot, default 540),
+# Environment: NESTED_TIMEOUT (seconds per boot, default 540), NESTED_STALL
+#   (seconds without console output that count as a stall, default 150),
 #   NESTED_MEM (default 3G), NESTED_KEEP=1 keeps the work directory.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 timeout_s=${NESTED_TIMEOUT:-540}
+stall_s=${NESTED_STALL:-150}
 mem=${NESTED_MEM:-3G}
 K=$O/kvm/kernel
 ver=$(cat "$K/version")
@@ -102,26 +104,78 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$work/outer.cpio.gz"
 echo "run-nested: outer initramfs $(du -h "$work/outer.cpio.gz" | cut -f1)" >&2
 
-status=0
-for npt in $npts; do
-	log=$O/kvm/nested-npt$npt.log
-	start=$(date +%s)
-	out=$O/kvm/out-npt$npt
-	rm -rf "$out" "$work/ttyS1.tar"
-	# tsc-deadline=off: with it, the outer guest's LAPIC timer in TSC-deadline
-	# mode occasionally never fired again while a KVM guest ran inside
-	# (QEMU 7.2 TCG, emulated SVM): every CPU idle, the run stalled until the
-	# timeout. The one-shot LAPIC timer QEMU emulates instead has not.
+# One boot of the outer guest with kvm_amd npt=$1, its console in $log.
+# QEMU runs in the background while this watches the console: when nothing
+# is printed for $stall_s seconds, the outer guest has stalled. Seen under
+# QEMU 7.2's TCG with emulated SVM in 3 of about 15 boots, at random points
+# of the suite: both outer CPUs in the kernel's idle path with interrupts
+# off, no timer interrupt arriving, so not even the tests' own timeouts
+# fire. Then the outer CPUs' registers go into the log from QEMU's monitor
+# and the boot is stopped; the caller boots again once. Returns 0 when the
+# boot ended by itself, 3 on a stall. nohz=off highres=off keep the outer
+# kernel on a periodic tick, which QEMU re-arms by itself, instead of one-
+# shot timer events that a single lost one leaves unarmed for good.
+boot_outer() {
+	rm -rf "$out" "$work/ttyS1.tar" "$work/monitor.sock"
+	# tsc-deadline=off: the outer guest's TSC-deadline LAPIC timer stopped
+	# firing in such stalls; QEMU's one-shot LAPIC timer is the plainer one
 	timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max,tsc-deadline=off -m "$mem" -smp 2 \
 		-nographic -serial mon:stdio -serial "file:$work/ttyS1.tar" \
-		-no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
 		-monitor "unix:$work/monitor.sock,server=on,wait=off" \
-		-append "console=ttyS0 quiet panic=-1 memvisor_npt=$npt memvisor_filter=$filter memvisor_echo=${NESTED_ECHO:-} memvisor_ck=${NESTED_CK_SUITE:-}" \
-		</dev/null >"$log" 2>&1 && qst=0 || qst=$?
-	secs=$(($(date +%s) - start))
+		-no-reboot -kernel "$K/vmlinuz" -initrd "$work/outer.cpio.gz" \
+		-append "console=ttyS0 quiet panic=-1 nohz=off highres=off memvisor_npt=$1 memvisor_filter=$filter memvisor_echo=${NESTED_ECHO:-} memvisor_ck=${NESTED_CK_SUITE:-}" \
+		</dev/null >"$log" 2>&1 &
+	qpid=$!
+	last=-1
+	quiet=0
+	while kill -0 "$qpid" 2>/dev/null; do
+		sleep 5
+		size=$(wc -c <"$log")
+		if [ "$size" != "$last" ]; then last=$size quiet=0; else quiet=$((quiet + 5)); fi
+		[ "$quiet" -ge "$stall_s" ] || continue
+		echo "run-nested: npt=$1: no console output for ${stall_s}s: the outer guest stalled; its CPUs:" >>"$log"
+		python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(2)
+for c in ("info cpus", "info registers -a"):
+    s.send((c + "\n").encode())
+    time.sleep(1)
+out = b""
+try:
+    while True:
+        d = s.recv(1 << 16)
+        if not d:
+            break
+        out += d
+except OSError:
+    pass
+sys.stdout.write(out.decode(errors="replace"))
+' "$work/monitor.sock" >>"$log" 2>&1 || true
+		kill "$qpid" 2>/dev/null # timeout passes it on to QEMU
+		wait "$qpid" 2>/dev/null
+		return 3
+	done
+	wait "$qpid" && qst=0 || qst=$?
 	mkdir -p "$out"
 	tar -xf "$work/ttyS1.tar" -C "$out" 2>/dev/null || true
 	[ $qst = 0 ] || echo "run-nested: qemu exited with status $qst$([ $qst = 124 ] && echo " (timeout ${timeout_s}s)")" | tee -a "$log"
+	return 0
+}
+
+status=0
+for npt in $npts; do
+	log=$O/kvm/nested-npt$npt.log
+	out=$O/kvm/out-npt$npt
+	start=$(date +%s)
+	if ! boot_outer "$npt"; then
+		mv "$log" "$log.stalled"
+		echo "run-nested: npt=$npt: the outer guest stalled (log $log.stalled); booting it again"
+		start=$(date +%s)
+		boot_outer "$npt" || echo "run-nested: npt=$npt stalled again"
+	fi
+	secs=$(($(date +%s) - start))
 	tr -d '\r' <"$log" | grep -E '^(NESTED|KVM|ok |not ok|[0-9]+%:|#)' || true
 	if tr -d '\r' <"$log" | grep -q "^NESTED-EXIT: 0 " &&
 		tr -d '\r' <"$log" | grep -q "kvm_amd npt=$( [ "$npt" = 1 ] && echo Y || echo N) requested $npt"; then
