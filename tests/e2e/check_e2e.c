@@ -5,120 +5,25 @@
  * independent tool (tools/ptwalk.py), config errors, the report.
  */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "tests/e2e/e2e.h"
 
 static char dir[64];
 static char out[128];
 
-static const char *bin(void)
-{
-	const char *b = getenv("MEMVISOR_BIN");
-
-	return b ? b : "build/check/memvisor";
-}
-
-static const char *src(void)
-{
-	const char *s = getenv("MEMVISOR_SRC");
-
-	return s ? s : ".";
-}
-
 static void setup(void)
 {
-	strcpy(dir, "/tmp/memvisor-e2e-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	e2e_mkdtemp(dir, sizeof(dir), "/tmp/memvisor-e2e-XXXXXX");
 	snprintf(out, sizeof(out), "%s/out", dir);
 }
 
 static void teardown(void)
 {
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		perror("rm");
-}
-
-static const char *write_cfg(const char *name, const char *text)
-{
-	static char path[4200];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	return path;
-}
-
-/* Run argv with stdout and stderr into DIR/stdout and DIR/stderr; return
- * the exit status. */
-static int run(char *const argv[])
-{
-	char o[4200], e[4200];
-	pid_t pid;
-	int st;
-
-	snprintf(o, sizeof(o), "%s/stdout", dir);
-	snprintf(e, sizeof(e), "%s/stderr", dir);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* The whole of file DIR/name (or an absolute path), NUL-terminated. */
-static char *slurp(const char *name)
-{
-	char path[4200];
-	FILE *f;
-	char *buf;
-	long n;
-
-	if (name[0] == '/')
-		snprintf(path, sizeof(path), "%s", name);
-	else
-		snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
-/* The number after "key": in s (the first one from s on). */
-static long long json_num(const char *s, const char *key)
-{
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = strstr(s, pat);
-	ck_assert_msg(p != NULL, "summary lacks %s", key);
-	return atoll(p + strlen(pat));
+	e2e_rmdir(dir);
 }
 
 static const char small[] = "[host]\n"
@@ -145,49 +50,50 @@ static const char small[] = "[host]\n"
 
 START_TEST(test_run_verify)
 {
-	const char *cfg = write_cfg("small.ini", small);
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "--verify", "-q", NULL};
+	const char *cfg = e2e_write(dir, "small.ini", small);
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "--verify", "-q", NULL};
 	char *sum, *ts, *guests, *p;
 	const char *names[] = {"\"web0\"", "\"web1\"", "\"tight\""};
 	int rows = 0;
 
-	ck_assert_int_eq(run(argv), 0);
-	sum = slurp("out/summary.json");
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true"));
-	ck_assert_int_eq(json_num(sum, "budget_bytes"), 64 << 20);
-	ck_assert_int_gt(json_num(sum, "frames_used"), 0);
-	ck_assert_int_gt(json_num(sum, "peak_rss_bytes"), 0);
+	ck_assert_int_eq(e2e_json_num(sum, "budget_bytes"), 64 << 20);
+	ck_assert_int_gt(e2e_json_num(sum, "frames_used"), 0);
+	ck_assert_int_gt(e2e_json_num(sum, "peak_rss_bytes"), 0);
 	/* host RSS and frames in use agree: the pool holds no frame it did
 	 * not hand out, and every frame in use is resident */
-	ck_assert_int_eq(json_num(sum, "pool_resident_frames"), json_num(sum, "frames_used"));
-	ck_assert_int_ge(json_num(sum, "rss_bytes"), json_num(sum, "frames_used") * 4096);
+	ck_assert_int_eq(e2e_json_num(sum, "pool_resident_frames"),
+			 e2e_json_num(sum, "frames_used"));
+	ck_assert_int_ge(e2e_json_num(sum, "rss_bytes"), e2e_json_num(sum, "frames_used") * 4096);
 	for (int i = 0; i < 3; i++) {
 		const char *g = strstr(sum, names[i]);
 		long long pages, sum_states;
 
 		ck_assert_msg(g != NULL, "no guest %s", names[i]);
-		pages = json_num(g, "guest_pages");
-		sum_states = json_num(g, "host_frames") + json_num(g, "pages_sharing") +
-			     json_num(g, "balloon_actual") + json_num(g, "host_swapped") +
-			     json_num(g, "untouched");
+		pages = e2e_json_num(g, "guest_pages");
+		sum_states = e2e_json_num(g, "host_frames") + e2e_json_num(g, "pages_sharing") +
+			     e2e_json_num(g, "balloon_actual") + e2e_json_num(g, "host_swapped") +
+			     e2e_json_num(g, "untouched");
 		ck_assert_int_eq(sum_states, pages);
-		ck_assert_int_gt(json_num(g, "accesses"), 0);
-		ck_assert_int_gt(json_num(g, "tlb_misses"), 0);
-		ck_assert_int_gt(json_num(g, "walk_refs"), 0);
-		ck_assert_int_gt(json_num(g, "nested_fault"), 0);
-		ck_assert_int_gt(json_num(g, "modeled_cycles"), 0);
+		ck_assert_int_gt(e2e_json_num(g, "accesses"), 0);
+		ck_assert_int_gt(e2e_json_num(g, "tlb_misses"), 0);
+		ck_assert_int_gt(e2e_json_num(g, "walk_refs"), 0);
+		ck_assert_int_gt(e2e_json_num(g, "nested_fault"), 0);
+		ck_assert_int_gt(e2e_json_num(g, "modeled_cycles"), 0);
 		ck_assert_ptr_nonnull(strstr(g, "\"verified\": true"));
 	}
 	/* the tight guest's working set exceeds its memory: it swapped */
-	ck_assert_int_gt(json_num(strstr(sum, "\"tight\""), "guest_swap_outs"), 0);
-	ck_assert_int_gt(json_num(strstr(sum, "\"tight\""), "guest_swap_ins"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"tight\""), "guest_swap_outs"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"tight\""), "guest_swap_ins"), 0);
 
-	ts = slurp("out/timeseries.csv");
+	ts = e2e_slurp(e2e_path(dir, "out/timeseries.csv"));
 	ck_assert_ptr_nonnull(strstr(ts, "time_ms,guest,accesses,untouched,resident"));
 	for (p = ts; (p = strchr(p, '\n')) && p[1]; p++)
 		rows++;
 	ck_assert_int_ge(rows, 6); /* start and end rows of three guests, at least */
-	guests = slurp("out/guests.csv");
+	guests = e2e_slurp(e2e_path(dir, "out/guests.csv"));
 	ck_assert_ptr_nonnull(strstr(guests, "\ntight,soft,nested,512,"));
 	free(sum);
 	free(ts);
@@ -198,13 +104,13 @@ END_TEST
 /* Each timeseries row's p2m states add up to the guest's pages. */
 START_TEST(test_timeseries_invariant)
 {
-	const char *cfg = write_cfg("small.ini", small);
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
+	const char *cfg = e2e_write(dir, "small.ini", small);
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
 	char path[4200], line[1024];
 	FILE *f;
 	int rows = 0;
 
-	ck_assert_int_eq(run(argv), 0);
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
 	snprintf(path, sizeof(path), "%s/timeseries.csv", out);
 	f = fopen(path, "r");
 	ck_assert_ptr_nonnull(f);
@@ -227,17 +133,18 @@ END_TEST
 
 START_TEST(test_deterministic)
 {
-	const char *cfg = write_cfg("small.ini", small);
+	const char *cfg = e2e_write(dir, "small.ini", small);
 	char out2[4300];
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", "--seed", "5", NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "-q",
+			"--seed",	   "5",	  NULL};
 	char *a, *b;
 
-	ck_assert_int_eq(run(argv), 0);
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
 	snprintf(out2, sizeof(out2), "%s2", out);
 	argv[4] = out2;
-	ck_assert_int_eq(run(argv), 0);
-	a = slurp("out/guests.csv");
-	b = slurp("out2/guests.csv");
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	a = e2e_slurp(e2e_path(dir, "out/guests.csv"));
+	b = e2e_slurp(e2e_path(dir, "out2/guests.csv"));
 	ck_assert_str_eq(a, b);
 	free(a);
 	free(b);
@@ -248,27 +155,28 @@ END_TEST
  * count of mapped user pages must equal the guest OS's own count. */
 START_TEST(test_dump_walk)
 {
-	const char *cfg = write_cfg("small.ini", small);
+	const char *cfg = e2e_write(dir, "small.ini", small);
 	char dump[4300], cmd[8800];
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", "--dump", dump, NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "-q",
+			"--dump",	   dump,  NULL};
 	char *sum, *walk;
 	const char *g;
 	long long user, present = 0;
 
 	snprintf(dump, sizeof(dump), "%s/dump", dir);
-	ck_assert_int_eq(run(argv), 0);
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
 	snprintf(cmd, sizeof(cmd), "python3 '%s/tools/ptwalk.py' '%s' tight > '%s/walk.json'",
-		 src(), dump, dir);
+		 e2e_src(), dump, dir);
 	ck_assert_int_eq(system(cmd), 0);
-	walk = slurp("walk.json");
-	sum = slurp("out/summary.json");
+	walk = e2e_slurp(e2e_path(dir, "walk.json"));
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	g = strstr(sum, "\"tight\"");
-	user = json_num(g, "guest_frames_user");
+	user = e2e_json_num(g, "guest_frames_user");
 	for (const char *p = walk; (p = strstr(p, "\"present\": ")); p++)
 		present += atoll(p + 11);
 	ck_assert_int_eq(present, user);
 	ck_assert_ptr_nonnull(strstr(walk, "\"swapped\": "));
-	ck_assert_int_gt(json_num(walk, "swapped"), 0);
+	ck_assert_int_gt(e2e_json_num(walk, "swapped"), 0);
 	free(walk);
 	free(sum);
 }
@@ -326,25 +234,25 @@ static const char modes[] = "[host]\n"
  * switching guest switched 13 times, each an event and a time-series row. */
 START_TEST(test_paging_fidelity)
 {
-	const char *cfg = write_cfg("modes.ini", modes);
+	const char *cfg = e2e_write(dir, "modes.ini", modes);
 	char dump[4300];
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out,
-			"--verify",    "-q",  "--dump",	   dump, NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out,
+			"--verify",	   "-q",  "--dump",    dump, NULL};
 	const char *names[] = {"n", "s", "d", "w"};
 	char path[4400], *mem[4], *sum, *ev, *ts, *p;
 	long long faults = -1;
 	int events = 0, shadow_rows = 0, w_rows = 0;
 
 	snprintf(dump, sizeof(dump), "%s/dump", dir);
-	ck_assert_int_eq(run(argv), 0);
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
 	for (int i = 0; i < 4; i++) {
 		snprintf(path, sizeof(path), "%s/%s.mem", dump, names[i]);
-		mem[i] = slurp(path);
+		mem[i] = e2e_slurp(path);
 	}
 	for (int i = 1; i < 4; i++)
 		ck_assert_msg(!memcmp(mem[0], mem[i], 2048 * 4096), "%s.mem differs from n.mem",
 			      names[i]);
-	sum = slurp("out/summary.json");
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true"));
 	for (int i = 0; i < 4; i++) {
 		char key[16];
@@ -354,22 +262,22 @@ START_TEST(test_paging_fidelity)
 		g = strstr(sum, key);
 		ck_assert_ptr_nonnull(g);
 		if (faults < 0)
-			faults = json_num(g, "guest_page_faults");
-		ck_assert_int_eq(json_num(g, "guest_page_faults"), faults);
+			faults = e2e_json_num(g, "guest_page_faults");
+		ck_assert_int_eq(e2e_json_num(g, "guest_page_faults"), faults);
 	}
-	ck_assert_int_eq(json_num(strstr(sum, "\"w\""), "mode_switches"), 13);
-	ck_assert_int_eq(json_num(strstr(sum, "\"w\""), "mode_switch"), 13);
-	ck_assert_int_eq(json_num(strstr(sum, "\"n\""), "hidden_fault"), 0);
-	ck_assert_int_gt(json_num(strstr(sum, "\"s\""), "hidden_fault"), 0);
-	ck_assert_int_gt(json_num(strstr(sum, "\"s\""), "pt_write"), 0);
-	ev = slurp("out/events.csv");
+	ck_assert_int_eq(e2e_json_num(strstr(sum, "\"w\""), "mode_switches"), 13);
+	ck_assert_int_eq(e2e_json_num(strstr(sum, "\"w\""), "mode_switch"), 13);
+	ck_assert_int_eq(e2e_json_num(strstr(sum, "\"n\""), "hidden_fault"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"s\""), "hidden_fault"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"s\""), "pt_write"), 0);
+	ev = e2e_slurp(e2e_path(dir, "out/events.csv"));
 	ck_assert_ptr_nonnull(strstr(ev, "time_ms,guest,accesses,from,to,why"));
 	ck_assert_ptr_nonnull(strstr(ev, ",w,3000,nested,shadow,every,"));
 	ck_assert_ptr_nonnull(strstr(ev, ",w,6000,shadow,nested,every,"));
 	for (p = ev; (p = strstr(p, ",w,")); p++)
 		events++;
 	ck_assert_int_eq(events, 13);
-	ts = slurp("out/timeseries.csv");
+	ts = e2e_slurp(e2e_path(dir, "out/timeseries.csv"));
 	ck_assert_ptr_nonnull(strstr(ts, "host_rss_bytes,paging,mode_switches"));
 	/* a row right after each switch: 7 of the 13 went to shadow; the
 	 * paging column is the 21st (later columns are appended after it) */
@@ -420,19 +328,19 @@ static const char dynamic[] = "[host]\n"
 
 START_TEST(test_dynamic_policy)
 {
-	const char *cfg = write_cfg("dynamic.ini", dynamic);
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "--verify", "-q", NULL};
+	const char *cfg = e2e_write(dir, "dynamic.ini", dynamic);
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "--verify", "-q", NULL};
 	char *ev, *sum;
 
-	ck_assert_int_eq(run(argv), 0);
-	ev = slurp("out/events.csv");
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	ev = e2e_slurp(e2e_path(dir, "out/events.csv"));
 	ck_assert_ptr_nonnull(strstr(ev, ",tlb,"));
 	ck_assert_ptr_nonnull(strstr(ev, ",nested,shadow,dynamic,"));
 	ck_assert_ptr_null(strstr(ev, ",pt,"));
-	sum = slurp("out/summary.json");
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_ptr_nonnull(strstr(strstr(sum, "\"tlb\""), "\"paging_final\": \"shadow\""));
-	ck_assert_int_eq(json_num(strstr(sum, "\"pt\""), "mode_switches"), 0);
-	ck_assert_int_gt(json_num(strstr(sum, "\"pt\""), "guest_unmaps"), 0);
+	ck_assert_int_eq(e2e_json_num(strstr(sum, "\"pt\""), "mode_switches"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"pt\""), "guest_unmaps"), 0);
 	free(ev);
 	free(sum);
 }
@@ -451,13 +359,13 @@ static const struct {
 
 START_TEST(test_bad_config_exit2)
 {
-	const char *cfg = write_cfg("bad.ini", bad[_i].text);
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
+	const char *cfg = e2e_write(dir, "bad.ini", bad[_i].text);
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
 	struct stat st;
 	char *err;
 
-	ck_assert_int_eq(run(argv), 2);
-	err = slurp("stderr");
+	ck_assert_int_eq(e2e_run(dir, argv), 2);
+	err = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_msg(strstr(err, bad[_i].msg), "stderr '%s' lacks '%s'", err, bad[_i].msg);
 	ck_assert_msg(stat(out, &st) != 0, "a bad config wrote %s", out);
 	free(err);
@@ -466,20 +374,20 @@ END_TEST
 
 START_TEST(test_usage)
 {
-	char *help[] = {(char *)bin(), "--help", NULL};
-	char *run_help[] = {(char *)bin(), "run", "--help", NULL};
-	char *nocmd[] = {(char *)bin(), "fly", NULL};
-	char *missing[] = {(char *)bin(), "run", "/nonexistent.ini", NULL};
+	char *help[] = {(char *)e2e_bin(), "--help", NULL};
+	char *run_help[] = {(char *)e2e_bin(), "run", "--help", NULL};
+	char *nocmd[] = {(char *)e2e_bin(), "fly", NULL};
+	char *missing[] = {(char *)e2e_bin(), "run", "/nonexistent.ini", NULL};
 	char *s;
 
-	ck_assert_int_eq(run(help), 0);
-	ck_assert_int_eq(run(run_help), 0);
-	s = slurp("stdout");
+	ck_assert_int_eq(e2e_run(dir, help), 0);
+	ck_assert_int_eq(e2e_run(dir, run_help), 0);
+	s = e2e_slurp(e2e_path(dir, "stdout"));
 	ck_assert_ptr_nonnull(strstr(s, "--verify"));
 	free(s);
-	ck_assert_int_eq(run(nocmd), 2);
-	ck_assert_int_eq(run(missing), 2);
-	s = slurp("stderr");
+	ck_assert_int_eq(e2e_run(dir, nocmd), 2);
+	ck_assert_int_eq(e2e_run(dir, missing), 2);
+	s = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_ptr_nonnull(strstr(s, "/nonexistent.ini"));
 	free(s);
 }
@@ -487,14 +395,14 @@ END_TEST
 
 START_TEST(test_report)
 {
-	const char *cfg = write_cfg("small.ini", small);
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
-	char *rep[] = {(char *)bin(), "report", out, NULL};
+	const char *cfg = e2e_write(dir, "small.ini", small);
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", out, "-q", NULL};
+	char *rep[] = {(char *)e2e_bin(), "report", out, NULL};
 	char *html;
 
-	ck_assert_int_eq(run(argv), 0);
-	ck_assert_int_eq(run(rep), 0);
-	html = slurp("out/report.html");
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	ck_assert_int_eq(e2e_run(dir, rep), 0);
+	html = e2e_slurp(e2e_path(dir, "out/report.html"));
 	ck_assert_ptr_nonnull(strstr(html, "tight"));
 	ck_assert_ptr_nonnull(strstr(html, ".png"));
 	free(html);

@@ -10,112 +10,26 @@
  */
 #include <check.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include "tests/e2e/e2e.h"
 
 static char dir[64];
 
-static const char *bin(void)
-{
-	const char *b = getenv("MEMVISOR_BIN");
-
-	return b ? b : "build/check/memvisor";
-}
-
 static void setup(void)
 {
-	strcpy(dir, "/tmp/memvisor-policy-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	e2e_mkdtemp(dir, sizeof(dir), "/tmp/memvisor-policy-XXXXXX");
 }
 
 static void teardown(void)
 {
-	char cmd[128], mnt[128];
-
-	snprintf(mnt, sizeof(mnt), "%s/small", dir);
-	umount2(mnt, MNT_DETACH); /* the full-disk test's tmpfs, if any */
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		perror("rm");
-}
-
-/* DIR/name; valid for the next 15 calls. */
-static const char *path(const char *name)
-{
-	static char p[16][256];
-	static int n;
-
-	n = (n + 1) % 16;
-	snprintf(p[n], sizeof(p[n]), "%s/%s", dir, name);
-	return p[n];
-}
-
-static const char *write_cfg(const char *text)
-{
-	const char *p = path("t.ini");
-	FILE *f = fopen(p, "w");
-
-	ck_assert_ptr_nonnull(f);
-	fputs(text, f);
-	fclose(f);
-	return p;
-}
-
-/* Run argv in DIR, stdout and stderr to DIR/stdout and DIR/stderr. */
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	int st;
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fo = open(path("stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int fe = open(path("stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		if (chdir(dir))
-			_exit(126);
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "%s: %s", p, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
-/* The number after "key": in s from s on. */
-static long long num(const char *s, const char *key)
-{
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = strstr(s, pat);
-	ck_assert_msg(p != NULL, "no %s", key);
-	return atoll(p + strlen(pat));
+	umount2(e2e_path(dir, "small"), MNT_DETACH); /* the full-disk test's tmpfs, if any */
+	e2e_rmdir(dir);
 }
 
 /* The summary object of guest `name`. */
@@ -194,24 +108,24 @@ static const char *const modes[] = {"nested", "shadow", "dynamic"};
 
 START_TEST(three_times_overcommit_verifies)
 {
-	const char *cfg = write_cfg(pressure);
+	const char *cfg = e2e_write(dir, "t.ini", pressure);
 	char s1[64], s2[64], s3[64];
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", "out",	  "--verify", "-q",
-			"--set",       s1,    "--set",	   s2,	 "--set", s3,	      NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", "out",   "--verify", "-q",
+			"--set",	   s1,	  "--set",     s2,   "--set", s3,	  NULL};
 	char *sum, *ts, *line;
 	int c[7], rows = 0, state_seen[4] = {0};
 
 	snprintf(s1, sizeof(s1), "web.paging=%s", modes[_i]);
 	snprintf(s2, sizeof(s2), "batch.paging=%s", modes[_i]);
 	snprintf(s3, sizeof(s3), "toucher.paging=%s", modes[_i]);
-	ck_assert_msg(run(argv) == 0, "%s", slurp(path("stderr")));
-	ck_assert_int_eq(access(path("host.swap"), F_OK), -1); /* removed */
-	sum = slurp(path("out/summary.json"));
+	ck_assert_msg(e2e_run_in(dir, argv) == 0, "%s", e2e_slurp(e2e_path(dir, "stderr")));
+	ck_assert_int_eq(access(e2e_path(dir, "host.swap"), F_OK), -1); /* removed */
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true,\n  \"host\""));
-	ck_assert_int_gt(num(strstr(sum, "\"swap\""), "swap_outs"), 0);
-	ck_assert_int_gt(num(strstr(sum, "\"swap\""), "swap_ins"), 0);
-	ck_assert_int_gt(num(sum, "pages_sharing"), 0);
-	ck_assert_int_gt(num(strstr(sum, "\"reclamation\""), "transitions"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"swap\""), "swap_outs"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"swap\""), "swap_ins"), 0);
+	ck_assert_int_gt(e2e_json_num(sum, "pages_sharing"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"reclamation\""), "transitions"), 0);
 	ck_assert_ptr_null(strstr(sum, "\"verified\": false"));
 	/* ballooning happened, and every guest's pages add up */
 	{
@@ -221,18 +135,19 @@ START_TEST(three_times_overcommit_verifies)
 		for (unsigned i = 0; i < 6; i++) {
 			const char *g = guest(sum, names[i]);
 
-			inflated += num(g, "inflated");
-			ck_assert_int_eq(num(g, "host_frames") + num(g, "pages_sharing") +
-					     num(g, "balloon_actual") + num(g, "host_swapped") +
-					     num(g, "untouched"),
-					 num(g, "guest_pages"));
-			ck_assert_int_eq(num(g, "balloon_actual"),
-					 num(strstr(g, "\"balloon\""), "actual"));
+			inflated += e2e_json_num(g, "inflated");
+			ck_assert_int_eq(
+			    e2e_json_num(g, "host_frames") + e2e_json_num(g, "pages_sharing") +
+				e2e_json_num(g, "balloon_actual") +
+				e2e_json_num(g, "host_swapped") + e2e_json_num(g, "untouched"),
+			    e2e_json_num(g, "guest_pages"));
+			ck_assert_int_eq(e2e_json_num(g, "balloon_actual"),
+					 e2e_json_num(strstr(g, "\"balloon\""), "actual"));
 		}
 		ck_assert_int_gt(inflated, 0);
 	}
 	/* at every sample: states add up, the host's frames fit its budget */
-	ts = slurp(path("out/timeseries.csv"));
+	ts = e2e_slurp(e2e_path(dir, "out/timeseries.csv"));
 	c[0] = column(ts, "untouched");
 	c[1] = column(ts, "resident");
 	c[2] = column(ts, "shared");
@@ -261,13 +176,13 @@ START_TEST(full_disk_loses_no_page)
 {
 	char cfgtext[1024];
 	const char *cfg;
-	char *argv[] = {(char *)bin(), "run", NULL, "-o", "out", "--verify", "-q", NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", NULL, "-o", "out", "--verify", "-q", NULL};
 	char *err, *sum;
 
-	ck_assert_int_eq(mkdir(path("small"), 0700), 0);
-	ck_assert_msg(mount("tmpfs", path("small"), "tmpfs", 0, "size=256k") == 0,
-		      "cannot mount a 256 KiB tmpfs on %s: %s (the test needs root)", path("small"),
-		      strerror(errno));
+	ck_assert_int_eq(mkdir(e2e_path(dir, "small"), 0700), 0);
+	ck_assert_msg(mount("tmpfs", e2e_path(dir, "small"), "tmpfs", 0, "size=256k") == 0,
+		      "cannot mount a 256 KiB tmpfs on %s: %s (the test needs root)",
+		      e2e_path(dir, "small"), strerror(errno));
 	snprintf(cfgtext, sizeof(cfgtext),
 		 "[host]\n"
 		 "memory = 16M\n"
@@ -280,20 +195,20 @@ START_TEST(full_disk_loses_no_page)
 		 "wss = 12M\n"
 		 "accesses = 200000\n",
 		 dir);
-	cfg = write_cfg(cfgtext);
+	cfg = e2e_write(dir, "t.ini", cfgtext);
 	argv[2] = (char *)cfg;
-	ck_assert_int_eq(run(argv), 1);
-	err = slurp(path("stderr"));
+	ck_assert_int_eq(e2e_run_in(dir, argv), 1);
+	err = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_msg(strstr(err, "No space left on device") && strstr(err, "the run stops") &&
 			  strstr(err, "stays in memory"),
 		      "%s", err);
-	sum = slurp(path("out/summary.json"));
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_ptr_nonnull(strstr(sum, "\"status\": \"failed\""));
 	ck_assert_ptr_nonnull(strstr(sum, "No space left on device"));
-	ck_assert_int_gt(num(strstr(sum, "\"swap\""), "write_errors"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(sum, "\"swap\""), "write_errors"), 0);
 	/* no page lost: every guest verified, the one that failed too */
 	ck_assert_ptr_null(strstr(sum, "\"verified\": false"));
-	ck_assert_int_eq(num(guest(sum, "g0"), "guest_pages"), 4096);
+	ck_assert_int_eq(e2e_json_num(guest(sum, "g0"), "guest_pages"), 4096);
 	ck_assert_ptr_nonnull(strstr(guest(sum, "g0"), "\"verified\": true"));
 	ck_assert_ptr_nonnull(strstr(guest(sum, "g1"), "\"verified\": true"));
 	ck_assert_ptr_null(strstr(err, "verify:"));
@@ -307,7 +222,8 @@ END_TEST
  * working balloon beside them is ballooned; all verify. */
 START_TEST(uncooperative_guests)
 {
-	const char *cfg = write_cfg("[host]\n"
+	const char *cfg = e2e_write(dir, "t.ini",
+				    "[host]\n"
 				    "memory = 40M\n"
 				    "balloon = on\n"
 				    "swap_file = host.swap\n"
@@ -338,23 +254,25 @@ START_TEST(uncooperative_guests)
 				    "workload = uniform\n"
 				    "wss = 12M\n"
 				    "accesses = 60000\n");
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", "out", "--verify", "-q", NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", "out", "--verify", "-q", NULL};
 	char *err, *sum;
 
-	ck_assert_int_eq(run(argv), 0);
-	err = slurp(path("stderr"));
-	sum = slurp(path("out/summary.json"));
+	ck_assert_int_eq(e2e_run_in(dir, argv), 0);
+	err = e2e_slurp(e2e_path(dir, "stderr"));
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_msg(strstr(err, "guest liar: balloon: inflate queue:"), "%s", err);
 	ck_assert_ptr_nonnull(strstr(err, "reclaiming from it by host swapping"));
 	ck_assert_ptr_null(strstr(err, "guest good: balloon"));
-	ck_assert_int_gt(num(strstr(guest(sum, "liar"), "\"balloon\""), "rejected_batches"), 0);
-	ck_assert_int_eq(num(guest(sum, "liar"), "balloon_actual"), 0);
+	ck_assert_int_gt(
+	    e2e_json_num(strstr(guest(sum, "liar"), "\"balloon\""), "rejected_batches"), 0);
+	ck_assert_int_eq(e2e_json_num(guest(sum, "liar"), "balloon_actual"), 0);
 	ck_assert_ptr_nonnull(strstr(guest(sum, "bare"), "no balloon driver in the guest"));
-	ck_assert_int_gt(num(guest(sum, "liar"), "host_swap_outs"), 0);
-	ck_assert_int_gt(num(guest(sum, "bare"), "host_swap_outs"), 0);
-	ck_assert_int_gt(num(guest(sum, "deaf"), "host_swap_outs"), 0);
-	ck_assert_int_eq(num(strstr(guest(sum, "good"), "\"balloon\""), "rejected_batches"), 0);
-	ck_assert_int_gt(num(strstr(guest(sum, "good"), "\"balloon\""), "inflated"), 0);
+	ck_assert_int_gt(e2e_json_num(guest(sum, "liar"), "host_swap_outs"), 0);
+	ck_assert_int_gt(e2e_json_num(guest(sum, "bare"), "host_swap_outs"), 0);
+	ck_assert_int_gt(e2e_json_num(guest(sum, "deaf"), "host_swap_outs"), 0);
+	ck_assert_int_eq(
+	    e2e_json_num(strstr(guest(sum, "good"), "\"balloon\""), "rejected_batches"), 0);
+	ck_assert_int_gt(e2e_json_num(strstr(guest(sum, "good"), "\"balloon\""), "inflated"), 0);
 	ck_assert_ptr_null(strstr(sum, "\"verified\": false"));
 	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true,\n  \"host\""));
 	free(err);
@@ -382,17 +300,17 @@ START_TEST(config_errors)
 {
 	char text[512];
 	const char *cfg;
-	char *argv[] = {(char *)bin(), "run", NULL, "-o", "out", "-q", NULL};
+	char *argv[] = {(char *)e2e_bin(), "run", NULL, "-o", "out", "-q", NULL};
 	char *err;
 
 	snprintf(text, sizeof(text), "[host]\nmemory = 64M\n[guest g]\nmemory = 16M\nwss = 8M\n%s",
 		 bad[_i].text);
-	cfg = write_cfg(text);
+	cfg = e2e_write(dir, "t.ini", text);
 	argv[2] = (char *)cfg;
-	ck_assert_int_eq(run(argv), 2);
-	err = slurp(path("stderr"));
+	ck_assert_int_eq(e2e_run_in(dir, argv), 2);
+	err = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_msg(strstr(err, bad[_i].msg), "case %d: %s", _i, err);
-	ck_assert_int_eq(access(path("out"), F_OK), -1); /* nothing written */
+	ck_assert_int_eq(access(e2e_path(dir, "out"), F_OK), -1); /* nothing written */
 	free(err);
 }
 END_TEST
@@ -400,19 +318,20 @@ END_TEST
 /* A swap file that exists is never clobbered. */
 START_TEST(swap_file_exists)
 {
-	const char *cfg = write_cfg("[host]\nmemory = 64M\nswap_file = host.swap\n"
+	const char *cfg = e2e_write(dir, "t.ini",
+				    "[host]\nmemory = 64M\nswap_file = host.swap\n"
 				    "[guest g]\nmemory = 8M\naccesses = 1000\n");
-	char *argv[] = {(char *)bin(), "run", (char *)cfg, "-o", "out", "-q", NULL};
-	FILE *f = fopen(path("host.swap"), "w");
+	char *argv[] = {(char *)e2e_bin(), "run", (char *)cfg, "-o", "out", "-q", NULL};
+	FILE *f = fopen(e2e_path(dir, "host.swap"), "w");
 	char *err, *keep;
 
 	ck_assert_ptr_nonnull(f);
 	fputs("precious", f);
 	fclose(f);
-	ck_assert_int_eq(run(argv), 2);
-	err = slurp(path("stderr"));
+	ck_assert_int_eq(e2e_run_in(dir, argv), 2);
+	err = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_msg(strstr(err, "host swap file host.swap: File exists"), "%s", err);
-	keep = slurp(path("host.swap"));
+	keep = e2e_slurp(e2e_path(dir, "host.swap"));
 	ck_assert_str_eq(keep, "precious");
 	free(keep);
 	free(err);

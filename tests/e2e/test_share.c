@@ -6,100 +6,28 @@
  * --verify, in every paging mode this build has).
  */
 #include <check.h>
-#include <errno.h>
 #include <stdbool.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
+
+#include "tests/e2e/e2e.h"
 
 #define PAGE 4096u
 
 static char dir[64];
 
-static const char *bin(void)
-{
-	const char *b = getenv("MEMVISOR_BIN");
-
-	return b ? b : "build/check/memvisor";
-}
-
 static void setup(void)
 {
-	strcpy(dir, "/tmp/memvisor-share-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	e2e_mkdtemp(dir, sizeof(dir), "/tmp/memvisor-share-XXXXXX");
 }
 
 static void teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		perror("rm");
-}
-
-/* DIR/name; the result stays valid for the next 63 calls. */
-static const char *path(const char *name)
-{
-	static char p[64][256];
-	static int n;
-
-	n = (n + 1) % 64;
-	snprintf(p[n], sizeof(p[n]), "%s/%s", dir, name);
-	return p[n];
-}
-
-/* Run argv, stdout and stderr to DIR/stdout and DIR/stderr; exit status. */
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	int st;
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		int fo = open(path("stdout"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int fe = open(path("stderr"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *p)
-{
-	FILE *f = fopen(p, "r");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "%s: %s", p, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
-static double json_num(const char *s, const char *key)
-{
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = strstr(s, pat);
-	ck_assert_msg(p != NULL, "no %s in %s", key, s);
-	return atof(p + strlen(pat));
+	e2e_rmdir(dir);
 }
 
 /* Page `tag`: 0 is the zero page, others distinct bytes. */
@@ -144,7 +72,7 @@ static uint64_t tag_of(unsigned i, uint64_t p, uint64_t pages)
 static void write_image(const char *name, unsigned i, uint64_t pages, bool zst)
 {
 	uint8_t *buf = malloc(pages * PAGE);
-	FILE *f = fopen(path(name), "w");
+	FILE *f = fopen(e2e_path(dir, name), "w");
 
 	ck_assert_ptr_nonnull(buf);
 	ck_assert_ptr_nonnull(f);
@@ -171,13 +99,13 @@ static void write_image(const char *name, unsigned i, uint64_t pages, bool zst)
 START_TEST(test_share_exact)
 {
 	enum { PAGES = 4096 };
-	char *argv[] = {(char *)bin(),
+	char *argv[] = {(char *)e2e_bin(),
 			"share",
 			"--json",
 			"--verify",
-			(char *)path("a.img"),
-			(char *)path("b.img"),
-			(char *)path("c.img.zst"),
+			(char *)e2e_path(dir, "a.img"),
+			(char *)e2e_path(dir, "b.img"),
+			(char *)e2e_path(dir, "c.img.zst"),
 			NULL};
 	uint64_t total = 3 * PAGES, distinct, zero = 3 * PAGES / 8, saved;
 	double before, after, meta;
@@ -190,20 +118,21 @@ START_TEST(test_share_exact)
 	 * 3 unique per 8 pages */
 	distinct = 1 + 192 + 3 * 5 + 3 * (PAGES / 8) * 3;
 	saved = total - distinct;
-	ck_assert_int_eq(run(argv), 0);
-	out = slurp(path("stdout"));
-	ck_assert_uint_eq((uint64_t)json_num(out, "pages_total"), total);
-	ck_assert_uint_eq((uint64_t)json_num(out, "pages_zero"), zero);
-	ck_assert_uint_eq((uint64_t)json_num(out, "pages_saved"), saved);
-	ck_assert_uint_eq((uint64_t)json_num(out, "pages_shared"), 1 + 192 + 3 * 5);
-	ck_assert_uint_eq((uint64_t)json_num(out, "pages_sharing"), total - 3 * (PAGES / 8) * 3);
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
+	ck_assert_uint_eq((uint64_t)e2e_json_num(out, "pages_total"), total);
+	ck_assert_uint_eq((uint64_t)e2e_json_num(out, "pages_zero"), zero);
+	ck_assert_uint_eq((uint64_t)e2e_json_num(out, "pages_saved"), saved);
+	ck_assert_uint_eq((uint64_t)e2e_json_num(out, "pages_shared"), 1 + 192 + 3 * 5);
+	ck_assert_uint_eq((uint64_t)e2e_json_num(out, "pages_sharing"),
+			  total - 3 * (PAGES / 8) * 3);
 	ck_assert_ptr_nonnull(strstr(out, "\"verified\": true"));
-	ck_assert_double_gt(json_num(out, "scan_seconds"), 0);
-	ck_assert_double_gt(json_num(out, "cpu_seconds"), 0);
+	ck_assert_double_gt(e2e_json_num(out, "scan_seconds"), 0);
+	ck_assert_double_gt(e2e_json_num(out, "cpu_seconds"), 0);
 	/* RSS falls by the pages saved, less what the table took meanwhile */
-	before = json_num(out, "rss_before_bytes");
-	after = json_num(out, "rss_after_bytes");
-	meta = json_num(out, "metadata_bytes");
+	before = e2e_json_num(out, "rss_before_bytes");
+	after = e2e_json_num(out, "rss_after_bytes");
+	meta = e2e_json_num(out, "metadata_bytes");
 	ck_assert_msg(before - after >= (double)saved * PAGE - meta - (2 << 20) &&
 			  before - after <= (double)saved * PAGE + (2 << 20),
 		      "RSS fell %.0f bytes for %llu pages saved", before - after,
@@ -211,8 +140,8 @@ START_TEST(test_share_exact)
 	free(out);
 	/* the same through the table output, and in random order */
 	argv[2] = "--order=random";
-	ck_assert_int_eq(run(argv), 0);
-	out = slurp(path("stdout"));
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
 	ck_assert_ptr_nonnull(strstr(out, "pages saved"));
 	ck_assert_ptr_nonnull(strstr(out, "every page matches its image"));
 	free(out);
@@ -227,34 +156,34 @@ START_TEST(test_share_errors)
 	    {"junk.img.zst", "corrupt"},     {"empty.img", "empty"},
 	    {"missing.img", "No such file"},
 	};
-	char *argv[] = {(char *)bin(), "share", NULL, NULL};
+	char *argv[] = {(char *)e2e_bin(), "share", NULL, NULL};
 	uint8_t page[PAGE];
 	char *err;
 	FILE *f;
 
 	write_image("cut.img.zst", 0, 256, true);
-	ck_assert_int_eq(truncate(path("cut.img.zst"), 300), 0);
-	f = fopen(path("short.img"), "w");
+	ck_assert_int_eq(truncate(e2e_path(dir, "cut.img.zst"), 300), 0);
+	f = fopen(e2e_path(dir, "short.img"), "w");
 	page_of(7, page);
 	fwrite(page, 1, PAGE, f);
 	fwrite(page, 1, 100, f);
 	fclose(f);
-	f = fopen(path("junk.img.zst"), "w");
+	f = fopen(e2e_path(dir, "junk.img.zst"), "w");
 	fwrite(page, 1, PAGE, f);
 	fclose(f);
-	fclose(fopen(path("empty.img"), "w"));
+	fclose(fopen(e2e_path(dir, "empty.img"), "w"));
 	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		argv[2] = (char *)path(cases[c][0]);
-		ck_assert_int_eq(run(argv), 2);
-		err = slurp(path("stderr"));
+		argv[2] = (char *)e2e_path(dir, cases[c][0]);
+		ck_assert_int_eq(e2e_run(dir, argv), 2);
+		err = e2e_slurp(e2e_path(dir, "stderr"));
 		ck_assert_msg(strstr(err, cases[c][0]) && strstr(err, cases[c][1]),
 			      "%s: stderr '%s'", cases[c][0], err);
 		free(err);
 	}
 	argv[2] = "--help";
-	ck_assert_int_eq(run(argv), 0);
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
 	argv[2] = NULL;
-	ck_assert_int_eq(run(argv), 2);
+	ck_assert_int_eq(e2e_run(dir, argv), 2);
 }
 END_TEST
 
@@ -293,10 +222,14 @@ START_TEST(test_sharing_run)
 	static const char *const modes[] = {"nested", "shadow", "dynamic",
 					    "nested\npaging_switch_every = 1500"};
 	const char *mode = modes[_i];
-	char cfgtext[2048],
-	    *argv[] = {
-		(char *)bin(), "run", (char *)path("s.ini"), "-o", (char *)path("out"), "--verify",
-		"-q",	       NULL};
+	char cfgtext[2048], *argv[] = {(char *)e2e_bin(),
+				       "run",
+				       (char *)e2e_path(dir, "s.ini"),
+				       "-o",
+				       (char *)e2e_path(dir, "out"),
+				       "--verify",
+				       "-q",
+				       NULL};
 	double sharing = 0, shared, saved;
 	char *sum;
 	const char *g;
@@ -304,40 +237,42 @@ START_TEST(test_sharing_run)
 	int st;
 
 	snprintf(cfgtext, sizeof(cfgtext), sharing_cfg, mode, mode);
-	f = fopen(path("s.ini"), "w");
+	f = fopen(e2e_path(dir, "s.ini"), "w");
 	fputs(cfgtext, f);
 	fclose(f);
-	st = run(argv);
+	st = e2e_run(dir, argv);
 	ck_assert_int_eq(st, 0);
-	sum = slurp(path("out/summary.json"));
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
 	ck_assert_ptr_nonnull(strstr(sum, "\"verified\": true"));
-	shared = json_num(sum, "pages_shared");
-	saved = json_num(sum, "pages_saved");
+	shared = e2e_json_num(sum, "pages_shared");
+	saved = e2e_json_num(sum, "pages_saved");
 	ck_assert_double_gt(shared, 0);
 	ck_assert_double_gt(saved, 0);
-	ck_assert_double_gt(json_num(sum, "cow_breaks"), 0);
-	ck_assert_double_gt(json_num(sum, "pages_zero_sharing"), 0);
-	ck_assert_double_eq(saved, json_num(sum, "pages_sharing") - shared);
-	ck_assert_double_eq(json_num(sum, "pool_resident_frames"), json_num(sum, "frames_used"));
-	ck_assert_double_gt(json_num(sum, "ksm_metadata_bytes"), 0);
+	ck_assert_double_gt(e2e_json_num(sum, "cow_breaks"), 0);
+	ck_assert_double_gt(e2e_json_num(sum, "pages_zero_sharing"), 0);
+	ck_assert_double_eq(saved, e2e_json_num(sum, "pages_sharing") - shared);
+	ck_assert_double_eq(e2e_json_num(sum, "pool_resident_frames"),
+			    e2e_json_num(sum, "frames_used"));
+	ck_assert_double_gt(e2e_json_num(sum, "ksm_metadata_bytes"), 0);
 	for (g = strstr(sum, "\"guests\""); (g = strstr(g, "{\"name\": ")); g++) {
-		double pages = json_num(g, "guest_pages");
+		double pages = e2e_json_num(g, "guest_pages");
 
-		ck_assert_double_eq(json_num(g, "host_frames") + json_num(g, "pages_sharing") +
-					json_num(g, "balloon_actual") +
-					json_num(g, "host_swapped") + json_num(g, "untouched"),
-				    pages);
-		sharing += json_num(g, "pages_sharing");
+		ck_assert_double_eq(
+		    e2e_json_num(g, "host_frames") + e2e_json_num(g, "pages_sharing") +
+			e2e_json_num(g, "balloon_actual") + e2e_json_num(g, "host_swapped") +
+			e2e_json_num(g, "untouched"),
+		    pages);
+		sharing += e2e_json_num(g, "pages_sharing");
 		if (!strncmp(g, "{\"name\": \"solo\"", 15)) {
-			ck_assert_double_eq(json_num(g, "pages_sharing"), 0);
+			ck_assert_double_eq(e2e_json_num(g, "pages_sharing"), 0);
 			ck_assert_ptr_nonnull(strstr(g, "\"sharing\": false"));
 		} else {
-			ck_assert_double_gt(json_num(g, "pages_sharing"), 0);
-			ck_assert_double_gt(json_num(g, "cow_breaks"), 0);
+			ck_assert_double_gt(e2e_json_num(g, "pages_sharing"), 0);
+			ck_assert_double_gt(e2e_json_num(g, "cow_breaks"), 0);
 			ck_assert_ptr_nonnull(strstr(g, "\"verified\": true"));
 		}
 	}
-	ck_assert_double_eq(sharing, json_num(sum, "pages_sharing"));
+	ck_assert_double_eq(sharing, e2e_json_num(sum, "pages_sharing"));
 	free(sum);
 }
 END_TEST
@@ -351,17 +286,22 @@ START_TEST(test_sharing_config_errors)
 	    {"[host]\n[guest a]\nscan_rate = -4\n", "[guest a] scan_rate"},
 	    {"[host]\n[guest a]\nsharing = sometimes\n", "bad.ini:3: [guest a] sharing"},
 	};
-	char *argv[] = {(char *)bin(), "run", (char *)path("bad.ini"), "-o", (char *)path("o"),
-			"-q",	       NULL};
+	char *argv[] = {(char *)e2e_bin(),
+			"run",
+			(char *)e2e_path(dir, "bad.ini"),
+			"-o",
+			(char *)e2e_path(dir, "o"),
+			"-q",
+			NULL};
 
 	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		FILE *f = fopen(path("bad.ini"), "w");
+		FILE *f = fopen(e2e_path(dir, "bad.ini"), "w");
 		char *err;
 
 		fputs(cases[c][0], f);
 		fclose(f);
-		ck_assert_int_eq(run(argv), 2);
-		err = slurp(path("stderr"));
+		ck_assert_int_eq(e2e_run(dir, argv), 2);
+		err = e2e_slurp(e2e_path(dir, "stderr"));
 		ck_assert_msg(strstr(err, cases[c][1]), "stderr '%s' lacks '%s'", err, cases[c][1]);
 		free(err);
 	}

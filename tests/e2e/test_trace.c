@@ -5,102 +5,25 @@
  * counts made here from valgrind's own text, sharing no code with it.
  */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "tests/e2e/e2e.h"
+
 static char dir[64];
-
-static const char *bin(void)
-{
-	const char *b = getenv("MEMVISOR_BIN");
-
-	return b ? b : "build/check/memvisor";
-}
-
-/* DIR/name; the result lives until 32 more calls. */
-static const char *at(const char *name)
-{
-	static char path[32][4200];
-	static unsigned k;
-
-	k = (k + 1) % 32;
-	snprintf(path[k], sizeof(path[k]), "%s/%s", dir, name);
-	return path[k];
-}
 
 static void setup(void)
 {
-	strcpy(dir, "/tmp/memvisor-e2e-trace-XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	e2e_mkdtemp(dir, sizeof(dir), "/tmp/memvisor-e2e-trace-XXXXXX");
 }
 
 static void teardown(void)
 {
-	char cmd[256];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		perror("rm");
-}
-
-/* Run argv, stdout and stderr into DIR/stdout and DIR/stderr; exit status. */
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	int st;
-
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		char o[4200], e[4200];
-		int fo, fe;
-
-		snprintf(o, sizeof(o), "%s/stdout", dir);
-		snprintf(e, sizeof(e), "%s/stderr", dir);
-		fo = open(o, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		fe = open(e, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(fo, 1);
-		dup2(fe, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf;
-	long n;
-
-	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = 0;
-	fclose(f);
-	return buf;
-}
-
-static long long json_num(const char *s, const char *key)
-{
-	char pat[128];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), "\"%s\": ", key);
-	p = strstr(s, pat);
-	ck_assert_msg(p != NULL, "no %s in %s", key, s);
-	return atoll(p + strlen(pat));
+	e2e_rmdir(dir);
 }
 
 /* The page sequence of a lackey text, parsed here with sscanf: every
@@ -207,19 +130,23 @@ static void sort_trace(struct seq *s)
 {
 	char logopt[4300];
 	char *vg[] = {"valgrind", "--tool=lackey", "--trace-mem=yes", logopt, "sort", NULL, NULL};
-	char *conv[] = {(char *)bin(),		"trace", "convert", (char *)at("sort.txt"),
-			(char *)at("sort.mvt"), NULL};
-	FILE *f = fopen(at("in.txt"), "w");
+	char *conv[] = {(char *)e2e_bin(),
+			"trace",
+			"convert",
+			(char *)e2e_path(dir, "sort.txt"),
+			(char *)e2e_path(dir, "sort.mvt"),
+			NULL};
+	FILE *f = fopen(e2e_path(dir, "in.txt"), "w");
 
 	for (int i = 0; i < 300; i++)
 		fprintf(f, "%d\n", (i * 7919) % 1000);
 	fclose(f);
-	vg[5] = (char *)at("in.txt");
-	snprintf(logopt, sizeof(logopt), "--log-file=%s", at("sort.txt"));
-	ck_assert_int_eq(run(vg), 0);
-	read_lackey(at("sort.txt"), s);
+	vg[5] = (char *)e2e_path(dir, "in.txt");
+	snprintf(logopt, sizeof(logopt), "--log-file=%s", e2e_path(dir, "sort.txt"));
+	ck_assert_int_eq(e2e_run(dir, vg), 0);
+	read_lackey(e2e_path(dir, "sort.txt"), s);
 	ck_assert_int_gt(s->records, 100000);
-	ck_assert_int_eq(run(conv), 0);
+	ck_assert_int_eq(e2e_run(dir, conv), 0);
 }
 
 /* valgrind lackey on a real program, its text kept: the binary's
@@ -227,30 +154,43 @@ static void sort_trace(struct seq *s)
 START_TEST(real_trace_agrees)
 {
 	char frames[16], *out;
-	char *info[] = {(char *)bin(),		"trace", "info", "--json", "--scan",
-			(char *)at("sort.mvt"), NULL};
-	char *replay[] = {(char *)bin(), "trace", "replay", "--frames", frames,
-			  "--policy",	 "lru",	  "--json", "--verify", (char *)at("sort.mvt"),
+	char *info[] = {(char *)e2e_bin(),
+			"trace",
+			"info",
+			"--json",
+			"--scan",
+			(char *)e2e_path(dir, "sort.mvt"),
+			NULL};
+	char *replay[] = {(char *)e2e_bin(),
+			  "trace",
+			  "replay",
+			  "--frames",
+			  frames,
+			  "--policy",
+			  "lru",
+			  "--json",
+			  "--verify",
+			  (char *)e2e_path(dir, "sort.mvt"),
 			  NULL};
 	struct seq s;
 
 	sort_trace(&s);
-	ck_assert_msg(run(info) == 0, "%s", slurp(at("stderr")));
-	out = slurp(at("stdout"));
-	ck_assert_int_eq(json_num(out, "records"), s.records);
-	ck_assert_int_eq(json_num(out, "distinct_pages"), distinct(s.page, s.n));
-	ck_assert_int_eq(json_num(out, "distinct_data_pages"), s.data_pages);
+	ck_assert_msg(e2e_run(dir, info) == 0, "%s", e2e_slurp(e2e_path(dir, "stderr")));
+	out = e2e_slurp(e2e_path(dir, "stdout"));
+	ck_assert_int_eq(e2e_json_num(out, "records"), s.records);
+	ck_assert_int_eq(e2e_json_num(out, "distinct_pages"), distinct(s.page, s.n));
+	ck_assert_int_eq(e2e_json_num(out, "distinct_data_pages"), s.data_pages);
 	free(out);
 
 	for (size_t fr = 8; fr <= 64; fr *= 2) {
 		snprintf(frames, sizeof(frames), "%zu", fr);
-		ck_assert_int_eq(run(replay), 0);
-		out = slurp(at("stdout"));
-		ck_assert_int_eq(json_num(out, "records"), s.records);
-		ck_assert_int_eq(json_num(out, "page_accesses"), (long long)s.n);
-		ck_assert_int_eq(json_num(out, "faults"), lru(&s, fr));
-		ck_assert_int_gt(json_num(out, "tlb_misses"), 0);
-		ck_assert_int_gt(json_num(out, "walk_refs"), 0);
+		ck_assert_int_eq(e2e_run(dir, replay), 0);
+		out = e2e_slurp(e2e_path(dir, "stdout"));
+		ck_assert_int_eq(e2e_json_num(out, "records"), s.records);
+		ck_assert_int_eq(e2e_json_num(out, "page_accesses"), (long long)s.n);
+		ck_assert_int_eq(e2e_json_num(out, "faults"), lru(&s, fr));
+		ck_assert_int_gt(e2e_json_num(out, "tlb_misses"), 0);
+		ck_assert_int_gt(e2e_json_num(out, "walk_refs"), 0);
 		ck_assert_ptr_nonnull(strstr(out, "\"verified\": true"));
 		free(out);
 	}
@@ -278,13 +218,13 @@ START_TEST(inguest_replay)
 	struct seq s;
 
 	sort_trace(&s);
-	ck_assert_int_eq(mkdir(at("tr"), 0755), 0);
-	ck_assert_int_eq(link(at("sort.mvt"), at("tr/0.mvt")), 0);
-	ck_assert_int_eq(link(at("sort.mvt"), at("tr/1.mvt")), 0);
-	snprintf(tdir, sizeof(tdir), "--trace_dir=%s", at("tr"));
+	ck_assert_int_eq(mkdir(e2e_path(dir, "tr"), 0755), 0);
+	ck_assert_int_eq(link(e2e_path(dir, "sort.mvt"), e2e_path(dir, "tr/0.mvt")), 0);
+	ck_assert_int_eq(link(e2e_path(dir, "sort.mvt"), e2e_path(dir, "tr/1.mvt")), 0);
+	snprintf(tdir, sizeof(tdir), "--trace_dir=%s", e2e_path(dir, "tr"));
 	snprintf(acc, sizeof(acc), "--accesses=%lld", s.records);
-	ck_assert_msg(run(argv) == 0, "%s", slurp(at("stdout")));
-	out = slurp(at("stdout"));
+	ck_assert_msg(e2e_run(dir, argv) == 0, "%s", e2e_slurp(e2e_path(dir, "stdout")));
+	out = e2e_slurp(e2e_path(dir, "stdout"));
 	snprintf(want, sizeof(want), "trace_procs=2 trace_pages=%lld", 2 * distinct(s.page, s.n));
 	ck_assert_msg(strstr(out, want), "%s lacks %s", out, want);
 	snprintf(want, sizeof(want), "accesses=%lld ", 2 * s.records);
@@ -292,23 +232,24 @@ START_TEST(inguest_replay)
 	free(out);
 
 	argv[6] = "--flip=1";
-	ck_assert_int_eq(run(argv), 1);
-	out = slurp(at("stdout"));
+	ck_assert_int_eq(e2e_run(dir, argv), 1);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
 	ck_assert_msg(strstr(out, "verified=no mismatches=2"), "%s", out);
 	free(out);
 
 	argv[2] = "--traces=1";
 	argv[6] = "--loop=1";
 	snprintf(acc, sizeof(acc), "--accesses=%lld", 2 * s.records + 12345);
-	ck_assert_int_eq(run(argv), 0);
-	out = slurp(at("stdout"));
+	ck_assert_int_eq(e2e_run(dir, argv), 0);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
 	snprintf(want, sizeof(want), "accesses=%lld ", 2 * s.records + 12345);
 	ck_assert_msg(strstr(out, want) && strstr(out, "verified=yes"), "%s", out);
 	free(out);
 
-	ck_assert_int_eq(unlink(at("tr/0.mvt")), 0);
+	ck_assert_int_eq(unlink(e2e_path(dir, "tr/0.mvt")), 0);
 	{
-		FILE *in = fopen(at("sort.mvt"), "rb"), *o = fopen(at("tr/0.mvt"), "wb");
+		FILE *in = fopen(e2e_path(dir, "sort.mvt"), "rb"),
+		     *o = fopen(e2e_path(dir, "tr/0.mvt"), "wb");
 		char buf[4096];
 		size_t n = fread(buf, 1, sizeof(buf), in);
 
@@ -317,8 +258,8 @@ START_TEST(inguest_replay)
 		fclose(o);
 	}
 	argv[6] = NULL;
-	ck_assert_int_ne(run(argv), 0);
-	out = slurp(at("stdout"));
+	ck_assert_int_ne(e2e_run(dir, argv), 0);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
 	ck_assert_msg(strstr(out, "@memvisor error=trace") && strstr(out, "0.mvt"), "%s", out);
 	free(out);
 	free(s.page);
@@ -330,43 +271,65 @@ END_TEST
 START_TEST(record_then_run)
 {
 	char tree[4200], cmd[13000], *out, *sum;
-	char *rec[] = {(char *)bin(), "trace", "record", "-o", (char *)at("ls.mvt"),
-		       "--",	      "ls",    "-R",	 tree, NULL};
-	char *replay[] = {(char *)bin(), "trace", "replay", "--frames",		  "20",
-			  "--policy",	 "lru",	  "--json", (char *)at("ls.mvt"), NULL};
-	char *runc[] = {(char *)bin(),	   "run", (char *)at("t.ini"), "-o",
-			(char *)at("out"), "-q",  "--verify",	       NULL};
+	char *rec[] = {(char *)e2e_bin(),
+		       "trace",
+		       "record",
+		       "-o",
+		       (char *)e2e_path(dir, "ls.mvt"),
+		       "--",
+		       "ls",
+		       "-R",
+		       tree,
+		       NULL};
+	char *replay[] = {(char *)e2e_bin(),
+			  "trace",
+			  "replay",
+			  "--frames",
+			  "20",
+			  "--policy",
+			  "lru",
+			  "--json",
+			  (char *)e2e_path(dir, "ls.mvt"),
+			  NULL};
+	char *runc[] = {(char *)e2e_bin(),
+			"run",
+			(char *)e2e_path(dir, "t.ini"),
+			"-o",
+			(char *)e2e_path(dir, "out"),
+			"-q",
+			"--verify",
+			NULL};
 	long long faults;
 	FILE *f;
 
-	snprintf(tree, sizeof(tree), "%s", at("tree"));
+	snprintf(tree, sizeof(tree), "%s", e2e_path(dir, "tree"));
 	snprintf(cmd, sizeof(cmd), "mkdir -p %s/d1/d2 && touch %s/d1/f1 %s/d1/d2/f2", tree, tree,
 		 tree);
 	ck_assert_int_eq(system(cmd), 0);
-	ck_assert_int_eq(run(rec), 0);
-	out = slurp(at("stdout"));
+	ck_assert_int_eq(e2e_run(dir, rec), 0);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
 	ck_assert_msg(strstr(out, "d1:") && strstr(out, "f2") && !strstr(out, "I  "), "%s", out);
 	free(out);
-	out = slurp(at("stderr"));
+	out = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_msg(strstr(out, "records"), "%s", out);
 	free(out);
 
-	ck_assert_int_eq(run(replay), 0);
-	out = slurp(at("stdout"));
-	faults = json_num(out, "faults");
-	ck_assert_int_gt(json_num(out, "swap_ins"), 0);
+	ck_assert_int_eq(e2e_run(dir, replay), 0);
+	out = e2e_slurp(e2e_path(dir, "stdout"));
+	faults = e2e_json_num(out, "faults");
+	ck_assert_int_gt(e2e_json_num(out, "swap_ins"), 0);
 	free(out);
 
-	f = fopen(at("t.ini"), "w");
+	f = fopen(e2e_path(dir, "t.ini"), "w");
 	fputs("[host]\nmemory = 32M\n\n[guest ls]\nmemory = 4M\nworkload = trace:ls.mvt\n"
 	      "data_frames = 20\nreclaim = lru\n\n[guest loop]\nmemory = 4M\n"
 	      "workload = trace:ls.mvt\nloop = on\naccesses = 3000000\nreclaim = clock\n",
 	      f);
 	fclose(f);
-	ck_assert_msg(run(runc) == 0, "%s", slurp(at("stderr")));
-	sum = slurp(at("out/summary.json"));
-	ck_assert_int_eq(json_num(strstr(sum, "\"ls\""), "guest_page_faults"), faults);
-	ck_assert_int_eq(json_num(strstr(sum, "\"loop\""), "accesses"), 3000000);
+	ck_assert_msg(e2e_run(dir, runc) == 0, "%s", e2e_slurp(e2e_path(dir, "stderr")));
+	sum = e2e_slurp(e2e_path(dir, "out/summary.json"));
+	ck_assert_int_eq(e2e_json_num(strstr(sum, "\"ls\""), "guest_page_faults"), faults);
+	ck_assert_int_eq(e2e_json_num(strstr(sum, "\"loop\""), "accesses"), 3000000);
 	ck_assert_ptr_nonnull(strstr(strstr(sum, "\"ls\""), "\"verified\": true"));
 	ck_assert_ptr_nonnull(strstr(strstr(sum, "\"loop\""), "\"verified\": true"));
 	free(sum);
@@ -376,37 +339,51 @@ END_TEST
 /* Bad inputs: exit 2 and a message with the file and the record or line. */
 START_TEST(bad_inputs)
 {
-	char *conv[] = {(char *)bin(),	       "trace", "convert", (char *)at("bad.txt"),
-			(char *)at("bad.mvt"), NULL};
-	char *mk[] = {(char *)bin(),	    "trace", "convert", (char *)at("ok.txt"),
-		      (char *)at("ok.mvt"), NULL};
-	char *info[] = {(char *)bin(), "trace", "info", (char *)at("x.mvt"), NULL};
-	char *replay[] = {(char *)bin(), "trace", "replay", (char *)at("x.mvt"), NULL};
-	char *runc[] = {(char *)bin(), "run", (char *)at("x.ini"), "-o", (char *)at("out"),
-			"-q",	       NULL};
+	char *conv[] = {(char *)e2e_bin(),
+			"trace",
+			"convert",
+			(char *)e2e_path(dir, "bad.txt"),
+			(char *)e2e_path(dir, "bad.mvt"),
+			NULL};
+	char *mk[] = {(char *)e2e_bin(),
+		      "trace",
+		      "convert",
+		      (char *)e2e_path(dir, "ok.txt"),
+		      (char *)e2e_path(dir, "ok.mvt"),
+		      NULL};
+	char *info[] = {(char *)e2e_bin(), "trace", "info", (char *)e2e_path(dir, "x.mvt"), NULL};
+	char *replay[] = {(char *)e2e_bin(), "trace", "replay", (char *)e2e_path(dir, "x.mvt"),
+			  NULL};
+	char *runc[] = {(char *)e2e_bin(),
+			"run",
+			(char *)e2e_path(dir, "x.ini"),
+			"-o",
+			(char *)e2e_path(dir, "out"),
+			"-q",
+			NULL};
 	char *err, *good;
-	FILE *f = fopen(at("bad.txt"), "w");
+	FILE *f = fopen(e2e_path(dir, "bad.txt"), "w");
 	size_t len, second;
 	struct stat st;
 
 	fputs("==1== hello\nI  1000,4\n L 20zz,8\n", f);
 	fclose(f);
-	ck_assert_int_eq(run(conv), 2);
-	err = slurp(at("stderr"));
+	ck_assert_int_eq(e2e_run(dir, conv), 2);
+	err = e2e_slurp(e2e_path(dir, "stderr"));
 	ck_assert_msg(strstr(err, "bad.txt:3: malformed"), "%s", err);
 	free(err);
-	ck_assert_int_ne(stat(at("bad.mvt"), &st), 0);
+	ck_assert_int_ne(stat(e2e_path(dir, "bad.mvt"), &st), 0);
 
-	f = fopen(at("ok.txt"), "w");
+	f = fopen(e2e_path(dir, "ok.txt"), "w");
 	for (int i = 0; i < 300000; i++)
 		fprintf(f, "%s%x,%d\n", i % 2 ? " L " : "I  ", (i * 2654435761u) % 400000,
 			1 + i % 8);
 	fclose(f);
-	ck_assert_msg(run(mk) == 0, "%s", slurp(at("stderr")));
-	good = slurp(at("ok.mvt"));
-	len = (size_t)(stat(at("ok.mvt"), &st), st.st_size);
-	f = fopen(at("x.ini"), "w");
-	fprintf(f, "[guest g]\nmemory = 4M\nworkload = trace:%s\n", at("x.mvt"));
+	ck_assert_msg(e2e_run(dir, mk) == 0, "%s", e2e_slurp(e2e_path(dir, "stderr")));
+	good = e2e_slurp(e2e_path(dir, "ok.mvt"));
+	len = (size_t)(stat(e2e_path(dir, "ok.mvt"), &st), st.st_size);
+	f = fopen(e2e_path(dir, "x.ini"), "w");
+	fprintf(f, "[guest g]\nmemory = 4M\nworkload = trace:%s\n", e2e_path(dir, "x.mvt"));
 	fclose(f);
 
 	/* the second chunk's section starts after the first's 32-byte header
@@ -433,20 +410,20 @@ START_TEST(bad_inputs)
 			for (int i = 0; i < 8; i++)
 				buf[56 + i] = (char)(h >> (8 * i));
 		}
-		f = fopen(at("x.mvt"), "w");
+		f = fopen(e2e_path(dir, "x.mvt"), "w");
 		fwrite(buf, 1, c == 0 ? second + 40 : len, f);
 		fclose(f);
 		free(buf);
 		for (int k = 0; k < 3; k++) {
 			char *const *argv = k == 0 ? info : k == 1 ? replay : runc;
 
-			ck_assert_int_eq(run(argv), 2);
-			err = slurp(at("stderr"));
+			ck_assert_int_eq(e2e_run(dir, argv), 2);
+			err = e2e_slurp(e2e_path(dir, "stderr"));
 			ck_assert_msg(strstr(err, "x.mvt") && strstr(err, want[c]),
 				      "case %d/%d: %s", c, k, err);
 			free(err);
 		}
-		ck_assert_int_ne(stat(at("out"), &st), 0);
+		ck_assert_int_ne(stat(e2e_path(dir, "out"), &st), 0);
 	}
 	free(good);
 }
@@ -454,23 +431,23 @@ END_TEST
 
 START_TEST(usage)
 {
-	char *help[] = {(char *)bin(), "trace", "--help", NULL};
-	char *none[] = {(char *)bin(), "trace", NULL};
-	char *pol[] = {(char *)bin(), "trace", "replay", "--policy", "fifo", "x.mvt", NULL};
-	char *fr[] = {(char *)bin(), "trace", "replay", "--frames", "0", "x.mvt", NULL};
-	char *sub[] = {(char *)bin(), "trace", "replay", "--help", NULL};
-	char *rec[] = {(char *)bin(), "trace", "record", "--", "true", NULL};
+	char *help[] = {(char *)e2e_bin(), "trace", "--help", NULL};
+	char *none[] = {(char *)e2e_bin(), "trace", NULL};
+	char *pol[] = {(char *)e2e_bin(), "trace", "replay", "--policy", "fifo", "x.mvt", NULL};
+	char *fr[] = {(char *)e2e_bin(), "trace", "replay", "--frames", "0", "x.mvt", NULL};
+	char *sub[] = {(char *)e2e_bin(), "trace", "replay", "--help", NULL};
+	char *rec[] = {(char *)e2e_bin(), "trace", "record", "--", "true", NULL};
 	char *s;
 
-	ck_assert_int_eq(run(help), 0);
-	s = slurp(at("stdout"));
+	ck_assert_int_eq(e2e_run(dir, help), 0);
+	s = e2e_slurp(e2e_path(dir, "stdout"));
 	ck_assert_ptr_nonnull(strstr(s, "replay"));
 	free(s);
-	ck_assert_int_eq(run(sub), 0);
-	ck_assert_int_eq(run(none), 2);
-	ck_assert_int_eq(run(pol), 2);
-	ck_assert_int_eq(run(fr), 2);
-	ck_assert_int_eq(run(rec), 2);
+	ck_assert_int_eq(e2e_run(dir, sub), 0);
+	ck_assert_int_eq(e2e_run(dir, none), 2);
+	ck_assert_int_eq(e2e_run(dir, pol), 2);
+	ck_assert_int_eq(e2e_run(dir, fr), 2);
+	ck_assert_int_eq(e2e_run(dir, rec), 2);
 }
 END_TEST
 
