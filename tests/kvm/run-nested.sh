@@ -20,6 +20,7 @@
 # within 10 minutes on a 2-core machine.
 # Environment: NESTED_TIMEOUT (seconds per boot, default 540), NESTED_STALL
 #   (seconds without console output that count as a stall, default 150),
+#   NESTED_RETRIES (boots again after a stall, default 2),
 #   NESTED_MEM (default 3G), NESTED_KEEP=1 keeps the work directory.
 set -eu
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,7 @@ while [ $# -gt 0 ]; do
 done
 timeout_s=${NESTED_TIMEOUT:-540}
 stall_s=${NESTED_STALL:-150}
+retries=${NESTED_RETRIES:-2}
 mem=${NESTED_MEM:-3G}
 K=$O/kvm/kernel
 ver=$(cat "$K/version")
@@ -107,14 +109,14 @@ echo "run-nested: outer initramfs $(du -h "$work/outer.cpio.gz" | cut -f1)" >&2
 # One boot of the outer guest with kvm_amd npt=$1, its console in $log.
 # QEMU runs in the background while this watches the console: when nothing
 # is printed for $stall_s seconds, the outer guest has stalled. Seen under
-# QEMU 7.2's TCG with emulated SVM in 3 of about 15 boots, at random points
-# of the suite: both outer CPUs in the kernel's idle path with interrupts
-# off, no timer interrupt arriving, so not even the tests' own timeouts
-# fire. Then the outer CPUs' registers go into the log from QEMU's monitor
-# and the boot is stopped; the caller boots again once. Returns 0 when the
-# boot ended by itself, 3 on a stall. nohz=off highres=off keep the outer
-# kernel on a periodic tick, which QEMU re-arms by itself, instead of one-
-# shot timer events that a single lost one leaves unarmed for good.
+# QEMU 7.2's TCG with emulated SVM in 4 of about 30 boots, at random
+# points of the suite: both outer CPUs in the kernel's idle path with
+# interrupts off and no timer interrupt arriving, so not even the tests'
+# own timeouts fire. Running the outer kernel without the TSC-deadline
+# timer and on a periodic tick (nohz=off highres=off) made it rarer, not
+# gone. On a stall the outer CPUs' registers go into the log from QEMU's
+# monitor and the boot is stopped; the caller boots again (NESTED_RETRIES
+# times at most). Returns 0 when the boot ended by itself, 3 on a stall.
 boot_outer() {
 	rm -rf "$out" "$work/ttyS1.tar" "$work/monitor.sock"
 	# tsc-deadline=off: the outer guest's TSC-deadline LAPIC timer stopped
@@ -169,12 +171,17 @@ for npt in $npts; do
 	log=$O/kvm/nested-npt$npt.log
 	out=$O/kvm/out-npt$npt
 	start=$(date +%s)
-	if ! boot_outer "$npt"; then
-		mv "$log" "$log.stalled"
-		echo "run-nested: npt=$npt: the outer guest stalled (log $log.stalled); booting it again"
+	tries=1
+	while ! boot_outer "$npt"; do
+		mv "$log" "$log.stalled$tries"
+		if [ $tries -gt "$retries" ]; then
+			echo "run-nested: npt=$npt: the outer guest stalled $tries times (logs $log.stalled*)" >"$log"
+			break
+		fi
+		echo "run-nested: npt=$npt: the outer guest stalled (log $log.stalled$tries); booting it again"
+		tries=$((tries + 1))
 		start=$(date +%s)
-		boot_outer "$npt" || echo "run-nested: npt=$npt stalled again"
-	fi
+	done
 	secs=$(($(date +%s) - start))
 	tr -d '\r' <"$log" | grep -E '^(NESTED|KVM|ok |not ok|[0-9]+%:|#)' || true
 	if tr -d '\r' <"$log" | grep -q "^NESTED-EXIT: 0 " &&
