@@ -109,7 +109,7 @@ echo "run-nested: outer initramfs $(du -h "$work/outer.cpio.gz" | cut -f1)" >&2
 # One boot of the outer guest with kvm_amd npt=$1, its console in $log.
 # QEMU runs in the background while this watches the console: when nothing
 # is printed for $stall_s seconds, the outer guest has stalled. Seen under
-# QEMU 7.2's TCG with emulated SVM in 4 of about 30 boots, at random
+# QEMU 7.2's TCG with emulated SVM in 5 of about 35 boots, at random
 # points of the suite: both outer CPUs in the kernel's idle path with
 # interrupts off and no timer interrupt arriving, so not even the tests'
 # own timeouts fire. Running the outer kernel without the TSC-deadline
