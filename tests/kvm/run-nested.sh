@@ -109,14 +109,15 @@ echo "run-nested: outer initramfs $(du -h "$work/outer.cpio.gz" | cut -f1)" >&2
 # One boot of the outer guest with kvm_amd npt=$1, its console in $log.
 # QEMU runs in the background while this watches the console: when nothing
 # is printed for $stall_s seconds, the outer guest has stalled. Seen under
-# QEMU 7.2's TCG with emulated SVM in 5 of about 35 boots, at random
-# points of the suite: both outer CPUs in the kernel's idle path with
-# interrupts off and no timer interrupt arriving, so not even the tests'
-# own timeouts fire. Running the outer kernel without the TSC-deadline
-# timer and on a periodic tick (nohz=off highres=off) made it rarer, not
-# gone. On a stall the outer CPUs' registers go into the log from QEMU's
-# monitor and the boot is stopped; the caller boots again (NESTED_RETRIES
-# times at most). Returns 0 when the boot ended by itself, 3 on a stall.
+# QEMU 7.2's TCG with emulated SVM in 6 of about 40 boots, at random points
+# of the suite: both outer CPUs halted with no interrupt arriving, or one
+# looping through the INT3 handler (kernel text patching) while the other
+# waits with interrupts off; not even the tests' own timeouts fire then.
+# No TSC-deadline timer and a periodic tick (nohz=off highres=off) made it
+# rarer, not gone. On a stall the outer CPUs' registers go into the log
+# from QEMU's monitor and the boot is stopped; the caller boots again
+# (NESTED_RETRIES times at most). Returns 0 when the boot ended by itself,
+# 3 on a stall.
 boot_outer() {
 	rm -rf "$out" "$work/ttyS1.tar" "$work/monitor.sock"
 	# tsc-deadline=off: the outer guest's TSC-deadline LAPIC timer stopped
