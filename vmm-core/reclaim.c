@@ -311,13 +311,27 @@ static void unblock(struct vm *vm, double host_cycles)
 	vm_update_clock(vm, NULL);
 }
 
+uint64_t reclaim_balloon_want(enum mem_rstate st, uint64_t alloc, uint64_t target,
+			      const struct balloon_counters *c)
+{
+	uint64_t over = alloc > target ? alloc - target : 0;
+	uint64_t under = target > alloc ? target - alloc : 0;
+	/* over and under are never both non-zero; the high state only gives
+	 * back */
+	uint64_t want = c->actual + (st == MEM_RSTATE_HIGH ? 0 : over);
+
+	want = want > under ? want - under : 0;
+	if (c->deflated_unasked && want > c->actual && c->target > c->actual)
+		want = c->actual; /* it gave pages back under OOM: do not push */
+	return want;
+}
+
 /* Balloon targets for one guest (step 4); true if the policy may count
  * on its balloon this tick. */
 static bool set_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc)
 {
 	struct vm_reclaim *rs = &vm->rs;
-	uint64_t over = alloc > rs->target ? alloc - rs->target : 0;
-	uint64_t under = rs->target > alloc ? rs->target - alloc : 0, want;
+	uint64_t want;
 	struct balloon_counters c;
 	const char *why = NULL;
 
@@ -338,12 +352,7 @@ static bool set_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate s
 	}
 	rs->ran = false;
 	rs->last_actual = c.actual;
-	/* over and under are never both non-zero; the high state only gives
-	 * back */
-	want = c.actual + (st == MEM_RSTATE_HIGH ? 0 : over);
-	want = want > under ? want - under : 0;
-	if (c.deflated_unasked && want > c.actual && c.target > c.actual)
-		want = c.actual; /* it gave pages back under OOM: do not push */
+	want = reclaim_balloon_want(st, alloc, rs->target, &c);
 	rs->wanted = balloon_set_target(vm->balloon->dev, want);
 	if (rs->stalls >= RECLAIM_STALL_TICKS) {
 		if (!rs->stall_reported++)

@@ -102,6 +102,13 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 /* Every runnable guest is blocked (low state): reclaim until one can run,
  * or, when nothing more can be reclaimed, unblock them all. */
 void reclaim_unstick(struct vmm_reclaim *rc, double host_seconds);
+/* The balloon size step 4 wants for a guest holding alloc pages with
+ * allocation target `target` in state st, from its balloon's counters c:
+ * its balloon grows by what it holds above the target, shrinks by what it
+ * lacks (the high state only shrinks), and a balloon that just deflated
+ * on OOM is not pushed. Both runners (soft and kvm) use it. */
+uint64_t reclaim_balloon_want(enum mem_rstate st, uint64_t alloc, uint64_t target,
+			      const struct balloon_counters *c);
 /* The idle tax in force at host time t (the [host] idle_tax schedule). */
 double reclaim_tau(const struct vmm_config *cfg, double seconds);
 

@@ -134,26 +134,19 @@ fail:
 }
 
 /*
- * Move a guest's balloon toward its allocation target (reclaim.c's step 4):
- * a guest holding `over` pages above its target inflates by that much, one
- * below deflates (in the high state it only deflates: no reclamation
- * there). Targets move only in steps worth the guest's work (1/32 of its
- * memory, at least 4 MiB), or to 0: statistics and working sets wobble
- * every period, and a balloon that followed every wobble would inflate and
- * deflate for nothing. A guest that just deflated on OOM is not pushed.
+ * Move a guest's balloon toward its allocation target by reclaim.c's step
+ * 4 (reclaim_balloon_want), but only in steps worth the guest's work (1/32
+ * of its memory, at least 4 MiB), or to 0: statistics and working sets
+ * wobble every period, and a balloon that followed every wobble would
+ * inflate and deflate for nothing.
  */
 static void set_balloon(struct kguest *g, enum mem_rstate st, uint64_t alloc)
 {
-	uint64_t over = alloc > g->target ? alloc - g->target : 0;
-	uint64_t under = g->target > alloc ? g->target - alloc : 0;
 	uint64_t step = (g->vm->cfg->memory >> 12) / 32, want;
 	struct balloon_counters b;
 
 	kvm_dev_balloon_counters(g->k, &b);
-	want = b.actual + (st == MEM_RSTATE_HIGH ? 0 : over);
-	want = want > under ? want - under : 0;
-	if (b.deflated_unasked && want > b.actual && b.target > b.actual)
-		want = b.actual;
+	want = reclaim_balloon_want(st, alloc, g->target, &b);
 	if (step < 4 * MIB_PAGES)
 		step = 4 * MIB_PAGES;
 	if ((want > b.wanted ? want - b.wanted : b.wanted - want) >= step || (!want && b.wanted))
