@@ -505,6 +505,20 @@ void guest_replay_fini(struct guest_proc *pr);
  * -errno with the guest failed. */
 int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n,
 		     uint64_t *done) GUEST_MUST_CHECK;
+/* Records of one pid of a trace in order, in batches, starting over at
+ * the end when t->loop (shared with the in-guest program). init: 0 or
+ * -ENOMEM; the caller destroys rd->cur. next: 0, or -errno with why[]
+ * filled (a damaged trace, or one that ends before its record count). */
+#define GUEST_REPLAY_BATCH 256
+struct guest_treader {
+	struct trace_cursor *cur;
+	bool loop;
+	long n, at; /* records in batch, the next one */
+	struct trace_rec batch[GUEST_REPLAY_BATCH];
+};
+int guest_treader_init(struct guest_treader *rd, const struct guest_trace *t) GUEST_MUST_CHECK;
+int guest_treader_next(struct guest_treader *rd, const struct trace_rec **out, char *why,
+		       size_t len) GUEST_MUST_CHECK;
 /* The bytes of the trace workload (guest.h), shared with the in-guest
  * program of Linux guests (guest/inguest/): n bytes of a store at va whose
  * word is w (byte i is byte (va + i) & 7 of w, little-endian), and the 4

@@ -43,16 +43,7 @@
 
 #include "guest/guest_internal.h"
 
-#define GUEST_REPLAY_BATCH 256
 #define GUEST_VERIFY_PAGES 4096 /* 16 MiB of expected pages per pass */
-
-/* Records of one pid in order, looping when asked. */
-struct guest_treader {
-	struct trace_cursor *cur;
-	bool loop;
-	long n, at;
-	struct trace_rec batch[GUEST_REPLAY_BATCH];
-};
 
 struct guest_replay {
 	const struct guest_trace *t; /* borrowed from the guest's params */
@@ -62,7 +53,7 @@ struct guest_replay {
 	uint8_t buf[MEM_PAGE_SIZE]; /* loads land here; stores start here */
 };
 
-static int treader_init(struct guest_treader *rd, const struct guest_trace *t)
+int guest_treader_init(struct guest_treader *rd, const struct guest_trace *t)
 {
 	rd->cur = trace_cursor_create(t->tf, t->pid);
 	rd->loop = t->loop;
@@ -70,9 +61,8 @@ static int treader_init(struct guest_treader *rd, const struct guest_trace *t)
 	return rd->cur ? 0 : -ENOMEM;
 }
 
-/* The next record of the pid: 0, or -errno with why[] filled. */
-static int treader_next(struct guest_treader *rd, const struct trace_rec **out, char *why,
-			size_t len)
+int guest_treader_next(struct guest_treader *rd, const struct trace_rec **out, char *why,
+		       size_t len)
 {
 	if (rd->at == rd->n) {
 		long n = trace_cursor_read(rd->cur, rd->batch, GUEST_REPLAY_BATCH);
@@ -165,7 +155,7 @@ int guest_replay_init(struct guest_os *g, struct guest_proc *pr, const struct gu
 	pr->limit = !acc ? tp->records : t->loop ? acc : acc < tp->records ? acc : tp->records;
 	pr->tr->t = t;
 	pr->tr->wbase = guest_hash4(GUEST_H_TSTORE, g->p.seed, pr->pid, 0, 0);
-	r = treader_init(&pr->tr->rd, t);
+	r = guest_treader_init(&pr->tr->rd, t);
 	return r;
 }
 
@@ -263,8 +253,8 @@ int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n, uint
 		const struct trace_rec *r;
 
 		if (rd->at == rd->n) {
-			/* refill; treader_next takes the first record */
-			e = treader_next(rd, &r, g->detail, sizeof(g->detail));
+			/* refill; guest_treader_next takes the first record */
+			e = guest_treader_next(rd, &r, g->detail, sizeof(g->detail));
 			if (e) {
 				e = guest_fail_at(g, pr->pid, 0, e);
 				break;
@@ -339,12 +329,12 @@ static int expect_fill(const struct guest_os *g, const struct guest_proc *pr,
 
 	if (!rd)
 		return -ENOMEM;
-	r = treader_init(rd, pr->tr->t);
+	r = guest_treader_init(rd, pr->tr->t);
 	for (uint64_t k = 0; !r && k < pr->wl.issued; k++) {
 		const struct trace_rec *rec;
 		uint64_t w = 0;
 
-		r = treader_next(rd, &rec, why, sizeof(why));
+		r = guest_treader_next(rd, &rec, why, sizeof(why));
 		if (r) {
 			snprintf(msg, msglen, "guest %s: pid %" PRIu32 ": verify: %s", g->name,
 				 pr->pid, why);

@@ -40,7 +40,6 @@
 
 #include "guest/inguest/inguest.h"
 
-#define BATCH	     256
 #define VERIFY_PAGES 4096u /* expected pages per verification pass */
 
 struct run {
@@ -85,31 +84,6 @@ static struct run *run_of(const struct tproc *p, uint64_t vpn)
 			return &p->runs[mid];
 	}
 	return NULL;
-}
-
-/* Records of p in order, looping when asked: a cursor and its batch. */
-struct reader {
-	struct trace_cursor *cur;
-	struct trace_rec b[BATCH];
-	long n, at;
-};
-
-static int reader_next(struct tproc *p, struct reader *rd, const struct trace_rec **r)
-{
-	if (rd->at == rd->n) {
-		rd->n = trace_cursor_read(rd->cur, rd->b, BATCH);
-		if (rd->n == 0 && p->loop && !trace_cursor_seek(rd->cur, 0))
-			rd->n = trace_cursor_read(rd->cur, rd->b, BATCH);
-		if (rd->n <= 0) {
-			snprintf(p->err, sizeof(p->err), "%s",
-				 rd->n ? trace_cursor_error(rd->cur)
-				       : "the trace ended before its record count");
-			return rd->n ? (int)rd->n : -EIO;
-		}
-		rd->at = 0;
-	}
-	*r = &rd->b[rd->at++];
-	return 0;
 }
 
 /* The page a content record writes. */
@@ -181,24 +155,27 @@ static int apply(struct tproc *p, const struct trace_rec *r, uint64_t w, uint64_
 /* Replay (expect == NULL) or recompute pages [base, base + count). */
 static int pass(struct tproc *p, uint8_t *expect, uint64_t base, uint64_t count, uint64_t *sink)
 {
-	struct reader rd = {.cur = trace_cursor_create(p->tf, p->pid)};
+	const struct guest_trace t = {.tf = p->tf, .pid = p->pid, .loop = p->loop};
+	struct guest_treader *rd = malloc(sizeof(*rd));
 	uint64_t stores = 0;
-	int e = 0;
+	int e;
 
-	if (!rd.cur)
+	if (!rd)
 		return -ENOMEM;
+	e = guest_treader_init(rd, &t);
 	for (uint64_t k = 0; k < p->limit && !e; k++) {
 		const struct trace_rec *r = NULL;
 		uint64_t w = 0;
 
-		e = reader_next(p, &rd, &r);
+		e = guest_treader_next(rd, &r, p->err, sizeof(p->err));
 		if (e)
 			break;
 		if (r->kind == TRACE_STORE || r->kind == TRACE_MODIFY)
 			w = guest_mix64(p->wbase + stores++);
 		e = apply(p, r, w, k, expect, base, count, sink);
 	}
-	trace_cursor_destroy(rd.cur);
+	trace_cursor_destroy(rd->cur);
+	free(rd);
 	return e;
 }
 
