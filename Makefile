@@ -149,13 +149,14 @@ fuzz-run: $(FUZZ_BINS)
 fuzz: deps
 	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-max_total_time=$(FUZZ_SECONDS)"
 
-# The KVM suite: directly where /dev/kvm is usable, otherwise inside
-# qemu-system-x86_64 (TCG, emulated AMD SVM) booted twice, with kvm_amd
-# npt=1 and npt=0 (tests/kvm/run-nested.sh).
+# The KVM suite: directly where a hardware KVM provides /dev/kvm (or a
+# probe boots Linux on it), otherwise inside qemu-system-x86_64 (TCG,
+# emulated AMD SVM) booted twice, with kvm_amd npt=1 and npt=0.
+# tests/kvm/route.sh chooses and says why; MEMVISOR_KVM_ROUTE=direct|nested
+# forces a route.
 check-kvm: deps
 	$(Q)$(MAKE) --no-print-directory $(O)/memvisor $(CK)/check_kvm $(KVM_DIR)/guest.cpio.gz
-	$(Q)if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then sh tests/kvm/suite.sh $(O); \
-	else sh tests/kvm/run-nested.sh -o $(O); fi
+	$(Q)sh tests/kvm/route.sh $(O)
 
 $(O)/bench_%: $(O)/bench/bench_%.o $(O)/libmemvisor.a
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread

@@ -331,8 +331,33 @@ int kvm_wss_estimate(struct kvm_wss *w, struct mem_wss_estimate *e) VMM_MUST_CHE
 
 /* ---- kvm_mode.c ------------------------------------------------------- */
 
-/* The host's KVM paging mode: "nested", "shadow", or NULL when no KVM
- * vendor module is loaded; *module gets "kvm_amd" or "kvm_intel". */
-const char *kvm_mode_get(const char **module);
+/* What provides /dev/kvm. Only a hardware vendor module boots stock Linux
+ * guests; PVM (kvm_pvm) runs hand-assembled real-mode guests alone. */
+enum kvm_host_kind {
+	KVM_HOST_NONE,	   /* no /dev/kvm character device */
+	KVM_HOST_HARDWARE, /* kvm_amd on an svm CPU, kvm_intel on a vmx CPU */
+	KVM_HOST_PVM,	   /* kvm_pvm: the PVM software hypervisor */
+	KVM_HOST_UNKNOWN,  /* another module, or a vendor module without its flag */
+};
+
+struct kvm_host {
+	enum kvm_host_kind kind;
+	char module[64];      /* kvm_amd, kvm_intel, kvm_pvm, another, or "" */
+	const char *param;    /* "npt" or "ept" for a vendor module, else NULL */
+	const char *vendor;   /* "AMD SVM" or "Intel VT-x" with param */
+	const char *cpu_flag; /* "svm", "vmx", or NULL: the CPU's own flag */
+	bool nested;	      /* the vendor module's npt/ept is on */
+	bool dev;	      /* /dev/kvm is a character device */
+};
+
+/* Read what provides /dev/kvm from ROOT/sys/module, ROOT/proc/cpuinfo and
+ * ROOT/dev/kvm; root "" is this host. */
+void kvm_host_probe(const char *root, struct kvm_host *h);
+/* One word: "nested" or "shadow" (hardware), "software" (PVM), "unknown",
+ * or "none". */
+const char *kvm_host_mode(const struct kvm_host *h);
+/* What h means for guests, as a sentence or two, into buf; snprintf's
+ * return. */
+int kvm_host_explain(const struct kvm_host *h, char *buf, size_t len);
 
 #endif

@@ -80,7 +80,9 @@ struct krunner {
 	const struct vmm_run_opts *o;
 	struct kguest *g;
 	unsigned n;
-	const char *mode; /* the host's paging mode */
+	struct kvm_host host; /* what provides /dev/kvm */
+	const char *mode;     /* the host's paging mode */
+	bool boot_anyway;     /* MEMVISOR_KVM_BOOT_ANYWAY: boot where Linux cannot */
 	struct mem_policy_params pp;
 	struct mem_policy_guest *pg; /* one per guest */
 	enum mem_rstate state;
@@ -530,17 +532,21 @@ static int write_guests_csv(struct krunner *rn, const char *path)
 /* Build every guest; a guest that cannot be built is a config error. */
 static int setup(struct krunner *rn)
 {
-	const char *module = NULL;
+	char why[1024];
 
-	rn->mode = kvm_mode_get(&module);
-	if (!rn->mode) {
-		rn->mode = access("/dev/kvm", R_OK | W_OK) ? "none" : "unknown";
-		if (!strcmp(rn->mode, "none")) {
-			fprintf(stderr, "%s: backend kvm needs /dev/kvm: %s\n", rn->cfg->path,
-				strerror(errno));
-			return -1;
-		}
+	kvm_host_probe("", &rn->host);
+	kvm_host_explain(&rn->host, why, sizeof(why));
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		fprintf(stderr, "%s: backend kvm needs /dev/kvm: %s (%s)\n", rn->cfg->path,
+			strerror(errno), why);
+		return -1;
 	}
+	/* the paging column says what is known: a hardware KVM's mode, else
+	 * "unknown" */
+	rn->mode = rn->host.kind == KVM_HOST_HARDWARE ? kvm_host_mode(&rn->host) : "unknown";
+	rn->boot_anyway = getenv("MEMVISOR_KVM_BOOT_ANYWAY") && *getenv("MEMVISOR_KVM_BOOT_ANYWAY");
+	if (rn->host.kind == KVM_HOST_UNKNOWN)
+		fprintf(stderr, "note: %s\n", why);
 	rn->g = calloc(rn->cfg->nguests, sizeof(*rn->g));
 	rn->pg = calloc(rn->cfg->nguests, sizeof(*rn->pg));
 	if (!rn->g || !rn->pg)
@@ -612,6 +618,20 @@ static void sleep_ns(uint64_t ns)
 		;
 }
 
+/* A guest that cannot boot on this host's KVM fails at once, alone. */
+static void refuse(struct krunner *rn, struct kguest *g)
+{
+	g->done = g->vm->done = g->vm->failed = true;
+	g->k->started_ns = g->k->ended_ns = kvm_now_ns();
+	snprintf(g->err, sizeof(g->err),
+		 "guest %s: not booted: /dev/kvm here is kvm_pvm, a software hypervisor on "
+		 "which stock Linux kernels do not boot (they hang after the decompressor); run "
+		 "it on hardware KVM or under nested QEMU (sh tests/kvm/run-nested.sh), or set "
+		 "MEMVISOR_KVM_BOOT_ANYWAY=1 for a kernel built for PVM",
+		 g->vm->name);
+	fprintf(stderr, "%s%s\n", rn->o->progress ? "\n" : "", g->err);
+}
+
 static int start(struct krunner *rn)
 {
 	char path[4200];
@@ -626,6 +646,10 @@ static int start(struct krunner *rn)
 			return -1;
 		}
 		rn->g[i].k->p.console = rn->g[i].console;
+		if (rn->host.kind == KVM_HOST_PVM && !rn->boot_anyway) {
+			refuse(rn, &rn->g[i]);
+			continue;
+		}
 		if (rn->g[i].vm->vcpu->run(rn->g[i].vm, 0, &x)) {
 			fprintf(stderr, "%s\n", rn->g[i].vm->err);
 			return -1;
