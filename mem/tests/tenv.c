@@ -74,7 +74,7 @@ void menv_fini(struct menv *t)
 
 uint64_t menv_rd(struct menv *t, gpa_t pa)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	ck_assert_int_eq(mmu_phys(&t->m, pa, &v, sizeof(v), MMU_READ), 0);
 	return v;

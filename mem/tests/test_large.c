@@ -138,7 +138,7 @@ START_TEST(test_walk_refs)
 {
 	struct menv t;
 	bool g2 = refs_cases[_i].guest2m;
-	uint64_t v, misses;
+	uint64_t v = 0, misses;
 
 	menv_init(&t, refs_cases[_i].shadow ? &paging_shadow_ops : &paging_nested_ops, PAGES,
 		  refs_cases[_i].host2m, NULL);
@@ -172,7 +172,7 @@ END_TEST
 START_TEST(test_invlpg_large)
 {
 	struct menv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	menv_init(&t, _i & 1 ? &paging_shadow_ops : &paging_nested_ops, PAGES, _i & 2, NULL);
 	menv_map(&t, VA, mem_gfn_to_gpa(DATA), PWU | PTE_PS, 2);

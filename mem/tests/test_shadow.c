@@ -90,7 +90,7 @@ START_TEST(test_pt_write_exits)
 	const struct paging_ops *ops = _i ? &paging_shadow_ops : &paging_nested_ops;
 	struct menv t;
 	gpa_t pte;
-	uint64_t v, e, tracked_stores = 0;
+	uint64_t v = 0, e, tracked_stores = 0;
 
 	init(&t, ops);
 	menv_map(&t, VA, mem_gfn_to_gpa(DATA), PWU, 1);
@@ -189,7 +189,7 @@ END_TEST
 START_TEST(test_write_protect)
 {
 	struct menv t;
-	uint64_t v;
+	uint64_t v = 0;
 	struct mem_tlb_entry *e;
 
 	init(&t, &paging_shadow_ops);
@@ -231,7 +231,7 @@ START_TEST(test_emulated_store)
 	struct menv t;
 	gva_t self = VA + 8 * 4096;
 	gpa_t pte;
-	uint64_t v;
+	uint64_t v = 0;
 	gfn_t pt;
 
 	init(&t, &paging_shadow_ops);
@@ -267,7 +267,7 @@ START_TEST(test_roots)
 	struct mmu_config cfg = {.shadow_roots = _i ? 2 : 1};
 	struct menv t;
 	gpa_t a, b;
-	uint64_t v;
+	uint64_t v = 0;
 
 	menv_init(&t, &paging_shadow_ops, PAGES, false, &cfg);
 	a = t.m.cr3;
@@ -299,7 +299,7 @@ END_TEST
 START_TEST(test_phys)
 {
 	struct menv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	init(&t, &paging_shadow_ops);
 	menv_reset(&t);
@@ -331,7 +331,7 @@ START_TEST(test_switch)
 	struct menv t;
 	const struct paging_ops *seq[] = {&paging_shadow_ops, &paging_nested_ops,
 					  &paging_shadow_ops};
-	uint64_t v;
+	uint64_t v = 0;
 
 	menv_init(&t, &paging_nested_ops, PAGES, false, NULL);
 	for (int i = 0; i < 8; i++)
@@ -369,7 +369,7 @@ START_TEST(test_guest_1g)
 {
 	struct menv t;
 	gva_t va = 0x0000004000000000ull + 0x40000000ull; /* 1 GiB aligned */
-	uint64_t v;
+	uint64_t v = 0;
 	struct mem_tlb_entry *e;
 
 	menv_init(&t, &paging_shadow_ops, 1ull << 18, false, NULL);
@@ -400,7 +400,7 @@ END_TEST
 START_TEST(test_guest_garbage)
 {
 	struct menv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	init(&t, &paging_shadow_ops);
 	menv_map(&t, VA, mem_gfn_to_gpa(PAGES + 5), PWU, 1); /* beyond its memory */

@@ -127,7 +127,7 @@ static void fill(gfn_t gfn, unsigned k)
 static void expect(const uint8_t *page, gfn_t gfn, unsigned k)
 {
 	for (unsigned i = 0; i < MEM_PAGE_SIZE / 8; i++) {
-		uint64_t v;
+		uint64_t v = 0;
 
 		memcpy(&v, page + 8 * i, 8);
 		ck_assert_msg(v == (gfn * 0x100000001b3ull ^ (i * 0x9e3779b97f4a7c15ull) ^ k),

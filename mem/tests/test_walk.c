@@ -103,7 +103,7 @@ static void tenv_fini(struct tenv *t)
 
 static uint64_t phys_rd(struct tenv *t, gpa_t pa)
 {
-	uint64_t v;
+	uint64_t v = 0;
 
 	ck_assert_int_eq(mmu_phys(&t->m, pa, &v, sizeof(v), MMU_READ), 0);
 	return v;
@@ -333,7 +333,7 @@ END_TEST
 START_TEST(test_clean_write_rewalks)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 	struct mem_tlb_entry *e;
 
 	tenv_init(&t, 0);
@@ -431,7 +431,7 @@ START_TEST(test_cold_tables_exit)
 	struct tenv t;
 	struct mmu m2;
 	struct mmu_config cfg = {0};
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 0);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -455,7 +455,7 @@ END_TEST
 START_TEST(test_pwc)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 8);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -487,7 +487,7 @@ END_TEST
 START_TEST(test_pwc_lru)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 2);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -507,7 +507,7 @@ START_TEST(test_large_2m)
 	struct tenv t;
 	gva_t va = T_VA + 0x200000; /* 2 MiB aligned, own PD entry */
 	gpa_t base = mem_gfn_to_gpa(T_DATA);
-	uint64_t v;
+	uint64_t v = 0;
 	struct mem_tlb_entry *e;
 
 	tenv_init(&t, 0);
@@ -537,7 +537,7 @@ START_TEST(test_large_1g)
 {
 	struct tenv t;
 	gva_t va = 0x0000004000000000ull + 0x40000000ull; /* 1 GiB aligned */
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init_pages(&t, 1ull << 18, 0); /* 1 GiB guest */
 	pt_map(&t, va, 0, PWU | PTE_PS, UPPER, 3);
@@ -553,7 +553,7 @@ END_TEST
 START_TEST(test_ad_bits)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 	gva_t va2 = T_VA + 4096;
 
 	tenv_init(&t, 0);
@@ -582,7 +582,7 @@ END_TEST
 START_TEST(test_cr3_flush)
 {
 	struct tenv t;
-	uint64_t v, flushes;
+	uint64_t v = 0, flushes;
 
 	tenv_init(&t, 0);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -605,7 +605,7 @@ END_TEST
 START_TEST(test_invlpg)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 0);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -635,7 +635,7 @@ END_TEST
 START_TEST(test_zap)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 0);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -668,7 +668,7 @@ END_TEST
 START_TEST(test_write_protect)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 	struct mem_tlb_entry *e;
 
 	tenv_init(&t, 0);
@@ -701,7 +701,7 @@ END_TEST
 START_TEST(test_exit_failures)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 0);
 	pt_map4k(&t, T_VA, T_DATA);
@@ -733,7 +733,7 @@ END_TEST
 START_TEST(test_exit_restart)
 {
 	struct tenv t;
-	uint64_t v;
+	uint64_t v = 0;
 	gfn_t pt_gfn;
 
 	tenv_init(&t, 0);
@@ -879,7 +879,7 @@ START_TEST(test_tlb_capacity)
 {
 	struct tenv t;
 	struct mmu_config cfg = {.tlb_entries = 12, .tlb_ways = 12};
-	uint64_t v;
+	uint64_t v = 0;
 
 	tenv_init(&t, 0);
 	mmu_fini(&t.m);
