@@ -299,8 +299,13 @@ int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_C
 /*
  * Can the 2 MiB block containing gfn be mapped by one 2 MiB translation?
  * True when all its 512 gfns are inside the guest, RESIDENT and not
- * write-protected, none armed for access tracking (a sampled page must be
- * seen touched alone), and their frames form one aligned run in gfn order.
+ * write-protected, and their frames form one aligned run in gfn order.
+ * Access tracking does not stand in the way: under a 2 MiB translation a
+ * touch is seen for the whole block, as a large leaf's accessed bit tells
+ * (the mapper records all 512 gfns at once, which counts a hit for every
+ * armed one), and arming a gfn so mapped drops the whole 2 MiB translation
+ * rather than splitting it, so that the block is mapped whole again on its
+ * next touch.
  */
 bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn);
 /*
@@ -340,6 +345,11 @@ int mem_p2m_check(const struct mem_p2m *p2m) MEM_MUST_CHECK;
 int mem_p2m_track_arm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u) MEM_MUST_CHECK;
 /* Clear u's bit of gfn without touching translations (a sample ends). */
 void mem_p2m_track_disarm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u);
+/* Is gfn armed for any user? (false out of range) */
+static inline bool mem_p2m_tracked(const struct mem_p2m *p2m, gfn_t gfn)
+{
+	return gfn < p2m->pages && (p2m->e[gfn] & MEM_P2M_TRACK_MASK);
+}
 /* Is gfn armed for u: not accessed since u armed it? (false out of range) */
 static inline bool mem_p2m_track_armed(const struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u)
 {
@@ -457,6 +467,8 @@ void mem_tlb_flush_all(struct mem_tlb *tlb);
 void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t key);
 /* Drop every entry that maps gfn, 2 MiB entries covering it included. */
 void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn);
+/* The same for every gfn of [gfn, gfn + n), in one scan. */
+void mem_tlb_flush_gfns(struct mem_tlb *tlb, gfn_t gfn, uint64_t n);
 /* Drop every 4 KiB and 2 MiB entry that translates a page of
  * [vpn, vpn + n): a scan of the whole array. */
 void mem_tlb_flush_range(struct mem_tlb *tlb, uint64_t vpn, uint64_t n);

@@ -221,15 +221,15 @@ bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn)
 
 	if (base + MEM_HUGE_PAGES > p2m->pages)
 		return false;
-	/* an armed gfn (access tracking) must be seen touched alone: its
-	 * block is not mapped whole while it waits */
+	/* armed gfns (access tracking) do not count: a 2 MiB translation
+	 * sees a touch of the block (mem.h) */
 	want = p2m->e[base] & ~(MEM_P2M_STATE_MASK | MEM_P2M_WP | MEM_P2M_TRACK_MASK);
 	if ((want >> MEM_P2M_VAL_SHIFT) % MEM_HUGE_PAGES)
 		return false;
 	/* entry i must be exactly RESIDENT, not write-protected, frame h + i */
 	want |= MEM_RESIDENT;
 	for (gfn_t i = 0; i < MEM_HUGE_PAGES; i++, want += 1ull << MEM_P2M_VAL_SHIFT)
-		if (p2m->e[base + i] != want)
+		if ((p2m->e[base + i] & ~MEM_P2M_TRACK_MASK) != want)
 			return false;
 	return true;
 }

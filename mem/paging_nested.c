@@ -207,7 +207,28 @@ static int ept_split(struct mmu *m, uint64_t *pde, gfn_t gfn, bool clear)
 	return 0;
 }
 
-/* The rmap's zap: gfn is being remapped. ref is always 0 (see above). */
+/* Drop the 2 MiB leaf *pde over gfn whole: the records of the block's
+ * other gfns go (the rmap is zapping gfn's own), and whatever is cached
+ * of the block. */
+static void ept_drop_2m(struct mmu *m, struct nested *n, uint64_t *pde, gfn_t gfn)
+{
+	gfn_t base = gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1);
+
+	*pde = 0;
+	for (gfn_t g = base; g < base + MEM_HUGE_PAGES; g++)
+		if (g != gfn) {
+			(void)mem_rmap_del(m->p2m, g, &n->mapper, 0);
+			pwc_flush_gfn(n, g);
+		}
+	mem_tlb_flush_gfns(&m->tlb, base, MEM_HUGE_PAGES);
+	mem_tlb_flush_gfns(&m->ptlb, base, MEM_HUGE_PAGES);
+}
+
+/* The rmap's zap: gfn is being remapped, or armed for access tracking.
+ * ref is always 0 (see above). Under a 2 MiB leaf a remap splits it; an
+ * armed gfn drops it whole, so that the block's next touch maps it whole
+ * again and is seen (mem_p2m_huge_mappable); so does a split the pool has
+ * no frame for. */
 static void nested_zap(struct mem_mapper *mp, gfn_t gfn, uint64_t ref)
 {
 	struct nested *n = mp->ctx;
@@ -217,22 +238,10 @@ static void nested_zap(struct mem_mapper *mp, gfn_t gfn, uint64_t ref)
 
 	(void)ref;
 	leaf = ept_find(m, n, gfn, &level);
-	if (leaf && level == 1) {
+	if (leaf && level == 1)
 		*leaf = 0;
-	} else if (leaf && ept_split(m, leaf, gfn, true)) {
-		/* no frame for a table: the whole 2 MiB goes */
-		gfn_t base = gfn & ~(gfn_t)(MEM_HUGE_PAGES - 1);
-
-		*leaf = 0;
-		for (gfn_t g = base; g < base + MEM_HUGE_PAGES; g++)
-			if (g != gfn) {
-				(void)mem_rmap_del(m->p2m, g, &n->mapper, 0);
-				pwc_flush_gfn(n, g);
-			}
-		/* rare (the pool is exhausted): drop everything cached */
-		mem_tlb_flush_all(&m->tlb);
-		mem_tlb_flush_all(&m->ptlb);
-	}
+	else if (leaf && (mem_p2m_tracked(m->p2m, gfn) || ept_split(m, leaf, gfn, true)))
+		ept_drop_2m(m, n, leaf, gfn);
 	n->zaps++;
 	mem_tlb_flush_gfn(&m->tlb, gfn);
 	mem_tlb_flush_gfn(&m->ptlb, gfn);

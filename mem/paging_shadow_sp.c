@@ -300,7 +300,9 @@ void sh_select_root(struct shadow *s, gpa_t cr3)
 }
 
 /* Split the 2 MiB leaf at entry idx of level-2 page i, clearing the 4 KiB
- * spte of gfn; if no page can be had, drop the whole 2 MiB. */
+ * spte of gfn; if no page can be had, or gfn is armed for access tracking
+ * (its block's next touch maps it whole again and is seen, mem.h), drop
+ * the whole 2 MiB. */
 static void sh_split(struct shadow *s, uint32_t i, unsigned idx, gfn_t gfn)
 {
 	uint64_t e = sh_table(s, i)[idx],
@@ -311,7 +313,8 @@ static void sh_split(struct shadow *s, uint32_t i, unsigned idx, gfn_t gfn)
 	uint32_t slot = s->sp[i].slot, pt;
 	unsigned k0 = (unsigned)(gfn - base);
 
-	if (!sh_page_alloc(s, 1, s->sp[i].direct ? s->sp[i].glevel : 2, base, first, slot, &pt)) {
+	if (!mem_p2m_tracked(s->m->p2m, gfn) &&
+	    !sh_page_alloc(s, 1, s->sp[i].direct ? s->sp[i].glevel : 2, base, first, slot, &pt)) {
 		uint64_t *t = sh_table(s, pt);
 
 		for (unsigned k = 0; k < MEM_HUGE_PAGES; k++) {
@@ -327,6 +330,7 @@ static void sh_split(struct shadow *s, uint32_t i, unsigned idx, gfn_t gfn)
 	for (unsigned k = 0; k < MEM_HUGE_PAGES; k++)
 		if (k != k0)
 			sh_unrecord(s, base + k, slot, first + k);
+	mem_tlb_flush_gfns(&s->m->tlb, base, MEM_HUGE_PAGES);
 }
 
 /* The rmap's zap: gfn is being remapped (or protected, self_zap). */

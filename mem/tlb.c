@@ -127,17 +127,22 @@ void mem_tlb_flush_vpn(struct mem_tlb *tlb, uint64_t key)
 			set[w].tag = 0;
 }
 
-void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn)
+void mem_tlb_flush_gfns(struct mem_tlb *tlb, gfn_t gfn, uint64_t n)
 {
-	size_t n = (size_t)tlb->sets * tlb->ways;
+	size_t total = (size_t)tlb->sets * tlb->ways;
 
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < total; i++) {
 		struct mem_tlb_entry *e = &tlb->e[i];
+		uint64_t len = tlb_is_2m(e) ? MEM_HUGE_PAGES : 1;
 
-		if (e->tag && (e->gfn == gfn ||
-			       (tlb_is_2m(e) && gfn >= e->gfn && gfn - e->gfn < MEM_HUGE_PAGES)))
+		if (e->tag && e->gfn < gfn + n && gfn < e->gfn + len)
 			e->tag = 0;
 	}
+}
+
+void mem_tlb_flush_gfn(struct mem_tlb *tlb, gfn_t gfn)
+{
+	mem_tlb_flush_gfns(tlb, gfn, 1);
 }
 
 void mem_tlb_flush_range(struct mem_tlb *tlb, uint64_t vpn, uint64_t n)

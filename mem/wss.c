@@ -14,7 +14,12 @@
  * needed until the period ends, when the sample still armed is disarmed
  * (untouched) and a new one drawn. Frames of any state are sampled, as ESX
  * samples guest physical pages: an untouched or ballooned frame counts as
- * idle until the guest touches it.
+ * idle until the guest touches it. Under a 2 MiB translation a touch is
+ * seen for the whole block, as with a large leaf's accessed bit: arming a
+ * page so mapped drops the whole 2 MiB translation, and the block's next
+ * touch maps it whole again and counts every armed page in it (mem.h,
+ * mem_p2m_huge_mappable). The estimate is then one of 2 MiB blocks, as on
+ * hardware with large pages; the block is never split for sampling.
  *
  * Estimates. f = t / n for the period just ended feeds two exponentially
  * weighted moving averages, slow and fast (new = old + gain * (f - old)).

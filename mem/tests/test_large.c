@@ -2,8 +2,9 @@
 /*
  * test_large: 2 MiB pages in both dimensions. Pool runs and p2m blocks,
  * the walk-reference arithmetic of every guest/host page-size pair under
- * both modes, 2 MiB TLB entries, INVLPG of a guest large page, and the
- * split of a 2 MiB mapping when one of its pages is remapped.
+ * both modes, 2 MiB TLB entries, INVLPG of a guest large page, the split
+ * of a 2 MiB mapping when one of its pages is remapped, and access tracking
+ * on a 2 MiB mapping.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -231,6 +232,49 @@ START_TEST(test_split)
 }
 END_TEST
 
+/* Access tracking on a 2 MiB mapping is seen at 2 MiB granularity, as a
+ * large leaf's accessed bit tells: an armed page does not keep its block
+ * from being mapped whole, a touch anywhere in the block counts it, and
+ * arming a page so mapped drops the whole mapping instead of splitting it,
+ * so the block is mapped whole again on its next touch. */
+START_TEST(test_track_block)
+{
+	struct menv t;
+	uint64_t v = 77, hits;
+
+	menv_init(&t, _i ? &paging_shadow_ops : &paging_nested_ops, PAGES, true, NULL);
+	menv_map(&t, VA, mem_gfn_to_gpa(DATA), PWU | PTE_PS, 2);
+	ck_assert_int_eq(mem_p2m_track_arm(t.p2m, DATA + 37, MEM_TRACK_WSS), 0);
+	hits = t.p2m->track_hits[MEM_TRACK_WSS];
+	ck_assert_int_eq(menv_access(&t, VA + 37 * 4096, &v, MMU_WRITE), 0);
+	ck_assert_int_eq(menv_access(&t, VA, &v, MMU_WRITE), 0);
+	for (gfn_t g = DATA; g < DATA + MEM_HUGE_PAGES; g++)
+		ck_assert_uint_eq(mem_rmap_count(t.p2m, g), 1);
+	ck_assert(mem_p2m_huge_mappable(t.p2m, DATA));
+	ck_assert_uint_eq(t.p2m->track_hits[MEM_TRACK_WSS], hits + 1);
+	ck_assert(!mem_p2m_track_armed(t.p2m, DATA + 37, MEM_TRACK_WSS));
+
+	/* arm a page under the 2 MiB mapping: the mapping goes whole */
+	ck_assert_int_eq(mem_p2m_track_arm(t.p2m, DATA + 100, MEM_TRACK_WSS), 0);
+	for (gfn_t g = DATA; g < DATA + MEM_HUGE_PAGES; g++)
+		ck_assert_uint_eq(mem_rmap_count(t.p2m, g), 0);
+	ck_assert_uint_eq(t.m.st.splits, 0);
+	/* a touch elsewhere in the block maps it whole and counts the page */
+	menv_reset(&t);
+	ck_assert_int_eq(menv_access(&t, VA + 5 * 4096, &v, MMU_READ), 0);
+	ck_assert_int_eq(menv_access(&t, VA + 37 * 4096, &v, MMU_READ), 0);
+	ck_assert_uint_eq(v, 77);
+	ck_assert_uint_eq(t.m.st.exits[_i ? MMU_EXIT_HIDDEN_FAULT : MMU_EXIT_NESTED_FAULT], 1);
+	ck_assert_uint_eq(t.m.st.tlb_misses, 1); /* one 2 MiB TLB entry */
+	for (gfn_t g = DATA; g < DATA + MEM_HUGE_PAGES; g++)
+		ck_assert_uint_eq(mem_rmap_count(t.p2m, g), 1);
+	ck_assert_uint_eq(t.p2m->track_hits[MEM_TRACK_WSS], hits + 2);
+	ck_assert_uint_eq(t.m.st.splits, 0);
+	ck_assert_int_eq(mem_p2m_check(t.p2m), 0);
+	menv_fini(&t);
+}
+END_TEST
+
 Suite *large_suite(void)
 {
 	Suite *s = suite_create("large");
@@ -244,6 +288,7 @@ Suite *large_suite(void)
 	tcase_add_loop_test(tc, test_walk_refs, 0, sizeof(refs_cases) / sizeof(refs_cases[0]));
 	tcase_add_loop_test(tc, test_invlpg_large, 0, 4);
 	tcase_add_loop_test(tc, test_split, 0, 4);
+	tcase_add_loop_test(tc, test_track_block, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }
