@@ -30,7 +30,7 @@ REL_CFLAGS := $(BASE_CFLAGS) -O2 -DMEMVISOR_JEMALLOC $(CFLAGS)
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CK_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) $(CFLAGS)
 
-MODULES := mem traces guest ksm balloon-driver vmm-core
+MODULES := util mem traces guest ksm balloon-driver vmm-core
 LIB_SRCS := $(filter-out vmm-core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
 MAIN_SRC := vmm-core/main.c
 BENCH_SRCS := $(wildcard bench/*.c)
@@ -97,7 +97,7 @@ $(CK)/check_kvm: $(call obj,$(CK),$(KVM_SRCS)) $(CK)/libmemvisor.a
 # its libraries (static) come along.
 KVM_DIR := $(O)/kvm
 GUEST_PROG_OBJS := $(call obj,$(O),$(wildcard guest/inguest/*.c) \
-	$(wildcard guest/*.c mem/*.c traces/*.c))
+	$(wildcard guest/*.c mem/*.c traces/*.c util/*.c))
 $(KVM_DIR)/kernel/version:
 	$(Q)sh scripts/kvm-kernel.sh $(KVM_DIR)/kernel
 $(KVM_DIR)/memvisor-guest: $(GUEST_PROG_OBJS)
@@ -136,9 +136,9 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -I. $(WARN) $(PKG_CFLAGS) \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_NAMES := $(patsubst traces/fuzz/fuzz_%.c,%,$(wildcard traces/fuzz/fuzz_*.c))
 FUZZ_BINS := $(foreach f,$(FUZZ_NAMES),$(O)/fuzz/fuzz_$(f))
-$(O)/fuzz/fuzz_%: traces/fuzz/fuzz_%.c $(wildcard traces/*.c traces/*.h)
+$(O)/fuzz/fuzz_%: traces/fuzz/fuzz_%.c $(wildcard traces/*.c traces/*.h util/*.c util/*.h)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(wildcard traces/*.c) $(PKG_LIBS) -lpthread
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(wildcard traces/*.c util/*.c) $(PKG_LIBS) -lpthread
 fuzz-run: $(FUZZ_BINS)
 	$(Q)set -e; for f in $(FUZZ_NAMES); do echo "== fuzz_$$f $(FUZZ_ARGS)"; \
 		rm -rf $(O)/fuzz/corpus-$$f; mkdir -p $(O)/fuzz/corpus-$$f; \

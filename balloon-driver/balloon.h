@@ -68,9 +68,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/util.h"
 #include "balloon-driver/balloon_abi.h"
-
-#define BALLOON_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Interrupt causes passed to balloon_ops.interrupt. */
 #define BALLOON_IRQ_VQ	   BALLOON_ISR_QUEUE  /* a used buffer was added */
@@ -156,7 +155,7 @@ void balloon_destroy(struct balloon *d);
 uint64_t balloon_host_features(const struct balloon *d);
 /* The driver acks features. Bits not offered are dropped and counted as
  * a protocol error (returns -EINVAL); the rest take effect. */
-int balloon_set_features(struct balloon *d, uint64_t features) BALLOON_MUST_CHECK;
+int balloon_set_features(struct balloon *d, uint64_t features) MUST_CHECK;
 /* Status register. Writing 0 resets the device (balloon_reset). */
 uint8_t balloon_status(const struct balloon *d);
 void balloon_set_status(struct balloon *d, uint8_t status);
@@ -170,14 +169,14 @@ uint16_t balloon_queue_size(const struct balloon *d, unsigned q);
  * or -EINVAL (bad queue, size or alignment, rings outside guest memory;
  * the queue stays disabled). */
 int balloon_queue_set(struct balloon *d, unsigned q, uint16_t num, uint64_t desc, uint64_t avail,
-		      uint64_t used) BALLOON_MUST_CHECK;
+		      uint64_t used) MUST_CHECK;
 /* Ring base the queue was placed at (desc), 0 when disabled. */
 uint64_t balloon_queue_desc(const struct balloon *d, unsigned q);
 /* The driver kicked queue q: serve every available buffer. Returns 0, or
  * -EINVAL for a bad queue number, -EPROTO when the ring is broken (the
  * device then needs a reset), -EIO when ops->discard failed. Bad batches
  * are not errors here: they are counted and returned to the guest. */
-int balloon_queue_notify(struct balloon *d, unsigned q) BALLOON_MUST_CHECK;
+int balloon_queue_notify(struct balloon *d, unsigned q) MUST_CHECK;
 /* Read/write len (1, 2 or 4) bytes of the device configuration at off.
  * Only `actual` is writable; other writes are ignored. Reads outside the
  * configuration give zeros. */
@@ -202,7 +201,7 @@ bool balloon_tick(struct balloon *d, uint64_t elapsed_ns);
 /* Ask the guest for fresh statistics: return the buffer it left in the
  * stats queue. Returns 0, -EAGAIN when the guest has none waiting (not
  * negotiated, or a request is already out). */
-int balloon_request_stats(struct balloon *d) BALLOON_MUST_CHECK;
+int balloon_request_stats(struct balloon *d) MUST_CHECK;
 /* Is frame pfn ballooned now? */
 bool balloon_pfn_ballooned(const struct balloon *d, uint64_t pfn);
 /* Copy the counters. */

@@ -53,7 +53,7 @@ void balloon_error(struct balloon *d, const char *fmt, ...) __attribute__((forma
 
 /* Take the next available chain head of vq. Returns 1 with *head, 0 when
  * the ring is empty, -EPROTO when its index is broken (vq->broken set). */
-int balloon_vq_pop(struct balloon *d, struct balloon_vq *vq, uint16_t *head) BALLOON_MUST_CHECK;
+int balloon_vq_pop(struct balloon *d, struct balloon_vq *vq, uint16_t *head) MUST_CHECK;
 /* Gather the chain at head into segs (at most max). Every descriptor must
  * be device-readable, not indirect, inside guest memory, its length a
  * multiple of unit; the chain at most vq->num long and *total at most
@@ -61,10 +61,10 @@ int balloon_vq_pop(struct balloon *d, struct balloon_vq *vq, uint16_t *head) BAL
  * with d->err saying why. */
 int balloon_vq_chain(struct balloon *d, const struct balloon_vq *vq, uint16_t head,
 		     struct balloon_seg *segs, unsigned max, uint32_t unit, uint32_t maxlen,
-		     uint32_t *total) BALLOON_MUST_CHECK;
+		     uint32_t *total) MUST_CHECK;
 /* Return chain head to the guest with len bytes written. 0 or -EFAULT. */
 int balloon_vq_push(struct balloon *d, struct balloon_vq *vq, uint16_t head,
-		    uint32_t len) BALLOON_MUST_CHECK;
+		    uint32_t len) MUST_CHECK;
 /* Does the driver want an interrupt for used buffers (no NO_INTERRUPT)? */
 bool balloon_vq_wants_irq(struct balloon *d, const struct balloon_vq *vq);
 

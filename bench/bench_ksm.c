@@ -65,18 +65,10 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static uint64_t mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* The bytes of guest g's page i. */
 static void gen_page(const struct bench *b, unsigned g, uint64_t i, uint8_t *buf)
 {
-	uint64_t h = mix((uint64_t)g << 40 ^ i), x = h;
+	uint64_t h = util_mix64((uint64_t)g << 40 ^ i), x = h;
 
 	switch (h % 10) {
 	case 0:
@@ -87,11 +79,12 @@ static void gen_page(const struct bench *b, unsigned g, uint64_t i, uint8_t *buf
 	case 3:
 	case 4:
 	case 5:
-		memcpy(buf, b->lib->data + (mix(h) % LIB_PAGES) * MEM_PAGE_SIZE, MEM_PAGE_SIZE);
+		memcpy(buf, b->lib->data + (util_mix64(h) % LIB_PAGES) * MEM_PAGE_SIZE,
+		       MEM_PAGE_SIZE);
 		break;
 	default:
 		for (unsigned w = 0; w < MEM_PAGE_SIZE / 8; w++) {
-			x = mix(x);
+			x = util_mix64(x);
 			memcpy(buf + w * 8, &x, 8);
 		}
 	}

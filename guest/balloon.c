@@ -70,7 +70,7 @@ int guest_balloon_mode_parse(const char *s, enum guest_balloon_mode *out)
 {
 	static const char *const names[] = {"none", "virtio", "ignore", "garbage"};
 
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i])) {
 			*out = (enum guest_balloon_mode)i;
 			return 0;

@@ -58,7 +58,7 @@ static void guest_lib_text(struct guest_rng *r, uint8_t *b)
 	size_t n = 0, col = 0;
 
 	while (n < MEM_PAGE_SIZE) {
-		const char *w = words[guest_rng_below(r, sizeof(words) / sizeof(words[0]))];
+		const char *w = words[guest_rng_below(r, ARRAY_SIZE(words))];
 		size_t len = strlen(w);
 
 		for (size_t i = 0; i < len && n < MEM_PAGE_SIZE; i++)

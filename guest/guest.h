@@ -25,9 +25,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/util.h"
 #include "mem/mem.h"
-
-#define GUEST_MUST_CHECK __attribute__((warn_unused_result))
 
 /* ------------------------------------------------------------------------
  * Guest swap store (swap.c)
@@ -52,13 +51,13 @@ struct guest_swap *guest_swap_create(struct guest_swap_store *st, uint64_t slots
 /* Free the area's slots; its extents return to the store for reuse. */
 void guest_swap_destroy(struct guest_swap *sw);
 /* Take a free slot. Returns 0, -ENOSPC when the area is full, -errno. */
-int guest_swap_alloc(struct guest_swap *sw, uint64_t *slot) GUEST_MUST_CHECK;
+int guest_swap_alloc(struct guest_swap *sw, uint64_t *slot) MUST_CHECK;
 void guest_swap_free(struct guest_swap *sw, uint64_t slot);
 /* Write / read one 4 KiB page at slot, which must be allocated (else
  * -EINVAL). 0 or -errno: -EIO on a short transfer, -ENOSPC when the disk
  * is full; guest_swap_error() then names the slot. */
-int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page) GUEST_MUST_CHECK;
-int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page) GUEST_MUST_CHECK;
+int guest_swap_write(struct guest_swap *sw, uint64_t slot, const void *page) MUST_CHECK;
+int guest_swap_read(const struct guest_swap *sw, uint64_t slot, void *page) MUST_CHECK;
 /* Slots in use. */
 uint64_t guest_swap_used(const struct guest_swap *sw);
 /* The area's last error as a message naming the slot ("" if none). */
@@ -154,8 +153,8 @@ struct guest_workload_params {
 };
 
 /* Parse names as used in configs; return -EINVAL for an unknown name. */
-int guest_pattern_parse(const char *s, enum guest_pattern *out) GUEST_MUST_CHECK;
-int guest_content_parse(const char *s, enum guest_content *out) GUEST_MUST_CHECK;
+int guest_pattern_parse(const char *s, enum guest_pattern *out) MUST_CHECK;
+int guest_content_parse(const char *s, enum guest_content *out) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Trace workloads (replay.c)
@@ -171,7 +170,7 @@ int guest_content_parse(const char *s, enum guest_content *out) GUEST_MUST_CHECK
  *   S, M     store n of the process (n = 0, 1, ... over its S and M
  *            records, loops included) writes at each byte address a of
  *            its range byte (a & 7) of the little-endian word
- *            guest_mix64(h(seed, pid, TSTORE) + n): a word unique to the
+ *            util_mix64(h(seed, pid, TSTORE) + n): a word unique to the
  *            store, laid at its natural alignment;
  *   ZERO     the page is written with 4 KiB of zeros;
  *   IMAGE    the page is written with page `arg` mod library pages of the
@@ -201,7 +200,7 @@ uint64_t guest_trace_table_frames(const struct guest_trace *t);
  * The guest OS (os.c, pgtable.c, fault.c, reclaim.c, verify.c)
  */
 enum guest_reclaim { GUEST_RECLAIM_CLOCK, GUEST_RECLAIM_LRU, GUEST_RECLAIM_RANDOM };
-int guest_reclaim_parse(const char *s, enum guest_reclaim *out) GUEST_MUST_CHECK;
+int guest_reclaim_parse(const char *s, enum guest_reclaim *out) MUST_CHECK;
 const char *guest_reclaim_name(enum guest_reclaim r);
 
 /* ------------------------------------------------------------------------
@@ -231,7 +230,7 @@ enum guest_balloon_mode {
 	GUEST_BALLOON_GARBAGE, /* sends frames that are not its to give */
 };
 /* "none", "virtio", "ignore", "garbage"; -EINVAL otherwise. */
-int guest_balloon_mode_parse(const char *s, enum guest_balloon_mode *out) GUEST_MUST_CHECK;
+int guest_balloon_mode_parse(const char *s, enum guest_balloon_mode *out) MUST_CHECK;
 
 /* Retry an allocation the guest could not make after this long (Linux's
  * "Out of puff!" back-off), and give back this many pages per OOM. */
@@ -341,7 +340,7 @@ void guest_os_destroy(struct guest_os *g);
  * naming guest, pid and gva, and every later call returns the same error.
  * Allocates nothing.
  */
-int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done) GUEST_MUST_CHECK;
+int guest_os_run(struct guest_os *g, uint64_t budget, uint64_t *done) MUST_CHECK;
 /* Every process finished its accesses, or the guest failed. */
 bool guest_os_done(const struct guest_os *g);
 /* Why the guest failed; "" while it has not. */
@@ -358,7 +357,7 @@ void guest_os_stats(const struct guest_os *g, struct guest_stats *st);
  * would change A/D bits and TLB state). Returns 0 when all match, -EIO at
  * the first mismatch with msg naming process, gva, gfn and byte offset.
  */
-int guest_os_verify(struct guest_os *g, char *msg, size_t msglen) GUEST_MUST_CHECK;
+int guest_os_verify(struct guest_os *g, char *msg, size_t msglen) MUST_CHECK;
 /* Write "pid 0xcr3" lines (decimal pid, hexadecimal gpa of the PML4), one
  * per process, to f. */
 void guest_os_dump_roots(const struct guest_os *g, FILE *f);

@@ -16,23 +16,15 @@
  * is a function of these and the seeds, which is what makes runs
  * deterministic and pages verifiable.
  */
-static inline uint64_t guest_mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* A hash of four words; `dom` separates the uses of one tuple. */
 static inline uint64_t guest_hash4(uint64_t dom, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
 {
-	uint64_t h = guest_mix64(dom ^ 0x6a09e667f3bcc909ull);
+	uint64_t h = util_mix64(dom ^ 0x6a09e667f3bcc909ull);
 
-	h = guest_mix64(h ^ a);
-	h = guest_mix64(h ^ b);
-	h = guest_mix64(h ^ c);
-	return guest_mix64(h ^ d);
+	h = util_mix64(h ^ a);
+	h = util_mix64(h ^ b);
+	h = util_mix64(h ^ c);
+	return util_mix64(h ^ d);
 }
 
 /* Hash domains. */
@@ -54,8 +46,8 @@ struct guest_rng {
 static inline void guest_rng_seed(struct guest_rng *r, uint64_t seed)
 {
 	for (int i = 0; i < 4; i++) {
-		seed += 0x9e3779b97f4a7c15ull;
-		r->s[i] = guest_mix64(seed);
+		seed += UTIL_GOLDEN;
+		r->s[i] = util_mix64(seed);
 	}
 }
 
@@ -104,7 +96,7 @@ struct guest_zipf {
 };
 
 /* Set up draws over ranks 0..n-1 with P(k) ~ 1/(k+1)^theta. 0 or -EINVAL. */
-int guest_zipf_init(struct guest_zipf *z, uint64_t n, double theta) GUEST_MUST_CHECK;
+int guest_zipf_init(struct guest_zipf *z, uint64_t n, double theta) MUST_CHECK;
 /* A rank in [0, n); rank 0 is the most popular. */
 uint64_t guest_zipf_next(const struct guest_zipf *z, struct guest_rng *r);
 
@@ -182,7 +174,7 @@ struct guest_op {
 
 /* Set up process pid's generator and record. 0 or -ENOMEM / -EINVAL. */
 int guest_wl_init(struct guest_wl *w, const struct guest_workload_params *p, uint64_t seed,
-		  uint32_t pid) GUEST_MUST_CHECK;
+		  uint32_t pid) MUST_CHECK;
 void guest_wl_fini(struct guest_wl *w);
 /* The next access; a pure function of the generator's state. */
 void guest_wl_next(struct guest_wl *w, struct guest_op *op);
@@ -240,14 +232,14 @@ uint64_t guest_balloon_probe(const struct guest_params *p, uint16_t qsize[BALLOO
 /* Set the device up with the frames from b->base on: features, rings,
  * DRIVER_OK, the statistics buffer, the first target. 0 or -errno (an MMU
  * failure; a device that misbehaves stops the driver, not the guest). */
-int guest_balloon_init(struct guest_os *g) GUEST_MUST_CHECK;
+int guest_balloon_init(struct guest_os *g) MUST_CHECK;
 /* Service a pending interrupt and move towards the target, at most
  * GUEST_BALLOON_WORK_MAX pages; nothing before a back-off ends. 0 or
  * -errno when the guest must fail. */
-int guest_balloon_service(struct guest_os *g) GUEST_MUST_CHECK;
+int guest_balloon_service(struct guest_os *g) MUST_CHECK;
 /* Deflate-on-OOM: give back up to BALLOON_OOM_NR_PAGES pages when the
  * feature was negotiated; *freed gets how many. 0 or -errno. */
-int guest_balloon_oom(struct guest_os *g, uint64_t *freed) GUEST_MUST_CHECK;
+int guest_balloon_oom(struct guest_os *g, uint64_t *freed) MUST_CHECK;
 
 /*
  * A process's valid regions, like Linux's VMAs: page ranges [start, end)
@@ -344,7 +336,7 @@ int guest_detail(struct guest_os *g, int r, const char *fmt, ...)
 int guest_fail_at(struct guest_os *g, uint32_t pid, gva_t va, int r);
 
 /* Direct-map accessors (mmu_phys); -errno with detail set on failure. */
-int guest_phys(struct guest_os *g, gpa_t pa, void *buf, size_t len, unsigned acc) GUEST_MUST_CHECK;
+int guest_phys(struct guest_os *g, gpa_t pa, void *buf, size_t len, unsigned acc) MUST_CHECK;
 static inline int guest_phys_read64(struct guest_os *g, gpa_t pa, uint64_t *v)
 {
 	return guest_phys(g, pa, v, 8, MMU_READ);
@@ -364,21 +356,21 @@ static inline gpa_t guest_mm_gpa(gfn_t gfn, unsigned off)
  * mem_map gets flags, pid, vpn. The frame's contents are stale. 0 or
  * -errno. */
 int guest_frame_alloc(struct guest_os *g, uint32_t flags, uint32_t pid, uint64_t vpn,
-		      gfn_t *out) GUEST_MUST_CHECK;
+		      gfn_t *out) MUST_CHECK;
 /* A frame for the balloon (GUEST_PG_BALLOON), as Linux's balloon_page_alloc
  * asks for one: reclaim is fine, OOM is not. Fails quietly (-ENOMEM, the
  * guest is not failed, nothing recorded) when taking one would leave the
  * guest fewer frames than its page tables and GUEST_MIN_DATA_FRAMES need,
  * or when reclaim cannot free one. Other errors are the guest's. */
-int guest_frame_alloc_balloon(struct guest_os *g, gfn_t *out) GUEST_MUST_CHECK;
+int guest_frame_alloc_balloon(struct guest_os *g, gfn_t *out) MUST_CHECK;
 /* Put a frame back on the free list. 0 or -errno. */
-int guest_frame_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+int guest_frame_free(struct guest_os *g, gfn_t gfn) MUST_CHECK;
 /* Take a free 2 MiB block for a user page of pid at vpn (its first):
  * -ENOMEM when there is none (no reclaim: the caller maps 4 KiB). mem_map:
  * the first frame USER | HUGE with pid and vpn, the others TAIL. */
-int guest_huge_alloc(struct guest_os *g, uint32_t pid, uint64_t vpn, gfn_t *out) GUEST_MUST_CHECK;
+int guest_huge_alloc(struct guest_os *g, uint32_t pid, uint64_t vpn, gfn_t *out) MUST_CHECK;
 /* Put a 2 MiB user page back as a free block. 0 or -errno. */
-int guest_huge_free(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+int guest_huge_free(struct guest_os *g, gfn_t gfn) MUST_CHECK;
 /* Working-set page idx's vpn, and the reverse (false outside the set). */
 static inline uint64_t guest_wl_vpn(const struct guest_os *g, uint64_t idx)
 {
@@ -428,17 +420,16 @@ uint64_t guest_pte_swap_slot(uint64_t pte);
 #define GUEST_PTE_TABLE (PTE_P | PTE_W | PTE_U)
 
 /* A zeroed page-table frame; *gpa its address. 0 or -errno. */
-int guest_pt_alloc(struct guest_os *g, gpa_t *gpa) GUEST_MUST_CHECK;
+int guest_pt_alloc(struct guest_os *g, gpa_t *gpa) MUST_CHECK;
 /* Store v in the page-table entry at gpa (counted in pt_stores). */
-int guest_pt_store(struct guest_os *g, gpa_t gpa, uint64_t v) GUEST_MUST_CHECK;
+int guest_pt_store(struct guest_os *g, gpa_t gpa, uint64_t v) MUST_CHECK;
 /* gpa of va's entry at `level` (1: PTE, 2: PDE) under root. With alloc,
  * missing tables above it are allocated; without, -ENOENT when one is
  * missing. A 2 MiB page in the way of a level-1 walk is -EUCLEAN. */
 int guest_pt_walk_level(struct guest_os *g, gpa_t root, gva_t va, int level, bool alloc,
-			gpa_t *gpa) GUEST_MUST_CHECK;
+			gpa_t *gpa) MUST_CHECK;
 /* The leaf entry of va: guest_pt_walk_level(..., 1, ...). */
-int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc,
-		  gpa_t *pte_gpa) GUEST_MUST_CHECK;
+int guest_pt_walk(struct guest_os *g, gpa_t root, gva_t va, bool alloc, gpa_t *pte_gpa) MUST_CHECK;
 /* Table frames a working set of `pages` pages at GUEST_WL_BASE needs. */
 uint64_t guest_pt_frames_needed(uint64_t pages);
 /* Table frames (PML4 included) that map every page of n regions. */
@@ -448,7 +439,7 @@ uint64_t guest_pt_frames_vmas(const struct guest_vma *v, unsigned n);
  * Faults (fault.c) and the access loop.
  */
 int guest_access_slow(struct guest_os *g, struct guest_proc *pr, gva_t va, void *buf, size_t len,
-		      unsigned acc, int r) GUEST_MUST_CHECK;
+		      unsigned acc, int r) MUST_CHECK;
 
 /* A user access of the running process pr: retries after each page fault
  * the guest OS handles. 0, or -errno with the guest failed. */
@@ -465,13 +456,13 @@ static inline int guest_access(struct guest_os *g, struct guest_proc *pr, gva_t 
 /* ------------------------------------------------------------------------
  * Reclaim (reclaim.c): the ring of user pages and the policies.
  */
-int guest_ring_add(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
-int guest_ring_del(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+int guest_ring_add(struct guest_os *g, gfn_t gfn) MUST_CHECK;
+int guest_ring_del(struct guest_os *g, gfn_t gfn) MUST_CHECK;
 /* LRU: gfn was just accessed; move it to the most-recent end. */
-int guest_lru_touch(struct guest_os *g, gfn_t gfn) GUEST_MUST_CHECK;
+int guest_lru_touch(struct guest_os *g, gfn_t gfn) MUST_CHECK;
 /* Evict one user page to guest swap with the guest's policy, leaving its
  * frame on the free list. 0 or -errno (-ENOSPC: guest swap full). */
-int guest_reclaim_one(struct guest_os *g) GUEST_MUST_CHECK;
+int guest_reclaim_one(struct guest_os *g) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Address-space teardown (mm.c): munmap and process exit.
@@ -479,17 +470,16 @@ int guest_reclaim_one(struct guest_os *g) GUEST_MUST_CHECK;
 /* Unmap working-set pages idx .. idx + n - 1 of pr: free their frames and
  * swap slots, clear their PTEs (INVLPG for the running process), free the
  * page tables left empty, and forget what the workload wrote there. */
-int guest_unmap(struct guest_os *g, struct guest_proc *pr, uint64_t idx,
-		uint64_t n) GUEST_MUST_CHECK;
+int guest_unmap(struct guest_os *g, struct guest_proc *pr, uint64_t idx, uint64_t n) MUST_CHECK;
 /* pr exits and a fresh process takes its place: everything unmapped, every
  * table freed, a new PML4 (loaded if pr is running). */
-int guest_proc_exit(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
+int guest_proc_exit(struct guest_os *g, struct guest_proc *pr) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * The workload step (workload.c) and checks (verify.c).
  */
 /* One access of process pr. 0 or -errno with the guest failed. */
-int guest_wl_step(struct guest_os *g, struct guest_proc *pr) GUEST_MUST_CHECK;
+int guest_wl_step(struct guest_os *g, struct guest_proc *pr) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Trace replay (replay.c).
@@ -499,12 +489,12 @@ const char *guest_replay_check(const struct guest_params *p);
 /* Set up pr (pr->pid set) to replay t: regions, limit, cursor. 0 or
  * -errno. */
 int guest_replay_init(struct guest_os *g, struct guest_proc *pr,
-		      const struct guest_trace *t) GUEST_MUST_CHECK;
+		      const struct guest_trace *t) MUST_CHECK;
 void guest_replay_fini(struct guest_proc *pr);
 /* Up to n records of pr's trace; *done gets the number completed. 0 or
  * -errno with the guest failed. */
 int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n,
-		     uint64_t *done) GUEST_MUST_CHECK;
+		     uint64_t *done) MUST_CHECK;
 /* Records of one pid of a trace in order, in batches, starting over at
  * the end when t->loop (shared with the in-guest program). init: 0 or
  * -ENOMEM; the caller destroys rd->cur. next: 0, or -errno with why[]
@@ -516,9 +506,9 @@ struct guest_treader {
 	long n, at; /* records in batch, the next one */
 	struct trace_rec batch[GUEST_REPLAY_BATCH];
 };
-int guest_treader_init(struct guest_treader *rd, const struct guest_trace *t) GUEST_MUST_CHECK;
+int guest_treader_init(struct guest_treader *rd, const struct guest_trace *t) MUST_CHECK;
 int guest_treader_next(struct guest_treader *rd, const struct trace_rec **out, char *why,
-		       size_t len) GUEST_MUST_CHECK;
+		       size_t len) MUST_CHECK;
 /* The bytes of the trace workload (guest.h), shared with the in-guest
  * program of Linux guests (guest/inguest/): n bytes of a store at va whose
  * word is w (byte i is byte (va + i) & 7 of w, little-endian), and the 4
@@ -536,7 +526,7 @@ static inline void guest_replay_store_bytes(uint64_t w, gva_t va, size_t n, uint
 void guest_replay_private_page(uint64_t seed, uint8_t *buf);
 /* guest_os_verify for a trace process (verify.c's helpers below). */
 int guest_replay_verify(struct guest_os *g, const struct guest_proc *pr, char *msg,
-			size_t msglen) GUEST_MUST_CHECK;
+			size_t msglen) MUST_CHECK;
 /*
  * Page tables read through the p2m for checks (verify.c): the last table
  * page read at each level (1 = PT .. 4 = PML4) is cached.
@@ -553,23 +543,22 @@ void guest_vcache_init(struct guest_vcache *c, const struct guest_os *g, uint8_t
  * (*pte is then made up for the 4 KiB of it va is in); -ENOENT when an
  * upper level is not present, -EIO when a table is outside guest memory or
  * unreadable. */
-int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *pte) GUEST_MUST_CHECK;
+int guest_vwalk(struct guest_vcache *c, gpa_t root, gva_t va, uint64_t *pte) MUST_CHECK;
 /* The bytes of the page at va whose PTE is pte: from its frame or its swap
  * slot, into buf; where[] names the location. 0 or -EIO with msg. */
 int guest_verify_read(struct guest_os *g, const struct guest_proc *pr, gva_t va, uint64_t pte,
-		      uint8_t *buf, char *where, size_t wlen, char *msg,
-		      size_t msglen) GUEST_MUST_CHECK;
+		      uint8_t *buf, char *where, size_t wlen, char *msg, size_t msglen) MUST_CHECK;
 /* Compare the expected page with the actual one; 0, or -EIO with msg
  * naming the first differing byte. */
 int guest_verify_page(const struct guest_os *g, const struct guest_proc *pr, gva_t va,
 		      const char *where, const uint8_t *exp, const uint8_t *act, char *msg,
-		      size_t msglen) GUEST_MUST_CHECK;
+		      size_t msglen) MUST_CHECK;
 
 /*
  * Check the guest's own bookkeeping in guest memory, read through the p2m:
  * mem_map flags and counts, the free list, the user ring, and every user
  * page's PTE pointing back at its frame. 0 or -EUCLEAN with msg.
  */
-int guest_os_check(struct guest_os *g, char *msg, size_t msglen) GUEST_MUST_CHECK;
+int guest_os_check(struct guest_os *g, char *msg, size_t msglen) MUST_CHECK;
 
 #endif

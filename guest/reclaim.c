@@ -46,7 +46,7 @@ int guest_reclaim_parse(const char *s, enum guest_reclaim *out)
 {
 	static const char *const names[] = {"clock", "lru", "random"};
 
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i])) {
 			*out = (enum guest_reclaim)i;
 			return 0;

@@ -47,7 +47,7 @@
 
 struct guest_replay {
 	const struct guest_trace *t; /* borrowed from the guest's params */
-	uint64_t wbase;		     /* store words: guest_mix64(wbase + n) */
+	uint64_t wbase;		     /* store words: util_mix64(wbase + n) */
 	uint64_t stores;	     /* S and M records issued */
 	struct guest_treader rd;
 	uint8_t buf[MEM_PAGE_SIZE]; /* loads land here; stores start here */
@@ -219,7 +219,7 @@ static inline int replay_one(struct guest_os *g, struct guest_proc *pr, const st
 	if (trace_kind_is_content(r->kind))
 		content = replay_content(g, r, t->buf);
 	else if (acc == MMU_WRITE)
-		w = guest_mix64(t->wbase + t->stores++);
+		w = util_mix64(t->wbase + t->stores++);
 	do {
 		size_t n = MEM_PAGE_SIZE - (va & (MEM_PAGE_SIZE - 1));
 		void *data = content ? (void *)content : t->buf;
@@ -341,7 +341,7 @@ static int expect_fill(const struct guest_os *g, const struct guest_proc *pr,
 			break;
 		}
 		if (rec->kind == TRACE_STORE || rec->kind == TRACE_MODIFY)
-			w = guest_mix64(pr->tr->wbase + stores++);
+			w = util_mix64(pr->tr->wbase + stores++);
 		r = expect_apply(g, pr, e, rec, w, scratch);
 		if (r)
 			snprintf(msg, msglen,

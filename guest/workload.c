@@ -36,7 +36,7 @@ int guest_pattern_parse(const char *s, enum guest_pattern *out)
 {
 	static const char *const names[] = {"seq", "uniform", "zipf", "sparse", "churn", "steps"};
 
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i])) {
 			*out = (enum guest_pattern)i;
 			return 0;
@@ -48,7 +48,7 @@ int guest_content_parse(const char *s, enum guest_content *out)
 {
 	static const char *const names[] = {"zero", "private", "library", "mixed"};
 
-	for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(names); i++)
 		if (!strcmp(s, names[i])) {
 			*out = (enum guest_content)i;
 			return 0;

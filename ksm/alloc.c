@@ -27,18 +27,6 @@
 #include <jemalloc/jemalloc.h>
 #endif
 
-void ksm_bug(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s:%d: BUG: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
 static void count(struct ksm_alloc *a, size_t add, size_t sub)
 {
 	a->bytes += add;
@@ -69,7 +57,7 @@ void ksm_alloc_fini(struct ksm_alloc *a)
 {
 	char name[64];
 
-	KSM_BUG_ON(a->bytes, "ksm: %llu metadata bytes never freed", (unsigned long long)a->bytes);
+	BUG_ON(a->bytes, "ksm: %llu metadata bytes never freed", (unsigned long long)a->bytes);
 	snprintf(name, sizeof(name), "arena.%u.destroy", a->arena);
 	/* only fails for a bad index: the arena then merely stays */
 	(void)mallctl(name, NULL, NULL, NULL, 0);
@@ -141,7 +129,7 @@ int ksm_alloc_init(struct ksm_alloc *a)
 
 void ksm_alloc_fini(struct ksm_alloc *a)
 {
-	KSM_BUG_ON(a->bytes, "ksm: %llu metadata bytes never freed", (unsigned long long)a->bytes);
+	BUG_ON(a->bytes, "ksm: %llu metadata bytes never freed", (unsigned long long)a->bytes);
 }
 
 void *ksm_zalloc(struct ksm_alloc *a, size_t n)

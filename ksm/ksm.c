@@ -94,9 +94,9 @@ void ksm_destroy(struct ksm *k)
 	if (!k)
 		return;
 	for (uint32_t i = 0; i < k->nguests; i++)
-		KSM_BUG_ON(k->guests[i], "ksm_destroy with guest %u still registered", i);
-	KSM_BUG_ON(k->table.entries || k->zero_refs, "ksm_destroy: %llu entries left",
-		   (unsigned long long)k->table.entries);
+		BUG_ON(k->guests[i], "ksm_destroy with guest %u still registered", i);
+	BUG_ON(k->table.entries || k->zero_refs, "ksm_destroy: %llu entries left",
+	       (unsigned long long)k->table.entries);
 	ksm_table_fini(&k->table);
 	ksm_free(&k->alloc, k->defer, k->defer ? KSM_DEFER_MAX * sizeof(*k->defer) : 0);
 	ksm_free(&k->alloc, k->guests, k->guests_cap * sizeof(*k->guests));
@@ -161,7 +161,7 @@ static void put_ref(struct ksm *k, uint32_t i, hfn_t hfn)
 	struct ksm_entry *e;
 
 	if (!i) {
-		KSM_BUG_ON(hfn != k->zero_hfn || !k->zero_refs, "zero frame refcount");
+		BUG_ON(hfn != k->zero_hfn || !k->zero_refs, "zero frame refcount");
 		if (--k->zero_refs == 0) {
 			mem_pool_free(k->pool, hfn);
 			k->zero_hfn = KSM_NO_FRAME;
@@ -169,7 +169,7 @@ static void put_ref(struct ksm *k, uint32_t i, hfn_t hfn)
 		return;
 	}
 	e = ksm_entry(&k->table, i);
-	KSM_BUG_ON(ksm_entry_hint(e) || e->val != hfn || !e->aux, "shared entry %u refcount", i);
+	BUG_ON(ksm_entry_hint(e) || e->val != hfn || !e->aux, "shared entry %u refcount", i);
 	k->sharing--;
 	if (--e->aux == 0) {
 		mem_pool_free(k->pool, hfn);
@@ -189,9 +189,9 @@ uint32_t ksm_find_shared(const struct ksm *k, const struct ksm_guest *kg, gfn_t 
 		if (!ksm_entry_hint(e) && e->val == hfn)
 			return i;
 	}
-	ksm_bug(__FILE__, __LINE__,
-		"guest %u gfn %" PRIu64 ": shared frame %" PRIu64 " not in the table", kg->id, gfn,
-		hfn);
+	util_bug(__FILE__, __LINE__,
+		 "guest %u gfn %" PRIu64 ": shared frame %" PRIu64 " not in the table", kg->id, gfn,
+		 hfn);
 }
 
 void ksm_drop_hints(struct ksm *k, const struct ksm_guest *kg, gfn_t gfn)
@@ -259,7 +259,7 @@ int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn)
 		/* the last reference: the frame becomes this gfn's own. Same
 		 * frame, write-protection off: the p2m needs no zap. */
 		r = mem_p2m_set(p2m, gfn, MEM_RESIDENT, hfn, false);
-		KSM_BUG_ON(r, "cow: p2m refused SHARED -> RESIDENT (%d)", r);
+		BUG_ON(r, "cow: p2m refused SHARED -> RESIDENT (%d)", r);
 		if (i) {
 			ksm_table_remove(&k->table, i);
 			k->shared_frames--;
@@ -275,7 +275,7 @@ int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn)
 		memcpy(mem_pool_ptr(k->pool, copy), mem_pool_ptr(k->pool, hfn), MEM_PAGE_SIZE);
 		/* zaps every read-only translation of the shared frame */
 		r = mem_p2m_set(p2m, gfn, MEM_RESIDENT, copy, false);
-		KSM_BUG_ON(r, "cow: p2m refused SHARED -> RESIDENT (%d)", r);
+		BUG_ON(r, "cow: p2m refused SHARED -> RESIDENT (%d)", r);
 		put_ref(k, i, hfn); /* this gfn's reference */
 	}
 	k->st.cow_breaks++;

@@ -30,9 +30,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "util/util.h"
 #include "mem/mem.h"
-
-#define KSM_MUST_CHECK __attribute__((warn_unused_result))
 
 /* Pages per scan batch unless the params say otherwise. */
 #define KSM_DEF_BATCH 256u
@@ -42,7 +41,7 @@ enum ksm_order {
 	KSM_ORDER_SEQUENTIAL, /* gfn 0, 1, 2, ... (Linux ksmd) */
 };
 /* "random" or "sequential" into *out; -EINVAL for anything else. */
-int ksm_order_parse(const char *s, enum ksm_order *out) KSM_MUST_CHECK;
+int ksm_order_parse(const char *s, enum ksm_order *out) MUST_CHECK;
 const char *ksm_order_name(enum ksm_order o);
 
 /* The content hash: 64 bits of a 4 KiB page. Tests replace it to force
@@ -149,15 +148,14 @@ unsigned ksm_converge(struct ksm *k, unsigned max_rounds, double *first_cpu, dou
  * pool has no frame for the copy (nothing changed), -EINVAL when gfn is not
  * SHARED.
  */
-int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn) KSM_MUST_CHECK;
+int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn) MUST_CHECK;
 /*
  * Move SHARED gfn to state `to` with value val (mem_p2m_set rules; for
  * example BALLOONED, 0) and drop its reference. For mechanisms that take a
  * shared page away (balloon). 0 or -EINVAL (gfn not SHARED, or an illegal
  * move; nothing changed).
  */
-int ksm_unshare(struct ksm_guest *kg, gfn_t gfn, enum mem_page_state to,
-		uint64_t val) KSM_MUST_CHECK;
+int ksm_unshare(struct ksm_guest *kg, gfn_t gfn, enum mem_page_state to, uint64_t val) MUST_CHECK;
 
 /*
  * Sharing before swapping (ESX): look at RESIDENT gfn of kg now, outside
@@ -168,7 +166,7 @@ int ksm_unshare(struct ksm_guest *kg, gfn_t gfn, enum mem_page_state to,
  * it; the frames freed show in the pool), 0 when it is not (swap it), or
  * -EINVAL for a gfn out of range.
  */
-int ksm_try_share(struct ksm_guest *kg, gfn_t gfn) KSM_MUST_CHECK;
+int ksm_try_share(struct ksm_guest *kg, gfn_t gfn) MUST_CHECK;
 
 void ksm_stats(const struct ksm *k, struct ksm_stats *st);
 void ksm_guest_stats(const struct ksm_guest *kg, struct ksm_guest_stats *st);
@@ -182,6 +180,6 @@ uint64_t ksm_guest_cow_breaks(const struct ksm_guest *kg);
  * counts match. Returns 0 or -EUCLEAN with a message on stderr. O(table +
  * guest pages + pool frames); for tests and the end of a run.
  */
-int ksm_check(const struct ksm *k) KSM_MUST_CHECK;
+int ksm_check(const struct ksm *k) MUST_CHECK;
 
 #endif

@@ -9,14 +9,6 @@
 
 #include "ksm/ksm.h"
 
-void ksm_bug(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
-#define KSM_BUG_ON(cond, ...)                                                                      \
-	do {                                                                                       \
-		if (cond)                                                                          \
-			ksm_bug(__FILE__, __LINE__, __VA_ARGS__);                                  \
-	} while (0)
-
 /* ------------------------------------------------------------------------
  * Metadata allocator (alloc.c). In the release build (MEMVISOR_JEMALLOC)
  * every allocation goes to a jemalloc arena of its own, whose statistics
@@ -30,7 +22,7 @@ struct ksm_alloc {
 	uint64_t failures; /* allocations refused */
 };
 
-int ksm_alloc_init(struct ksm_alloc *a) KSM_MUST_CHECK;
+int ksm_alloc_init(struct ksm_alloc *a) MUST_CHECK;
 /* Every allocation must have been freed. */
 void ksm_alloc_fini(struct ksm_alloc *a);
 /* n bytes, zeroed. NULL on failure. */
@@ -102,7 +94,7 @@ struct ksm_cursor {
 	int t;	       /* table of `next` */
 };
 
-int ksm_table_init(struct ksm_table *t, struct ksm_alloc *a) KSM_MUST_CHECK;
+int ksm_table_init(struct ksm_table *t, struct ksm_alloc *a) MUST_CHECK;
 void ksm_table_fini(struct ksm_table *t);
 
 static inline struct ksm_entry *ksm_entry(const struct ksm_table *t, uint32_t i)

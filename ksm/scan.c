@@ -92,23 +92,15 @@ static double clock_s(clockid_t id)
 
 /* ---- order ---- */
 
-static uint64_t mix64(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static void perm_keys(const struct ksm *k, struct ksm_guest *kg)
 {
-	uint64_t s = mix64(k->p.seed ^ ((uint64_t)kg->id << 40) ^ kg->pass);
+	uint64_t s = util_mix64(k->p.seed ^ ((uint64_t)kg->id << 40) ^ kg->pass);
 
 	kg->perm_bits = 1;
 	while ((1ull << kg->perm_bits) < kg->p2m->pages)
 		kg->perm_bits++;
 	kg->perm_a = s | 1; /* odd: x -> a x + c is a bijection mod 2^bits */
-	kg->perm_c = mix64(s);
+	kg->perm_c = util_mix64(s);
 }
 
 static uint64_t perm(const struct ksm_guest *kg, uint64_t x)
@@ -184,7 +176,7 @@ static void merge_into(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, uint32_t 
 
 	/* zaps every writable translation of gfn before it moves */
 	r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, e->val, true);
-	KSM_BUG_ON(r, "merge: p2m refused RESIDENT -> SHARED (%d)", r);
+	BUG_ON(r, "merge: p2m refused RESIDENT -> SHARED (%d)", r);
 	defer_free(k, own); /* its bytes live on in the shared frame */
 	e->aux++;	    /* the reference of (kg, gfn) */
 	k->sharing++;
@@ -206,7 +198,7 @@ static void share_zero(struct ksm *k, struct ksm_guest *kg, gfn_t gfn)
 		r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, k->zero_hfn, true);
 		defer_free(k, own);
 	}
-	KSM_BUG_ON(r, "zero merge: p2m refused RESIDENT -> SHARED (%d)", r);
+	BUG_ON(r, "zero merge: p2m refused RESIDENT -> SHARED (%d)", r);
 	k->zero_refs++; /* the reference of (kg, gfn) */
 	k->st.merges++;
 	kg->st.merges++;
@@ -225,7 +217,7 @@ static enum hint_result try_hint(struct ksm *k, struct ksm_guest *kg, gfn_t gfn,
 	hfn_t hhfn;
 	int r;
 
-	KSM_BUG_ON(!hg, "hint %u names guest %u, which is gone", i, e->aux & ~KSM_HINT);
+	BUG_ON(!hg, "hint %u names guest %u, which is gone", i, e->aux & ~KSM_HINT);
 	if (mem_p2m_state(hg->p2m, hgfn) != MEM_RESIDENT)
 		return HINT_STALE;
 	hhfn = mem_p2m_val(hg->p2m, hgfn);
@@ -236,7 +228,7 @@ static enum hint_result try_hint(struct ksm *k, struct ksm_guest *kg, gfn_t gfn,
 		return HINT_DIFFERENT;
 	/* the hinted page's own frame becomes the shared frame, in place */
 	r = mem_p2m_set(hg->p2m, hgfn, MEM_SHARED, hhfn, true);
-	KSM_BUG_ON(r, "promote: p2m refused RESIDENT -> SHARED (%d)", r);
+	BUG_ON(r, "promote: p2m refused RESIDENT -> SHARED (%d)", r);
 	e->val = (uint32_t)hhfn;
 	e->aux = 1; /* the reference of (hg, hgfn) */
 	hg->sum[hgfn] = ksm_sum(h);

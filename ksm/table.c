@@ -173,8 +173,8 @@ void ksm_table_step(struct ksm_table *t)
 	if (visited > t->max_step)
 		t->max_step = visited;
 	if ((uint64_t)t->rehash == from->size) {
-		KSM_BUG_ON(from->used, "table: %llu entries left behind by a resize",
-			   (unsigned long long)from->used);
+		BUG_ON(from->used, "table: %llu entries left behind by a resize",
+		       (unsigned long long)from->used);
 		ht_free(t, from);
 		t->ht[0] = *to;
 		*to = (struct ksm_ht){0};
@@ -228,7 +228,7 @@ void ksm_table_remove(struct ksm_table *t, uint32_t i)
 				goto shrink;
 			}
 	}
-	ksm_bug(__FILE__, __LINE__, "table: entry %u is in no chain", i);
+	util_bug(__FILE__, __LINE__, "table: entry %u is in no chain", i);
 shrink:
 	if (t->rehash < 0 && t->ht[0].size > HT_MIN_SIZE && t->ht[0].used * 8 < t->ht[0].size) {
 		uint64_t size = HT_MIN_SIZE;

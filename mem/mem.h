@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MEM_MUST_CHECK __attribute__((warn_unused_result))
+#include "util/util.h"
 
 #define MEM_PAGE_SHIFT 12
 #define MEM_PAGE_SIZE  4096u
@@ -131,7 +131,7 @@ void mem_pool_destroy(struct mem_pool *pool);
  * Allocate one frame into *out. With zero set the frame reads as zeros.
  * Returns 0, or -ENOMEM when all `frames` are in use.
  */
-int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero) MEM_MUST_CHECK;
+int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero) MUST_CHECK;
 /* Free a frame allocated from this pool. Freeing a free frame is a BUG. */
 void mem_pool_free(struct mem_pool *pool, hfn_t hfn);
 /*
@@ -168,7 +168,7 @@ static inline uint8_t *mem_pool_ptr(const struct mem_pool *pool, hfn_t hfn)
 
 /* Allocate a 2 MiB run into *out (its first frame). Returns 0, or -ENOMEM
  * when the budget or the never-used part of the pool cannot hold one. */
-int mem_pool_alloc_huge(struct mem_pool *pool, hfn_t *out) MEM_MUST_CHECK;
+int mem_pool_alloc_huge(struct mem_pool *pool, hfn_t *out) MUST_CHECK;
 
 /* Resident set size of this process (/proc/self/statm), bytes; 0 if unknown. */
 uint64_t mem_rss_bytes(void);
@@ -286,7 +286,7 @@ const char *mem_p2m_state_name(enum mem_page_state s);
  * is exhausted (the gfn stays UNTOUCHED), -EINVAL for any other state or a
  * gfn out of range.
  */
-int mem_p2m_populate(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_CHECK;
+int mem_p2m_populate(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MUST_CHECK;
 /*
  * Make the 2 MiB block of gfns containing gfn (gfn & ~511 .. + 511) RESIDENT
  * on one 2 MiB run of host frames (mem_pool_alloc_huge), so that it can be
@@ -295,7 +295,7 @@ int mem_p2m_populate(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_CHECK;
  * are not (populate them one by one instead), -ENOMEM when the pool has no
  * run. Nothing changes on failure.
  */
-int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MEM_MUST_CHECK;
+int mem_p2m_populate_huge(struct mem_p2m *p2m, gfn_t gfn, hfn_t *hfn) MUST_CHECK;
 /*
  * Can the 2 MiB block containing gfn be mapped by one 2 MiB translation?
  * True when all its 512 gfns are inside the guest, RESIDENT and not
@@ -316,12 +316,12 @@ bool mem_p2m_huge_mappable(const struct mem_p2m *p2m, gfn_t gfn);
  * illegal transition or out-of-range gfn, leaving the entry unchanged.
  */
 int mem_p2m_set(struct mem_p2m *p2m, gfn_t gfn, enum mem_page_state to, uint64_t val,
-		bool wp) MEM_MUST_CHECK;
+		bool wp) MUST_CHECK;
 /*
  * Return a RESIDENT gfn to UNTOUCHED, freeing its host frame (guest reset).
  * Returns 0 or -EINVAL if the gfn is not RESIDENT.
  */
-int mem_p2m_discard(struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
+int mem_p2m_discard(struct mem_p2m *p2m, gfn_t gfn) MUST_CHECK;
 /*
  * Copy the current contents of gfn into buf (4 KiB) without side effects:
  * no state change, no accessed bits, no exits. UNTOUCHED and BALLOONED read
@@ -329,12 +329,12 @@ int mem_p2m_discard(struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
  * when none is attached, -EIO when the read fails). Returns 0, -EINVAL out
  * of range.
  */
-int mem_p2m_read(const struct mem_p2m *p2m, gfn_t gfn, void *buf) MEM_MUST_CHECK;
+int mem_p2m_read(const struct mem_p2m *p2m, gfn_t gfn, void *buf) MUST_CHECK;
 /* Host pointer of a RESIDENT or SHARED gfn, or NULL. */
 uint8_t *mem_p2m_ptr(const struct mem_p2m *p2m, gfn_t gfn);
 /* Recount every state from the entries and compare with count[] and pages.
  * Returns 0, or -EUCLEAN with a message on stderr naming the gfn/state. */
-int mem_p2m_check(const struct mem_p2m *p2m) MEM_MUST_CHECK;
+int mem_p2m_check(const struct mem_p2m *p2m) MUST_CHECK;
 
 /*
  * Arm gfn for user u: set its tracking bit and zap every translation of it
@@ -342,7 +342,7 @@ int mem_p2m_check(const struct mem_p2m *p2m) MEM_MUST_CHECK;
  * records for gfn clears the bit and counts in track_hits[u]. Returns 0 or
  * -EINVAL (gfn or u out of range).
  */
-int mem_p2m_track_arm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u) MEM_MUST_CHECK;
+int mem_p2m_track_arm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u) MUST_CHECK;
 /* Clear u's bit of gfn without touching translations (a sample ends). */
 void mem_p2m_track_disarm(struct mem_p2m *p2m, gfn_t gfn, enum mem_track_user u);
 /* Is gfn armed for any user? (false out of range) */
@@ -390,7 +390,7 @@ struct mem_rmap_entry {
 /* Record that `m` maps gfn through `ref`, for an access that needed the
  * translation: an armed gfn (access tracking) counts as touched. 0 or
  * -ENOMEM / -EINVAL. */
-int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref) MEM_MUST_CHECK;
+int mem_rmap_add(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref) MUST_CHECK;
 /* Forget one record. Returns 0, or -ENOENT if there is none. */
 int mem_rmap_del(struct mem_p2m *p2m, gfn_t gfn, struct mem_mapper *m, uint64_t ref);
 /* Zap and forget every translation of gfn. */
@@ -444,7 +444,7 @@ struct mem_tlb {
 };
 
 /* Set up a TLB of `entries` entries, `ways` per set. 0 or -EINVAL/-ENOMEM. */
-int mem_tlb_init(struct mem_tlb *tlb, unsigned entries, unsigned ways) MEM_MUST_CHECK;
+int mem_tlb_init(struct mem_tlb *tlb, unsigned entries, unsigned ways) MUST_CHECK;
 void mem_tlb_fini(struct mem_tlb *tlb);
 
 static inline struct mem_tlb_entry *mem_tlb_lookup(struct mem_tlb *tlb, uint64_t vpn)
@@ -628,14 +628,14 @@ struct mmu {
 /* Create the MMU of one vCPU over p2m with paging mode ops; exits go to
  * fn(ctx). Returns 0 or -errno. */
 int mmu_init(struct mmu *m, struct mem_p2m *p2m, const struct paging_ops *ops,
-	     const struct mmu_config *cfg, mmu_exit_fn fn, void *ctx) MEM_MUST_CHECK;
+	     const struct mmu_config *cfg, mmu_exit_fn fn, void *ctx) MUST_CHECK;
 void mmu_fini(struct mmu *m);
 /* Count exit x and call the VMM's handler. For paging modes. */
-int mmu_exit(struct mmu *m, const struct mmu_exit *x) MEM_MUST_CHECK;
+int mmu_exit(struct mmu *m, const struct mmu_exit *x) MUST_CHECK;
 /* Call the VMM's handler for x without counting an exit: the mode is
  * already handling one (a shadow miss that finds a guest table frame
  * absent or write-protected). For paging modes. */
-int mmu_exit_resolve(struct mmu *m, const struct mmu_exit *x) MEM_MUST_CHECK;
+int mmu_exit_resolve(struct mmu *m, const struct mmu_exit *x) MUST_CHECK;
 /* Load CR3 (flushes the TLB). */
 void mmu_set_cr3(struct mmu *m, gpa_t cr3);
 /* Invalidate the translation of va (INVLPG): the whole guest page when va
@@ -649,7 +649,7 @@ void mmu_invlpg(struct mmu *m, gva_t va);
  * the MMU then runs the old mode again (-errno only if that fails too, and
  * the guest cannot continue).
  */
-int mmu_switch_mode(struct mmu *m, const struct paging_ops *ops) MEM_MUST_CHECK;
+int mmu_switch_mode(struct mmu *m, const struct paging_ops *ops) MUST_CHECK;
 
 /* Slow path of mmu_access: misses, page-crossing accesses. */
 int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc);
@@ -691,7 +691,7 @@ static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, uns
  * at gpa, within one page. Goes through the mode's phys translation (and
  * the direct-map TLB). Returns 0 or -errno (-EFAULT beyond guest memory).
  */
-int mmu_phys(struct mmu *m, gpa_t gpa, void *buf, size_t len, unsigned acc) MEM_MUST_CHECK;
+int mmu_phys(struct mmu *m, gpa_t gpa, void *buf, size_t len, unsigned acc) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Host swap (swap.c): one swap file per host, the last resort of reclaim.
@@ -746,21 +746,21 @@ void mem_swap_destroy(struct mem_swap *s);
  * -EIO (or another -errno) when the write failed: then nothing changed and
  * mem_swap_error() names the slot and the cause.
  */
-int mem_swap_out(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
+int mem_swap_out(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MUST_CHECK;
 /*
  * Swap SWAPPED gfn back in: read its slot into a new frame, then make it
  * RESIDENT and free the slot. Returns 0; -EINVAL when gfn is not SWAPPED;
  * -ENOMEM when the pool has no frame; -EIO (-errno) when the read failed
  * (mem_swap_error() says why). On failure nothing changed.
  */
-int mem_swap_in(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MEM_MUST_CHECK;
+int mem_swap_in(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MUST_CHECK;
 /* Move SWAPPED gfn to state `to` (BALLOONED: the guest gave the page up)
  * and free its slot; its bytes are gone. 0 or -EINVAL (nothing changed). */
 int mem_swap_drop(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn,
-		  enum mem_page_state to) MEM_MUST_CHECK;
+		  enum mem_page_state to) MUST_CHECK;
 /* Read slot (allocated) into buf, 4 KiB, without side effects. 0, -EINVAL
  * (slot not in use), -EIO. */
-int mem_swap_read_slot(const struct mem_swap *s, uint64_t slot, void *buf) MEM_MUST_CHECK;
+int mem_swap_read_slot(const struct mem_swap *s, uint64_t slot, void *buf) MUST_CHECK;
 /* Free an allocated slot (its p2m entry is going away). */
 void mem_swap_free_slot(struct mem_swap *s, uint64_t slot);
 /* The last I/O error as a message naming the file, slot and cause. */
@@ -773,7 +773,7 @@ enum mem_swap_victim {
 	MEM_SWAP_LRU,	 /* clock over the p2m's accessed bits */
 };
 /* "random" or "lru"; -EINVAL otherwise. */
-int mem_swap_victim_parse(const char *s, enum mem_swap_victim *out) MEM_MUST_CHECK;
+int mem_swap_victim_parse(const char *s, enum mem_swap_victim *out) MUST_CHECK;
 const char *mem_swap_victim_name(enum mem_swap_victim v);
 
 /* Per-guest state of victim selection. Zero it, then set rng to a seed. */
@@ -791,7 +791,7 @@ struct mem_swap_cursor {
  * guest has no such page.
  */
 int mem_swap_pick(struct mem_p2m *p2m, enum mem_swap_victim how, struct mem_swap_cursor *c,
-		  gfn_t *out) MEM_MUST_CHECK;
+		  gfn_t *out) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Working-set estimation by sampling (wss.c), as ESX (Waldspurger, OSDI
@@ -874,7 +874,7 @@ struct mem_policy_params {
 void mem_policy_defaults(struct mem_policy_params *p);
 /* 0, or -EINVAL with *why naming the bad field (tau outside [0, 1),
  * thresholds not decreasing from high to low, or outside (0, 1)). */
-int mem_policy_check(const struct mem_policy_params *p, const char **why) MEM_MUST_CHECK;
+int mem_policy_check(const struct mem_policy_params *p, const char **why) MUST_CHECK;
 
 /*
  * The next reclamation state from `cur` with `free` of `total` pages free.

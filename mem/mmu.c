@@ -42,7 +42,7 @@ static const struct paging_ops *const paging_modes[] = {
 
 const struct paging_ops *paging_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(paging_modes) / sizeof(paging_modes[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(paging_modes); i++)
 		if (!strcmp(paging_modes[i]->name, name))
 			return paging_modes[i];
 	return NULL;

@@ -86,26 +86,6 @@ static struct pool_priv *pool_priv(const struct mem_pool *pool)
 	return (struct pool_priv *)((char *)(uintptr_t)pool - offsetof(struct pool_priv, pub));
 }
 
-static void pool_bug(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
-static void pool_bug(const char *file, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s:%d: BUG: ", file, line);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	abort();
-}
-
-#define POOL_BUG_ON(cond, ...)                                                                     \
-	do {                                                                                       \
-		if (cond)                                                                          \
-			pool_bug(__FILE__, __LINE__, __VA_ARGS__);                                 \
-	} while (0)
-
 static bool pool_test(const struct pool_priv *pp, hfn_t hfn)
 {
 	return (pp->inuse[hfn / 64] >> (hfn % 64)) & 1;
@@ -197,13 +177,13 @@ int mem_pool_alloc(struct mem_pool *pool, hfn_t *out, bool zero)
 		/* Released: the kernel supplies a zero page on first touch. */
 		hfn = pool->free[--pool->nfree];
 	} else {
-		POOL_BUG_ON(pool->hiwater >= pool->frames,
-			    "pool accounting: used %" PRIu64 " < frames %" PRIu64
-			    " but nothing to hand out",
-			    pool->used, pool->frames);
+		BUG_ON(pool->hiwater >= pool->frames,
+		       "pool accounting: used %" PRIu64 " < frames %" PRIu64
+		       " but nothing to hand out",
+		       pool->used, pool->frames);
 		hfn = pool->hiwater++;
 	}
-	POOL_BUG_ON(pool_test(pp, hfn), "frame %" PRIu64 " handed out twice", hfn);
+	BUG_ON(pool_test(pp, hfn), "frame %" PRIu64 " handed out twice", hfn);
 	pool_flip(pp, hfn);
 	pool->used++;
 	if (pool->used > pool->peak)
@@ -224,7 +204,7 @@ int mem_pool_alloc_huge(struct mem_pool *pool, hfn_t *out)
 	for (hfn_t h = base; h-- > pool->hiwater;)
 		pool->free[pool->nfree++] = h;
 	for (hfn_t h = base; h < base + MEM_HUGE_PAGES; h++) {
-		POOL_BUG_ON(pool_test(pp, h), "fresh frame %" PRIu64 " already in use", h);
+		BUG_ON(pool_test(pp, h), "fresh frame %" PRIu64 " already in use", h);
 		pool_flip(pp, h);
 	}
 	pool->hiwater = base + MEM_HUGE_PAGES;
@@ -240,8 +220,8 @@ void mem_pool_free(struct mem_pool *pool, hfn_t hfn)
 {
 	struct pool_priv *pp = pool_priv(pool);
 
-	POOL_BUG_ON(hfn >= pool->hiwater, "free of frame %" PRIu64 " never allocated", hfn);
-	POOL_BUG_ON(!pool_test(pp, hfn), "double free of frame %" PRIu64, hfn);
+	BUG_ON(hfn >= pool->hiwater, "free of frame %" PRIu64 " never allocated", hfn);
+	BUG_ON(!pool_test(pp, hfn), "double free of frame %" PRIu64, hfn);
 	pool_flip(pp, hfn);
 	pool->used--;
 	pool->pending[pool->npending++] = hfn;
@@ -326,10 +306,10 @@ void mem_pool_free_many(struct mem_pool *pool, const hfn_t *hfn, uint64_t n)
 	struct pool_priv *pp = pool_priv(pool);
 
 	for (uint64_t i = 0; i < n; i++) {
-		POOL_BUG_ON(hfn[i] >= pool->hiwater, "free of frame %" PRIu64 " never allocated",
-			    hfn[i]);
-		POOL_BUG_ON(!pool_test(pp, hfn[i]), "double free of frame %" PRIu64, hfn[i]);
-		POOL_BUG_ON(i && hfn[i] <= hfn[i - 1], "mem_pool_free_many: frames not sorted");
+		BUG_ON(hfn[i] >= pool->hiwater, "free of frame %" PRIu64 " never allocated",
+		       hfn[i]);
+		BUG_ON(!pool_test(pp, hfn[i]), "double free of frame %" PRIu64, hfn[i]);
+		BUG_ON(i && hfn[i] <= hfn[i - 1], "mem_pool_free_many: frames not sorted");
 		pool_flip(pp, hfn[i]);
 	}
 	if (!n)
@@ -371,7 +351,7 @@ uint64_t mem_pool_resident(const struct mem_pool *pool)
 			n = POOL_MINCORE_CHUNK;
 		/* Only EAGAIN is possible on our own mapping. */
 		while (mincore(mem_pool_ptr(pool, off), n << MEM_PAGE_SHIFT, vec))
-			POOL_BUG_ON(errno != EAGAIN, "mincore: errno %d", errno);
+			BUG_ON(errno != EAGAIN, "mincore: errno %d", errno);
 		for (uint64_t i = 0; i < n; i++)
 			resident += vec[i] & 1;
 	}

@@ -337,21 +337,9 @@ static bool swappable(const struct mem_p2m *p2m, gfn_t gfn)
 	return mem_p2m_state(p2m, gfn) == MEM_RESIDENT && !mem_p2m_wp(p2m, gfn);
 }
 
-/* xorshift64*, never zero. */
-static uint64_t cursor_next(struct mem_swap_cursor *c)
-{
-	uint64_t x = c->rng ? c->rng : 0x9e3779b97f4a7c15ull;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	c->rng = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
 static uint64_t cursor_below(struct mem_swap_cursor *c, uint64_t n)
 {
-	return (uint64_t)(((unsigned __int128)cursor_next(c) * n) >> 64);
+	return (uint64_t)(((unsigned __int128)util_xorshift64s(&c->rng) * n) >> 64);
 }
 
 static int pick_random(struct mem_p2m *p2m, struct mem_swap_cursor *c, gfn_t *out)

@@ -51,15 +51,6 @@ struct mem_wss {
 	struct mem_wss_avg avg;
 };
 
-static uint64_t wss_next(uint64_t *rng)
-{
-	uint64_t z = (*rng += 0x9e3779b97f4a7c15ull);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return z ^ (z >> 31);
-}
-
 static bool in_sample(const gfn_t *sample, unsigned k, gfn_t gfn)
 {
 	for (unsigned i = 0; i < k; i++)
@@ -77,7 +68,8 @@ void mem_wss_draw(uint64_t *rng, uint64_t pages, gfn_t *out, unsigned n)
 			gfn = k;
 		} else {
 			do
-				gfn = (gfn_t)(((unsigned __int128)wss_next(rng) * pages) >> 64);
+				gfn = (gfn_t)(((unsigned __int128)util_splitmix64(rng) * pages) >>
+					      64);
 			while (in_sample(out, k, gfn));
 		}
 		out[k] = gfn;

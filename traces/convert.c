@@ -35,7 +35,7 @@ static int src_open(struct conv_src *s, const char *in, char *err, size_t errlen
 	s->fd = -1;
 	s->batch = malloc(CONV_BATCH * sizeof(*s->batch));
 	if (!s->batch) {
-		trace_errf(err, errlen, "%s: out of memory", in);
+		util_errf(err, errlen, "%s: out of memory", in);
 		return -ENOMEM;
 	}
 	if (strcmp(in, "-") && trace_is_binary(in)) {
@@ -44,7 +44,7 @@ static int src_open(struct conv_src *s, const char *in, char *err, size_t errlen
 			return -errno;
 		s->cur = trace_cursor_create(s->tf, TRACE_ALL_PIDS);
 		if (!s->cur) {
-			trace_errf(err, errlen, "%s: out of memory", in);
+			util_errf(err, errlen, "%s: out of memory", in);
 			return -ENOMEM;
 		}
 		return 0;
@@ -53,12 +53,12 @@ static int src_open(struct conv_src *s, const char *in, char *err, size_t errlen
 	if (s->fd < 0) {
 		int e = errno;
 
-		trace_errf(err, errlen, "%s: %s", in, strerror(e));
+		util_errf(err, errlen, "%s: %s", in, strerror(e));
 		return -e;
 	}
 	s->lk = trace_lackey_open(s->fd, strcmp(in, "-") ? in : "(stdin)");
 	if (!s->lk) {
-		trace_errf(err, errlen, "%s: out of memory", in);
+		util_errf(err, errlen, "%s: out of memory", in);
 		return -ENOMEM;
 	}
 	return 0;
@@ -82,14 +82,14 @@ static int src_next(struct conv_src *s, struct trace_rec *r, char *err, size_t e
 	if (s->lk) {
 		e = trace_lackey_next(s->lk, r);
 		if (e < 0)
-			trace_errf(err, errlen, "%s", trace_lackey_error(s->lk));
+			util_errf(err, errlen, "%s", trace_lackey_error(s->lk));
 		return e;
 	}
 	if (s->at == s->n) {
 		s->n = trace_cursor_read(s->cur, s->batch, CONV_BATCH);
 		s->at = 0;
 		if (s->n < 0) {
-			trace_errf(err, errlen, "%s", trace_cursor_error(s->cur));
+			util_errf(err, errlen, "%s", trace_cursor_error(s->cur));
 			return (int)s->n;
 		}
 		if (!s->n)
@@ -109,29 +109,29 @@ static int conv_to_text(struct conv_src *s, const char *out, struct trace_conver
 	int e = 0;
 
 	if (s->tf && trace_file_summary(s->tf)->nprocs > 1) {
-		trace_errf(err, errlen,
-			   "%s: %u processes: lackey text holds the records of one process",
-			   trace_file_name(s->tf), trace_file_summary(s->tf)->nprocs);
+		util_errf(err, errlen,
+			  "%s: %u processes: lackey text holds the records of one process",
+			  trace_file_name(s->tf), trace_file_summary(s->tf)->nprocs);
 		return -EINVAL;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
 	f = std ? stdout : fopen(tmp, "w");
 	if (!f) {
 		e = errno;
-		trace_errf(err, errlen, "%s: %s", tmp, strerror(e));
+		util_errf(err, errlen, "%s: %s", tmp, strerror(e));
 		return -e;
 	}
 	while ((e = src_next(s, &r, err, errlen)) == 1) {
 		e = trace_lackey_write(f, &r);
 		if (e == -EINVAL) {
-			trace_errf(err, errlen,
-				   "record %" PRIu64
-				   ": a %s record cannot be written as lackey text",
-				   st->records, trace_kind_name(r.kind));
+			util_errf(err, errlen,
+				  "record %" PRIu64
+				  ": a %s record cannot be written as lackey text",
+				  st->records, trace_kind_name(r.kind));
 			break;
 		}
 		if (e) {
-			trace_errf(err, errlen, "%s: write error", std ? "(stdout)" : tmp);
+			util_errf(err, errlen, "%s: write error", std ? "(stdout)" : tmp);
 			break;
 		}
 		st->records++;
@@ -139,22 +139,22 @@ static int conv_to_text(struct conv_src *s, const char *out, struct trace_conver
 	if (std) {
 		if (!e && fflush(f)) {
 			e = -EIO;
-			trace_errf(err, errlen, "(stdout): write error");
+			util_errf(err, errlen, "(stdout): write error");
 		}
 		return e;
 	}
 	st->bytes_out = (uint64_t)ftell(f);
 	if (ferror(f) && !e) {
 		e = -EIO;
-		trace_errf(err, errlen, "%s: write error", tmp);
+		util_errf(err, errlen, "%s: write error", tmp);
 	}
 	if (fclose(f) && !e) {
 		e = -EIO;
-		trace_errf(err, errlen, "%s: write error", tmp);
+		util_errf(err, errlen, "%s: write error", tmp);
 	}
 	if (!e && rename(tmp, out)) {
 		e = -errno;
-		trace_errf(err, errlen, "%s: %s", out, strerror(errno));
+		util_errf(err, errlen, "%s: %s", out, strerror(errno));
 	}
 	if (e)
 		unlink(tmp);
@@ -192,7 +192,7 @@ static int conv_to_binary(struct conv_src *s, const char *in, const char *out,
 	while ((e = src_next(s, &r, err, errlen)) == 1) {
 		e = trace_writer_put(w, &r);
 		if (e) {
-			trace_errf(err, errlen, "%s", trace_writer_error(w));
+			util_errf(err, errlen, "%s", trace_writer_error(w));
 			goto out;
 		}
 	}
@@ -209,10 +209,10 @@ static int conv_to_binary(struct conv_src *s, const char *in, const char *out,
 	}
 	e = trace_writer_finish(w);
 	if (e)
-		trace_errf(err, errlen, "%s", trace_writer_error(w));
+		util_errf(err, errlen, "%s", trace_writer_error(w));
 out:
 	if (e && !err[0])
-		trace_errf(err, errlen, "%s", trace_writer_error(w));
+		util_errf(err, errlen, "%s", trace_writer_error(w));
 	trace_writer_destroy(w);
 	return e;
 }

@@ -116,9 +116,9 @@ static int cursor_chunk_done(struct trace_cursor *c)
 {
 	if (c->p == c->end)
 		return 0;
-	trace_errf(c->err, sizeof(c->err),
-		   "%s: chunk %u: %zu bytes left after its last record %" PRIu64 ": corrupt",
-		   c->tf->name, c->next_chunk - 1, (size_t)(c->end - c->p), c->pos - 1);
+	util_errf(c->err, sizeof(c->err),
+		  "%s: chunk %u: %zu bytes left after its last record %" PRIu64 ": corrupt",
+		  c->tf->name, c->next_chunk - 1, (size_t)(c->end - c->p), c->pos - 1);
 	return c->failed = -EINVAL;
 }
 
@@ -131,10 +131,10 @@ static long cursor_decode(struct trace_cursor *c, struct trace_rec *out, size_t 
 	c->left -= done;
 	c->pos += done;
 	if (got < 0 || (c->p == c->end && c->left)) {
-		trace_errf(c->err, sizeof(c->err),
-			   "%s: chunk %u: record %" PRIu64 " does not decode (byte %zu of the "
-			   "chunk): corrupt",
-			   c->tf->name, c->next_chunk - 1, c->pos, (size_t)(c->p - c->raw));
+		util_errf(c->err, sizeof(c->err),
+			  "%s: chunk %u: record %" PRIu64 " does not decode (byte %zu of the "
+			  "chunk): corrupt",
+			  c->tf->name, c->next_chunk - 1, c->pos, (size_t)(c->p - c->raw));
 		return c->failed = -EINVAL;
 	}
 	return got;
@@ -204,9 +204,9 @@ int trace_cursor_seek(struct trace_cursor *c, uint64_t rec)
 		c->left -= done;
 		c->pos += done;
 		if (got <= 0) {
-			trace_errf(c->err, sizeof(c->err),
-				   "%s: chunk %u: record %" PRIu64 " does not decode: corrupt",
-				   c->tf->name, i, c->pos);
+			util_errf(c->err, sizeof(c->err),
+				  "%s: chunk %u: record %" PRIu64 " does not decode: corrupt",
+				  c->tf->name, i, c->pos);
 			return c->failed = -EINVAL;
 		}
 	}
@@ -248,11 +248,11 @@ static int scan_chunk(struct scan *s, unsigned i, ZSTD_DCtx *dctx, uint8_t *raw,
 		    trace_decode(&codec, &p, end, recs, SCAN_BATCH, left, TRACE_ALL_PIDS, &done);
 
 		if (got <= 0 || (p == end && left > done)) {
-			trace_errf(err, errlen,
-				   "%s: chunk %u: record %" PRIu64 " does not decode (byte %zu of "
-				   "the chunk): corrupt",
-				   s->tf->name, i, e->first + (e->records - left) + done,
-				   (size_t)(p - raw));
+			util_errf(err, errlen,
+				  "%s: chunk %u: record %" PRIu64 " does not decode (byte %zu of "
+				  "the chunk): corrupt",
+				  s->tf->name, i, e->first + (e->records - left) + done,
+				  (size_t)(p - raw));
 			return -EINVAL;
 		}
 		left -= done;
@@ -261,8 +261,8 @@ static int scan_chunk(struct scan *s, unsigned i, ZSTD_DCtx *dctx, uint8_t *raw,
 			return r;
 	}
 	if (p != end) {
-		trace_errf(err, errlen, "%s: chunk %u: %zu bytes after its last record: corrupt",
-			   s->tf->name, i, (size_t)(end - p));
+		util_errf(err, errlen, "%s: chunk %u: %zu bytes after its last record: corrupt",
+			  s->tf->name, i, (size_t)(end - p));
 		return -EINVAL;
 	}
 	return 0;
@@ -292,7 +292,7 @@ static void *scan_worker(void *arg)
 		pthread_mutex_lock(&s->lock);
 		if (!atomic_load(&s->failed)) {
 			atomic_store(&s->failed, r);
-			trace_errf(s->err, s->errlen, "%s", err);
+			util_errf(s->err, s->errlen, "%s", err);
 		}
 		pthread_mutex_unlock(&s->lock);
 	}

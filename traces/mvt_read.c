@@ -77,41 +77,41 @@ static void diagnose_truncation(const struct trace_file *tf, char *err, size_t e
 		struct sec s;
 
 		if (!memcmp(tf->base + off, TRACE_END_MAGIC, left < 8 ? left : 8)) {
-			trace_errf(err, errlen,
-				   "%s: truncated after record %" PRIu64 " (%u complete chunks): "
-				   "the footer at byte %" PRIu64 " is cut short",
-				   tf->name, records, chunk, off);
+			util_errf(err, errlen,
+				  "%s: truncated after record %" PRIu64 " (%u complete chunks): "
+				  "the footer at byte %" PRIu64 " is cut short",
+				  tf->name, records, chunk, off);
 			return;
 		}
 		if (left < TRACE_SEC_BYTES) {
-			trace_errf(err, errlen,
-				   "%s: truncated after record %" PRIu64 " (%u complete chunks): "
-				   "a section header at byte %" PRIu64 " is cut short",
-				   tf->name, records, chunk, off);
+			util_errf(err, errlen,
+				  "%s: truncated after record %" PRIu64 " (%u complete chunks): "
+				  "a section header at byte %" PRIu64 " is cut short",
+				  tf->name, records, chunk, off);
 			return;
 		}
 		sec_parse(tf->base + off, &s);
 		if (s.kind != TRACE_SEC_CHUNK && s.kind != TRACE_SEC_META &&
 		    s.kind != TRACE_SEC_SUMMARY && s.kind != TRACE_SEC_INDEX) {
-			trace_errf(err, errlen,
-				   "%s: corrupt: no section at byte %" PRIu64
-				   " (after record %" PRIu64 ") and no footer at the end",
-				   tf->name, off, records);
+			util_errf(err, errlen,
+				  "%s: corrupt: no section at byte %" PRIu64
+				  " (after record %" PRIu64 ") and no footer at the end",
+				  tf->name, off, records);
 			return;
 		}
 		if (tf->len - off - TRACE_SEC_BYTES < s.stored) {
 			if (s.kind == TRACE_SEC_CHUNK)
-				trace_errf(
+				util_errf(
 				    err, errlen,
 				    "%s: truncated after record %" PRIu64 ": chunk %u (records "
 				    "%" PRIu64 "..%" PRIu64 ") at byte %" PRIu64 " is cut short",
 				    tf->name, records, chunk, records,
 				    records + (s.count ? s.count - 1 : 0), off);
 			else
-				trace_errf(err, errlen,
-					   "%s: truncated after record %" PRIu64
-					   ": the %s section at byte %" PRIu64 " is cut short",
-					   tf->name, records, sec_name(s.kind), off);
+				util_errf(err, errlen,
+					  "%s: truncated after record %" PRIu64
+					  ": the %s section at byte %" PRIu64 " is cut short",
+					  tf->name, records, sec_name(s.kind), off);
 			return;
 		}
 		if (s.kind == TRACE_SEC_CHUNK) {
@@ -120,10 +120,10 @@ static void diagnose_truncation(const struct trace_file *tf, char *err, size_t e
 		}
 		off += TRACE_SEC_BYTES + (uint64_t)s.stored;
 	}
-	trace_errf(err, errlen,
-		   "%s: truncated after record %" PRIu64 " (%u complete chunks): no index or "
-		   "footer (the writer did not finish)",
-		   tf->name, records, chunk);
+	util_errf(err, errlen,
+		  "%s: truncated after record %" PRIu64 " (%u complete chunks): no index or "
+		  "footer (the writer did not finish)",
+		  tf->name, records, chunk);
 }
 
 /* Check and decompress the section of `kind` at off into a malloc'd
@@ -136,34 +136,33 @@ static uint8_t *load_section(const struct trace_file *tf, uint64_t off, uint64_t
 	size_t n;
 
 	if (off < TRACE_HDR_BYTES || off > limit || limit - off < TRACE_SEC_BYTES) {
-		trace_errf(err, errlen, "%s: corrupt footer: %s offset %" PRIu64 " out of range",
-			   tf->name, sec_name(kind), off);
+		util_errf(err, errlen, "%s: corrupt footer: %s offset %" PRIu64 " out of range",
+			  tf->name, sec_name(kind), off);
 		return NULL;
 	}
 	h = tf->base + off;
 	sec_parse(h, s);
 	if (s->kind != kind || limit - off - TRACE_SEC_BYTES < s->stored ||
 	    s->raw > TRACE_RAW_MAX) {
-		trace_errf(err, errlen, "%s: corrupt %s section at byte %" PRIu64, tf->name,
-			   sec_name(kind), off);
+		util_errf(err, errlen, "%s: corrupt %s section at byte %" PRIu64, tf->name,
+			  sec_name(kind), off);
 		return NULL;
 	}
 	if (!sec_sum_ok(tf, h, s)) {
-		trace_errf(err, errlen, "%s: %s section at byte %" PRIu64 ": checksum mismatch",
-			   tf->name, sec_name(kind), off);
+		util_errf(err, errlen, "%s: %s section at byte %" PRIu64 ": checksum mismatch",
+			  tf->name, sec_name(kind), off);
 		return NULL;
 	}
 	raw = malloc(s->raw ? s->raw : 1);
 	if (!raw) {
-		trace_errf(err, errlen, "%s: out of memory", tf->name);
+		util_errf(err, errlen, "%s: out of memory", tf->name);
 		return NULL;
 	}
 	n = ZSTD_decompress(raw, s->raw, h + TRACE_SEC_BYTES, s->stored);
 	if (ZSTD_isError(n) || n != s->raw) {
-		trace_errf(err, errlen,
-			   "%s: %s section at byte %" PRIu64 " does not decompress%s%s", tf->name,
-			   sec_name(kind), off, ZSTD_isError(n) ? ": " : "",
-			   ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
+		util_errf(err, errlen, "%s: %s section at byte %" PRIu64 " does not decompress%s%s",
+			  tf->name, sec_name(kind), off, ZSTD_isError(n) ? ": " : "",
+			  ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
 		free(raw);
 		return NULL;
 	}
@@ -181,15 +180,15 @@ static int read_index(struct trace_file *tf, uint64_t idx_off, uint64_t meta_off
 	if (!raw)
 		return -EINVAL;
 	if (s.count != tf->nchunks || s.raw != (uint64_t)s.count * TRACE_IDX_ENTRY) {
-		trace_errf(err, errlen, "%s: corrupt index: %u entries for %u chunks", tf->name,
-			   s.count, tf->nchunks);
+		util_errf(err, errlen, "%s: corrupt index: %u entries for %u chunks", tf->name,
+			  s.count, tf->nchunks);
 		free(raw);
 		return -EINVAL;
 	}
 	tf->chunks = calloc(tf->nchunks ? tf->nchunks : 1, sizeof(*tf->chunks));
 	if (!tf->chunks) {
 		free(raw);
-		trace_errf(err, errlen, "%s: out of memory", tf->name);
+		util_errf(err, errlen, "%s: out of memory", tf->name);
 		return -ENOMEM;
 	}
 	for (unsigned i = 0; i < tf->nchunks; i++) {
@@ -205,10 +204,10 @@ static int read_index(struct trace_file *tf, uint64_t idx_off, uint64_t meta_off
 		if (e->offset != expect || e->first != first || !e->records ||
 		    e->records > TRACE_CHUNK_MAX || e->pid_lo > e->pid_hi ||
 		    limit - expect < TRACE_SEC_BYTES) {
-			trace_errf(err, errlen,
-				   "%s: corrupt index: entry of chunk %u (records from %" PRIu64
-				   ") does not follow the previous one",
-				   tf->name, i, first);
+			util_errf(err, errlen,
+				  "%s: corrupt index: entry of chunk %u (records from %" PRIu64
+				  ") does not follow the previous one",
+				  tf->name, i, first);
 			free(raw);
 			return -EINVAL;
 		}
@@ -217,10 +216,10 @@ static int read_index(struct trace_file *tf, uint64_t idx_off, uint64_t meta_off
 		    limit - e->offset - TRACE_SEC_BYTES < c.stored ||
 		    c.raw > (uint64_t)e->records * (TRACE_MAX_REC_RAW + 11) || c.aux < e->pid_lo ||
 		    c.aux > e->pid_hi) {
-			trace_errf(err, errlen,
-				   "%s: corrupt chunk %u (records %" PRIu64 "..%" PRIu64
-				   ") at byte %" PRIu64 ": its header disagrees with the index",
-				   tf->name, i, first, first + e->records - 1, e->offset);
+			util_errf(err, errlen,
+				  "%s: corrupt chunk %u (records %" PRIu64 "..%" PRIu64
+				  ") at byte %" PRIu64 ": its header disagrees with the index",
+				  tf->name, i, first, first + e->records - 1, e->offset);
 			free(raw);
 			return -EINVAL;
 		}
@@ -228,10 +227,10 @@ static int read_index(struct trace_file *tf, uint64_t idx_off, uint64_t meta_off
 		e->raw = c.raw;
 		e->pid0 = c.aux;
 		if (!sec_sum_ok(tf, tf->base + e->offset, &c)) {
-			trace_errf(err, errlen,
-				   "%s: chunk %u (records %" PRIu64 "..%" PRIu64
-				   ") at byte %" PRIu64 ": checksum mismatch: the file is corrupt",
-				   tf->name, i, first, first + e->records - 1, e->offset);
+			util_errf(err, errlen,
+				  "%s: chunk %u (records %" PRIu64 "..%" PRIu64 ") at byte %" PRIu64
+				  ": checksum mismatch: the file is corrupt",
+				  tf->name, i, first, first + e->records - 1, e->offset);
 			free(raw);
 			return -EINVAL;
 		}
@@ -240,11 +239,10 @@ static int read_index(struct trace_file *tf, uint64_t idx_off, uint64_t meta_off
 	}
 	free(raw);
 	if (first != tf->records || expect != meta_off) {
-		trace_errf(err, errlen,
-			   "%s: corrupt index: its chunks hold %" PRIu64
-			   " records, the footer says "
-			   "%" PRIu64,
-			   tf->name, first, tf->records);
+		util_errf(err, errlen,
+			  "%s: corrupt index: its chunks hold %" PRIu64 " records, the footer says "
+			  "%" PRIu64,
+			  tf->name, first, tf->records);
 		return -EINVAL;
 	}
 	return 0;
@@ -264,7 +262,7 @@ static int read_meta(struct trace_file *tf, uint64_t off, char *err, size_t errl
 		n += raw[i] == '\n';
 	tf->meta_lines = calloc(n ? n : 1, sizeof(char *));
 	if (!tf->meta_lines) {
-		trace_errf(err, errlen, "%s: out of memory", tf->name);
+		util_errf(err, errlen, "%s: out of memory", tf->name);
 		return -ENOMEM;
 	}
 	for (uint32_t i = 0, start = 0; i < s.raw; i++) {
@@ -278,8 +276,8 @@ static int read_meta(struct trace_file *tf, uint64_t off, char *err, size_t errl
 		}
 	}
 	if (tf->nmeta != n || n != s.count || (s.raw && raw[s.raw - 1] != 0)) {
-		trace_errf(err, errlen, "%s: corrupt metadata section at byte %" PRIu64, tf->name,
-			   off);
+		util_errf(err, errlen, "%s: corrupt metadata section at byte %" PRIu64, tf->name,
+			  off);
 		return -EINVAL;
 	}
 	return 0;
@@ -298,14 +296,14 @@ static int read_summary(struct trace_file *tf, uint64_t off, char *err, size_t e
 	r = trace_summary_decode(raw, s.raw, &tf->sum, &why);
 	free(raw);
 	if (r) {
-		trace_errf(err, errlen, "%s: corrupt %s (section at byte %" PRIu64 ")", tf->name,
-			   why, off);
+		util_errf(err, errlen, "%s: corrupt %s (section at byte %" PRIu64 ")", tf->name,
+			  why, off);
 		return r;
 	}
 	if (tf->sum.records != tf->records || tf->sum.nprocs != s.count) {
-		trace_errf(err, errlen,
-			   "%s: corrupt summary: %" PRIu64 " records, the index says %" PRIu64,
-			   tf->name, tf->sum.records, tf->records);
+		util_errf(err, errlen,
+			  "%s: corrupt summary: %" PRIu64 " records, the index says %" PRIu64,
+			  tf->name, tf->sum.records, tf->records);
 		return -EINVAL;
 	}
 	return 0;
@@ -319,26 +317,26 @@ static int trace_validate(struct trace_file *tf, char *err, size_t errlen)
 
 	if (tf->len < TRACE_HDR_BYTES || memcmp(h, TRACE_MAGIC, 8)) {
 		if (tf->len < TRACE_HDR_BYTES && tf->len >= 4 && !memcmp(h, TRACE_MAGIC, 4))
-			trace_errf(err, errlen,
-				   "%s: truncated: %zu bytes, shorter than the trace header",
-				   tf->name, tf->len);
+			util_errf(err, errlen,
+				  "%s: truncated: %zu bytes, shorter than the trace header",
+				  tf->name, tf->len);
 		else
-			trace_errf(err, errlen, "%s: not a memvisor trace (no MVTRACE magic)",
-				   tf->name);
+			util_errf(err, errlen, "%s: not a memvisor trace (no MVTRACE magic)",
+				  tf->name);
 		return -EINVAL;
 	}
 	if (!(tf->flags & TRACE_OPEN_NO_CHECKSUM) && XXH3_64bits(h, 56) != trace_get64(h + 56)) {
-		trace_errf(err, errlen, "%s: corrupt header (checksum mismatch)", tf->name);
+		util_errf(err, errlen, "%s: corrupt header (checksum mismatch)", tf->name);
 		return -EINVAL;
 	}
 	if (trace_get16(h + 8) != TRACE_VERSION) {
-		trace_errf(err, errlen,
-			   "%s: trace format version %u.%u; this build reads version %u.x only",
-			   tf->name, trace_get16(h + 8), trace_get16(h + 10), TRACE_VERSION);
+		util_errf(err, errlen,
+			  "%s: trace format version %u.%u; this build reads version %u.x only",
+			  tf->name, trace_get16(h + 8), trace_get16(h + 10), TRACE_VERSION);
 		return -EINVAL;
 	}
 	if (trace_get32(h + 12) != TRACE_HDR_BYTES) {
-		trace_errf(err, errlen, "%s: corrupt header (size field)", tf->name);
+		util_errf(err, errlen, "%s: corrupt header (size field)", tf->name);
 		return -EINVAL;
 	}
 	tf->chunk_target = trace_get32(h + 20);
@@ -348,7 +346,7 @@ static int trace_validate(struct trace_file *tf, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	if (!(tf->flags & TRACE_OPEN_NO_CHECKSUM) && XXH3_64bits(f, 56) != trace_get64(f + 56)) {
-		trace_errf(err, errlen, "%s: corrupt footer (checksum mismatch)", tf->name);
+		util_errf(err, errlen, "%s: corrupt footer (checksum mismatch)", tf->name);
 		return -EINVAL;
 	}
 	idx_off = trace_get64(f + 8);
@@ -358,8 +356,7 @@ static int trace_validate(struct trace_file *tf, char *err, size_t errlen)
 	chunks = trace_get32(f + 40);
 	/* every chunk takes 33 bytes at least: bound the index by the file */
 	if (chunks > tf->len / (TRACE_SEC_BYTES + 1) || tf->records > chunks * TRACE_CHUNK_MAX) {
-		trace_errf(err, errlen, "%s: corrupt footer (%" PRIu64 " chunks)", tf->name,
-			   chunks);
+		util_errf(err, errlen, "%s: corrupt footer (%" PRIu64 " chunks)", tf->name, chunks);
 		return -EINVAL;
 	}
 	tf->nchunks = (unsigned)chunks;
@@ -389,7 +386,7 @@ struct trace_file *trace_open_mem(const void *buf, size_t len, const char *name,
 	int r;
 
 	if (!tf) {
-		trace_errf(err, errlen, "%s: out of memory", name);
+		util_errf(err, errlen, "%s: out of memory", name);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -411,19 +408,19 @@ struct trace_file *trace_open(const char *path, unsigned flags, char *err, size_
 	int fd, r, e;
 
 	if (!tf) {
-		trace_errf(err, errlen, "%s: out of memory", path);
+		util_errf(err, errlen, "%s: out of memory", path);
 		errno = ENOMEM;
 		return NULL;
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
 		e = errno;
-		trace_errf(err, errlen, "%s: %s", path, strerror(e));
+		util_errf(err, errlen, "%s: %s", path, strerror(e));
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		e = EINVAL;
-		trace_errf(err, errlen, "%s: not a regular file", path);
+		util_errf(err, errlen, "%s: not a regular file", path);
 		goto fail;
 	}
 	tf->len = (size_t)st.st_size;
@@ -432,7 +429,7 @@ struct trace_file *trace_open(const char *path, unsigned flags, char *err, size_
 
 		if (m == MAP_FAILED) {
 			e = errno;
-			trace_errf(err, errlen, "%s: mmap: %s", path, strerror(e));
+			util_errf(err, errlen, "%s: mmap: %s", path, strerror(e));
 			goto fail;
 		}
 		tf->base = m;
@@ -533,11 +530,10 @@ int trace_chunk_load(const struct trace_file *tf, unsigned i, void *dctx, uint8_
 				       e->stored);
 
 	if (ZSTD_isError(n) || n != e->raw) {
-		trace_errf(
-		    err, errlen,
-		    "%s: chunk %u (records %" PRIu64 "..%" PRIu64 ") does not decompress%s%s",
-		    tf->name, i, e->first, e->first + e->records - 1, ZSTD_isError(n) ? ": " : "",
-		    ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
+		util_errf(err, errlen,
+			  "%s: chunk %u (records %" PRIu64 "..%" PRIu64 ") does not decompress%s%s",
+			  tf->name, i, e->first, e->first + e->records - 1,
+			  ZSTD_isError(n) ? ": " : "", ZSTD_isError(n) ? ZSTD_getErrorName(n) : "");
 		return -EINVAL;
 	}
 	return 0;

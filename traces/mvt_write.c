@@ -64,17 +64,6 @@ struct trace_writer {
 	char err[640];
 };
 
-void trace_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 __attribute__((format(printf, 3, 4))) static int wfail(struct trace_writer *w, int r,
 						       const char *fmt, ...)
 {
@@ -93,20 +82,11 @@ __attribute__((format(printf, 3, 4))) static int wfail(struct trace_writer *w, i
 
 static int write_all(struct trace_writer *w, const void *buf, size_t len)
 {
-	const uint8_t *p = buf;
+	int r = util_write_full(w->fd, buf, len, -1);
 
-	while (len) {
-		ssize_t n = write(w->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return wfail(w, n < 0 ? -errno : -EIO, "write at byte %" PRIu64 ": %s",
-				     w->off, strerror(n < 0 ? errno : EIO));
-		p += n;
-		len -= (size_t)n;
-		w->off += (uint64_t)n;
-	}
+	if (r)
+		return wfail(w, r, "write at byte %" PRIu64 ": %s", w->off, strerror(-r));
+	w->off += len;
 	return 0;
 }
 
@@ -187,8 +167,8 @@ struct trace_writer *trace_writer_create(const char *path, const struct trace_wr
 	w->level = o && o->level ? o->level : TRACE_LEVEL;
 	if (w->chunk_records > TRACE_CHUNK_MAX || w->level < 1 || w->level > ZSTD_maxCLevel()) {
 		e = EINVAL;
-		trace_errf(err, errlen, "%s: chunk records must be 1..%u and zstd level 1..%d",
-			   path, TRACE_CHUNK_MAX, ZSTD_maxCLevel());
+		util_errf(err, errlen, "%s: chunk records must be 1..%u and zstd level 1..%d", path,
+			  TRACE_CHUNK_MAX, ZSTD_maxCLevel());
 		goto fail_free;
 	}
 	w->raw_cap = (size_t)w->chunk_records * (TRACE_MAX_REC_RAW + 11);
@@ -200,7 +180,7 @@ struct trace_writer *trace_writer_create(const char *path, const struct trace_wr
 	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		e = errno;
-		trace_errf(err, errlen, "%s: %s", w->tmp, strerror(e));
+		util_errf(err, errlen, "%s: %s", w->tmp, strerror(e));
 		goto fail_free;
 	}
 	w->created = true;
@@ -215,7 +195,7 @@ struct trace_writer *trace_writer_create(const char *path, const struct trace_wr
 		trace_put64(h + 56, XXH3_64bits(h, 56));
 		if (write_all(w, h, sizeof(h))) {
 			e = -w->failed;
-			trace_errf(err, errlen, "%s", w->err);
+			util_errf(err, errlen, "%s", w->err);
 			goto fail_free;
 		}
 	}
@@ -223,7 +203,7 @@ struct trace_writer *trace_writer_create(const char *path, const struct trace_wr
 	return w;
 
 fail_msg:
-	trace_errf(err, errlen, "%s: out of memory", path);
+	util_errf(err, errlen, "%s: out of memory", path);
 fail_free:
 	trace_writer_destroy(w);
 fail:

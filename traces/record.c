@@ -124,7 +124,7 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	if (errlen)
 		err[0] = 0;
 	if (!argv[0] || argv[0][0] == '-') {
-		trace_errf(err, errlen, "record: no command (or one starting with '-')");
+		util_errf(err, errlen, "record: no command (or one starting with '-')");
 		return -EINVAL;
 	}
 	w = trace_writer_create(out, o ? &o->wo : NULL, err, errlen);
@@ -132,7 +132,7 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 		return -errno;
 	if (pipe2(fds, O_CLOEXEC)) {
 		e = -errno;
-		trace_errf(err, errlen, "record: pipe: %s", strerror(errno));
+		util_errf(err, errlen, "record: pipe: %s", strerror(errno));
 		trace_writer_destroy(w);
 		return e;
 	}
@@ -140,7 +140,7 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	pid = fork();
 	if (pid < 0) {
 		e = -errno;
-		trace_errf(err, errlen, "record: fork: %s", strerror(errno));
+		util_errf(err, errlen, "record: fork: %s", strerror(errno));
 		close(fds[0]);
 		close(fds[1]);
 		trace_writer_destroy(w);
@@ -152,7 +152,7 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	lk = trace_lackey_open(fds[0], "valgrind lackey output");
 	if (!lk) {
 		e = -ENOMEM;
-		trace_errf(err, errlen, "record: out of memory");
+		util_errf(err, errlen, "record: out of memory");
 		goto kill;
 	}
 	/* a big pipe and a reader that naps: valgrind writes one line per
@@ -162,12 +162,12 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	while ((e = trace_lackey_next(lk, &r)) == 1) {
 		e = trace_writer_put(w, &r);
 		if (e) {
-			trace_errf(err, errlen, "%s", trace_writer_error(w));
+			util_errf(err, errlen, "%s", trace_writer_error(w));
 			goto kill;
 		}
 	}
 	if (e < 0) {
-		trace_errf(err, errlen, "%s", trace_lackey_error(lk));
+		util_errf(err, errlen, "%s", trace_lackey_error(lk));
 		goto kill;
 	}
 	rec_wait(pid, st);
@@ -178,18 +178,18 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	st->conv.bytes_in = trace_lackey_bytes(lk);
 	if (!st->conv.records) {
 		e = st->status == 127 ? -ENOENT : -EINVAL;
-		trace_errf(err, errlen,
-			   "record: no trace records from '%s' (exit status %d%s): is valgrind "
-			   "installed and the command an executable?",
-			   argv[0], st->signal ? 128 + st->signal : st->status,
-			   st->signal ? ", killed" : "");
+		util_errf(err, errlen,
+			  "record: no trace records from '%s' (exit status %d%s): is valgrind "
+			  "installed and the command an executable?",
+			  argv[0], st->signal ? 128 + st->signal : st->status,
+			  st->signal ? ", killed" : "");
 		goto out;
 	}
 	e = rec_meta(w, argv, st, pid, lk);
 	if (!e)
 		e = trace_writer_finish(w);
 	if (e) {
-		trace_errf(err, errlen, "%s", trace_writer_error(w));
+		util_errf(err, errlen, "%s", trace_writer_error(w));
 	} else {
 		struct stat sb;
 

@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define TRACE_MUST_CHECK __attribute__((warn_unused_result))
+#include "util/util.h"
 
 #define TRACE_PAGE_SHIFT 12
 #define TRACE_SIZE_MAX	 65536u /* largest access a record may carry, bytes */
@@ -137,17 +137,17 @@ struct trace_writer *trace_writer_create(const char *path, const struct trace_wr
 					 char *err, size_t errlen);
 /* Add a key = value line to the trace's metadata (keys without '=' and
  * neither may hold a newline; -EINVAL otherwise). 0 or -errno. */
-int trace_writer_meta(struct trace_writer *w, const char *key, const char *value) TRACE_MUST_CHECK;
+int trace_writer_meta(struct trace_writer *w, const char *key, const char *value) MUST_CHECK;
 /* Append one record. Returns 0, -EINVAL for a record that cannot be
  * stored (size above TRACE_SIZE_MAX, an access wrapping the address space,
  * an unaligned content record, an unknown kind), -errno on I/O or memory
  * failure; trace_writer_error() then says why. */
-int trace_writer_put(struct trace_writer *w, const struct trace_rec *r) TRACE_MUST_CHECK;
+int trace_writer_put(struct trace_writer *w, const struct trace_rec *r) MUST_CHECK;
 /* Records appended so far. */
 uint64_t trace_writer_records(const struct trace_writer *w);
 /* Flush the last chunk, write metadata, summary, index and footer, and
  * rename the file into place. 0 or -errno (with trace_writer_error()). */
-int trace_writer_finish(struct trace_writer *w) TRACE_MUST_CHECK;
+int trace_writer_finish(struct trace_writer *w) MUST_CHECK;
 /* The last error, naming the file ("" if none). */
 const char *trace_writer_error(const struct trace_writer *w);
 /* Free the writer; an unfinished file is removed. */
@@ -203,11 +203,11 @@ void trace_cursor_destroy(struct trace_cursor *c);
 /* Position the cursor at record number `rec` of the file (0-based, over
  * all pids): the index finds its chunk, so any point costs one chunk's
  * decoding. 0, or -EINVAL past the end. */
-int trace_cursor_seek(struct trace_cursor *c, uint64_t rec) TRACE_MUST_CHECK;
+int trace_cursor_seek(struct trace_cursor *c, uint64_t rec) MUST_CHECK;
 /* Fill up to n records into out. Returns the number read (0 at the end),
  * or -EINVAL for a chunk that fails to decode, with trace_cursor_error()
  * naming the file and the record. */
-long trace_cursor_read(struct trace_cursor *c, struct trace_rec *out, size_t n) TRACE_MUST_CHECK;
+long trace_cursor_read(struct trace_cursor *c, struct trace_rec *out, size_t n) MUST_CHECK;
 /* Number of the record the next read returns, over all pids. */
 uint64_t trace_cursor_pos(const struct trace_cursor *c);
 const char *trace_cursor_error(const struct trace_cursor *c);
@@ -222,7 +222,7 @@ const char *trace_cursor_error(const struct trace_cursor *c);
  */
 typedef int (*trace_chunk_fn)(void *ctx, unsigned chunk, const struct trace_rec *recs, size_t n);
 int trace_scan(const struct trace_file *tf, unsigned threads, trace_chunk_fn fn, void *ctx,
-	       char *err, size_t errlen) TRACE_MUST_CHECK;
+	       char *err, size_t errlen) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Valgrind lackey text (lackey.c).
@@ -244,7 +244,7 @@ void trace_lackey_close(struct trace_lackey *lk);
 /* The next record into *r. Returns 1, 0 at the end of the text, or
  * -EINVAL for a malformed line (-errno for a read error), with
  * trace_lackey_error() naming the file and line. */
-int trace_lackey_next(struct trace_lackey *lk, struct trace_rec *r) TRACE_MUST_CHECK;
+int trace_lackey_next(struct trace_lackey *lk, struct trace_rec *r) MUST_CHECK;
 /* After a read that returns less than a quarter of the buffer, sleep usec
  * before the next (0: never, the default). For a pipe fed by many tiny
  * writes (valgrind writes every line on its own), waking up for each
@@ -260,7 +260,7 @@ const char *trace_lackey_error(const struct trace_lackey *lk);
 
 /* Write r as lackey writes it. -EINVAL for a record lackey cannot express
  * (content records), -EIO on a write error. */
-int trace_lackey_write(FILE *f, const struct trace_rec *r) TRACE_MUST_CHECK;
+int trace_lackey_write(FILE *f, const struct trace_rec *r) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Conversion and recording (convert.c, record.c).
@@ -281,7 +281,7 @@ struct trace_convert_stats {
  * for I/O, with err naming the file and line or record.
  */
 int trace_convert(const char *in, const char *out, bool to_text, const struct trace_writer_opts *o,
-		  struct trace_convert_stats *st, char *err, size_t errlen) TRACE_MUST_CHECK;
+		  struct trace_convert_stats *st, char *err, size_t errlen) MUST_CHECK;
 
 struct trace_record_opts {
 	const char *valgrind; /* the valgrind binary (NULL: "valgrind") */
@@ -304,6 +304,6 @@ struct trace_record_stats {
  * produced no record, -errno otherwise; err says why.
  */
 int trace_record(char *const argv[], const char *out, const struct trace_record_opts *o,
-		 struct trace_record_stats *st, char *err, size_t errlen) TRACE_MUST_CHECK;
+		 struct trace_record_stats *st, char *err, size_t errlen) MUST_CHECK;
 
 #endif

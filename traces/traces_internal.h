@@ -250,10 +250,10 @@ struct trace_pageset;
 struct trace_pageset *trace_pageset_create(void);
 void trace_pageset_destroy(struct trace_pageset *ps);
 /* Account record r (valid). 0 or -ENOMEM. */
-int trace_pageset_add(struct trace_pageset *ps, const struct trace_rec *r) TRACE_MUST_CHECK;
+int trace_pageset_add(struct trace_pageset *ps, const struct trace_rec *r) MUST_CHECK;
 /* Build the summary into *s (zeroed first; free with
  * trace_summary_free). 0 or -ENOMEM. */
-int trace_pageset_summary(const struct trace_pageset *ps, struct trace_summary *s) TRACE_MUST_CHECK;
+int trace_pageset_summary(const struct trace_pageset *ps, struct trace_summary *s) MUST_CHECK;
 void trace_summary_free(struct trace_summary *s);
 /* Serialize s as the summary payload into a malloc'd buffer. NULL on
  * ENOMEM. */
@@ -261,7 +261,7 @@ uint8_t *trace_summary_encode(const struct trace_summary *s, size_t *len);
 /* Parse a summary payload. 0, or -EINVAL with *why set (a static reason)
  * for malformed bytes, -ENOMEM. */
 int trace_summary_decode(const uint8_t *p, size_t len, struct trace_summary *s,
-			 const char **why) TRACE_MUST_CHECK;
+			 const char **why) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Reader internals shared by mvt_read.c and mvt_cursor.c.
@@ -294,12 +294,8 @@ struct trace_file {
 /* Decompress chunk i of tf into raw (chunks[i].raw bytes) with dctx (a
  * ZSTD_DCtx *). 0 or -EINVAL with err naming file, chunk and records. */
 int trace_chunk_load(const struct trace_file *tf, unsigned i, void *dctx, uint8_t *raw, char *err,
-		     size_t errlen) TRACE_MUST_CHECK;
+		     size_t errlen) MUST_CHECK;
 /* Index of the chunk holding record rec (rec < records). */
 unsigned trace_chunk_find(const struct trace_file *tf, uint64_t rec);
-
-/* snprintf into err, which may be NULL or errlen 0. */
-void trace_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 #endif

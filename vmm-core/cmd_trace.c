@@ -586,7 +586,7 @@ int vmm_cmd_trace(int argc, char **argv)
 		fputs(usage_trace, stdout);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++)
 		if (!strcmp(argv[1], cmds[i].name)) {
 			optind = 0; /* a fresh getopt over the subcommand's arguments */
 			return cmds[i].fn(argc - 1, argv + 1);

@@ -87,7 +87,7 @@ static double *cost_field(struct vmm_cost *c, const char *key)
 	    {"ghz", offsetof(struct vmm_cost, ghz)},
 	};
 
-	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
 		if (!strcmp(key, fields[i].name))
 			return (double *)((char *)c + fields[i].off);
 	if (!strncmp(key, "exit.", 5))

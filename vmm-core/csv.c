@@ -20,18 +20,6 @@ struct csv {
 	unsigned lineno; /* physical line of the current row */
 };
 
-static void __attribute__((format(printf, 3, 4)))
-csv_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static int csv_push(struct csv *c, char *s)
 {
 	if (c->nfield == c->fieldcap) {
@@ -65,9 +53,9 @@ static int csv_split(struct csv *c, char *err, size_t errlen)
 			w = start;
 			for (p++;; p++) {
 				if (*p == '\0') {
-					csv_err(err, errlen,
-						"%s: line %u: unterminated quoted field %u",
-						c->path, c->lineno, c->nfield + 1);
+					util_errf(err, errlen,
+						  "%s: line %u: unterminated quoted field %u",
+						  c->path, c->lineno, c->nfield + 1);
 					return -EINVAL;
 				}
 				if (*p == '"') {
@@ -79,7 +67,7 @@ static int csv_split(struct csv *c, char *err, size_t errlen)
 			}
 			p++; /* the closing quote */
 			if (*p != ',' && *p != '\0') {
-				csv_err(
+				util_errf(
 				    err, errlen,
 				    "%s: line %u: field %u: unexpected '%c' after closing quote",
 				    c->path, c->lineno, c->nfield + 1, *p);
@@ -91,7 +79,7 @@ static int csv_split(struct csv *c, char *err, size_t errlen)
 		}
 		ret = csv_push(c, start);
 		if (ret) {
-			csv_err(err, errlen, "%s: out of memory", c->path);
+			util_errf(err, errlen, "%s: out of memory", c->path);
 			return ret;
 		}
 		if (*p == '\0')
@@ -113,7 +101,7 @@ static int csv_getline(struct csv *c, char *err, size_t errlen)
 			if (ferror(c->f)) {
 				int e = errno ? errno : EIO;
 
-				csv_err(err, errlen, "%s: %s", c->path, strerror(e));
+				util_errf(err, errlen, "%s: %s", c->path, strerror(e));
 				return -e;
 			}
 			return 0;
@@ -135,18 +123,18 @@ int csv_open(struct csv **out, const char *path, char *err, size_t errlen)
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->path = strdup(path))) {
 		free(c);
-		csv_err(err, errlen, "%s: out of memory", path);
+		util_errf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	c->f = fopen(path, "r");
 	if (!c->f) {
 		ret = -errno;
-		csv_err(err, errlen, "%s: %s", path, strerror(errno));
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto fail;
 	}
 	ret = csv_getline(c, err, errlen);
 	if (ret == 0) {
-		csv_err(err, errlen, "%s: empty file, expected a header row", path);
+		util_errf(err, errlen, "%s: empty file, expected a header row", path);
 		ret = -EINVAL;
 	}
 	if (ret < 0)
@@ -165,7 +153,7 @@ int csv_open(struct csv **out, const char *path, char *err, size_t errlen)
 	*out = c;
 	return 0;
 nomem:
-	csv_err(err, errlen, "%s: out of memory", path);
+	util_errf(err, errlen, "%s: out of memory", path);
 	ret = -ENOMEM;
 fail:
 	csv_close(c);
@@ -197,8 +185,8 @@ int csv_next(struct csv *c, char *err, size_t errlen)
 	if (ret)
 		return ret;
 	if (c->nfield != c->ncols) {
-		csv_err(err, errlen, "%s: line %u: expected %u fields, found %u", c->path,
-			c->lineno, c->ncols, c->nfield);
+		util_errf(err, errlen, "%s: line %u: expected %u fields, found %u", c->path,
+			  c->lineno, c->ncols, c->nfield);
 		return -EINVAL;
 	}
 	return 1;
@@ -209,7 +197,7 @@ int csv_column(const struct csv *c, const char *name, char *err, size_t errlen)
 	for (unsigned i = 0; i < c->ncols; i++)
 		if (!strcmp(c->header[i], name))
 			return (int)i;
-	csv_err(err, errlen, "%s: missing column '%s'", c->path, name);
+	util_errf(err, errlen, "%s: missing column '%s'", c->path, name);
 	return -ENOENT;
 }
 
@@ -249,9 +237,9 @@ int csv_number(const struct csv *c, unsigned i, double *out, char *err, size_t e
 	while (end != s && (*end == ' ' || *end == '\t'))
 		end++;
 	if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v) || v < 0) {
-		csv_err(err, errlen,
-			"%s: line %u: column '%s': expected a number >= 0, found '%.40s'", c->path,
-			c->lineno, c->header[i], s);
+		util_errf(err, errlen,
+			  "%s: line %u: column '%s': expected a number >= 0, found '%.40s'",
+			  c->path, c->lineno, c->header[i], s);
 		return -EINVAL;
 	}
 	*out = v;

@@ -184,7 +184,7 @@ struct kvm_vm *kvm_vm_create(const struct kvm_vm_params *p, char *err, size_t er
 /* Stop the vCPUs if running, free everything. NULL is fine. */
 void kvm_vm_destroy(struct kvm_vm *vm);
 /* Start the vCPU threads. 0 or -errno with vm->err set. */
-int kvm_vm_start(struct kvm_vm *vm) VMM_MUST_CHECK;
+int kvm_vm_start(struct kvm_vm *vm) MUST_CHECK;
 /* Wait until the guest ended or timeout_ms passed. Returns the kvm_end
  * (KVM_END_RUNNING on timeout). */
 int kvm_vm_wait(struct kvm_vm *vm, uint64_t timeout_ms);
@@ -202,7 +202,7 @@ uint64_t kvm_vm_ram_allocated(const struct kvm_vm *vm);
  * (found with SEEK_DATA / SEEK_HOLE). */
 uint64_t kvm_vm_ram_allocated_range(const struct kvm_vm *vm, uint64_t pfn, uint64_t n);
 /* Free guest frames [pfn, pfn + n): punch a hole in the memfd. 0/-errno. */
-int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n) VMM_MUST_CHECK;
+int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n) MUST_CHECK;
 /*
  * Dirty logging for working-set sampling, when vm->dirty_log: the slot
  * logs writes with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and INITIALLY_SET,
@@ -212,10 +212,10 @@ int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n) VMM_MUST_CHECK;
  * bitmap (one bit per page, ram_size / 2^18 words) without clearing it.
  * Both 0 or -errno; neither waits for a running vCPU.
  */
-int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap) VMM_MUST_CHECK;
+int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap) MUST_CHECK;
 /* Clear and write-protect the pages of mask in [first, first + 64); first
  * is a multiple of 64. */
-int kvm_vm_dirty_clear(struct kvm_vm *vm, uint64_t first, uint64_t mask) VMM_MUST_CHECK;
+int kvm_vm_dirty_clear(struct kvm_vm *vm, uint64_t first, uint64_t mask) MUST_CHECK;
 /* Wall-clock nanoseconds (CLOCK_MONOTONIC). */
 uint64_t kvm_now_ns(void);
 
@@ -226,7 +226,7 @@ uint64_t kvm_now_ns(void);
  * table, and set vm->entry. Returns 0 or -errno with err naming the file
  * and what is wrong with it. */
 int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
-		   char *err, size_t errlen) VMM_MUST_CHECK;
+		   char *err, size_t errlen) MUST_CHECK;
 /* The same with files added to the initramfs: an uncompressed newc
  * archive after the one at initrd, holding each file at its name ("trace/
  * 0.mvt": one folder level at most). For the trace workload. */
@@ -237,25 +237,25 @@ struct kvm_boot_file {
 };
 int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *initrd,
 			 const struct kvm_boot_file *files, unsigned nfiles, const char *cmdline,
-			 char *err, size_t errlen) VMM_MUST_CHECK;
+			 char *err, size_t errlen) MUST_CHECK;
 /* Check that path is a bzImage this loader can boot (64-bit entry, boot
  * protocol 2.12 or later). 0 or -errno with err filled. */
-int kvm_boot_check_kernel(const char *path, char *err, size_t errlen) VMM_MUST_CHECK;
+int kvm_boot_check_kernel(const char *path, char *err, size_t errlen) MUST_CHECK;
 /* Load a flat real-mode image at gpa and start there (cs = 0, ip = gpa).
  * 0 or -EINVAL when it does not fit below 640 KiB. */
-int kvm_boot_flat(struct kvm_vm *vm, uint64_t gpa, const void *code, size_t len) VMM_MUST_CHECK;
+int kvm_boot_flat(struct kvm_vm *vm, uint64_t gpa, const void *code, size_t len) MUST_CHECK;
 /* Set vCPU i's registers for the entry the loader chose (vcpu_kvm.c calls
  * it before the first KVM_RUN). 0 or -errno. */
-int kvm_boot_vcpu_regs(struct kvm_vm *vm, unsigned i) VMM_MUST_CHECK;
+int kvm_boot_vcpu_regs(struct kvm_vm *vm, unsigned i) MUST_CHECK;
 /* Give vCPU fd the host's supported CPUID with its APIC ID. 0 or -errno. */
-int kvm_boot_cpuid(struct kvm_vm *vm, int vcpu_fd, unsigned id) VMM_MUST_CHECK;
+int kvm_boot_cpuid(struct kvm_vm *vm, int vcpu_fd, unsigned id) MUST_CHECK;
 
 /* ---- kvm_dev.c -------------------------------------------------------- */
 
 /* Serve a port I/O exit: size 1, 2 or 4 bytes at data. Takes dev_lock. */
 void kvm_dev_pio(struct kvm_vm *vm, uint16_t port, bool out, uint8_t *data, unsigned size);
 /* Create the balloon device if vm->p.balloon. 0 or -errno. */
-int kvm_dev_init(struct kvm_vm *vm) VMM_MUST_CHECK;
+int kvm_dev_init(struct kvm_vm *vm) MUST_CHECK;
 void kvm_dev_fini(struct kvm_vm *vm);
 /* Policy side, under dev_lock: set the balloon target (pages), tick it,
  * ask for statistics; copy the counters. Without a balloon they do
@@ -312,7 +312,7 @@ void kvm_stats_open(struct kvm_vm *vm);
 /* Read vm's counters (VM-wide and every vCPU's) into st, from the files
  * kvm_stats_open opened; never blocks on a running vCPU. 0 or -errno
  * (-ENOTSUP: no binary stats; st is then zero). */
-int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st) VMM_MUST_CHECK;
+int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st) MUST_CHECK;
 
 /* ---- kvm_wss.c -------------------------------------------------------- */
 
@@ -325,9 +325,9 @@ struct kvm_wss *kvm_wss_create(struct kvm_vm *vm, unsigned samples, double slow_
 void kvm_wss_destroy(struct kvm_wss *w);
 /* End a period: count the sample's pages written, update the averages,
  * draw a new sample. 0 or -errno. */
-int kvm_wss_period(struct kvm_wss *w) VMM_MUST_CHECK;
+int kvm_wss_period(struct kvm_wss *w) MUST_CHECK;
 /* The estimates now (fractions of the guest's pages). 0 or -errno. */
-int kvm_wss_estimate(struct kvm_wss *w, struct mem_wss_estimate *e) VMM_MUST_CHECK;
+int kvm_wss_estimate(struct kvm_wss *w, struct mem_wss_estimate *e) MUST_CHECK;
 
 /* ---- kvm_mode.c ------------------------------------------------------- */
 

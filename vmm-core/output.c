@@ -68,23 +68,6 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 	fputc('\n', f);
 }
 
-FILE *output_open_tmp(const char *path, char *tmp, size_t n)
-{
-	snprintf(tmp, n, "%s.tmp", path);
-	return fopen(tmp, "w");
-}
-
-int output_close_tmp(FILE *f, const char *tmp, const char *path)
-{
-	int bad = ferror(f);
-
-	if (fclose(f) || bad) {
-		unlink(tmp);
-		return -EIO;
-	}
-	return rename(tmp, path) ? -errno : 0;
-}
-
 static const char *verified_word(const struct vm *vm, bool verify)
 {
 	if (!verify || !vm->verify_ran)
@@ -117,7 +100,7 @@ int output_ts_open(struct output_ts *ts, const char *dir)
 		return r;
 	}
 	snprintf(ts->path, sizeof(ts->path), "%s/timeseries.csv", dir);
-	ts->f = output_open_tmp(ts->path, ts->tmp, sizeof(ts->tmp));
+	ts->f = util_tmp_open(ts->path, ts->tmp, sizeof(ts->tmp));
 	if (!ts->f) {
 		r = -errno;
 		fprintf(stderr, "%s: %s\n", ts->tmp, strerror(-r));
@@ -133,7 +116,7 @@ int output_ts_close(struct output_ts *ts)
 
 	if (!ts->f)
 		return 0;
-	r = output_close_tmp(ts->f, ts->tmp, ts->path);
+	r = util_tmp_close(ts->f, ts->tmp, ts->path);
 	ts->f = NULL;
 	if (r)
 		fprintf(stderr, "%s: %s\n", ts->path, strerror(-r));
@@ -167,7 +150,7 @@ void output_guests_header(FILE *f)
 int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify)
 {
 	char tmp[4200];
-	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
+	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
 
 	if (!f)
 		return -errno;
@@ -198,13 +181,13 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		output_policy_guests_row(f, vm, &c.cyc);
 		fputc('\n', f);
 	}
-	return output_close_tmp(f, tmp, path);
+	return util_tmp_close(f, tmp, path);
 }
 
 int output_events_csv(const char *path, struct vm **vms, unsigned n)
 {
 	char tmp[4200];
-	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
+	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
 
 	if (!f)
 		return -errno;
@@ -217,7 +200,7 @@ int output_events_csv(const char *path, struct vm **vms, unsigned n)
 				vms[i]->name, e->accesses, e->from, e->to, e->why, e->cost,
 				e->other);
 		}
-	return output_close_tmp(f, tmp, path);
+	return util_tmp_close(f, tmp, path);
 }
 
 void output_json_str(FILE *f, const char *s)
@@ -371,7 +354,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		   const struct run_host *h, uint64_t seed)
 {
 	char tmp[4200];
-	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
+	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
 	double modeled = 0;
 	bool all_ok = true, all_verified = true;
 	uint64_t vmm_frames = 0, rss = mem_rss_bytes();
@@ -414,25 +397,7 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
 	fputs("  ]\n}\n", f);
-	return output_close_tmp(f, tmp, path);
-}
-
-static int write_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (size_t)w;
-		off += w;
-	}
-	return 0;
+	return util_tmp_close(f, tmp, path);
 }
 
 int output_dump(const char *dir, struct vm *vm)
@@ -450,7 +415,7 @@ int output_dump(const char *dir, struct vm *vm)
 	for (gfn_t gfn = 0; !r && gfn < vm->p2m->pages; gfn++) {
 		r = mem_p2m_read(vm->p2m, gfn, page);
 		if (!r && memcmp(page, zero, sizeof(page))) /* holes for zero pages */
-			r = write_all(fd, page, sizeof(page), (off_t)(gfn * MEM_PAGE_SIZE));
+			r = util_write_full(fd, page, sizeof(page), (off_t)(gfn * MEM_PAGE_SIZE));
 	}
 	if (!r && ftruncate(fd, (off_t)(vm->p2m->pages * MEM_PAGE_SIZE)))
 		r = -errno;

@@ -160,7 +160,7 @@ static int vm_paging_window(struct vm *vm)
 	double exits = 0, obs, est;
 	bool warm = pg->since > 0;
 
-	for (unsigned i = 0; i < sizeof(sh) / sizeof(sh[0]); i++)
+	for (unsigned i = 0; i < ARRAY_SIZE(sh); i++)
 		exits += (double)(now->exits[sh[i]] - w->exits[sh[i]]) * c->exit[sh[i]];
 	if (vm_paging_shadow(vm)) {
 		obs = refs * c->walk_ref + exits;

@@ -132,7 +132,7 @@ int reclaim_attach(struct vmm_reclaim *rc, struct vm *vm)
 	struct mem_wss_params wp = {.samples = h->ws_samples,
 				    .slow_gain = h->ws_slow_gain,
 				    .fast_gain = h->ws_fast_gain,
-				    .seed = vm->cfg->seed * 0x9e3779b97f4a7c15ull + 17};
+				    .seed = vm->cfg->seed * UTIL_GOLDEN + 17};
 
 	vm->rs.host = rc;
 	vm->rs.cursor.rng = vm->cfg->seed * 0xbf58476d1ce4e5b9ull + 3;

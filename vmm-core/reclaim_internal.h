@@ -68,12 +68,12 @@ struct vmm_reclaim {
 /* Set up from cfg: the policy's parameters and, with [host] swap_file, the
  * swap file (created now). 0, or -errno with err naming the file. */
 int reclaim_init(struct vmm_reclaim *rc, const struct vmm_config *cfg, struct mem_pool *pool,
-		 struct ksm *ksm, char *err, size_t errlen) VMM_MUST_CHECK;
+		 struct ksm *ksm, char *err, size_t errlen) MUST_CHECK;
 /* Remove the swap file and free what init took; every guest is gone. */
 void reclaim_fini(struct vmm_reclaim *rc);
 /* A guest joins (after vm_create): its sampler, its swap, the victim
  * cursor. 0 or -errno. The guest list is rc->vms (set by the runner). */
-int reclaim_attach(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
+int reclaim_attach(struct vmm_reclaim *rc, struct vm *vm) MUST_CHECK;
 /* The guest leaves: sampler disarmed and freed. Before vm_destroy. */
 void reclaim_detach(struct vm *vm);
 /*
@@ -83,16 +83,16 @@ void reclaim_detach(struct vm *vm);
  * were freed; -ENOMEM without host swap or with nothing to take; the swap
  * file's -errno when it failed (rc->fatal is then set, the run stops).
  */
-int reclaim_emergency(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
+int reclaim_emergency(struct vmm_reclaim *rc, struct vm *vm) MUST_CHECK;
 /* vm is about to take a frame (a fault). In the hard and low states (the
  * soft one too when its balloon cannot reclaim), a guest at or above its
  * target swaps one of its own pages out first. 0, or the swap's -errno
  * (fatal). */
-int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
+int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm) MUST_CHECK;
 /* Keep RECLAIM_RESERVE frames free for the VMM's own structures (paging
  * tables, shared frames): below that, reclaim as in an emergency first. 0,
  * or the swap's -errno (fatal); without swap nothing happens. */
-int reclaim_reserve(struct vmm_reclaim *rc, struct vm *vm) VMM_MUST_CHECK;
+int reclaim_reserve(struct vmm_reclaim *rc, struct vm *vm) MUST_CHECK;
 /* After each of vm's quanta, on its clock: working-set periods, the
  * balloon's rate-limited target movement. */
 void reclaim_guest_tick(struct vmm_reclaim *rc, struct vm *vm);
@@ -118,8 +118,8 @@ double reclaim_tau(const struct vmm_config *cfg, double seconds);
 void config_policy_host_defaults(struct vmm_host_cfg *h);
 void config_policy_guest_defaults(struct vmm_guest_cfg *g);
 /* Set key k to v: 0, -ENOENT (not a policy key), -EINVAL (bad value). */
-int config_policy_host(struct vmm_host_cfg *h, const char *k, const char *v) VMM_MUST_CHECK;
-int config_policy_guest(struct vmm_guest_cfg *g, const char *k, const char *v) VMM_MUST_CHECK;
+int config_policy_host(struct vmm_host_cfg *h, const char *k, const char *v) MUST_CHECK;
+int config_policy_guest(struct vmm_guest_cfg *g, const char *k, const char *v) MUST_CHECK;
 /* After the defaults of the other keys: NULL, or a message with *key the
  * key it is about. The guest check sets wss of a steps workload to its
  * largest step unless wss_set. */

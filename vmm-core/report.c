@@ -51,51 +51,22 @@ static const char *const g_col_names[RG_NR] = {
     [RG_CYC_SWAP_IO] = "cycles_swap_io",
 };
 
-static void __attribute__((format(printf, 3, 4)))
-rep_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 FILE *report_tmp_open(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
 {
-	FILE *f;
+	FILE *f = util_tmp_open(path, tmp, tmplen);
 
-	if ((size_t)snprintf(tmp, tmplen, "%s.tmp", path) >= tmplen) {
-		rep_err(err, errlen, "%s: path too long", path);
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
-	f = fopen(tmp, "w");
 	if (!f)
-		rep_err(err, errlen, "%s: %s", tmp, strerror(errno));
+		util_errf(err, errlen, "%s.tmp: %s", path, strerror(errno));
 	return f;
 }
 
 int report_tmp_commit(FILE *f, const char *tmp, const char *path, char *err, size_t errlen)
 {
-	int e = 0;
+	int r = util_tmp_close(f, tmp, path);
 
-	if (ferror(f))
-		e = EIO;
-	if (fclose(f) && !e)
-		e = errno;
-	if (e) {
-		rep_err(err, errlen, "%s: write failed: %s", tmp, strerror(e));
-		unlink(tmp);
-		return -e;
-	}
-	if (rename(tmp, path)) {
-		e = errno;
-		rep_err(err, errlen, "%s: %s", path, strerror(e));
-		unlink(tmp);
-		return -e;
-	}
-	return 0;
+	if (r)
+		util_errf(err, errlen, "%s: %s", path, strerror(-r));
+	return r;
 }
 
 /* FNV-1a; the index only needs to spread guest names. */
@@ -162,15 +133,15 @@ static int series_add(struct csv *c, struct report_series *s, const struct repor
 		const struct report_sample *prev = &s->s[s->n - 1];
 
 		if (x->v[RTS_TIME] < prev->v[RTS_TIME]) {
-			rep_err(err, errlen, "%s: line %u: time_ms of guest '%s' goes backwards",
-				csv_path(c), csv_lineno(c), s->name);
+			util_errf(err, errlen, "%s: line %u: time_ms of guest '%s' goes backwards",
+				  csv_path(c), csv_lineno(c), s->name);
 			return -EINVAL;
 		}
 		for (int k = RTS_FAULTS; k <= RTS_SWAP_INS; k++)
 			if (x->v[k] < prev->v[k]) {
-				rep_err(err, errlen,
-					"%s: line %u: cumulative %s of guest '%s' decreases",
-					csv_path(c), csv_lineno(c), ts_col_names[k], s->name);
+				util_errf(err, errlen,
+					  "%s: line %u: cumulative %s of guest '%s' decreases",
+					  csv_path(c), csv_lineno(c), ts_col_names[k], s->name);
 				return -EINVAL;
 			}
 	}
@@ -179,7 +150,7 @@ static int series_add(struct csv *c, struct report_series *s, const struct repor
 		struct report_sample *p = realloc(s->s, cap * sizeof(*p));
 
 		if (!p) {
-			rep_err(err, errlen, "%s: out of memory", csv_path(c));
+			util_errf(err, errlen, "%s: out of memory", csv_path(c));
 			return -ENOMEM;
 		}
 		s->s = p;
@@ -212,14 +183,14 @@ static int load_timeseries(struct report *r, char *err, size_t errlen)
 			break;
 		s = series_get(r, csv_field(c, (unsigned)gcol));
 		if (!s) {
-			rep_err(err, errlen, "%s: out of memory", path);
+			util_errf(err, errlen, "%s: out of memory", path);
 			ret = -ENOMEM;
 			break;
 		}
 		ret = series_add(c, s, &x, err, errlen);
 	}
 	if (ret == 0 && !r->nseries) {
-		rep_err(err, errlen, "%s: no samples after the header", path);
+		util_errf(err, errlen, "%s: no samples after the header", path);
 		ret = -EINVAL;
 	}
 	csv_close(c);
@@ -283,9 +254,9 @@ static int load_guests(struct report *r, char *err, size_t errlen)
 			r->wall = true;
 	}
 	if (ret == -ENOMEM)
-		rep_err(err, errlen, "%s: out of memory", path);
+		util_errf(err, errlen, "%s: out of memory", path);
 	if (ret == 0 && !r->nguests) {
-		rep_err(err, errlen, "%s: no guests after the header", path);
+		util_errf(err, errlen, "%s: no guests after the header", path);
 		ret = -EINVAL;
 	}
 	csv_close(c);
@@ -330,12 +301,12 @@ int report_gnuplot(const struct report *r, const char *name, char *err, size_t e
 	snprintf(var, sizeof(var), "out='%s.tmp'", name);
 	if ((size_t)snprintf(logpath, sizeof(logpath), "%s/%s", r->fig_dir, log) >=
 	    sizeof(logpath)) {
-		rep_err(err, errlen, "%s: path too long", r->fig_dir);
+		util_errf(err, errlen, "%s: path too long", r->fig_dir);
 		return -ENAMETOOLONG;
 	}
 	if (pipe2(pfd, O_CLOEXEC)) {
 		e = errno;
-		rep_err(err, errlen, "%s: pipe: %s", r->fig_dir, strerror(e));
+		util_errf(err, errlen, "%s: pipe: %s", r->fig_dir, strerror(e));
 		return -e;
 	}
 	pid = fork();
@@ -343,7 +314,7 @@ int report_gnuplot(const struct report *r, const char *name, char *err, size_t e
 		e = errno;
 		close(pfd[0]);
 		close(pfd[1]);
-		rep_err(err, errlen, "%s/%s: fork: %s", r->fig_dir, script, strerror(e));
+		util_errf(err, errlen, "%s/%s: fork: %s", r->fig_dir, script, strerror(e));
 		return -e;
 	}
 	if (pid == 0) {
@@ -371,28 +342,29 @@ int report_gnuplot(const struct report *r, const char *name, char *err, size_t e
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR) {
 			e = errno;
-			rep_err(err, errlen, "%s/%s: waitpid: %s", r->fig_dir, script, strerror(e));
+			util_errf(err, errlen, "%s/%s: waitpid: %s", r->fig_dir, script,
+				  strerror(e));
 			unlink(logpath);
 			return -e;
 		}
 	if (got == (ssize_t)sizeof(e)) {
 		if (e == ENOENT)
-			rep_err(err, errlen,
-				"gnuplot is not installed (not found in PATH); it is needed "
-				"to draw %s/%s (Debian: apt-get install gnuplot-nox)",
-				r->fig_dir, script);
+			util_errf(err, errlen,
+				  "gnuplot is not installed (not found in PATH); it is needed "
+				  "to draw %s/%s (Debian: apt-get install gnuplot-nox)",
+				  r->fig_dir, script);
 		else
-			rep_err(err, errlen, "%s/%s: cannot run gnuplot: %s", r->fig_dir, script,
-				strerror(e));
+			util_errf(err, errlen, "%s/%s: cannot run gnuplot: %s", r->fig_dir, script,
+				  strerror(e));
 		ret = -e;
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		last_line(logpath, msg, sizeof(msg));
 		if (WIFEXITED(status))
-			rep_err(err, errlen, "%s/%s: gnuplot exited with status %d%s%s", r->fig_dir,
-				script, WEXITSTATUS(status), *msg ? ": " : "", msg);
+			util_errf(err, errlen, "%s/%s: gnuplot exited with status %d%s%s",
+				  r->fig_dir, script, WEXITSTATUS(status), *msg ? ": " : "", msg);
 		else
-			rep_err(err, errlen, "%s/%s: gnuplot killed by signal %d", r->fig_dir,
-				script, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+			util_errf(err, errlen, "%s/%s: gnuplot killed by signal %d", r->fig_dir,
+				  script, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 		ret = -EIO;
 	}
 	unlink(logpath);
@@ -428,7 +400,7 @@ int vmm_report(const char *dir, char *err, size_t errlen)
 	while (n > 1 && dir[n - 1] == '/')
 		n--;
 	if (n == 0 || n >= sizeof(dirbuf) - 16) {
-		rep_err(err, errlen, "%s: bad directory name", dir);
+		util_errf(err, errlen, "%s: bad directory name", dir);
 		return n ? -ENAMETOOLONG : -EINVAL;
 	}
 	memcpy(dirbuf, dir, n);
@@ -441,7 +413,7 @@ int vmm_report(const char *dir, char *err, size_t errlen)
 		goto out;
 	if (mkdir(r.fig_dir, 0777) && errno != EEXIST) {
 		ret = -errno;
-		rep_err(err, errlen, "%s: %s", r.fig_dir, strerror(-ret));
+		util_errf(err, errlen, "%s: %s", r.fig_dir, strerror(-ret));
 		goto out;
 	}
 	ret = report_plot_all(&r, err, errlen);

@@ -41,16 +41,6 @@ struct summary {
 	char val[S_NR][SUMMARY_VAL_MAX];
 };
 
-static void __attribute__((format(printf, 3, 4)))
-html_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * summary.json: a minimal JSON reader that keeps only the scalars named in
  * summary_keys, by their path of object keys ("host.wall_seconds"); array
@@ -258,19 +248,19 @@ static int load_summary(const struct report *r, struct summary *s, char *err, si
 	if (!f) {
 		if (errno == ENOENT)
 			return 0;
-		html_err(err, errlen, "%s: %s", path, strerror(errno));
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return -errno;
 	}
 	if (getdelim(&text, &len, '\0', f) < 0 && ferror(f)) {
 		ret = -errno;
-		html_err(err, errlen, "%s: %s", path, strerror(errno));
+		util_errf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	j = (struct json){.p = text ? text : "", .start = text ? text : "", .out = s};
 	if (json_value(&j, "") || (json_ws(&j), *j.p != '\0')) {
 		for (const char *q = j.start; q < j.p; q++)
 			line += *q == '\n';
-		html_err(err, errlen, "%s: line %u: malformed JSON", path, line);
+		util_errf(err, errlen, "%s: line %u: malformed JSON", path, line);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -359,8 +349,7 @@ static const char *const fig_captions[] = {
     "miss (right axis), per guest, whole run.",
 };
 
-_Static_assert(sizeof(fig_captions) / sizeof(fig_captions[0]) == REPORT_NFIGURES,
-	       "one caption per figure");
+_Static_assert(ARRAY_SIZE(fig_captions) == REPORT_NFIGURES, "one caption per figure");
 
 static void html_write(FILE *f, const struct report *r, const struct summary *s)
 {
@@ -441,7 +430,7 @@ int report_html_write(const struct report *r, char *err, size_t errlen)
 	int ret;
 
 	if (!s) {
-		html_err(err, errlen, "%s: out of memory", r->dir);
+		util_errf(err, errlen, "%s: out of memory", r->dir);
 		return -ENOMEM;
 	}
 	ret = load_summary(r, s, err, errlen);

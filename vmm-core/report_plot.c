@@ -49,16 +49,6 @@ static const char *const palette[GUESTS_MAX_LINES] = {
     "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac", "#17becf", "#000000",
 };
 
-static void __attribute__((format(printf, 3, 4)))
-plot_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* One level bin: the guests' last samples at or before t. */
 struct bin {
 	double t;		      /* ms */
@@ -465,8 +455,7 @@ static int fig_tlb(const struct report *r, FILE *dat, FILE *gp)
 static int (*const fig_write[])(const struct report *, FILE *, FILE *) = {
     fig_memory, fig_guests, fig_faults, fig_cycles, fig_tlb,
 };
-_Static_assert(sizeof(fig_write) / sizeof(fig_write[0]) == REPORT_NFIGURES,
-	       "one writer per figure");
+_Static_assert(ARRAY_SIZE(fig_write) == REPORT_NFIGURES, "one writer per figure");
 
 /* buf (FIG_PATH_MAX bytes) = fig_dir/NAME.EXT; vmm_report bounds fig_dir
  * and the names are ours, so it always fits. */
@@ -502,7 +491,7 @@ static int plot_one(const struct report *r, unsigned i, char *err, size_t errlen
 	}
 	ret = fig_write[i](r, dat, gp);
 	if (ret) {
-		plot_err(err, errlen, "%s: %s", dpath, strerror(-ret));
+		util_errf(err, errlen, "%s: %s", dpath, strerror(-ret));
 		fclose(dat);
 		fclose(gp);
 		unlink(dtmp);
@@ -525,8 +514,8 @@ static int plot_one(const struct report *r, unsigned i, char *err, size_t errlen
 			unlink(from);
 		else if (rename(from, to)) {
 			ret = -errno;
-			plot_err(err, errlen, "%s: gnuplot wrote no %s%s: %s", gpath, name,
-				 ext[k][1], strerror(-ret));
+			util_errf(err, errlen, "%s: gnuplot wrote no %s%s: %s", gpath, name,
+				  ext[k][1], strerror(-ret));
 		}
 	}
 	return ret;

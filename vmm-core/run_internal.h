@@ -31,12 +31,8 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		   const struct run_host *h, uint64_t seed);
 /* A JSON string, escaped. */
 void output_json_str(FILE *f, const char *s);
-/* Open path.tmp for writing (its name in tmp); output_close_tmp closes it
- * and renames it over path, or removes it on an error (0 or -errno). */
-FILE *output_open_tmp(const char *path, char *tmp, size_t n);
-int output_close_tmp(FILE *f, const char *tmp, const char *path) VMM_MUST_CHECK;
 /* mkdir -p dir. 0 or -errno. */
-int output_mkdir_p(const char *dir) VMM_MUST_CHECK;
+int output_mkdir_p(const char *dir) MUST_CHECK;
 /* A run's time series, written to DIR/timeseries.csv.tmp and renamed at
  * the end. output_ts_open makes DIR and writes the header; both it and
  * output_ts_close print what went wrong. 0 or -errno. */
@@ -44,8 +40,8 @@ struct output_ts {
 	FILE *f;
 	char path[4096], tmp[4200];
 };
-int output_ts_open(struct output_ts *ts, const char *dir) VMM_MUST_CHECK;
-int output_ts_close(struct output_ts *ts) VMM_MUST_CHECK;
+int output_ts_open(struct output_ts *ts, const char *dir) MUST_CHECK;
+int output_ts_close(struct output_ts *ts) MUST_CHECK;
 void output_ts_abandon(struct output_ts *ts); /* removes the .tmp */
 /* guests.csv's header line (both backends). */
 void output_guests_header(FILE *f);

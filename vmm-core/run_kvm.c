@@ -458,7 +458,7 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 	bool ok = true, verified = true;
 	uint64_t frames = 0, rss = mem_rss_bytes();
 
-	f = output_open_tmp(path, tmp, sizeof(tmp));
+	f = util_tmp_open(path, tmp, sizeof(tmp));
 	if (!f)
 		return -errno;
 	for (unsigned i = 0; i < rn->n; i++) {
@@ -494,13 +494,13 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 		fputs(i + 1 < rn->n ? ",\n" : "\n", f);
 	}
 	fputs("  ]\n}\n", f);
-	return output_close_tmp(f, tmp, path);
+	return util_tmp_close(f, tmp, path);
 }
 
 static int write_guests_csv(struct krunner *rn, const char *path)
 {
 	char tmp[4300];
-	FILE *f = output_open_tmp(path, tmp, sizeof(tmp));
+	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
 
 	if (!f)
 		return -errno;
@@ -524,7 +524,7 @@ static int write_guests_csv(struct krunner *rn, const char *path)
 						 : "no",
 			rn->mode, b.target, b.inflated, b.deflated, g->target);
 	}
-	return output_close_tmp(f, tmp, path);
+	return util_tmp_close(f, tmp, path);
 }
 
 /* ---- the run -------------------------------------------------------------- */
@@ -581,9 +581,8 @@ static int setup(struct krunner *rn)
 		g->k = g->vm->backend;
 		g->rho = INFINITY;
 		g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
-		g->wss =
-		    kvm_wss_create(g->k, rn->cfg->host.ws_samples, rn->cfg->host.ws_slow_gain,
-				   rn->cfg->host.ws_fast_gain, c->seed * 0x9e3779b97f4a7c15ull + i);
+		g->wss = kvm_wss_create(g->k, rn->cfg->host.ws_samples, rn->cfg->host.ws_slow_gain,
+					rn->cfg->host.ws_fast_gain, c->seed * UTIL_GOLDEN + i);
 		if (!g->wss)
 			fprintf(stderr,
 				"guest %s: no working-set sampling (%s): the idle tax sees it "

@@ -64,7 +64,7 @@ static const struct vcpu_ops *const backends[] = {
 
 const struct vcpu_ops *vcpu_find(const char *name)
 {
-	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(backends); i++)
 		if (!strcmp(backends[i]->name, name))
 			return backends[i];
 	return NULL;

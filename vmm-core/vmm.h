@@ -11,10 +11,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "util/util.h"
 #include "guest/guest.h"
 #include "mem/mem.h"
-
-#define VMM_MUST_CHECK __attribute__((warn_unused_result))
 
 /* ------------------------------------------------------------------------
  * Cost model (cost.c). Modeled cycles per event; the defaults and where
@@ -37,7 +36,7 @@ struct vmm_cost {
 void vmm_cost_defaults(struct vmm_cost *c);
 /* Set the cost called `key` ("walk_ref", "exit.nested_fault", "ghz"...).
  * Returns 0, -ENOENT for an unknown key, -EINVAL for a bad value. */
-int vmm_cost_set(struct vmm_cost *c, const char *key, const char *value) VMM_MUST_CHECK;
+int vmm_cost_set(struct vmm_cost *c, const char *key, const char *value) MUST_CHECK;
 
 /* Modeled cycles by component, from a guest's counters. */
 struct vmm_cycles {
@@ -164,10 +163,10 @@ struct vmm_config {
  * one message naming the file, line and key.
  */
 int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets, unsigned nsets,
-		    char *err, size_t errlen) VMM_MUST_CHECK;
+		    char *err, size_t errlen) MUST_CHECK;
 void vmm_config_free(struct vmm_config *cfg);
 /* Parse "4G", "512M", "4096", "64K" into bytes. 0 or -EINVAL. */
-int vmm_parse_size(const char *s, uint64_t *out) VMM_MUST_CHECK;
+int vmm_parse_size(const char *s, uint64_t *out) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Guests and vCPUs (vm.c, vcpu_soft.c)
@@ -301,14 +300,14 @@ void vm_destroy(struct vm *vm);
  * device, which loses the balloon: every ballooned frame is the guest's
  * again (untouched: zeros). Returns 0, or -errno with vm->err set.
  */
-int vm_reboot(struct vm *vm) VMM_MUST_CHECK;
+int vm_reboot(struct vm *vm) MUST_CHECK;
 /*
  * Make gfn present for an access of kind acc (MMU_WRITE: writable): first
  * touch, host swap-in, copy-on-write, and a touch of a ballooned frame
  * (which the device then loses). When the pool is empty the host reclaims
  * first. Returns 0, or -errno with vm->err set.
  */
-int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc) VMM_MUST_CHECK;
+int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc) MUST_CHECK;
 /* Recompute vm->cycles from the counters; fill *c if not NULL. */
 void vm_update_clock(struct vm *vm, struct vmm_cycles *c);
 /* The VMM's exit handler the MMU calls (a table by reason). */
@@ -319,14 +318,14 @@ int vm_handle_exit(void *vm, const struct mmu_exit *x);
  * dynamic), or NULL for an unknown policy. */
 const struct paging_ops *vm_paging_initial(const struct vmm_guest_cfg *cfg);
 /* Set up vm->pg after the MMU. 0 or -ENOMEM. */
-int vm_paging_init(struct vm *vm) VMM_MUST_CHECK;
+int vm_paging_init(struct vm *vm) MUST_CHECK;
 void vm_paging_fini(struct vm *vm);
 /* How many of `budget` accesses may run before the policy must look. */
 uint64_t vm_paging_budget(const struct vm *vm, uint64_t budget);
 /* `done` more accesses ran: apply the schedule and the dynamic policy,
  * switching modes (and recording the event) when due. 0, or -errno with
  * vm->err set when a switch failed and the guest cannot go on. */
-int vm_paging_tick(struct vm *vm, uint64_t done) VMM_MUST_CHECK;
+int vm_paging_tick(struct vm *vm, uint64_t done) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Replay of one trace in a soft guest sized for it (replay.c): what
@@ -423,6 +422,6 @@ int vmm_kvm_mode(int argc, char **argv);
 
 /* Write gnuplot figures and report.html into dir from its CSV and JSON
  * files. Returns 0, or -errno with err naming the file. */
-int vmm_report(const char *dir, char *err, size_t errlen) VMM_MUST_CHECK;
+int vmm_report(const char *dir, char *err, size_t errlen) MUST_CHECK;
 
 #endif

@@ -20,16 +20,16 @@ struct csv;
 /* Open path and read its header row into *out. Returns 0, or -errno
  * (-EINVAL for an empty file or a malformed header) with err filled; *out
  * is then NULL. The caller closes *out with csv_close(). */
-int csv_open(struct csv **out, const char *path, char *err, size_t errlen) VMM_MUST_CHECK;
+int csv_open(struct csv **out, const char *path, char *err, size_t errlen) MUST_CHECK;
 /* Close c and free what it holds; c may be NULL. */
 void csv_close(struct csv *c);
 /* Read the next row. Returns 1 for a row, 0 at the end of the file, or
  * -errno (-EINVAL for a malformed row or a field count different from the
  * header's) with err filled. The previous row's fields are then gone. */
-int csv_next(struct csv *c, char *err, size_t errlen) VMM_MUST_CHECK;
+int csv_next(struct csv *c, char *err, size_t errlen) MUST_CHECK;
 /* Index of the header column called name, or -ENOENT; with err not NULL
  * the -ENOENT comes with "PATH: missing column 'NAME'". */
-int csv_column(const struct csv *c, const char *name, char *err, size_t errlen) VMM_MUST_CHECK;
+int csv_column(const struct csv *c, const char *name, char *err, size_t errlen) MUST_CHECK;
 /* Columns of the header. */
 unsigned csv_ncols(const struct csv *c);
 /* Name of header column i < csv_ncols(); borrowed until csv_close(). */
@@ -42,8 +42,7 @@ unsigned csv_lineno(const struct csv *c);
 const char *csv_path(const struct csv *c);
 /* Parse field i of the current row as a finite number >= 0 into *out.
  * Returns 0, or -EINVAL with "PATH: line N: column 'NAME': ..." in err. */
-int csv_number(const struct csv *c, unsigned i, double *out, char *err,
-	       size_t errlen) VMM_MUST_CHECK;
+int csv_number(const struct csv *c, unsigned i, double *out, char *err, size_t errlen) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Report (report.c reads the files and writes report.html; report_plot.c
@@ -119,19 +118,18 @@ extern const char *const report_figures[REPORT_NFIGURES];
 /* Write every figure's .dat and .gp into r->fig_dir (which exists) and run
  * gnuplot on them, producing NAME.png and NAME.svg there. Returns 0, or
  * -errno with err filled (report_gnuplot's errors included). */
-int report_plot_all(const struct report *r, char *err, size_t errlen) VMM_MUST_CHECK;
+int report_plot_all(const struct report *r, char *err, size_t errlen) MUST_CHECK;
 
 /* Run `gnuplot -e "out='NAME.tmp'" NAME.gp` in r->fig_dir, which should
  * write NAME.tmp.png and NAME.tmp.svg. Returns 0; -ENOENT with "gnuplot is
  * not installed" in err when it is not found; -EIO with its exit status
  * and last line of stderr when it fails; other -errno from fork/exec. */
-int report_gnuplot(const struct report *r, const char *name, char *err,
-		   size_t errlen) VMM_MUST_CHECK;
+int report_gnuplot(const struct report *r, const char *name, char *err, size_t errlen) MUST_CHECK;
 
 /* Read r->dir/summary.json (a missing one is noted on the page, a
  * malformed one is an error naming its line) and write r->dir/report.html
  * through a temporary file. Returns 0 or -errno with err filled. */
-int report_html_write(const struct report *r, char *err, size_t errlen) VMM_MUST_CHECK;
+int report_html_write(const struct report *r, char *err, size_t errlen) MUST_CHECK;
 
 /* Open path.tmp for writing, its name in tmp (tmplen bytes). Returns the
  * stream, or NULL with err filled and errno set. */
@@ -139,7 +137,7 @@ FILE *report_tmp_open(const char *path, char *tmp, size_t tmplen, char *err, siz
 /* Close f (opened by report_tmp_open as tmp) and rename tmp to path; on
  * any error remove tmp. Returns 0 or -errno with err filled. */
 int report_tmp_commit(FILE *f, const char *tmp, const char *path, char *err,
-		      size_t errlen) VMM_MUST_CHECK;
+		      size_t errlen) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Trace workloads (vm_trace.c) and the `trace` command (cmd_trace.c).
@@ -151,11 +149,11 @@ bool vmm_workload_is_trace(const char *workload);
 /* Call fn(ctx, path) for each trace path of workload, in order. Returns
  * 0, fn's first non-zero value, or -EINVAL for a malformed list. */
 int vmm_trace_foreach(const char *workload, int (*fn)(void *ctx, const char *path),
-		      void *ctx) VMM_MUST_CHECK;
+		      void *ctx) MUST_CHECK;
 /* Open the traces of cfg's workload for vm (vm->traces) and point gp's
  * trace processes at them. 0 or -errno with err naming the file. */
 int vm_traces_open(struct vm *vm, const struct vmm_guest_cfg *cfg, struct guest_params *gp,
-		   char *err, size_t errlen) VMM_MUST_CHECK;
+		   char *err, size_t errlen) MUST_CHECK;
 /* Close vm->traces (NULL is fine). After the guest OS is destroyed. */
 void vm_traces_close(struct vm *vm);
 

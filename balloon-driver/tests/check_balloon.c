@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "balloon-driver/tests/check_balloon.h"
+#include "util/util.h"
 
 int main(void)
 {
@@ -10,7 +11,7 @@ int main(void)
 	SRunner *sr = srunner_create(NULL);
 	int failed;
 
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(suites); i++)
 		srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

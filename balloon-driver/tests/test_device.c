@@ -92,7 +92,7 @@ START_TEST(bad_frames_reject_whole_batch)
 	ck_assert_int_eq(tdrv_post(&t, BALLOON_VQ_INFLATE, &pfn, 1), 0);
 	ck_assert_uint_eq(tdrv_reap(&t, BALLOON_VQ_INFLATE, NULL), 1);
 	ck_assert_uint_eq(t.discard_calls, 1);
-	for (unsigned k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+	for (unsigned k = 0; k < ARRAY_SIZE(cases); k++) {
 		struct balloon_counters c;
 		uint32_t len = 1;
 

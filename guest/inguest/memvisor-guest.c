@@ -298,7 +298,7 @@ struct agent {
 
 static uint64_t pattern(size_t region, size_t page)
 {
-	return guest_mix64(((uint64_t)region << 32) ^ page ^ 0x6d656d76ull);
+	return util_mix64(((uint64_t)region << 32) ^ page ^ 0x6d656d76ull);
 }
 
 static void agent_meminfo(struct agent *a)

@@ -8,7 +8,7 @@
  * processes, so its kernel demand-pages, reclaims and swaps the trace's
  * pages and gives them up to the balloon as it would a program's. The
  * bytes are the soft guests' (guest.h): store n of a process writes the
- * word guest_mix64(h(seed, k, TSTORE) + n) at its natural alignment,
+ * word util_mix64(h(seed, k, TSTORE) + n) at its natural alignment,
  * content records write a zero, library or private page, so a trace
  * leaves the same page contents on both backends.
  *
@@ -54,7 +54,7 @@ struct tproc {
 	uint64_t nruns, npages;
 	uint64_t limit; /* records to replay */
 	bool loop;
-	uint64_t wbase; /* store words: guest_mix64(wbase + n) */
+	uint64_t wbase; /* store words: util_mix64(wbase + n) */
 	const struct guest_library *lib;
 	uint8_t *touched; /* one flag per page */
 	bool flip;	  /* flip a byte before verifying (tests) */
@@ -171,7 +171,7 @@ static int pass(struct tproc *p, uint8_t *expect, uint64_t base, uint64_t count,
 		if (e)
 			break;
 		if (r->kind == TRACE_STORE || r->kind == TRACE_MODIFY)
-			w = guest_mix64(p->wbase + stores++);
+			w = util_mix64(p->wbase + stores++);
 		e = apply(p, r, w, k, expect, base, count, sink);
 	}
 	trace_cursor_destroy(rd->cur);

@@ -38,7 +38,7 @@ static const struct scen scens[] = {
     {"2 MiB pages split half untouched", GUEST_PAT_UNIFORM, 4096, 2048, 5000, 200, 2,
      GUEST_RECLAIM_CLOCK, true, true},
 };
-#define NSCENS (int)(sizeof(scens) / sizeof(scens[0]))
+#define NSCENS (int)(ARRAY_SIZE(scens))
 
 static struct guest_params scen_params(const struct scen *c)
 {

@@ -428,8 +428,7 @@ Suite *scan_suite(void)
 	TCase *tc = tcase_create("counts");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, test_exact_counts, 0,
-			    2 * (int)(sizeof(hashes) / sizeof(hashes[0])));
+	tcase_add_loop_test(tc, test_exact_counts, 0, 2 * (int)(ARRAY_SIZE(hashes)));
 	tcase_add_test(tc, test_collision_never_merges);
 	tcase_add_test(tc, test_volatile);
 	tcase_add_test(tc, test_try_share);

@@ -21,7 +21,7 @@ int main(void)
 	SRunner *sr = srunner_create(NULL);
 	int failed;
 
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(suites); i++)
 		if (suites[i])
 			srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);

@@ -285,7 +285,7 @@ Suite *large_suite(void)
 	tcase_add_test(tc, test_tlb_2m);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("mappings");
-	tcase_add_loop_test(tc, test_walk_refs, 0, sizeof(refs_cases) / sizeof(refs_cases[0]));
+	tcase_add_loop_test(tc, test_walk_refs, 0, ARRAY_SIZE(refs_cases));
 	tcase_add_loop_test(tc, test_invlpg_large, 0, 4);
 	tcase_add_loop_test(tc, test_split, 0, 4);
 	tcase_add_loop_test(tc, test_track_block, 0, 2);

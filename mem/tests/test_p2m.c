@@ -397,7 +397,7 @@ START_TEST(out_of_range_gfn)
 	uint8_t buf[MEM_PAGE_SIZE];
 	hfn_t h;
 
-	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
 		gfn_t g = bad[i];
 
 		ck_assert_int_eq(mem_p2m_populate(p2m, g, &h), -EINVAL);

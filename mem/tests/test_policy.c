@@ -188,7 +188,7 @@ START_TEST(states_and_hysteresis)
 	struct mem_policy_params p;
 
 	mem_policy_defaults(&p);
-	for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
 		enum mem_rstate s = mem_policy_state(&p, cases[i].cur,
 						     (uint64_t)(cases[i].free_pct * 1000), 100000);
 

@@ -277,7 +277,7 @@ const struct pte_case pte_cases[] = {
     {"user write upper not present", PTE_W | PTE_U, PWU, MMU_WRITE | MMU_USER, MMU_PF,
      MMU_PF_W | MMU_PF_U, false, false, 0, 0},
 };
-const int n_pte_cases = (int)(sizeof(pte_cases) / sizeof(pte_cases[0]));
+const int n_pte_cases = (int)(ARRAY_SIZE(pte_cases));
 #define N_PTE_CASES n_pte_cases
 
 START_TEST(test_pte_case)

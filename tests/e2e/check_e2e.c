@@ -426,7 +426,7 @@ static Suite *e2e_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("errors");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, test_bad_config_exit2, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_loop_test(tc, test_bad_config_exit2, 0, ARRAY_SIZE(bad));
 	tcase_add_test(tc, test_usage);
 	suite_add_tcase(s, tc);
 	return s;

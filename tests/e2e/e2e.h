@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "util/util.h"
+
 /* The binary under test: $MEMVISOR_BIN, else build/check/memvisor. */
 const char *e2e_bin(void);
 

@@ -345,14 +345,13 @@ Suite *policy_suite(void)
 	TCase *tc = tcase_create("runs");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, three_times_overcommit_verifies, 0,
-			    sizeof(modes) / sizeof(modes[0]));
+	tcase_add_loop_test(tc, three_times_overcommit_verifies, 0, ARRAY_SIZE(modes));
 	tcase_add_test(tc, full_disk_loses_no_page);
 	tcase_add_test(tc, uncooperative_guests);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("config");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_loop_test(tc, config_errors, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_loop_test(tc, config_errors, 0, ARRAY_SIZE(bad));
 	tcase_add_test(tc, swap_file_exists);
 	suite_add_tcase(s, tc);
 	return s;

@@ -172,7 +172,7 @@ START_TEST(test_share_errors)
 	fwrite(page, 1, PAGE, f);
 	fclose(f);
 	fclose(fopen(e2e_path(dir, "empty.img"), "w"));
-	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+	for (unsigned c = 0; c < ARRAY_SIZE(cases); c++) {
 		argv[2] = (char *)e2e_path(dir, cases[c][0]);
 		ck_assert_int_eq(e2e_run(dir, argv), 2);
 		err = e2e_slurp(e2e_path(dir, "stderr"));
@@ -294,7 +294,7 @@ START_TEST(test_sharing_config_errors)
 			"-q",
 			NULL};
 
-	for (unsigned c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+	for (unsigned c = 0; c < ARRAY_SIZE(cases); c++) {
 		FILE *f = fopen(e2e_path(dir, "bad.ini"), "w");
 		char *err;
 

@@ -79,22 +79,13 @@ int tt_rec_eq(const struct trace_rec *a, const struct trace_rec *b)
 	       (a->kind < TRACE_IMAGE || a->arg == b->arg);
 }
 
-static uint64_t tt_next(uint64_t *s)
-{
-	uint64_t x = (*s += 0x9e3779b97f4a7c15ull);
-
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 struct trace_rec *tt_random_recs(size_t n, unsigned pids, uint64_t seed)
 {
 	struct trace_rec *r = calloc(n ? n : 1, sizeof(*r));
 	uint64_t ip = 0x401000, sp = 0x7ffff000;
 
 	for (size_t i = 0; i < n; i++) {
-		uint64_t x = tt_next(&seed), k = x % 100;
+		uint64_t x = util_splitmix64(&seed), k = x % 100;
 
 		r[i].pid = 1 + (uint32_t)((x >> 8) % pids) * 7;
 		if (k < 55) {
@@ -113,7 +104,7 @@ struct trace_rec *tt_random_recs(size_t n, unsigned pids, uint64_t seed)
 			r[i].addr = (0x20000000 + ((x >> 20) % 512) * 4096);
 			r[i].size = 4096;
 			r[i].image = 0;
-			r[i].arg = r[i].kind == TRACE_PRIVATE ? tt_next(&seed)
+			r[i].arg = r[i].kind == TRACE_PRIVATE ? util_splitmix64(&seed)
 				   : r[i].kind == TRACE_IMAGE ? (x >> 40) % 100
 							      : 0;
 		}
@@ -158,7 +149,7 @@ int main(void)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s", tt_path("x"));
 	strcpy(strrchr(cmd, '/'), "'");
 	sr = srunner_create(NULL);
-	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(suites); i++)
 		srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -196,7 +196,7 @@ START_TEST(decode_malformed)
 	};
 	struct trace_rec out[4];
 
-	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct trace_codec c;
 		const uint8_t *p = bad[i].b;
 		uint64_t done = 99;

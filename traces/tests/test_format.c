@@ -63,7 +63,7 @@ START_TEST(seek)
 	tt_write(path, in, n, 256);
 	tf = tt_open(path);
 	c = trace_cursor_create(tf, TRACE_ALL_PIDS);
-	for (size_t j = 0; j < sizeof(at) / sizeof(at[0]); j++) {
+	for (size_t j = 0; j < ARRAY_SIZE(at); j++) {
 		long got;
 
 		ck_assert_int_eq(trace_cursor_seek(c, at[j]), 0);
@@ -144,7 +144,7 @@ START_TEST(codec_edges)
 	     .arg = 0x0123456789abcdefull},
 	    {.kind = TRACE_INSTR, .addr = 0xffffffffff600000ull, .size = 4, .pid = 6},
 	};
-	const size_t n = sizeof(in) / sizeof(in[0]);
+	const size_t n = ARRAY_SIZE(in);
 	const char *path = tt_path("edges.mvt");
 	struct trace_rec *out;
 	struct trace_file *tf;
@@ -326,7 +326,7 @@ START_TEST(writer_refuses)
 	struct stat st;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
 		struct trace_writer *w = trace_writer_create(path, NULL, err, sizeof(err));
 
 		ck_assert_ptr_nonnull(w);
@@ -392,7 +392,7 @@ Suite *format_suite(void)
 	Suite *s = suite_create("format");
 	TCase *tc = tcase_create("records");
 
-	tcase_add_loop_test(tc, roundtrip, 0, sizeof(chunk_sizes) / sizeof(chunk_sizes[0]));
+	tcase_add_loop_test(tc, roundtrip, 0, ARRAY_SIZE(chunk_sizes));
 	tcase_add_test(tc, seek);
 	tcase_add_test(tc, empty_and_one);
 	tcase_add_test(tc, codec_edges);

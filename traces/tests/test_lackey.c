@@ -52,12 +52,12 @@ START_TEST(parse_sample)
 	int e;
 
 	while ((e = trace_lackey_next(lk, &r)) == 1) {
-		ck_assert_uint_lt(n, sizeof(want) / sizeof(want[0]));
+		ck_assert_uint_lt(n, ARRAY_SIZE(want));
 		ck_assert_msg(tt_rec_eq(&r, &want[n]), "record %zu", n);
 		n++;
 	}
 	ck_assert_int_eq(e, 0);
-	ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+	ck_assert_uint_eq(n, ARRAY_SIZE(want));
 	ck_assert_uint_eq(trace_lackey_lines(lk), 12);
 	ck_assert_uint_eq(trace_lackey_skipped(lk), 4);
 	ck_assert_uint_eq(trace_lackey_bytes(lk), strlen(sample));
@@ -250,7 +250,7 @@ Suite *lackey_suite(void)
 	TCase *tc = tcase_create("text");
 
 	tcase_add_test(tc, parse_sample);
-	tcase_add_loop_test(tc, malformed_lines, 0, sizeof(malformed) / sizeof(malformed[0]));
+	tcase_add_loop_test(tc, malformed_lines, 0, ARRAY_SIZE(malformed));
 	tcase_add_test(tc, long_lines);
 	tcase_add_test(tc, from_pipe);
 	tcase_add_test(tc, text_binary_text);

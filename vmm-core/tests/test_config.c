@@ -317,10 +317,10 @@ Suite *config_suite(void)
 	tcase_add_test(tc, test_policy_keys);
 	tcase_add_test(tc, test_set_overrides);
 	tcase_add_test(tc, test_kvm_config);
-	tcase_add_loop_test(tc, test_sizes, 0, sizeof(sizes) / sizeof(sizes[0]));
+	tcase_add_loop_test(tc, test_sizes, 0, ARRAY_SIZE(sizes));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("errors");
-	tcase_add_loop_test(tc, test_bad_config, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_loop_test(tc, test_bad_config, 0, ARRAY_SIZE(bad));
 	tcase_add_test(tc, test_bad_set);
 	tcase_add_test(tc, test_missing_file);
 	suite_add_tcase(s, tc);

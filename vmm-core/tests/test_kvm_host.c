@@ -88,7 +88,7 @@ Suite *kvm_host_suite(void)
 	Suite *s = suite_create("kvm_host");
 	TCase *tc = tcase_create("probe");
 
-	tcase_add_loop_test(tc, test_probe, 0, sizeof(hosts) / sizeof(hosts[0]));
+	tcase_add_loop_test(tc, test_probe, 0, ARRAY_SIZE(hosts));
 	suite_add_tcase(s, tc);
 	return s;
 }

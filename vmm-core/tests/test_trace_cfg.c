@@ -163,7 +163,7 @@ Suite *trace_cfg_suite(void)
 	tcase_add_test(tc, paths_and_defaults);
 	tcase_add_test(tc, set_relative_to_cwd);
 	tcase_add_test(tc, kvm_traces);
-	tcase_add_loop_test(tc, errors_name_the_trace, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_loop_test(tc, errors_name_the_trace, 0, ARRAY_SIZE(bad));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,37 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# `make check-experiments` (part of `make check`): every soft experiment
+# under experiments/ run by its own run.sh, in a reduced form where it has
+# a knob for it (fewer sizes, taus, guest counts or programs), so that its
+# shape checks (exit 1 when the figure does not have the shape its README
+# describes) cannot rot unseen. The KVM experiment runs in the KVM suite
+# (tests/kvm/suite.sh runs its two.ini with the same checks' core).
+# Usage: tests/experiments.sh BUILD  (BUILD holds the release memvisor)
+# EXPERIMENTS="a b" runs only those.
+set -u
+B=$(cd "${1:-build}" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${TMPDIR:-/tmp}/memvisor-experiments
+rm -rf "$OUT"
+mkdir -p "$OUT"
+export MEMVISOR="$B/memvisor"
+pass=0
+fail=0
+
+# the reduced forms: each experiment's own knobs
+export SIZES="64 96 128" # balloon: three sizes of five
+export TAUS="0 75"       # idletax: the two ends of the tax
+export MAXN=4            # sharing: 1 to 4 guests
+for e in ${EXPERIMENTS:-paging balloon idletax realloc wss sharing traces}; do
+	t0=$(date +%s)
+	if sh "$top/experiments/$e/run.sh" "$OUT/$e" >"$OUT/$e.log" 2>&1; then
+		pass=$((pass + 1))
+		echo "ok $pass - experiment $e ($(($(date +%s) - t0)) s): $(grep -c '\[ok\]' "$OUT/$e.log") shape checks"
+	else
+		fail=$((fail + 1))
+		echo "not ok - experiment $e ($(($(date +%s) - t0)) s):"
+		tail -n 25 "$OUT/$e.log"
+	fi
+done
+echo "experiments: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
