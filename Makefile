@@ -2,7 +2,8 @@
 # memvisor: one non-recursive Makefile.
 #
 #   make              release build in $(O) (default build/)
-#   make check        every Check suite under ASan+UBSan, in $(O)/check
+#   make check        every Check suite under ASan+UBSan, in $(O)/check, the
+#                     experiments' shape checks and the KVM suite
 #   make unit         the fast suites alone (no end-to-end runs)
 #   make bench        benchmarks, release build
 #   make fuzz         the trace readers' libFuzzer harnesses, FUZZ_SECONDS each
@@ -45,7 +46,7 @@ REL_LIB_OBJS := $(call obj,$(O),$(LIB_SRCS))
 CK_LIB_OBJS := $(call obj,$(CK),$(LIB_SRCS))
 
 .PHONY: all check unit bench demo format format-check clean deps fuzz fuzz-run kvm-guest \
-	check-kvm
+	check-kvm check-experiments
 all: $(O)/memvisor
 
 deps:
@@ -123,7 +124,14 @@ check: deps
 		$(KVM_DIR)/memvisor-guest
 	$(Q)set -e; for t in $(CK_BINS) $(E2E_BIN); do echo "== $$t"; $(CK_ENV) $$t; done
 	$(Q)$(MAKE) --no-print-directory fuzz-run FUZZ_ARGS="-runs=$(FUZZ_RUNS)"
+	$(Q)$(MAKE) --no-print-directory check-experiments
 	$(Q)$(MAKE) --no-print-directory check-kvm
+
+# Every soft experiment's run.sh, reduced, with its shape checks
+# (tests/experiments.sh), on the release build.
+check-experiments: deps
+	$(Q)$(MAKE) --no-print-directory $(O)/memvisor
+	$(Q)sh tests/experiments.sh $(O)
 
 # libFuzzer harnesses of the trace readers (traces/fuzz/), built with clang
 # and ASan+UBSan over the traces sources. Each runs from a scratch copy of
