@@ -70,21 +70,8 @@ struct mem_swap {
 
 static int file_write(void *ctx, int fd, const void *buf, size_t len, uint64_t off)
 {
-	const uint8_t *p = buf;
-
 	(void)ctx;
-	while (len) {
-		ssize_t w = pwrite(fd, p, len, (off_t)off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		p += w;
-		len -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
+	return util_write_full(fd, buf, len, (off_t)off);
 }
 
 static int file_read(void *ctx, int fd, void *buf, size_t len, uint64_t off)

@@ -226,6 +226,15 @@ const char *csv_path(const struct csv *c)
 	return c->path;
 }
 
+int csv_number_opt(const struct csv *c, unsigned i, double *out, char *err, size_t errlen)
+{
+	if (!c->field[i][0]) {
+		*out = 0;
+		return 1;
+	}
+	return csv_number(c, i, out, err, errlen);
+}
+
 int csv_number(const struct csv *c, unsigned i, double *out, char *err, size_t errlen)
 {
 	const char *s = c->field[i];

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmm-core/columns.h"
 #include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
 
@@ -32,13 +33,7 @@ static void vm_counts(struct vm *vm, struct vm_counts *c)
 
 void output_timeseries_header(FILE *f)
 {
-	fputs("time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,"
-	      "guest_free,guest_page_faults,guest_swap_outs,guest_swap_ins,"
-	      "tlb_misses,walk_refs,exits,modeled_cycles,balloon_target,"
-	      "balloon_actual,host_frames_used,host_rss_bytes,paging,mode_switches",
-	      f);
-	output_policy_ts_header(f);
-	fputc('\n', f);
+	out_header_write(f, out_ts_cols, TS_NR);
 }
 
 void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
@@ -46,6 +41,7 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 {
 	const uint64_t *n = vm->p2m->count;
 	struct vm_counts c;
+	struct out_row r;
 
 	vm_counts(vm, &c);
 	/* the p2m invariant, at every sample */
@@ -55,17 +51,31 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 		fprintf(stderr, "BUG: guest %s: p2m states do not add up to its pages\n", vm->name);
 		abort();
 	}
-	fprintf(f,
-		"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,%u",
-		c.cyc.total / vm->cost->ghz / 1e6, vm->name, c.gs.accesses, n[MEM_UNTOUCHED],
-		n[MEM_RESIDENT], n[MEM_SHARED], n[MEM_BALLOONED], n[MEM_SWAPPED], c.gs.frames_free,
-		c.gs.page_faults, c.gs.swap_outs, c.gs.swap_ins, vm->mmu.st.tlb_misses,
-		vm->mmu.st.walk_refs, c.exits, c.cyc.total, output_balloon_target(vm),
-		n[MEM_BALLOONED], host_frames_used, host_rss_bytes, vm->mmu.ops->name, vm->pg.nev);
-	output_policy_ts_row(f, vm);
-	fputc('\n', f);
+	out_row_ts(&r);
+	out_d(&r, TS_time_ms, c.cyc.total / vm->cost->ghz / 1e6);
+	out_s(&r, TS_guest, vm->name);
+	out_u(&r, TS_accesses, c.gs.accesses);
+	out_u(&r, TS_untouched, n[MEM_UNTOUCHED]);
+	out_u(&r, TS_resident, n[MEM_RESIDENT]);
+	out_u(&r, TS_shared, n[MEM_SHARED]);
+	out_u(&r, TS_ballooned, n[MEM_BALLOONED]);
+	out_u(&r, TS_swapped, n[MEM_SWAPPED]);
+	out_u(&r, TS_guest_free, c.gs.frames_free);
+	out_u(&r, TS_guest_page_faults, c.gs.page_faults);
+	out_u(&r, TS_guest_swap_outs, c.gs.swap_outs);
+	out_u(&r, TS_guest_swap_ins, c.gs.swap_ins);
+	out_u(&r, TS_tlb_misses, vm->mmu.st.tlb_misses);
+	out_u(&r, TS_walk_refs, vm->mmu.st.walk_refs);
+	out_u(&r, TS_exits, c.exits);
+	out_d(&r, TS_modeled_cycles, c.cyc.total);
+	out_u(&r, TS_balloon_target, output_balloon_target(vm));
+	out_u(&r, TS_balloon_actual, n[MEM_BALLOONED]);
+	out_u(&r, TS_host_frames_used, host_frames_used);
+	out_u(&r, TS_host_rss_bytes, host_rss_bytes);
+	out_s(&r, TS_paging, vm->mmu.ops->name);
+	out_u(&r, TS_mode_switches, vm->pg.nev);
+	output_policy_ts_fill(&r, vm);
+	out_row_write(f, &r);
 }
 
 static const char *verified_word(const struct vm *vm, bool verify)
@@ -134,17 +144,50 @@ void output_ts_abandon(struct output_ts *ts)
 
 void output_guests_header(FILE *f)
 {
-	fputs("name,backend,paging,guest_pages,untouched,host_frames,pages_sharing,"
-	      "balloon_actual,host_swapped,accesses,tlb_misses,walk_refs,exits,"
-	      "guest_page_faults,guest_swap_outs,guest_swap_ins,cow_breaks,"
-	      "modeled_cycles,modeled_seconds,cycles_per_access,cycles_access,"
-	      "cycles_walk,cycles_exits,cycles_guest_os,cycles_swap_io,verified,"
-	      "paging_final,mode_switches,exits_nested_fault,exits_hidden_fault,"
-	      "exits_pt_write,exits_cr3_write,exits_invlpg,exits_mode_switch,"
-	      "shadow_accesses",
-	      f);
-	output_policy_guests_header(f);
-	fputc('\n', f);
+	out_header_write(f, out_g_cols, G_NR);
+}
+
+/* A soft guest's guests.csv row. */
+static void guest_row(struct out_row *r, struct vm *vm, bool verify)
+{
+	const uint64_t *s = vm->p2m->count;
+	struct vm_counts c;
+
+	vm_counts(vm, &c);
+	out_row_g(r);
+	out_s(r, G_name, vm->name);
+	out_s(r, G_backend, vm->vcpu->name);
+	out_s(r, G_paging, vm->cfg->paging);
+	out_u(r, G_guest_pages, vm->p2m->pages);
+	out_u(r, G_untouched, s[MEM_UNTOUCHED]);
+	out_u(r, G_host_frames, s[MEM_RESIDENT]);
+	out_u(r, G_pages_sharing, s[MEM_SHARED]);
+	out_u(r, G_balloon_actual, s[MEM_BALLOONED]);
+	out_u(r, G_host_swapped, s[MEM_SWAPPED]);
+	out_u(r, G_accesses, c.gs.accesses);
+	out_u(r, G_tlb_misses, vm->mmu.st.tlb_misses);
+	out_u(r, G_walk_refs, vm->mmu.st.walk_refs);
+	out_u(r, G_exits, c.exits);
+	out_u(r, G_guest_page_faults, c.gs.page_faults);
+	out_u(r, G_guest_swap_outs, c.gs.swap_outs);
+	out_u(r, G_guest_swap_ins, c.gs.swap_ins);
+	out_u(r, G_cow_breaks, ksm_guest_cow_breaks(vm->share));
+	out_d(r, G_modeled_cycles, c.cyc.total);
+	out_d(r, G_modeled_seconds, c.cyc.total / vm->cost->ghz / 1e9);
+	out_d(r, G_cycles_per_access, c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0);
+	out_d(r, G_cycles_access, c.cyc.access);
+	out_d(r, G_cycles_walk, c.cyc.walk);
+	out_d(r, G_cycles_exits, c.cyc.exits);
+	out_d(r, G_cycles_guest_os, c.cyc.guest_os);
+	out_d(r, G_cycles_swap_io, c.cyc.swap_io);
+	out_s(r, G_verified, verified_word(vm, verify));
+	out_s(r, G_paging_final, vm->mmu.ops->name);
+	out_u(r, G_mode_switches, vm->pg.nev);
+	for (int x = MMU_EXIT_NESTED_FAULT; x <= MMU_EXIT_MODE_SWITCH; x++)
+		out_u(r, G_exits_nested_fault + (unsigned)(x - MMU_EXIT_NESTED_FAULT),
+		      vm->mmu.st.exits[x]);
+	out_u(r, G_shadow_accesses, vm->pg.mode_accesses[1]);
+	output_policy_guests_fill(r, vm, &c.cyc);
 }
 
 int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify)
@@ -156,30 +199,10 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 		return -errno;
 	output_guests_header(f);
 	for (unsigned i = 0; i < n; i++) {
-		struct vm *vm = vms[i];
-		const uint64_t *s = vm->p2m->count;
-		struct vm_counts c;
+		struct out_row r;
 
-		vm_counts(vm, &c);
-		fprintf(
-		    f,
-		    "%s,%s,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		    ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		    ",%" PRIu64 ",%" PRIu64 ",%.0f,%.6f,%.3f,%.0f,%.0f,%.0f,%.0f,%.0f,%s",
-		    vm->name, vm->vcpu->name, vm->cfg->paging, vm->p2m->pages, s[MEM_UNTOUCHED],
-		    s[MEM_RESIDENT], s[MEM_SHARED], s[MEM_BALLOONED], s[MEM_SWAPPED], c.gs.accesses,
-		    vm->mmu.st.tlb_misses, vm->mmu.st.walk_refs, c.exits, c.gs.page_faults,
-		    c.gs.swap_outs, c.gs.swap_ins, ksm_guest_cow_breaks(vm->share), c.cyc.total,
-		    c.cyc.total / vm->cost->ghz / 1e9,
-		    c.gs.accesses ? c.cyc.total / (double)c.gs.accesses : 0.0, c.cyc.access,
-		    c.cyc.walk, c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io,
-		    verified_word(vm, verify));
-		fprintf(f, ",%s,%u", vm->mmu.ops->name, vm->pg.nev);
-		for (int r = MMU_EXIT_NESTED_FAULT; r <= MMU_EXIT_MODE_SWITCH; r++)
-			fprintf(f, ",%" PRIu64, vm->mmu.st.exits[r]);
-		fprintf(f, ",%" PRIu64, vm->pg.mode_accesses[1]);
-		output_policy_guests_row(f, vm, &c.cyc);
-		fputc('\n', f);
+		guest_row(&r, vms[i], verify);
+		out_row_write(f, &r);
 	}
 	return util_tmp_close(f, tmp, path);
 }

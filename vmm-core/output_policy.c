@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include "vmm-core/columns.h"
 #include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
 
@@ -35,16 +36,7 @@ uint64_t output_balloon_target(const struct vm *vm)
 	return bcounters(vm).target;
 }
 
-void output_policy_ts_header(FILE *f)
-{
-	fputs(",host_state,host_free_pages,alloc_pages,alloc_target,active_pages,ws_slow,"
-	      "ws_fast,ws_current,ws_true,shares_per_page,idle_tax,balloon_wanted,"
-	      "guest_balloon_pages,balloon_inflated,balloon_deflated,balloon_deflated_unasked,"
-	      "host_swap_outs,host_swap_ins,swap_shared,blocked,blocked_ms,idle_ms",
-	      f);
-}
-
-void output_policy_ts_row(FILE *f, const struct vm *vm)
+void output_policy_ts_fill(struct out_row *r, const struct vm *vm)
 {
 	const struct vmm_reclaim *rc = vm->rs.host;
 	const uint64_t *n = vm->p2m->count;
@@ -54,36 +46,44 @@ void output_policy_ts_row(FILE *f, const struct vm *vm)
 	struct guest_stats gs;
 
 	guest_os_stats(vm->os, &gs);
-	fprintf(f,
-		",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%.0f,%.0f,%.0f,%.0f,%" PRIu64
-		",%.6g,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 ",%" PRIu64 ",%d,%.3f,%.3f",
-		rc ? (int)rc->state : 0, rc ? rc->pool->frames - rc->pool->used : 0,
-		n[MEM_RESIDENT] + n[MEM_SHARED], vm->rs.target, e.max * pages, e.slow * pages,
-		e.fast * pages, e.current * pages, vm->done ? 0 : gs.wl_active,
-		isfinite(vm->rs.rho) ? vm->rs.rho : 0.0,
-		rc ? reclaim_tau(rc->cfg, rc->last_seconds) * 100 : 0.0, vm->rs.wanted,
-		gs.frames_balloon, c.inflated, c.deflated, c.deflated_unasked, vm->rs.swap_outs,
-		vm->rs.swap_ins, vm->rs.swap_shared, vm->rs.blocked ? 1 : 0,
-		vm->rs.blocked_cycles / vm->cost->ghz / 1e6, vm->idle_cycles / vm->cost->ghz / 1e6);
+	out_u(r, TS_host_state, rc ? (uint64_t)rc->state : 0);
+	out_u(r, TS_host_free_pages, rc ? rc->pool->frames - rc->pool->used : 0);
+	out_u(r, TS_alloc_pages, n[MEM_RESIDENT] + n[MEM_SHARED]);
+	out_u(r, TS_alloc_target, vm->rs.target);
+	out_d(r, TS_active_pages, e.max * pages);
+	out_d(r, TS_ws_slow, e.slow * pages);
+	out_d(r, TS_ws_fast, e.fast * pages);
+	out_d(r, TS_ws_current, e.current * pages);
+	out_u(r, TS_ws_true, vm->done ? 0 : gs.wl_active);
+	out_d(r, TS_shares_per_page, isfinite(vm->rs.rho) ? vm->rs.rho : 0.0);
+	out_d(r, TS_idle_tax, rc ? reclaim_tau(rc->cfg, rc->last_seconds) * 100 : 0.0);
+	out_u(r, TS_balloon_wanted, vm->rs.wanted);
+	out_u(r, TS_guest_balloon_pages, gs.frames_balloon);
+	out_u(r, TS_balloon_inflated, c.inflated);
+	out_u(r, TS_balloon_deflated, c.deflated);
+	out_u(r, TS_balloon_deflated_unasked, c.deflated_unasked);
+	out_u(r, TS_host_swap_outs, vm->rs.swap_outs);
+	out_u(r, TS_host_swap_ins, vm->rs.swap_ins);
+	out_u(r, TS_swap_shared, vm->rs.swap_shared);
+	out_u(r, TS_blocked, vm->rs.blocked ? 1 : 0);
+	out_d(r, TS_blocked_ms, vm->rs.blocked_cycles / vm->cost->ghz / 1e6);
+	out_d(r, TS_idle_ms, vm->idle_cycles / vm->cost->ghz / 1e6);
 }
 
-void output_policy_guests_header(FILE *f)
-{
-	fputs(",cycles_host_swap,cycles_blocked,cycles_idle,host_swap_outs,host_swap_ins,"
-	      "swap_shared,balloon_target,balloon_inflated,balloon_deflated,alloc_target",
-	      f);
-}
-
-void output_policy_guests_row(FILE *f, const struct vm *vm, const struct vmm_cycles *cyc)
+void output_policy_guests_fill(struct out_row *r, const struct vm *vm, const struct vmm_cycles *cyc)
 {
 	struct balloon_counters c = bcounters(vm);
 
-	fprintf(f,
-		",%.0f,%.0f,%.0f,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-		",%" PRIu64 ",%" PRIu64,
-		cyc->host_swap, cyc->blocked, cyc->idle, vm->rs.swap_outs, vm->rs.swap_ins,
-		vm->rs.swap_shared, c.target, c.inflated, c.deflated, vm->rs.target);
+	out_d(r, G_cycles_host_swap, cyc->host_swap);
+	out_d(r, G_cycles_blocked, cyc->blocked);
+	out_d(r, G_cycles_idle, cyc->idle);
+	out_u(r, G_host_swap_outs, vm->rs.swap_outs);
+	out_u(r, G_host_swap_ins, vm->rs.swap_ins);
+	out_u(r, G_swap_shared, vm->rs.swap_shared);
+	out_u(r, G_balloon_target, c.target);
+	out_u(r, G_balloon_inflated, c.inflated);
+	out_u(r, G_balloon_deflated, c.deflated);
+	out_u(r, G_alloc_target, vm->rs.target);
 }
 
 static const char *policy_balloon_status(const struct vm *vm)

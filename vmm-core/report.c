@@ -177,8 +177,11 @@ static int load_timeseries(struct report *r, char *err, size_t errlen)
 		struct report_sample x;
 		struct report_series *s;
 
-		for (int k = 0; k < RTS_NR && ret >= 0; k++)
-			ret = csv_number(c, (unsigned)col[k], &x.v[k], err, errlen);
+		/* time is always there; a figure the backend does not
+		 * measure (empty) counts as none of that kind */
+		ret = csv_number(c, (unsigned)col[RTS_TIME], &x.v[RTS_TIME], err, errlen);
+		for (int k = RTS_TIME + 1; k < RTS_NR && ret >= 0; k++)
+			ret = csv_number_opt(c, (unsigned)col[k], &x.v[k], err, errlen);
 		if (ret < 0)
 			break;
 		s = series_get(r, csv_field(c, (unsigned)gcol));
@@ -240,7 +243,7 @@ static int load_guests(struct report *r, char *err, size_t errlen)
 		}
 		g = &r->guests[r->nguests];
 		for (int k = 0; k < RG_NR && ret >= 0; k++)
-			ret = csv_number(c, (unsigned)col[k], &g->v[k], err, errlen);
+			ret = csv_number_opt(c, (unsigned)col[k], &g->v[k], err, errlen);
 		if (ret < 0)
 			break;
 		g->field = calloc(r->ngcols, sizeof(*g->field));

@@ -310,7 +310,7 @@ static bool is_number(const char *s)
 static void html_kv(FILE *f, const char *key, const char *val, const char *unit)
 {
 	fprintf(f, "<tr><th>%s</th><td>", key);
-	if (*val) {
+	if (*val && strcmp(val, "null")) {
 		html_put(f, val);
 		fputs(unit, f);
 	} else {

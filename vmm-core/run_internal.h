@@ -47,10 +47,10 @@ void output_ts_abandon(struct output_ts *ts); /* removes the .tmp */
 void output_guests_header(FILE *f);
 /* The memory policy's part of each file (output_policy.c). */
 uint64_t output_balloon_target(const struct vm *vm);
-void output_policy_ts_header(FILE *f);
-void output_policy_ts_row(FILE *f, const struct vm *vm);
-void output_policy_guests_header(FILE *f);
-void output_policy_guests_row(FILE *f, const struct vm *vm, const struct vmm_cycles *cyc);
+struct out_row;
+void output_policy_ts_fill(struct out_row *r, const struct vm *vm);
+void output_policy_guests_fill(struct out_row *r, const struct vm *vm,
+			       const struct vmm_cycles *cyc);
 void output_policy_json_guest(FILE *f, const struct vm *vm);
 void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc);
 /* The run with backend = kvm guests (run_kvm.c): the same files, from

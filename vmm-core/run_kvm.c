@@ -35,7 +35,9 @@
  * guest faults and swap counts are the in-guest program's (the time
  * series carries the guest kernel's fault and swap counts from its
  * balloon statistics); exits are KVM's counters by kind (binary stats);
- * tlb_misses, walk_refs and modeled cycles are zero: hardware does that.
+ * what a KVM guest does not have or memvisor does not measure there (a
+ * modeled TLB, walks and clock, sharing, host swap, blocking) is empty in
+ * the CSV files and null in summary.json, never 0.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -47,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm-core/columns.h"
 #include "vmm-core/kvm_internal.h"
 #include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
@@ -281,27 +284,49 @@ static void sample(struct krunner *rn, uint64_t now)
 		struct kguest *g = &rn->g[i];
 		struct balloon_counters b;
 		struct kcounts c;
+		struct out_row r;
 		double pages;
 
 		counts(g, &c, false);
 		kvm_dev_balloon_counters(g->k, &b);
 		pages = (double)c.pages;
-		fprintf(rn->ts.f,
-			"%.3f,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,0,%" PRIu64 ",0,%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,0",
-			(double)(now - rn->t0) / 1e6, g->vm->name, c.accesses, c.untouched, c.alloc,
-			c.actual, c.free_pages, c.faults, c.swap_outs, c.swap_ins, c.exits,
-			c.target, c.actual, frames, rss, rn->mode);
-		/* the policy's columns; ws_true is the soft guest's own count */
-		fprintf(rn->ts.f,
-			",%d,%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%.0f,%.0f,%.0f,%.0f,,%.6g,%.2f,%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",%" PRIu64 ",%" PRIu64 ",0,0,0,0,0,0\n",
-			(int)rn->state, rn->freep, c.alloc, g->done ? 0 : g->target,
-			g->ws.max * pages, g->ws.slow * pages, g->ws.fast * pages,
-			g->ws.current * pages, isfinite(g->rho) ? g->rho : 0.0, rn->pp.tau * 100,
-			b.wanted, b.guest_actual, b.inflated, b.deflated, b.deflated_unasked);
+		/* what a KVM guest does not have (sharing, host swap, a modeled
+		 * TLB and clock, blocking) or does not measure (the workload's
+		 * own active pages) stays empty */
+		out_row_ts(&r);
+		out_d(&r, TS_time_ms, (double)(now - rn->t0) / 1e6);
+		out_s(&r, TS_guest, g->vm->name);
+		out_u(&r, TS_accesses, c.accesses);
+		out_u(&r, TS_untouched, c.untouched);
+		out_u(&r, TS_resident, c.alloc);
+		out_u(&r, TS_ballooned, c.actual);
+		out_u(&r, TS_guest_free, c.free_pages);
+		out_u(&r, TS_guest_page_faults, c.faults);
+		out_u(&r, TS_guest_swap_outs, c.swap_outs);
+		out_u(&r, TS_guest_swap_ins, c.swap_ins);
+		if (g->st.binary)
+			out_u(&r, TS_exits, c.exits);
+		out_u(&r, TS_balloon_target, c.target);
+		out_u(&r, TS_balloon_actual, c.actual);
+		out_u(&r, TS_host_frames_used, frames);
+		out_u(&r, TS_host_rss_bytes, rss);
+		out_s(&r, TS_paging, rn->mode);
+		out_u(&r, TS_host_state, (uint64_t)rn->state);
+		out_u(&r, TS_host_free_pages, rn->freep);
+		out_u(&r, TS_alloc_pages, c.alloc);
+		out_u(&r, TS_alloc_target, g->done ? 0 : g->target);
+		out_d(&r, TS_active_pages, g->ws.max * pages);
+		out_d(&r, TS_ws_slow, g->ws.slow * pages);
+		out_d(&r, TS_ws_fast, g->ws.fast * pages);
+		out_d(&r, TS_ws_current, g->ws.current * pages);
+		out_d(&r, TS_shares_per_page, isfinite(g->rho) ? g->rho : 0.0);
+		out_d(&r, TS_idle_tax, rn->pp.tau * 100);
+		out_u(&r, TS_balloon_wanted, b.wanted);
+		out_u(&r, TS_guest_balloon_pages, b.guest_actual);
+		out_u(&r, TS_balloon_inflated, b.inflated);
+		out_u(&r, TS_balloon_deflated, b.deflated);
+		out_u(&r, TS_balloon_deflated_unasked, b.deflated_unasked);
+		out_row_write(rn->ts.f, &r);
 	}
 }
 
@@ -371,6 +396,8 @@ static void watch(struct krunner *rn, uint64_t now)
 /* ---- files ---------------------------------------------------------------- */
 
 #define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
+/* a figure a KVM guest does not have or memvisor does not measure */
+#define JN(f, key) fprintf(f, "\"%s\": null", key)
 
 static void json_guest(FILE *f, struct krunner *rn, struct kguest *g)
 {
@@ -403,14 +430,14 @@ static void json_guest(FILE *f, struct krunner *rn, struct kguest *g)
 	JU(f, "untouched", n.untouched), fputs(", ", f);
 	JU(f, "host_frames", n.alloc), fputs(", ", f);
 	JU(f, "peak_host_frames", g->peak), fputs(", ", f);
-	JU(f, "pages_sharing", 0), fputs(", ", f);
+	JN(f, "pages_sharing"), fputs(", ", f);
 	JU(f, "balloon_target", b.target), fputs(", ", f);
 	JU(f, "balloon_actual", b.actual), fputs(", ", f);
-	JU(f, "host_swapped", 0), fputs(", ", f);
-	JU(f, "cow_breaks", 0), fputs(",\n     ", f);
+	JN(f, "host_swapped"), fputs(", ", f);
+	JN(f, "cow_breaks"), fputs(",\n     ", f);
 	JU(f, "accesses", n.accesses), fputs(", ", f);
-	JU(f, "tlb_misses", 0), fputs(", ", f);
-	JU(f, "walk_refs", 0), fputs(",\n     \"exits\": {", f);
+	JN(f, "tlb_misses"), fputs(", ", f);
+	JN(f, "walk_refs"), fputs(",\n     \"exits\": {", f);
 	for (int i = 0; i < KVM_STAT_NR; i++) {
 		JU(f, kvm_stat_names[i], g->st.v[i]);
 		fputs(i + 1 < KVM_STAT_NR ? ", " : "},\n     ", f);
@@ -447,7 +474,7 @@ static void json_guest(FILE *f, struct krunner *rn, struct kguest *g)
 		(double)((k->ended_ns ? k->ended_ns : kvm_now_ns()) - k->started_ns) / 1e9);
 	snprintf(buf, sizeof(buf), "%s.console", g->vm->name);
 	output_json_str(f, buf);
-	fputs("},\n     \"modeled_cycles\": 0, \"modeled_seconds\": 0, \"verified\": ", f);
+	fputs("},\n     \"modeled_cycles\": null, \"modeled_seconds\": null, \"verified\": ", f);
 	fputs(!rn->o->verify || !g->ok ? "null}" : g->vm->verified ? "true}" : "false}", f);
 }
 
@@ -479,8 +506,8 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 	JU(f, "peak_frames", rn->peak_frames), fputs(",\n    ", f);
 	JU(f, "rss_bytes", rss), fputs(", ", f);
 	JU(f, "peak_rss_bytes", rn->peak_rss > rss ? rn->peak_rss : rss), fputs(", ", f);
-	JU(f, "pages_shared", 0), fputs(", ", f);
-	JU(f, "pages_sharing", 0), fputs(", ", f);
+	JN(f, "pages_shared"), fputs(", ", f);
+	JN(f, "pages_sharing"), fputs(", ", f);
 	JU(f, "guests", rn->n), fputs(",\n    ", f);
 	fputs("\"reclamation\": {\"state\": ", f);
 	output_json_str(f, mem_rstate_name(rn->state));
@@ -488,7 +515,7 @@ static int write_summary(struct krunner *rn, const char *path, double wall)
 	JU(f, "transitions", rn->transitions), fputs(", ", f);
 	fprintf(f, "\"idle_tax\": %.2f, \"by\": \"%s\"},\n    ", rn->pp.tau,
 		rn->cfg->host.balloon ? "balloon" : "none");
-	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": 0},\n  \"guests\": [\n", wall);
+	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": null},\n  \"guests\": [\n", wall);
 	for (unsigned i = 0; i < rn->n; i++) {
 		json_guest(f, rn, &rn->g[i]);
 		fputs(i + 1 < rn->n ? ",\n" : "\n", f);
@@ -509,20 +536,35 @@ static int write_guests_csv(struct krunner *rn, const char *path)
 		struct kguest *g = &rn->g[i];
 		struct balloon_counters b;
 		struct kcounts c;
+		struct out_row r;
 
 		counts(g, &c, true);
 		kvm_dev_balloon_counters(g->k, &b);
-		fprintf(f,
-			"%s,kvm,%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",0,%" PRIu64 ",0,%" PRIu64
-			",0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64
-			",0,0,0,0,0,0,0,0,0,%s,%s,0,0,0,0,0,0,0,0"
-			",0,0,0,0,0,0,%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\n",
-			g->vm->name, rn->mode, c.pages, c.untouched, c.alloc, c.actual, c.accesses,
-			c.exits, c.faults, c.swap_outs, c.swap_ins,
-			!rn->o->verify || !g->ok ? ""
-			: g->vm->verified	 ? "yes"
-						 : "no",
-			rn->mode, b.target, b.inflated, b.deflated, g->target);
+		/* as in the time series, what a KVM guest lacks stays empty */
+		out_row_g(&r);
+		out_s(&r, G_name, g->vm->name);
+		out_s(&r, G_backend, "kvm");
+		out_s(&r, G_paging, rn->mode);
+		out_u(&r, G_guest_pages, c.pages);
+		out_u(&r, G_untouched, c.untouched);
+		out_u(&r, G_host_frames, c.alloc);
+		out_u(&r, G_balloon_actual, c.actual);
+		out_u(&r, G_accesses, c.accesses);
+		if (g->st.binary)
+			out_u(&r, G_exits, c.exits);
+		out_u(&r, G_guest_page_faults, c.faults);
+		out_u(&r, G_guest_swap_outs, c.swap_outs);
+		out_u(&r, G_guest_swap_ins, c.swap_ins);
+		out_s(&r, G_verified,
+		      !rn->o->verify || !g->ok ? ""
+		      : g->vm->verified	       ? "yes"
+					       : "no");
+		out_s(&r, G_paging_final, rn->mode);
+		out_u(&r, G_balloon_target, b.target);
+		out_u(&r, G_balloon_inflated, b.inflated);
+		out_u(&r, G_balloon_deflated, b.deflated);
+		out_u(&r, G_alloc_target, g->target);
+		out_row_write(f, &r);
 	}
 	return util_tmp_close(f, tmp, path);
 }

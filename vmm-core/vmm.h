@@ -405,6 +405,8 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  *   host_swap_outs,host_swap_ins,swap_shared,balloon_target,
  *   balloon_inflated,balloon_deflated,alloc_target
  * (paging is the configured policy, paging_final the mode at the end.)
+ * Both lists are declared once, in columns.h. A figure the guest's backend
+ * does not have or measure (a KVM guest's modeled TLB, say) is empty.
  *
  * events.csv, one row per paging-mode switch:
  *   time_ms,guest,accesses,from,to,why,cost_per_access,other_per_access
@@ -415,9 +417,10 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
 /* `memvisor share [--json] [--verify] [--order O] IMAGE...` (share.c): argv
  * from the command's name on. Returns the exit status (0, 1, 2). */
 int vmm_share_main(int argc, char **argv);
-/* `memvisor kvm-mode [shadow|nested]` (kvm_mode.c): report the host's KVM
- * paging mode, or switch it by reloading kvm_amd / kvm_intel. Returns the
- * exit status (0, 1 when it cannot, 2 for a usage error). */
+/* `memvisor kvm-mode [shadow|nested]` (kvm_mode.c): say what provides the
+ * host's /dev/kvm and its paging mode, or switch a hardware KVM's mode by
+ * reloading kvm_amd / kvm_intel. Returns the exit status (0 hardware KVM,
+ * 3 none, 1 when a switch fails, 2 for a usage error). */
 int vmm_kvm_mode(int argc, char **argv);
 
 /* Write gnuplot figures and report.html into dir from its CSV and JSON

@@ -43,6 +43,10 @@ const char *csv_path(const struct csv *c);
 /* Parse field i of the current row as a finite number >= 0 into *out.
  * Returns 0, or -EINVAL with "PATH: line N: column 'NAME': ..." in err. */
 int csv_number(const struct csv *c, unsigned i, double *out, char *err, size_t errlen) MUST_CHECK;
+/* The same, but an empty field (a figure the run's backend does not
+ * measure) gives 0 and returns 1. */
+int csv_number_opt(const struct csv *c, unsigned i, double *out, char *err,
+		   size_t errlen) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
  * Report (report.c reads the files and writes report.html; report_plot.c

@@ -17,6 +17,7 @@
 # MEMVISOR_KVM_ROUTE=direct|nested forces a route (auto by default).
 # Usage: tests/kvm/route.sh BUILD
 set -u
+cd "$(dirname "$0")/../.." # BUILD is relative to the source tree, as in make
 O=${1:-build}
 M=$O/memvisor
 route=${MEMVISOR_KVM_ROUTE:-auto}

@@ -172,9 +172,24 @@ col() {
 		$2 == g {v = $k + 0; if (a == "max" && v > m) m = v; if (a == "last") m = v}
 		END {print m + 0}' "$1"
 }
+# Under nested QEMU (TCG's emulated SVM), a guest of this two-guest run now
+# and then triple-faults in early boot, before it prints a console line
+# (README: two guests sharing one emulated CPU); that, and only that, is
+# run again once, and said.
+early_crash() {
+	grep -q "shut down (triple fault) (last console line: none)" "$OUT/two.err"
+}
 if want two; then
 	t0=$(date +%s)
-	if run two two.ini big small -- --verify; then
+	run two two.ini big small -- --verify
+	st=$?
+	if [ $st != 0 ] && early_crash; then
+		echo "KVM-TWO: $(head -n 1 "$OUT/two.err"); running it again"
+		rm -rf "$OUT/two"
+		run two two.ini big small -- --verify
+		st=$?
+	fi
+	if [ $st = 0 ]; then
 		S=$OUT/two/summary.json
 		T=$OUT/two/timeseries.csv
 		smax=$(col "$T" small balloon_actual max)

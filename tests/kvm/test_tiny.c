@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "tests/kvm/check_kvm.h"
-#include "vmm-core/kvm_tiny.h"
+#include "tests/kvm/tiny_guests.h"
 
 #define MIB (1ull << 20)
 

@@ -26,8 +26,9 @@ const char *test_write_file(const char *name, const char *text)
 
 int main(void)
 {
-	Suite *(*suites[])(void) = {config_suite,  cost_suite,	   report_suite,  trace_cfg_suite,
-				    balloon_suite, protocol_suite, reclaim_suite, kvm_host_suite};
+	Suite *(*suites[])(void) = {config_suite,    cost_suite,     report_suite,
+				    trace_cfg_suite, balloon_suite,  protocol_suite,
+				    reclaim_suite,   kvm_host_suite, columns_suite};
 	SRunner *sr = srunner_create(NULL);
 	int failed;
 

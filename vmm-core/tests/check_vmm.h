@@ -12,6 +12,7 @@ Suite *protocol_suite(void);  /* test_protocol.c: a guest that gets it wrong */
 Suite *reclaim_suite(void);   /* test_reclaim.c: the policy on real guests */
 Suite *trace_cfg_suite(void); /* test_trace_cfg.c */
 Suite *kvm_host_suite(void);  /* test_kvm_host.c: what provides /dev/kvm */
+Suite *columns_suite(void);   /* test_columns.c: the CSV columns */
 
 /* Write text to a new file in a fresh temporary folder; returns its path
  * (static storage, valid until the next call). */

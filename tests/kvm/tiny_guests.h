@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* kvm_tiny: the hand-assembled test guests (kvm_tiny.c), for the KVM
- * suite. Private to vmm-core and its tests. */
-#ifndef VMM_CORE_KVM_TINY_H
-#define VMM_CORE_KVM_TINY_H
+/* tiny_guests: the hand-assembled real-mode test guests (tiny_guests.c)
+ * of the KVM suite; test code, not part of the product library. */
+#ifndef TESTS_KVM_TINY_GUESTS_H
+#define TESTS_KVM_TINY_GUESTS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* kvm_tiny: hand-assembled real-mode test guests for fast KVM tests. */
+/* tiny_guests: hand-assembled real-mode test guests for fast KVM tests. */
 /*
  * Two flat images that start in real mode at KVM_TINY_LOAD (cs = 0) and
  * end by writing 0x2a to the debug-exit port. They boot in milliseconds,
@@ -20,7 +20,7 @@
  * Each instruction is written beside its bytes (GNU as syntax).
  */
 #include "vmm-core/kvm_internal.h"
-#include "vmm-core/kvm_tiny.h"
+#include "tests/kvm/tiny_guests.h"
 
 static const uint8_t tiny_exits[] = {
     0x31, 0xc0,				/* xor   %ax,%ax */
