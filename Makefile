@@ -94,14 +94,15 @@ $(CK)/check_kvm: $(call obj,$(CK),$(KVM_SRCS)) $(CK)/libmemvisor.a
 # Linux guests for the KVM backend, in $(O)/kvm/: Debian's kernel package
 # unpacked (kernel/vmlinuz, its modules), memvisor's static in-guest
 # program, and the guest initramfs built from busybox-static, that program
-# and the virtio and zram modules. guest/ replays traces, so traces/ and
-# its libraries (static) come along.
+# and the virtio and zram modules. The program links against the product
+# library as an archive, so only the objects it uses come in (the
+# workloads, content, trace replay and what they call); guest/ replays
+# traces, so traces/ and its libraries (static) come along.
 KVM_DIR := $(O)/kvm
-GUEST_PROG_OBJS := $(call obj,$(O),$(wildcard guest/inguest/*.c) \
-	$(wildcard guest/*.c mem/*.c traces/*.c util/*.c))
+GUEST_PROG_OBJS := $(call obj,$(O),$(wildcard guest/inguest/*.c))
 $(KVM_DIR)/kernel/version:
 	$(Q)sh scripts/kvm-kernel.sh $(KVM_DIR)/kernel
-$(KVM_DIR)/memvisor-guest: $(GUEST_PROG_OBJS)
+$(KVM_DIR)/memvisor-guest: $(GUEST_PROG_OBJS) $(O)/libmemvisor.a
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(REL_CFLAGS) -static -o $@ $^ $(PKG_LIBS) -lm -lpthread
 $(KVM_DIR)/guest.cpio.gz: guest/initramfs/build.sh guest/initramfs/init $(KVM_DIR)/memvisor-guest $(KVM_DIR)/kernel/version
