@@ -3,7 +3,8 @@
 # ESX Fig 4: page sharing across 1..10 identical guests, and across mixes
 # of 3..10 different guests (web, db, batch in turn). Runs every point with
 # --verify, collects the host's sharing figures into identical.dat and
-# mixed.dat, and plots sharing.png.
+# mixed.dat, checks their shape (check.py: exit 1 when the figure does not
+# have the shape README.md describes), and plots sharing.png.
 # Usage: run.sh [OUT] (default results/sharing-DATE); MAXN=10 by default.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,6 +28,9 @@ done
 python3 "$here/collect.py" "$out/identical" $(seq 1 "$MAXN") >"$out/identical.dat"
 # shellcheck disable=SC2046
 python3 "$here/collect.py" "$out/mixed" $(seq 3 "$MAXN") >"$out/mixed.dat"
+status=0
+python3 "$here/check.py" "$out" || status=$?
 gnuplot -e "out='$out'" "$here/sharing.gp"
 echo "figure: $out/sharing.png"
 echo "$out"
+exit $status
