@@ -24,10 +24,9 @@ export TAUS="0 75"       # idletax: the two ends of the tax
 export MAXN=4            # sharing: 1 to 4 guests
 for e in ${EXPERIMENTS:-paging balloon idletax realloc wss sharing traces}; do
 	t0=$(date +%s)
-	args=""
-	[ "$e" = traces ] && args="sort ls gzip" # not python: 57 M records
-	# shellcheck disable=SC2086
-	if sh "$top/experiments/$e/run.sh" "$OUT/$e" $args >"$OUT/$e.log" 2>&1; then
+	progs=""
+	[ "$e" = traces ] && progs="sort ls gzip" # not python: 57 M records
+	if sh "$top/experiments/$e/run.sh" "$OUT/$e" ${progs:+"$progs"} >"$OUT/$e.log" 2>&1; then
 		pass=$((pass + 1))
 		echo "ok $pass - experiment $e ($(($(date +%s) - t0)) s)$(grep -m 1 '^key number' "$OUT/$e.log" | sed 's/^/: /')"
 	else

@@ -3,7 +3,8 @@
 # Real traces of real programs: record them under valgrind lackey, measure
 # the format against lackey's text and zstd of it, replay each under exact
 # LRU, clock and random with a sweep of data frames (fault curves), and run
-# them as guest processes from a config. Prints the results folder last.
+# them as guest processes from a config; then the shape checks (check.py:
+# exit 1 when one fails). Prints the results folder last.
 #
 #   MEMVISOR=build/memvisor sh experiments/traces/run.sh [OUT] [PROGRAMS]
 #
@@ -81,4 +82,8 @@ if [ -f "$out/sort.mvt" ] && [ -f "$out/ls.mvt" ] && [ -f "$out/gzip.mvt" ]; the
 	"$MEMVISOR" run "$out/mix.ini" -o "$out/mix" --verify -q
 	"$MEMVISOR" report "$out/mix" >/dev/null
 fi
+# the shape checks (exit 1 when one fails)
+status=0
+python3 "$here/check.py" "$out" || status=$?
 echo "$out"
+exit $status
