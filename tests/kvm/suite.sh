@@ -77,9 +77,9 @@ fi
 # probe) kvm-mode names the module, exits 3 and refuses to switch, and the
 # paging-mode tests, a hardware KVM's, are skipped.
 if want kvm-mode; then
-	mode=$("$M" kvm-mode | head -n 1)
-	"$M" kvm-mode >/dev/null 2>&1
+	mode=$("$M" kvm-mode 2>&1)
 	st=$?
+	mode=$(echo "$mode" | head -n 1)
 	p=$(cat /sys/module/kvm_amd/parameters/npt 2>/dev/null || cat /sys/module/kvm_intel/parameters/ept 2>/dev/null)
 	echo "KVM-MODE: $mode (exit $st, param ${p:-none})"
 fi
