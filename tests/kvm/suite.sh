@@ -173,22 +173,25 @@ col() {
 		END {print m + 0}' "$1"
 }
 # Under nested QEMU (TCG's emulated SVM), a guest of this two-guest run now
-# and then triple-faults in early boot, before it prints a console line
-# (README: two guests sharing one emulated CPU); that, and only that, is
-# run again once, and said.
+# and then triple-faults in early boot, before memvisor's in-guest program
+# has started (README: two guests sharing one emulated CPU; CI saw one after
+# the kernel's first console line). That, and only that, is run again, at
+# most twice, and said.
 early_crash() {
-	grep -q "shut down (triple fault) (last console line: none)" "$OUT/two.err"
+	g=$(sed -n 's/^guest \([^:]*\): vCPU [0-9]* shut down (triple fault).*/\1/p' "$OUT/two.err" | head -n 1)
+	[ -n "$g" ] && ! grep -q "@memvisor" "$OUT/two/$g.console" 2>/dev/null
 }
 if want two; then
 	t0=$(date +%s)
 	run two two.ini big small -- --verify
 	st=$?
-	if [ $st != 0 ] && early_crash; then
-		echo "KVM-TWO: $(head -n 1 "$OUT/two.err"); running it again"
+	for again in 1 2; do
+		[ $st != 0 ] && early_crash || break
+		echo "KVM-TWO: $(head -n 1 "$OUT/two.err"); running it again ($again of 2)"
 		rm -rf "$OUT/two"
 		run two two.ini big small -- --verify
 		st=$?
-	fi
+	done
 	if [ $st = 0 ]; then
 		S=$OUT/two/summary.json
 		T=$OUT/two/timeseries.csv
