@@ -639,7 +639,7 @@ static void apply_set(struct parse *p, const char *arg)
 }
 
 /* What only a kvm guest needs; the files themselves are checked when the
- * guest is built (run_kvm.c). */
+ * guest is built (backend_kvm.c). */
 static void validate_kvm(struct parse *p, unsigned i)
 {
 	struct vmm_guest_cfg *g = &p->sec[i];

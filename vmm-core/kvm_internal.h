@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * kvm_internal: the KVM backend's private state and the contracts between
- * its files (vcpu_kvm.c, kvm_boot.c, kvm_dev.c, kvm_stats.c, run_kvm.c).
+ * its files (vcpu_kvm.c, kvm_boot.c, kvm_dev.c, kvm_stats.c, backend_kvm.c).
  * Only vcpu_kvm.c, kvm_boot.c and kvm_stats.c include <linux/kvm.h>; this
  * header does not, so the runner and tests stay free of it.
  *
@@ -104,7 +104,7 @@ struct kvm_pci {
 	uint32_t guest_features;
 };
 
-/* One guest's console protocol lines (kvm_dev.c parses, run_kvm.c reads).
+/* One guest's console protocol lines (kvm_dev.c parses, backend_kvm.c reads).
  * The in-guest program prints "@memvisor KEY=VALUE ..." lines. */
 #define KVM_RESULT_MAX 48
 struct kvm_results {

@@ -36,12 +36,11 @@ void output_timeseries_header(FILE *f)
 	out_header_write(f, out_ts_cols, TS_NR);
 }
 
-void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
-			   uint64_t host_rss_bytes)
+/* A soft guest's timeseries.csv row; the runner adds the host's columns. */
+void soft_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	const uint64_t *n = vm->p2m->count;
 	struct vm_counts c;
-	struct out_row r;
 
 	vm_counts(vm, &c);
 	/* the p2m invariant, at every sample */
@@ -51,31 +50,28 @@ void output_timeseries_row(FILE *f, struct vm *vm, uint64_t host_frames_used,
 		fprintf(stderr, "BUG: guest %s: p2m states do not add up to its pages\n", vm->name);
 		abort();
 	}
-	out_row_ts(&r);
-	out_d(&r, TS_time_ms, c.cyc.total / vm->cost->ghz / 1e6);
-	out_s(&r, TS_guest, vm->name);
-	out_u(&r, TS_accesses, c.gs.accesses);
-	out_u(&r, TS_untouched, n[MEM_UNTOUCHED]);
-	out_u(&r, TS_resident, n[MEM_RESIDENT]);
-	out_u(&r, TS_shared, n[MEM_SHARED]);
-	out_u(&r, TS_ballooned, n[MEM_BALLOONED]);
-	out_u(&r, TS_swapped, n[MEM_SWAPPED]);
-	out_u(&r, TS_guest_free, c.gs.frames_free);
-	out_u(&r, TS_guest_page_faults, c.gs.page_faults);
-	out_u(&r, TS_guest_swap_outs, c.gs.swap_outs);
-	out_u(&r, TS_guest_swap_ins, c.gs.swap_ins);
-	out_u(&r, TS_tlb_misses, vm->mmu.st.tlb_misses);
-	out_u(&r, TS_walk_refs, vm->mmu.st.walk_refs);
-	out_u(&r, TS_exits, c.exits);
-	out_d(&r, TS_modeled_cycles, c.cyc.total);
-	out_u(&r, TS_balloon_target, output_balloon_target(vm));
-	out_u(&r, TS_balloon_actual, n[MEM_BALLOONED]);
-	out_u(&r, TS_host_frames_used, host_frames_used);
-	out_u(&r, TS_host_rss_bytes, host_rss_bytes);
-	out_s(&r, TS_paging, vm->mmu.ops->name);
-	out_u(&r, TS_mode_switches, vm->pg.nev);
-	output_policy_ts_fill(&r, vm);
-	out_row_write(f, &r);
+	out_d(r, TS_time_ms, c.cyc.total / vm->cost->ghz / 1e6);
+	out_s(r, TS_guest, vm->name);
+	out_u(r, TS_accesses, c.gs.accesses);
+	out_u(r, TS_untouched, n[MEM_UNTOUCHED]);
+	out_u(r, TS_resident, n[MEM_RESIDENT]);
+	out_u(r, TS_shared, n[MEM_SHARED]);
+	out_u(r, TS_ballooned, n[MEM_BALLOONED]);
+	out_u(r, TS_swapped, n[MEM_SWAPPED]);
+	out_u(r, TS_guest_free, c.gs.frames_free);
+	out_u(r, TS_guest_page_faults, c.gs.page_faults);
+	out_u(r, TS_guest_swap_outs, c.gs.swap_outs);
+	out_u(r, TS_guest_swap_ins, c.gs.swap_ins);
+	out_u(r, TS_tlb_misses, vm->mmu.st.tlb_misses);
+	out_u(r, TS_walk_refs, vm->mmu.st.walk_refs);
+	out_u(r, TS_exits, c.exits);
+	out_d(r, TS_modeled_cycles, c.cyc.total);
+	out_u(r, TS_balloon_target, output_balloon_target(vm));
+	out_u(r, TS_balloon_actual, n[MEM_BALLOONED]);
+	out_u(r, TS_host_free_pages, h->pool->frames - h->pool->used);
+	out_s(r, TS_paging, vm->mmu.ops->name);
+	out_u(r, TS_mode_switches, vm->pg.nev);
+	output_policy_ts_fill(r, vm);
 }
 
 static const char *verified_word(const struct vm *vm, bool verify)
@@ -148,7 +144,7 @@ void output_guests_header(FILE *f)
 }
 
 /* A soft guest's guests.csv row. */
-static void guest_row(struct out_row *r, struct vm *vm, bool verify)
+void soft_result(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	const uint64_t *s = vm->p2m->count;
 	struct vm_counts c;
@@ -156,7 +152,7 @@ static void guest_row(struct out_row *r, struct vm *vm, bool verify)
 	vm_counts(vm, &c);
 	out_row_g(r);
 	out_s(r, G_name, vm->name);
-	out_s(r, G_backend, vm->vcpu->name);
+	out_s(r, G_backend, vm_backend_name(vm));
 	out_s(r, G_paging, vm->cfg->paging);
 	out_u(r, G_guest_pages, vm->p2m->pages);
 	out_u(r, G_untouched, s[MEM_UNTOUCHED]);
@@ -180,7 +176,7 @@ static void guest_row(struct out_row *r, struct vm *vm, bool verify)
 	out_d(r, G_cycles_exits, c.cyc.exits);
 	out_d(r, G_cycles_guest_os, c.cyc.guest_os);
 	out_d(r, G_cycles_swap_io, c.cyc.swap_io);
-	out_s(r, G_verified, verified_word(vm, verify));
+	out_s(r, G_verified, verified_word(vm, h->verify));
 	out_s(r, G_paging_final, vm->mmu.ops->name);
 	out_u(r, G_mode_switches, vm->pg.nev);
 	for (int x = MMU_EXIT_NESTED_FAULT; x <= MMU_EXIT_MODE_SWITCH; x++)
@@ -190,7 +186,7 @@ static void guest_row(struct out_row *r, struct vm *vm, bool verify)
 	output_policy_guests_fill(r, vm, &c.cyc);
 }
 
-int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify)
+int output_guests_csv(const char *path, struct vm **vms, unsigned n, const struct run_host *h)
 {
 	char tmp[4200];
 	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
@@ -201,7 +197,8 @@ int output_guests_csv(const char *path, struct vm **vms, unsigned n, bool verify
 	for (unsigned i = 0; i < n; i++) {
 		struct out_row r;
 
-		guest_row(&r, vms[i], verify);
+		out_row_g(&r);
+		vms[i]->ops->result(&r, vms[i], h);
 		out_row_write(f, &r);
 	}
 	return util_tmp_close(f, tmp, path);
@@ -244,8 +241,9 @@ void output_json_str(FILE *f, const char *s)
 
 #define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
 
-static void json_guest(FILE *f, struct vm *vm, bool verify)
+void soft_json(FILE *f, struct vm *vm, const struct run_host *h)
 {
+	bool verify = h->verify;
 	const uint64_t *s = vm->p2m->count;
 	const struct mmu_stats *st = &vm->mmu.st;
 	struct ksm_guest_stats ks = {0};
@@ -257,7 +255,7 @@ static void json_guest(FILE *f, struct vm *vm, bool verify)
 	fputs("    {\"name\": ", f);
 	output_json_str(f, vm->name);
 	fputs(", \"backend\": ", f);
-	output_json_str(f, vm->vcpu->name);
+	output_json_str(f, vm_backend_name(vm));
 	fputs(", \"paging\": ", f);
 	output_json_str(f, vm->cfg->paging);
 	fputs(", \"paging_final\": ", f);
@@ -373,33 +371,19 @@ static void json_sharing(FILE *f, const struct ksm *k, unsigned n, struct vm **v
 		guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
 }
 
-int output_summary(const char *path, const struct vmm_config *cfg, struct vm **vms, unsigned n,
-		   const struct run_host *h, uint64_t seed)
+/* The soft host's part of summary.json: its pool, sharing, policy, swap. */
+void soft_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h)
 {
-	char tmp[4200];
-	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
-	double modeled = 0;
-	bool all_ok = true, all_verified = true;
+	const struct vmm_config *cfg = h->cfg;
 	uint64_t vmm_frames = 0, rss = mem_rss_bytes();
+	double modeled = 0;
 
-	if (!f)
-		return -errno;
 	for (unsigned i = 0; i < n; i++) {
 		double s = vms[i]->cycles / cfg->cost.ghz / 1e9;
 
 		modeled = s > modeled ? s : modeled;
-		all_ok &= !vms[i]->failed;
-		/* a guest that failed is verified only after a host swap
-		 * failure, to show that none of its pages was lost */
-		all_verified &= vms[i]->verified && vms[i]->verify_ran;
 		vmm_frames += vms[i]->mmu.mode_frames;
 	}
-	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
-	output_json_str(f, cfg->path);
-	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", seed,
-		all_ok ? "ok" : "failed");
-	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");
-	fputs("  \"host\": {", f);
 	JU(f, "budget_bytes", cfg->host.memory), fputs(", ", f);
 	JU(f, "frames_used", h->pool->used), fputs(", ", f);
 	JU(f, "peak_frames", h->pool->peak), fputs(", ", f);
@@ -412,11 +396,34 @@ int output_summary(const char *path, const struct vmm_config *cfg, struct vm **v
 		output_policy_json_host(f, h->rc);
 	JU(f, "guest_swap_bytes", guest_swap_store_bytes(h->store)), fputs(", ", f);
 	JU(f, "guests", n), fputs(",\n    ", f);
-	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f},\n", h->wall_seconds,
-		modeled);
-	fputs("  \"guests\": [\n", f);
+	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f", h->wall_seconds, modeled);
+}
+
+int output_summary(const char *path, struct vm **vms, unsigned n, const struct run_host *h)
+{
+	char tmp[4200];
+	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
+	bool all_ok = true, all_verified = true;
+
+	if (!f)
+		return -errno;
 	for (unsigned i = 0; i < n; i++) {
-		json_guest(f, vms[i], h->verify);
+		all_ok &= !vms[i]->failed;
+		/* a soft guest that failed is verified only after a host swap
+		 * failure, to show that none of its pages was lost */
+		all_verified &= vms[i]->verified && vms[i]->verify_ran;
+	}
+	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
+	output_json_str(f, h->cfg->path);
+	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", h->cfg->guests[0].seed,
+		all_ok ? "ok" : "failed");
+	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");
+	fputs("  \"host\": {", f);
+	if (n)
+		vms[0]->ops->json_host(f, vms, n, h);
+	fputs("},\n  \"guests\": [\n", f);
+	for (unsigned i = 0; i < n; i++) {
+		vms[i]->ops->json(f, vms[i], h);
 		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
 	fputs("  ]\n}\n", f);

@@ -38,7 +38,6 @@ uint64_t output_balloon_target(const struct vm *vm)
 
 void output_policy_ts_fill(struct out_row *r, const struct vm *vm)
 {
-	const struct vmm_reclaim *rc = vm->rs.host;
 	const uint64_t *n = vm->p2m->count;
 	struct balloon_counters c = bcounters(vm);
 	struct mem_wss_estimate e = wss(vm);
@@ -46,8 +45,6 @@ void output_policy_ts_fill(struct out_row *r, const struct vm *vm)
 	struct guest_stats gs;
 
 	guest_os_stats(vm->os, &gs);
-	out_u(r, TS_host_state, rc ? (uint64_t)rc->state : 0);
-	out_u(r, TS_host_free_pages, rc ? rc->pool->frames - rc->pool->used : 0);
 	out_u(r, TS_alloc_pages, n[MEM_RESIDENT] + n[MEM_SHARED]);
 	out_u(r, TS_alloc_target, vm->rs.target);
 	out_d(r, TS_active_pages, e.max * pages);
@@ -56,7 +53,6 @@ void output_policy_ts_fill(struct out_row *r, const struct vm *vm)
 	out_d(r, TS_ws_current, e.current * pages);
 	out_u(r, TS_ws_true, vm->done ? 0 : gs.wl_active);
 	out_d(r, TS_shares_per_page, isfinite(vm->rs.rho) ? vm->rs.rho : 0.0);
-	out_d(r, TS_idle_tax, rc ? reclaim_tau(rc->cfg, rc->last_seconds) * 100 : 0.0);
 	out_u(r, TS_balloon_wanted, vm->rs.wanted);
 	out_u(r, TS_guest_balloon_pages, gs.frames_balloon);
 	out_u(r, TS_balloon_inflated, c.inflated);

@@ -59,6 +59,7 @@
 #include <string.h>
 
 #include "vmm-core/reclaim_internal.h"
+#include "vmm-core/run_internal.h"
 
 #define RECLAIM_EMERGENCY_BATCH 64u /* frames an emergency frees at least */
 #define RECLAIM_STALL_TICKS	5u  /* lagging ticks before host swap steps in */
@@ -69,6 +70,11 @@
 static uint64_t vm_alloc(const struct vm *vm)
 {
 	return vm->p2m->count[MEM_RESIDENT] + vm->p2m->count[MEM_SHARED];
+}
+
+uint64_t soft_held(struct vm *vm)
+{
+	return vm_alloc(vm);
 }
 
 double reclaim_tau(const struct vmm_config *cfg, double seconds)
@@ -100,7 +106,7 @@ int reclaim_init(struct vmm_reclaim *rc, const struct vmm_config *cfg, struct me
 		return -EINVAL;
 	}
 	rc->next_tick = h->policy_ms / 1e3;
-	if (h->swap_file[0]) {
+	if (h->swap_file[0] && pool) { /* host swap swaps the pool's frames */
 		struct mem_swap_params sp = {.path = h->swap_file,
 					     .slots = h->swap_size / MEM_PAGE_SIZE};
 
@@ -123,7 +129,9 @@ void reclaim_fini(struct vmm_reclaim *rc)
 	mem_swap_destroy(rc->swap);
 	rc->swap = NULL;
 	free(rc->pg);
+	free(rc->in);
 	rc->pg = NULL;
+	rc->in = NULL;
 }
 
 int reclaim_attach(struct vmm_reclaim *rc, struct vm *vm)
@@ -326,9 +334,9 @@ uint64_t reclaim_balloon_want(enum mem_rstate st, uint64_t alloc, uint64_t targe
 	return want;
 }
 
-/* Balloon targets for one guest (step 4); true if the policy may count
- * on its balloon this tick. */
-static bool set_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc)
+/* Balloon targets for one soft guest (step 4); true if the policy may
+ * count on its balloon this tick. */
+bool soft_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc)
 {
 	struct vm_reclaim *rs = &vm->rs;
 	uint64_t want;
@@ -369,19 +377,54 @@ static bool set_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate s
 	return true;
 }
 
+/* A soft guest's inputs: what it holds, what it would hold (its balloon
+ * and swapped pages back), its sampled working set. */
+bool soft_policy_in(struct vm *vm, struct mem_policy_guest *g)
+{
+	struct mem_wss_estimate e = {.max = 0};
+
+	if (vm->rs.wss && !vm->done)
+		mem_wss_estimate(vm->rs.wss, &e);
+	g->shares = (double)vm->cfg->shares;
+	g->min = vm->cfg->min / MEM_PAGE_SIZE;
+	g->max = vm->cfg->max / MEM_PAGE_SIZE;
+	g->alloc = vm_alloc(vm);
+	g->demand = g->alloc + vm->p2m->count[MEM_BALLOONED] + vm->p2m->count[MEM_SWAPPED];
+	g->active = e.max * (double)vm->p2m->pages;
+	if (vm->failed)
+		g->min = g->max = g->demand = 0; /* it holds what it holds */
+	return true;
+}
+
+/*
+ * One policy tick for every backend. The state comes from the host's free
+ * frames (the budget less the frames in use); each guest's inputs from its
+ * backend; the targets share what the guests hold plus what is free, less
+ * the high state's reserve: the budget less the frames no guest's
+ * allocation counts (the VMM's own, and sharing's savings count for the
+ * guests). Then each guest's balloon moves, and, where the host swaps,
+ * what the balloon does not take is swapped; in the low state a guest
+ * above its target is held back where its backend can be.
+ */
 void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force)
 {
 	const struct vmm_config *cfg = rc->cfg;
-	uint64_t frames = rc->pool->frames, freep = frames - rc->pool->used, sum = 0;
-	double reserve, host_cycles = host_seconds * 1e9 * cfg->cost.ghz;
+	uint64_t frames = rc->pool ? rc->pool->frames : cfg->host.memory / MEM_PAGE_SIZE;
+	uint64_t used = run_frames_used(rc->pool, rc->vms, rc->n), sum = 0;
+	uint64_t freep = frames > used ? frames - used : 0;
+	double reserve, base, host_cycles = host_seconds * 1e9 * cfg->cost.ghz;
 	enum mem_rstate st;
 
 	if (!force && host_seconds < rc->next_tick)
 		return;
 	if (!rc->pg) {
 		rc->pg = calloc(cfg->nguests, sizeof(*rc->pg));
-		if (!rc->pg)
+		rc->in = calloc(cfg->nguests, sizeof(*rc->in));
+		if (!rc->pg || !rc->in) {
+			free(rc->pg);
+			rc->pg = NULL;
 			return; /* try again next tick */
+		}
 	}
 	if (rc->ticks && host_seconds > rc->last_seconds)
 		rc->state_seconds[rc->state] += host_seconds - rc->last_seconds;
@@ -394,28 +437,18 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 	if (st != rc->state)
 		rc->transitions++;
 	rc->state = st;
+	rc->free_pages = freep;
 
 	for (unsigned i = 0; i < rc->n; i++) {
-		const struct vm *vm = rc->vms[i];
-		struct mem_policy_guest *g = &rc->pg[i];
-		struct mem_wss_estimate e = {.max = 0};
-		uint64_t pages = vm->p2m->pages;
+		struct vm *vm = rc->vms[i];
 
-		if (vm->rs.wss && !vm->done)
-			mem_wss_estimate(vm->rs.wss, &e);
-		g->shares = (double)vm->cfg->shares;
-		g->min = vm->cfg->min / MEM_PAGE_SIZE;
-		g->max = vm->cfg->max / MEM_PAGE_SIZE;
-		g->alloc = vm_alloc(vm);
-		g->demand = g->alloc + vm->p2m->count[MEM_BALLOONED] + vm->p2m->count[MEM_SWAPPED];
-		g->active = e.max * (double)pages;
-		if (vm->failed)
-			g->min = g->max = g->demand = 0; /* it holds what it holds */
-		sum += g->alloc;
+		memset(&rc->pg[i], 0, sizeof(rc->pg[i]));
+		rc->in[i] = vm->ops->policy_in(vm, &rc->pg[i]);
+		sum += rc->pg[i].alloc;
 	}
 	reserve = rc->pp.threshold[MEM_RSTATE_HIGH] * (double)frames;
-	rc->avail =
-	    (double)(sum + freep) > reserve ? (uint64_t)((double)(sum + freep) - reserve) : 0;
+	base = (double)frames - (double)used + (double)sum;
+	rc->avail = base > reserve ? (uint64_t)(base - reserve) : 0;
 	mem_policy_targets(&rc->pp, rc->pg, rc->n, rc->avail);
 
 	for (unsigned i = 0; i < rc->n && !rc->fatal; i++) {
@@ -423,18 +456,19 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 		uint64_t alloc = rc->pg[i].alloc, freed;
 		bool ballooning;
 
-		if (vm->failed)
+		if (vm->failed || !rc->in[i])
 			continue;
 		vm->rs.target = rc->pg[i].target;
 		vm->rs.rho = rc->pg[i].rho;
-		ballooning = set_balloon(rc, vm, st, alloc);
+		ballooning = vm->ops->balloon(rc, vm, st, alloc);
 		vm->rs.ballooning = ballooning;
 		if (rc->swap && alloc > vm->rs.target &&
 		    (st >= MEM_RSTATE_HARD || (st == MEM_RSTATE_SOFT && !ballooning))) {
 			(void)swap_out(rc, vm, alloc - vm->rs.target, &freed);
 			alloc = vm_alloc(vm);
 		}
-		if (st == MEM_RSTATE_LOW && alloc > vm->rs.target && !vm->done) {
+		if (st == MEM_RSTATE_LOW && alloc > vm->rs.target && !vm->done &&
+		    vm->ops->can_block) {
 			vm->rs.blocked = true;
 		} else if (vm->rs.blocked) {
 			unblock(vm, host_cycles);

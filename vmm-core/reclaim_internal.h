@@ -61,12 +61,15 @@ struct vmm_reclaim {
 	uint64_t emergencies;	     /* faults that had to free frames first */
 	uint64_t emergency_pages;    /* frames those freed */
 	struct mem_policy_guest *pg; /* n entries, scratch of a tick */
+	bool *in;		     /* n entries: the guest takes part this tick */
+	uint64_t free_pages;	     /* the host's free frames at the last tick */
 	bool fatal;		     /* host swap failed: the run stops */
 	char fatal_msg[512];
 };
 
-/* Set up from cfg: the policy's parameters and, with [host] swap_file, the
- * swap file (created now). 0, or -errno with err naming the file. */
+/* Set up from cfg: the policy's parameters and, with [host] swap_file and
+ * a pool (soft), the swap file (created now). 0, or -errno with err naming
+ * the file. pool and ksm may be NULL (kvm). */
 int reclaim_init(struct vmm_reclaim *rc, const struct vmm_config *cfg, struct mem_pool *pool,
 		 struct ksm *ksm, char *err, size_t errlen) MUST_CHECK;
 /* Remove the swap file and free what init took; every guest is gone. */
@@ -93,11 +96,12 @@ int reclaim_charge(struct vmm_reclaim *rc, struct vm *vm) MUST_CHECK;
  * tables, shared frames): below that, reclaim as in an emergency first. 0,
  * or the swap's -errno (fatal); without swap nothing happens. */
 int reclaim_reserve(struct vmm_reclaim *rc, struct vm *vm) MUST_CHECK;
-/* After each of vm's quanta, on its clock: working-set periods, the
- * balloon's rate-limited target movement. */
+/* After each of a soft vm's quanta, on its clock: working-set periods, the
+ * balloon's rate-limited target movement (the soft backend's tick). */
 void reclaim_guest_tick(struct vmm_reclaim *rc, struct vm *vm);
 /* The host clock reached host_seconds: a policy tick when one is due
- * (state, targets, balloon targets, swapping, blocking). force: now. */
+ * (state, targets, balloon targets, swapping, blocking), for the guests of
+ * any backend (through their ops). force: now. */
 void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force);
 /* Every runnable guest is blocked (low state): reclaim until one can run,
  * or, when nothing more can be reclaimed, unblock them all. */

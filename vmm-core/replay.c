@@ -129,6 +129,7 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 	struct replay_env *e = calloc(1, sizeof(*e));
 	struct trace_file *tf;
 	struct vmm_cost cost;
+	struct vm_env env;
 	uint64_t fp, pages;
 	double t0, c0;
 	int status = 2;
@@ -161,7 +162,9 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 		status = 1;
 		goto out;
 	}
-	e->vm = vm_create(&e->g, e->pool, e->store, e->lib, &host, &cost, NULL, err, errlen);
+	env = (struct vm_env){
+	    .pool = e->pool, .store = e->store, .lib = e->lib, .host = &host, .cost = &cost};
+	e->vm = vm_create(&e->g, &env, err, errlen);
 	if (!e->vm)
 		goto out;
 	status = 1;
@@ -170,7 +173,7 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 	while (!e->vm->done) {
 		struct vcpu_exit x;
 
-		if (e->vm->vcpu->run(e->vm, 1u << 20, &x) < 0) {
+		if (vm_run(e->vm, 1u << 20, &x) < 0) {
 			snprintf(err, errlen, "%s", e->vm->err);
 			goto result;
 		}

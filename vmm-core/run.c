@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The experiment runner: host set-up, the scheduler, the sampler and the
- * end of a run (verification, dumps, output files).
+ * The experiment runner, one for every backend: host set-up, the
+ * scheduler, the sampler and the end of a run (verification, dumps, output
+ * files). What differs between backends is behind their ops tables
+ * (run_internal.h); a run has guests of one backend.
  *
- * Scheduler. Each guest has one vCPU and one modeled clock (cost.c). The
- * scheduler always runs the guest whose clock is furthest behind, for one
- * quantum of `quantum` workload accesses, so all guests advance together in
- * modeled time whatever their speed on the host, and a run is
- * deterministic for a given config and seed. A linear scan picks the guest:
- * a quantum is thousands of accesses, so even a thousand guests cost the
- * scan nothing measurable.
+ * Scheduler. Each guest has one clock: modeled (soft, cost.c) or wall time
+ * since the start (kvm). The scheduler always runs the guest whose clock
+ * is furthest behind: a soft guest for one quantum of `quantum` workload
+ * accesses, so all guests advance together in modeled time whatever their
+ * speed on the host, and a run is deterministic for a given config and
+ * seed; a KVM guest, whose vCPU threads run on their own, until the wall
+ * clock reaches its next sample period (the backend sleeps until then). A
+ * linear scan picks the guest: a quantum is thousands of accesses, so even
+ * a thousand guests cost the scan nothing measurable.
  *
  * Sharing. After each quantum the guest's page-sharing scanner gets its
  * turn (ksm_tick): it scans at the guest's rate per modeled second of the
@@ -17,8 +21,9 @@
  * slowest running guest's clock, the scheduler's "now".
  *
  * Memory policy (reclaim.c). After each quantum the guest's working-set
- * sampler and balloon rate limit advance on its clock; when the host's
- * clock passes the next policy tick the policy sets targets and reclaims.
+ * sampler and balloon rate limit advance on its clock (the backend's
+ * tick); when the host's clock passes the next policy tick the policy sets
+ * targets and reclaims, for every backend the same way.
  * Guests the policy blocks (low state) are not scheduled, and do not hold
  * the host's clock back; when every runnable guest is blocked the policy
  * runs at once. A host swap failure stops the run (status 1) after the
@@ -29,7 +34,8 @@
  * sampler writes one timeseries.csv row for it at the end of that quantum
  * (time_ms is the guest's clock then, not the rounded multiple); a row at
  * start and one at the end complete each guest's series. Host figures (the
- * frames in use, the process RSS) are read at the same moment.
+ * frames in use, the process RSS, the policy's state) are read at the same
+ * moment; the guest's own come from its backend.
  *
  * Files are written under temporary names and renamed when complete, so a
  * run that stops halfway leaves no file that looks finished.
@@ -42,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmm-core/columns.h"
 #include "vmm-core/reclaim_internal.h"
 #include "vmm-core/run_internal.h"
 
@@ -56,31 +63,57 @@ static double now_seconds(void)
 struct runner {
 	const struct vmm_config *cfg;
 	const struct vmm_run_opts *o;
+	const struct backend_ops *ops; /* every guest's */
 	struct vm **vms;
 	unsigned n;
 	struct run_host host;
 	struct vmm_reclaim rc;
-	struct guest_library *lib;
 	struct output_ts ts;
-	double period; /* sample period, modeled cycles */
+	double period; /* sample period, cycles */
 };
+
+uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned n)
+{
+	uint64_t used = 0;
+
+	if (pool)
+		return pool->used;
+	for (unsigned i = 0; i < n; i++)
+		used += vms[i]->ops->held(vms[i]);
+	return used;
+}
 
 static void sample(struct runner *rn, struct vm *vm)
 {
-	uint64_t rss = mem_rss_bytes();
+	uint64_t rss = mem_rss_bytes(), used = run_frames_used(rn->host.pool, rn->vms, rn->n);
+	const struct vmm_reclaim *rc = &rn->rc;
+	struct out_row r;
 
 	if (rss > rn->host.peak_rss_bytes)
 		rn->host.peak_rss_bytes = rss;
-	output_timeseries_row(rn->ts.f, vm, rn->host.pool->used, rss);
+	if (used > rn->host.peak_frames)
+		rn->host.peak_frames = used;
+	out_row_ts(&r);
+	vm->ops->sample(&r, vm, &rn->host);
+	out_u(&r, TS_host_frames_used, used);
+	out_u(&r, TS_host_rss_bytes, rss);
+	out_u(&r, TS_host_state, (uint64_t)rc->state);
+	out_d(&r, TS_idle_tax, reclaim_tau(rn->cfg, rc->last_seconds) * 100);
+	out_row_write(rn->ts.f, &r);
 }
 
 static void progress(const struct runner *rn, uint64_t done, uint64_t total, double t0)
 {
-	fprintf(stderr, "\r[%3.0f%%] %u guests, %.1f s wall  ",
-		total ? 100.0 * (double)done / (double)total : 100.0, rn->n, now_seconds() - t0);
+	if (rn->ops->wall_clock)
+		fprintf(stderr, "\r%u %s guests, %.1f s wall  ", rn->n, rn->ops->name,
+			now_seconds() - t0);
+	else
+		fprintf(stderr, "\r[%3.0f%%] %u guests, %.1f s wall  ",
+			total ? 100.0 * (double)done / (double)total : 100.0, rn->n,
+			now_seconds() - t0);
 }
 
-/* The host's modeled clock: the slowest runnable guest's, seconds. */
+/* The host's clock: the slowest runnable guest's, seconds. */
 static double host_seconds(const struct runner *rn, const struct vm *last)
 {
 	double c = last->cycles;
@@ -134,19 +167,18 @@ static void schedule(struct runner *rn, double t0)
 		if (rn->cfg->host.duration_ms > 0 &&
 		    vm->cycles >= rn->cfg->host.duration_ms * 1e6 * rn->cfg->cost.ghz)
 			break;
-		if (vm->vcpu->run(vm, rn->cfg->host.quantum, &x) < 0) {
+		if (vm_run(vm, rn->cfg->host.quantum, &x) < 0) {
 			vm->failed = vm->done = true;
 			fprintf(stderr, "%s%s\n", rn->o->progress ? "\n" : "", vm->err);
 		} else if (x.reason == VCPU_EXIT_DONE) {
 			vm->done = true;
 		}
 		done += x.accesses;
-		vm_update_clock(vm, NULL);
 		if (vm->share && !vm->failed)
 			ksm_tick(rn->host.ksm, vm->share, vm->cycles / rn->cfg->cost.ghz / 1e9,
 				 host_seconds(rn, vm));
 		if (!vm->failed)
-			reclaim_guest_tick(&rn->rc, vm);
+			vm->ops->tick(&rn->rc, vm);
 		reclaim_policy_tick(&rn->rc, host_seconds(rn, vm), false);
 		if (vm->done || vm->sample_now ||
 		    vm->cycles >= (double)vm->next_sample * rn->period) {
@@ -170,74 +202,26 @@ static void schedule(struct runner *rn, double t0)
 static int finish(struct runner *rn, const char *dir)
 {
 	char path[4096];
-	int status = 0, r;
+	int status = rn->rc.fatal ? 1 : 0, r;
 
-	if (rn->rc.fatal)
-		status = 1;
-	for (unsigned i = 0; i < rn->n; i++) {
-		struct vm *vm = rn->vms[i];
-		char msg[512];
-
-		if (vm->failed) {
-			status = 1;
-			/* after a host swap failure the pages of a guest that
-			 * could not go on are checked too: none may be lost */
-			if (!rn->rc.fatal || !rn->o->verify || !vm->os)
-				continue;
-		}
-		if (vm->balloon && !vm->rs.swap_instead) {
-			struct balloon_counters c;
-
-			balloon_counters(vm->balloon->dev, &c);
-			if (c.actual != vm->p2m->count[MEM_BALLOONED]) {
-				fprintf(stderr,
-					"guest %s: balloon device says %llu pages, the p2m "
-					"%llu\n",
-					vm->name, (unsigned long long)c.actual,
-					(unsigned long long)vm->p2m->count[MEM_BALLOONED]);
-				status = 1;
-			}
-		}
-		if (mem_p2m_check(vm->p2m)) {
-			fprintf(stderr, "guest %s: p2m inconsistent at the end of the run\n",
-				vm->name);
-			status = 1;
-		}
-		if (rn->o->verify) {
-			vm->verified = guest_os_verify(vm->os, msg, sizeof(msg)) == 0;
-			vm->verify_ran = true;
-			if (!vm->verified) {
-				fprintf(stderr, "verify: %s\n", msg);
-				status = 1;
-			}
-		}
-		if (rn->o->dump_dir) {
-			r = output_mkdir_p(rn->o->dump_dir);
-			if (!r)
-				r = output_dump(rn->o->dump_dir, vm);
-			if (r) {
-				fprintf(stderr, "dump %s: guest %s: %s\n", rn->o->dump_dir,
-					vm->name, strerror(-r));
-				status = 1;
-			}
-		}
-	}
+	for (unsigned i = 0; i < rn->n; i++)
+		status |= rn->vms[i]->ops->finish(rn->vms[i], &rn->host);
 	if (rn->host.ksm && ksm_check(rn->host.ksm)) {
 		fprintf(stderr, "page sharing: inconsistent at the end of the run\n");
 		status = 1;
 	}
 	/* give pending frees back first, so resident frames equal frames used */
-	mem_pool_release(rn->host.pool);
+	if (rn->host.pool)
+		mem_pool_release(rn->host.pool);
 	snprintf(path, sizeof(path), "%s/guests.csv", dir);
-	r = output_guests_csv(path, rn->vms, rn->n, rn->o->verify);
+	r = output_guests_csv(path, rn->vms, rn->n, &rn->host);
 	if (!r) {
 		snprintf(path, sizeof(path), "%s/events.csv", dir);
 		r = output_events_csv(path, rn->vms, rn->n);
 	}
 	if (!r) {
 		snprintf(path, sizeof(path), "%s/summary.json", dir);
-		r = output_summary(path, rn->cfg, rn->vms, rn->n, &rn->host,
-				   rn->cfg->guests[0].seed);
+		r = output_summary(path, rn->vms, rn->n, &rn->host);
 	}
 	if (r) {
 		fprintf(stderr, "%s: %s\n", path, strerror(-r));
@@ -248,39 +232,11 @@ static int finish(struct runner *rn, const char *dir)
 
 static int setup(struct runner *rn)
 {
-	const struct vmm_host_cfg *h = &rn->cfg->host;
-	char err[512];
+	struct vm_env env = {.host = &rn->cfg->host, .cost = &rn->cfg->cost, .rc = &rn->rc};
+	char err[768];
 
-	rn->host.pool = mem_pool_create(h->memory / MEM_PAGE_SIZE);
-	if (!rn->host.pool) {
-		fprintf(stderr, "host: cannot reserve %llu bytes: %s\n",
-			(unsigned long long)h->memory, strerror(errno));
+	if (rn->ops->host_init(&rn->host))
 		return -1;
-	}
-	rn->host.store = guest_swap_store_create(h->guest_swap_dir[0] ? h->guest_swap_dir : NULL);
-	if (!rn->host.store) {
-		fprintf(stderr, "guest swap store in %s: %s\n",
-			h->guest_swap_dir[0] ? h->guest_swap_dir : "$TMPDIR", strerror(errno));
-		return -1;
-	}
-	rn->lib = guest_library_create(h->library_pages, h->library_seed);
-	if (!rn->lib) {
-		fprintf(stderr, "library image: %s\n", strerror(errno));
-		return -1;
-	}
-	if (h->sharing) {
-		struct ksm_params kp = {.host_rate = h->scan_rate,
-					.batch = h->scan_batch,
-					.seed = rn->cfg->guests[0].seed};
-
-		if (ksm_order_parse(h->scan_order, &kp.order))
-			return -1; /* validated with the config */
-		rn->host.ksm = ksm_create(rn->host.pool, &kp);
-		if (!rn->host.ksm) {
-			fprintf(stderr, "page sharing: %s\n", strerror(errno));
-			return -1;
-		}
-	}
 	if (reclaim_init(&rn->rc, rn->cfg, rn->host.pool, rn->host.ksm, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return -1;
@@ -290,25 +246,19 @@ static int setup(struct runner *rn)
 	if (!rn->vms)
 		return -1;
 	rn->rc.vms = rn->vms;
+	env.pool = rn->host.pool;
+	env.store = rn->host.store;
+	env.lib = rn->host.lib;
+	env.ksm = rn->host.ksm;
+	env.bhost = rn->host.b;
 	for (unsigned i = 0; i < rn->cfg->nguests; i++) {
-		rn->vms[i] = vm_create(&rn->cfg->guests[i], rn->host.pool, rn->host.store, rn->lib,
-				       h, &rn->cfg->cost, &rn->rc, err, sizeof(err));
+		rn->vms[i] = vm_create(&rn->cfg->guests[i], &env, err, sizeof(err));
 		if (!rn->vms[i]) {
 			fprintf(stderr, "%s:%u: %s\n", rn->cfg->path, rn->cfg->guests[i].line, err);
 			return -1;
 		}
 		rn->n++;
 		rn->rc.n = rn->n;
-		if (rn->host.ksm && rn->cfg->guests[i].sharing) {
-			rn->vms[i]->share = ksm_guest_add(rn->host.ksm, rn->vms[i]->p2m,
-							  rn->cfg->guests[i].scan_rate);
-			if (!rn->vms[i]->share) {
-				fprintf(stderr, "%s:%u: guest %s: page sharing: %s\n",
-					rn->cfg->path, rn->cfg->guests[i].line, rn->vms[i]->name,
-					strerror(errno));
-				return -1;
-			}
-		}
 	}
 	return 0;
 }
@@ -318,36 +268,46 @@ static void teardown(struct runner *rn)
 	for (unsigned i = 0; i < rn->n; i++)
 		vm_destroy(rn->vms[i]);
 	free(rn->vms);
-	reclaim_fini(&rn->rc);	   /* the swap file, after every slot is free */
-	ksm_destroy(rn->host.ksm); /* after every guest let go of its pages */
-	if (rn->lib)
-		guest_library_destroy(rn->lib);
-	if (rn->host.store)
-		guest_swap_store_destroy(rn->host.store);
-	if (rn->host.pool)
-		mem_pool_destroy(rn->host.pool);
+	reclaim_fini(&rn->rc); /* the swap file, after every slot is free */
+	rn->ops->host_fini(&rn->host);
+}
+
+/* Every guest has the same backend: its ops, or NULL (said). */
+static const struct backend_ops *run_backend(const struct vmm_config *cfg)
+{
+	const struct backend_ops *ops = backend_find(cfg->guests[0].backend);
+
+	for (unsigned i = 1; i < cfg->nguests; i++)
+		if (backend_find(cfg->guests[i].backend) != ops) {
+			fprintf(stderr,
+				"%s:%u: guest %s: backend %s, but guest %s has %s: the guests of a "
+				"run have one backend\n",
+				cfg->path, cfg->guests[i].line, cfg->guests[i].name,
+				cfg->guests[i].backend, cfg->guests[0].name,
+				cfg->guests[0].backend);
+			return NULL;
+		}
+	if (!ops)
+		fprintf(stderr, "%s: no backend %s\n", cfg->path, cfg->guests[0].backend);
+	return ops;
 }
 
 int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 {
 	struct runner rn = {.cfg = cfg, .o = o};
-	double t0 = now_seconds();
+	double t0 = now_seconds(), ms;
 	struct rusage ru;
 	int status = 1;
-	unsigned nkvm = 0;
 
-	for (unsigned i = 0; i < cfg->nguests; i++)
-		nkvm += !strcmp(cfg->guests[i].backend, "kvm");
-	if (nkvm == cfg->nguests)
-		return vmm_run_kvm(cfg, o);
-	if (nkvm) {
-		fprintf(stderr,
-			"%s: soft and kvm guests cannot share one run yet (%u of %u are kvm)\n",
-			cfg->path, nkvm, cfg->nguests);
+	rn.ops = run_backend(cfg);
+	if (!rn.ops)
 		return 2;
-	}
-
-	rn.period = cfg->host.sample_ms * 1e6 * cfg->cost.ghz;
+	ms = cfg->host.sample_ms > rn.ops->min_sample_ms ? cfg->host.sample_ms
+							 : rn.ops->min_sample_ms;
+	rn.period = ms * 1e6 * cfg->cost.ghz;
+	rn.host.cfg = cfg;
+	rn.host.o = o;
+	rn.host.sample_ms = ms;
 	rn.host.verify = o->verify;
 	/* a guest that cannot be built is a config error: nothing is written */
 	if (setup(&rn)) {
@@ -356,6 +316,10 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o)
 	}
 	if (output_ts_open(&rn.ts, o->out_dir))
 		goto out;
+	rn.host.t0_ns = (uint64_t)(now_seconds() * 1e9);
+	for (unsigned i = 0; i < rn.n; i++)
+		if (rn.ops->start && rn.ops->start(rn.vms[i], &rn.host))
+			goto out;
 	for (unsigned i = 0; i < rn.n; i++) {
 		sample(&rn, rn.vms[i]);
 		rn.vms[i]->next_sample = 1;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Guests: the p2m, the vCPU and its MMU, the guest OS, the exit handlers
- * and the modeled clock of one virtual machine.
+ * Guests: vm_create() for every backend, and the soft backend's guest: the
+ * p2m, the vCPU and its MMU, the guest OS, the exit handlers and the
+ * modeled clock of one virtual machine.
  *
  * Exits from the MMU are plain calls into vm_handle_exit(), which counts
  * nothing itself (the MMU counts by reason) and dispatches through a table
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "vmm-core/reclaim_internal.h"
+#include "vmm-core/run_internal.h"
 #include "vmm-core/vmm_internal.h"
 
 /* A guest touched a frame it had given to the balloon: the device's record
@@ -231,35 +233,23 @@ static uint64_t vm_clock_ns(void *ctx)
 	return (uint64_t)(vm->cycles / vm->cost->ghz);
 }
 
-struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
-		     struct guest_swap_store *store, const struct guest_library *lib,
-		     const struct vmm_host_cfg *host, const struct vmm_cost *cost,
-		     struct vmm_reclaim *rc, char *err, size_t errlen)
+/* The soft backend's guest: p2m, reclamation, MMU and paging policy, swap
+ * disk, workload and devices, then its guest OS boots. */
+int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
 {
-	struct vm *vm = calloc(1, sizeof(*vm));
+	const struct vmm_guest_cfg *cfg = vm->cfg;
+	const struct vmm_host_cfg *host = env->host;
 	struct guest_params gp = {0};
 	struct mmu_config mc = {0};
 	const char *why = NULL;
 	int r;
 
-	if (!vm) {
-		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
-		return NULL;
-	}
-	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
-	vm->cfg = cfg;
-	vm->cost = cost;
-	vm->vcpu = vcpu_find(cfg->backend);
-	if (!vm->vcpu) {
-		snprintf(err, errlen, "guest %s: no backend %s", cfg->name, cfg->backend);
-		goto err_free;
-	}
-	vm->p2m = mem_p2m_create(pool, cfg->memory / MEM_PAGE_SIZE);
+	vm->p2m = mem_p2m_create(env->pool, cfg->memory / MEM_PAGE_SIZE);
 	if (!vm->p2m) {
 		snprintf(err, errlen, "guest %s: p2m: %s", cfg->name, strerror(errno));
-		goto err_free;
+		return -ENOMEM;
 	}
-	if (rc && reclaim_attach(rc, vm)) {
+	if (env->rc && reclaim_attach(env->rc, vm)) {
 		snprintf(err, errlen, "guest %s: working-set sampler: %s", cfg->name,
 			 strerror(errno));
 		goto err_p2m;
@@ -277,8 +267,8 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
 		goto err_mmu;
 	}
-	vm->store = store;
-	vm->gswap = guest_swap_create(store, cfg->guest_swap / MEM_PAGE_SIZE);
+	vm->store = env->store;
+	vm->gswap = guest_swap_create(env->store, cfg->guest_swap / MEM_PAGE_SIZE);
 	if (!vm->gswap) {
 		snprintf(err, errlen, "guest %s: guest swap: %s", cfg->name, strerror(errno));
 		goto err_mmu;
@@ -309,7 +299,7 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 	gp.wl.zipf_theta = cfg->zipf_theta;
 	gp.wl.zero_pct = cfg->zero_pct;
 	gp.wl.library_pct = cfg->library_pct;
-	gp.wl.lib = lib;
+	gp.wl.lib = env->lib;
 	gp.wl.stride = cfg->sparse_stride;
 	gp.wl.region = cfg->churn_region / MEM_PAGE_SIZE;
 	gp.wl.unmap_pm = cfg->churn_unmap_pm;
@@ -337,11 +327,6 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		gp.balloon_ctx = vm->balloon;
 	}
 	vm->gp = gp;
-	r = vm->vcpu->create(vm);
-	if (r) {
-		snprintf(err, errlen, "guest %s: vcpu: %s", cfg->name, strerror(-r));
-		goto err_swap;
-	}
 	vm->os = guest_os_create(&vm->mmu, vm->gswap, &gp, &why);
 	if (!vm->os) {
 		if (why)
@@ -351,13 +336,20 @@ struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
 		else
 			snprintf(err, errlen, "guest %s: cannot boot: %s", cfg->name,
 				 strerror(errno));
-		goto err_vcpu;
+		goto err_swap;
 	}
 	vm_update_clock(vm, NULL);
-	return vm;
+	if (env->ksm && cfg->sharing) {
+		vm->share = ksm_guest_add(env->ksm, vm->p2m, cfg->scan_rate);
+		if (!vm->share) {
+			snprintf(err, errlen, "guest %s: page sharing: %s", vm->name,
+				 strerror(errno));
+			soft_destroy(vm);
+			return -ENOMEM;
+		}
+	}
+	return 0;
 
-err_vcpu:
-	vm->vcpu->destroy(vm);
 err_swap:
 	vm_traces_close(vm);
 	vm_balloon_destroy(vm->balloon);
@@ -368,18 +360,13 @@ err_mmu:
 err_p2m:
 	reclaim_detach(vm);
 	mem_p2m_destroy(vm->p2m);
-err_free:
-	free(vm);
-	return NULL;
+	return -EINVAL;
 }
 
-void vm_destroy(struct vm *vm)
+void soft_destroy(struct vm *vm)
 {
-	if (!vm)
-		return;
 	guest_os_destroy(vm->os);
 	vm_traces_close(vm);
-	vm->vcpu->destroy(vm);
 	vm_balloon_destroy(vm->balloon);
 	guest_swap_destroy(vm->gswap);
 	vm_paging_fini(vm);
@@ -388,7 +375,46 @@ void vm_destroy(struct vm *vm)
 	/* its shared references, before the p2m that names them goes */
 	ksm_guest_remove(vm->share);
 	mem_p2m_destroy(vm->p2m);
+}
+
+struct vm *vm_create(const struct vmm_guest_cfg *cfg, const struct vm_env *env, char *err,
+		     size_t errlen)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm) {
+		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
+		return NULL;
+	}
+	snprintf(vm->name, sizeof(vm->name), "%s", cfg->name);
+	vm->cfg = cfg;
+	vm->cost = env->cost;
+	vm->ops = backend_find(cfg->backend);
+	if (!vm->ops) {
+		snprintf(err, errlen, "guest %s: no backend %s", cfg->name, cfg->backend);
+	} else if (!vm->ops->create(vm, env, err, errlen)) {
+		return vm;
+	}
 	free(vm);
+	return NULL;
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (!vm)
+		return;
+	vm->ops->destroy(vm);
+	free(vm);
+}
+
+int vm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
+{
+	return vm->ops->run(vm, budget, x);
+}
+
+const char *vm_backend_name(const struct vm *vm)
+{
+	return vm->ops->name;
 }
 
 int vm_reboot(struct vm *vm)

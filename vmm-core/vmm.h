@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vmm-core: guests and vCPUs, the vCPU backends behind vcpu_ops, exits,
+ * vmm-core: guests and their backends (soft, kvm) behind one ops table, exits,
  * the scheduler, the cost model and modeled clock, the sampler, the
  * experiment runner, its output files and the report.
  */
@@ -169,27 +169,38 @@ void vmm_config_free(struct vmm_config *cfg);
 int vmm_parse_size(const char *s, uint64_t *out) MUST_CHECK;
 
 /* ------------------------------------------------------------------------
- * Guests and vCPUs (vm.c, vcpu_soft.c)
+ * Guests and their backends. A guest is a `struct vm`, built by
+ * vm_create() whatever its backend; what only a backend has lives behind
+ * its ops table (struct backend_ops, run_internal.h): soft (backend_soft.c,
+ * the software vCPU and MMU, modeled time) and kvm (backend_kvm.c, Linux
+ * guests on /dev/kvm, wall time).
  */
 struct vm;
+struct backend_ops;
 struct vcpu_exit {
 	enum { VCPU_EXIT_QUANTUM, VCPU_EXIT_DONE, VCPU_EXIT_FAILED } reason;
 	uint64_t accesses; /* completed in this run call */
 };
-struct vcpu_ops {
-	const char *name;
-	int (*create)(struct vm *vm);
-	void (*destroy)(struct vm *vm);
-	/* Run the guest for up to `budget` workload accesses. */
-	int (*run)(struct vm *vm, uint64_t budget, struct vcpu_exit *x);
+/* The backend called name ("soft", "kvm"), or NULL. */
+const struct backend_ops *backend_find(const char *name);
+/* Run vm for up to budget workload accesses (soft), or until its clock
+ * reaches its next sample period (kvm, wall time): the backend's run. */
+int vm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x) MUST_CHECK;
+/* The backend's name ("soft", "kvm"). */
+const char *vm_backend_name(const struct vm *vm);
+
+struct ksm;
+/* What a guest is built with: the host's parts it shares. */
+struct vm_env {
+	struct mem_pool *pool;		 /* soft: where its frames come from */
+	struct guest_swap_store *store;	 /* soft: where its swap disk lives */
+	const struct guest_library *lib; /* soft: the shared library image */
+	struct ksm *ksm;		 /* soft: page sharing, or NULL */
+	const struct vmm_host_cfg *host;
+	const struct vmm_cost *cost;
+	struct vmm_reclaim *rc; /* host reclamation, or NULL (replay, tests) */
+	void *bhost;		/* the backend's host state (run_internal.h) */
 };
-extern const struct vcpu_ops vcpu_soft_ops;
-/* kvm (vcpu_kvm.c): create() builds the KVM VM from vm->cfg and loads its
- * kernel; run() starts it on the first call and never blocks: x->reason
- * is VCPU_EXIT_DONE once the guest ended (failed says how). */
-extern const struct vcpu_ops vcpu_kvm_ops;
-/* The backend called name ("soft"), or NULL. */
-const struct vcpu_ops *vcpu_find(const char *name);
 
 struct vm_sample;   /* sampler.c */
 struct vm_traces;   /* vm_trace.c */
@@ -261,7 +272,8 @@ struct vm_paging {
 struct vm {
 	char name[VMM_NAME_MAX];
 	const struct vmm_guest_cfg *cfg; /* borrowed from the config */
-	const struct vcpu_ops *vcpu;
+	const struct backend_ops *ops;
+	/* soft backend: its memory, MMU, guest OS and devices */
 	struct mem_p2m *p2m;
 	struct mmu mmu;
 	struct guest_swap *gswap;
@@ -269,9 +281,9 @@ struct vm {
 	struct vm_traces *traces;    /* a trace workload's open files, or NULL */
 	const struct vmm_cost *cost; /* borrowed */
 	struct ksm_guest *share;     /* page sharing, or NULL (run.c sets it) */
-	void *backend;		     /* the vCPU backend's state (kvm: kvm_vm) */
+	void *backend;		     /* kvm: its state (struct kguest) */
 	uint64_t host_zero_fills;    /* frames populated on first touch */
-	double cycles;		     /* modeled clock, cycles */
+	double cycles;		     /* its clock, cycles: modeled (soft), wall time (kvm) */
 	uint64_t next_sample;	     /* index of the next sample period */
 	bool done, failed, verified;
 	bool verify_ran; /* verified is meaningful (a failed guest after a
@@ -284,15 +296,13 @@ struct vm {
 	struct guest_swap_store *store; /* borrowed: where its swap area lives */
 	unsigned reboots;
 	double idle_cycles; /* modeled time halted (HLT) */
-	char err[512];
+	char err[768];
 };
 
-/* Create guest `cfg` with its p2m in pool; NULL with err filled. rc (may
- * be NULL) is the host's reclamation the guest's faults may call on. */
-struct vm *vm_create(const struct vmm_guest_cfg *cfg, struct mem_pool *pool,
-		     struct guest_swap_store *store, const struct guest_library *lib,
-		     const struct vmm_host_cfg *host, const struct vmm_cost *cost,
-		     struct vmm_reclaim *rc, char *err, size_t errlen);
+/* Create guest `cfg` on its backend from the host's parts in env; NULL
+ * with err filled (without the config's file and line). */
+struct vm *vm_create(const struct vmm_guest_cfg *cfg, const struct vm_env *env, char *err,
+		     size_t errlen);
 void vm_destroy(struct vm *vm);
 /*
  * Reboot the guest: its OS and workload start over on the same memory and

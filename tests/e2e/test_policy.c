@@ -294,6 +294,8 @@ static const struct {
     {"[guest g]\nballoon_target = 32M\n", "balloon_target: larger than the guest's memory"},
     {"[guest g]\nworkload = steps\n", "steps: the steps workload needs steps"},
     {"[guest g]\nworkload = steps\nsteps = 4M, 0\n", "steps: every step must be"},
+    {"[guest k]\nbackend = kvm\nkernel = k\ninitrd = i\nmemory = 64M\n",
+     "guest k: backend kvm, but guest g has soft: the guests of a run have one backend"},
 };
 
 START_TEST(config_errors)

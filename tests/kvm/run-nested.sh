@@ -120,8 +120,9 @@ echo "run-nested: outer initramfs $(du -h "$work/outer.cpio.gz" | cut -f1)" >&2
 # broke, before or instead of going quiet (seen on a 2-core machine that is
 # itself a PVM guest: soft lockups and RCU stalls that go on printing until
 # the boot's timeout, and once a kernel stack overflow in error_entry while
-# check_kvm ran): that counts as a stall at once. Returns 0 when the boot
-# ended by itself, 3 on a stall.
+# check_kvm ran): that counts as a stall at once, and so does a reset of
+# the outer guest before the suite ended. Returns 0 when the boot ended by
+# itself, 3 on a stall.
 # The outer kernel's own report that it broke: a panic or an oops at once;
 # a soft lockup only once a CPU has been stuck for a minute, and RCU stalls
 # only when reported twice (the same stall, caught while the watchdog
@@ -182,6 +183,13 @@ sys.stdout.write(out.decode(errors="replace"))
 	wait "$qpid" && qst=0 || qst=$?
 	if broke=$(outer_broke); then
 		echo "run-nested: npt=$1: the outer guest's kernel broke: $broke" >>"$log"
+		return 3
+	fi
+	# QEMU (-no-reboot) ends with status 0 when the outer guest resets: a
+	# triple fault of the outer kernel under TCG's SVM does that without a
+	# word (CI saw one in the middle of check_kvm); the suite never ended
+	if [ $qst = 0 ] && ! tr -d '\r' <"$log" | grep -q "^NESTED-EXIT: "; then
+		echo "run-nested: npt=$1: the outer guest reset before the suite ended" >>"$log"
 		return 3
 	fi
 	mkdir -p "$out"

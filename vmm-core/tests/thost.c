@@ -36,8 +36,13 @@ void thost_init(struct thost *h, const char *ini)
 	ck_assert_msg(!reclaim_init(&h->rc, &h->cfg, h->pool, h->ksm, err, sizeof(err)), "%s", err);
 	h->rc.vms = h->vms;
 	for (unsigned i = 0; i < h->cfg.nguests; i++) {
-		struct vm *vm = vm_create(&h->cfg.guests[i], h->pool, h->store, h->lib,
-					  &h->cfg.host, &h->cfg.cost, &h->rc, err, sizeof(err));
+		struct vm_env env = {.pool = h->pool,
+				     .store = h->store,
+				     .lib = h->lib,
+				     .host = &h->cfg.host,
+				     .cost = &h->cfg.cost,
+				     .rc = &h->rc};
+		struct vm *vm = vm_create(&h->cfg.guests[i], &env, err, sizeof(err));
 
 		ck_assert_msg(vm != NULL, "%s", err);
 		h->vms[h->n++] = vm;
@@ -70,7 +75,7 @@ void thost_fini(struct thost *h)
 int thost_run(struct thost *h, struct vm *vm, uint64_t accesses)
 {
 	struct vcpu_exit x = {0};
-	int r = vm->vcpu->run(vm, accesses, &x);
+	int r = vm_run(vm, accesses, &x);
 
 	if (r < 0)
 		vm->failed = vm->done = true;
