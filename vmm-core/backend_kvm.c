@@ -63,6 +63,29 @@ fail:
 	return 1;
 }
 
+/*
+ * The working-set sampler starts once the guest's userspace is up: what a
+ * booting kernel writes is not its workload's working set (the policy sees
+ * the guest as all active until then), and write-protecting random pages
+ * of a kernel that is still setting itself up made nested KVM under QEMU's
+ * TCG triple-fault the guest (two.ini, with a sampling period of 1 s).
+ */
+static void sampler_start(struct vm *vm, uint64_t now)
+{
+	struct kguest *g = kguest_of(vm);
+	const struct vmm_host_cfg *h = &g->h->cfg->host;
+
+	g->ws_start = now;
+	g->wss = kvm_wss_create(g->k, h->ws_samples, h->ws_slow_gain, h->ws_fast_gain, g->ws_seed);
+	if (!g->wss)
+		fprintf(stderr,
+			"guest %s: no working-set sampling (%s): the idle tax sees it as all "
+			"active\n",
+			vm->name,
+			errno == ENOTSUP ? "the kernel lacks manual dirty-log protection"
+					 : strerror(errno));
+}
+
 static uint64_t kvm_held(struct vm *vm)
 {
 	return vm->done ? 0 : held(kguest_of(vm));
@@ -175,8 +198,10 @@ static void watch(struct vm *vm, uint64_t now)
 	struct kguest *g = kguest_of(vm);
 	char buf[96];
 
-	if (!g->boot_ns && kvm_dev_result(g->k, "uname", buf, sizeof(buf)))
+	if (!g->boot_ns && kvm_dev_result(g->k, "uname", buf, sizeof(buf))) {
 		g->boot_ns = now;
+		sampler_start(vm, now);
+	}
 	if (atomic_load(&g->k->end) != KVM_END_RUNNING) {
 		judge(vm);
 	} else if ((double)(now - g->k->started_ns) > vm->cfg->timeout * 1e9) {
@@ -362,7 +387,6 @@ out:
 static int kvm_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
 {
 	const struct vmm_guest_cfg *c = vm->cfg;
-	const struct vmm_host_cfg *h = env->host;
 	const struct khost *kh = env->bhost;
 	struct kguest *g;
 
@@ -386,15 +410,7 @@ static int kvm_create(struct vm *vm, const struct vm_env *env, char *err, size_t
 	}
 	vm->backend = g;
 	g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
-	g->wss = kvm_wss_create(g->k, h->ws_samples, h->ws_slow_gain, h->ws_fast_gain,
-				c->seed * UTIL_GOLDEN + c->instance);
-	if (!g->wss)
-		fprintf(stderr,
-			"guest %s: no working-set sampling (%s): the idle tax sees it as all "
-			"active\n",
-			c->name,
-			errno == ENOTSUP ? "the kernel lacks manual dirty-log protection"
-					 : strerror(errno));
+	g->ws_seed = c->seed * UTIL_GOLDEN + env->index;
 	return 0;
 }
 

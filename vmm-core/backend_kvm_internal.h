@@ -29,7 +29,8 @@ struct kguest {
 	uint64_t peak;	    /* highest memfd pages seen */
 	uint64_t end_alloc; /* memfd pages when it ended (then freed) */
 	/* policy */
-	struct kvm_wss *wss; /* NULL: no estimate (no dirty log) */
+	struct kvm_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
+	uint64_t ws_seed;
 	struct mem_wss_estimate ws;
 	uint64_t ws_start; /* when the sampler's period began */
 	struct kvm_stats st;

@@ -54,9 +54,9 @@ static const char usage_run[] =
     "  -q, --quiet          no progress line\n"
     "\n"
     "Guests with backend = kvm boot Linux (kernel, initrd) on /dev/kvm and run\n"
-    "in wall time; all guests of a run then must be kvm. Their paging mode is\n"
-    "the host's (memvisor kvm-mode); per-guest and run-time switching are the\n"
-    "soft backend's.\n";
+    "in wall time; all guests of a run have one backend. A kvm guest's paging\n"
+    "mode is the host's (memvisor kvm-mode); a key marked (soft only) or (kvm\n"
+    "only) below is an error in a guest of the other backend.\n";
 
 static const char usage_report[] =
     "usage: memvisor report DIR\n"
@@ -104,6 +104,10 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_run, stdout);
+			fputs("\nConfig keys, with their defaults ([cost] keys: README, \"Modeled "
+			      "time\"):\n",
+			      stdout);
+			vmm_config_keys_print(stdout);
 			free(sets);
 			return 0;
 		default:

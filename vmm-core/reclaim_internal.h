@@ -119,11 +119,6 @@ double reclaim_tau(const struct vmm_config *cfg, double seconds);
 /* ------------------------------------------------------------------------
  * Config keys of the policy (config_policy.c), for config.c.
  */
-void config_policy_host_defaults(struct vmm_host_cfg *h);
-void config_policy_guest_defaults(struct vmm_guest_cfg *g);
-/* Set key k to v: 0, -ENOENT (not a policy key), -EINVAL (bad value). */
-int config_policy_host(struct vmm_host_cfg *h, const char *k, const char *v) MUST_CHECK;
-int config_policy_guest(struct vmm_guest_cfg *g, const char *k, const char *v) MUST_CHECK;
 /* After the defaults of the other keys: NULL, or a message with *key the
  * key it is about. The guest check sets wss of a steps workload to its
  * largest step unless wss_set. */

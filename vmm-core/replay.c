@@ -77,6 +77,9 @@ static int replay_cfg(struct replay_env *e, const char *path, const struct vmm_r
 {
 	struct vmm_guest_cfg *g = &e->g;
 
+	/* a config's defaults (no balloon device: host->balloon is off),
+	 * then the replay's own */
+	vmm_config_guest_defaults(g);
 	snprintf(g->name, sizeof(g->name), "replay");
 	snprintf(g->section, sizeof(g->section), "guest replay");
 	snprintf(g->backend, sizeof(g->backend), "soft");
@@ -96,12 +99,7 @@ static int replay_cfg(struct replay_env *e, const char *path, const struct vmm_r
 	g->timeslice = 10000;
 	g->guest_swap = (fp + 64) * MEM_PAGE_SIZE;
 	g->data_frames = o->frames ? frames : 0;
-	/* the dynamic paging policy's defaults, as a config's (config.c) */
-	g->dyn_window_ms = 1;
-	g->dyn_margin = 0.1;
-	g->dyn_confirm = 2;
-	g->dyn_min_windows = 4;
-	config_policy_guest_defaults(g); /* no balloon device: host->balloon off */
+	g->accesses = 0; /* each process replays its trace once */
 	return 0;
 }
 
@@ -125,7 +123,7 @@ static void replay_result(const struct vm *vm, struct vmm_replay_result *r)
 int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_replay_result *res,
 	       char *err, size_t errlen)
 {
-	struct vmm_host_cfg host = {.tlb_entries = 1536, .tlb_ways = 12, .shadow_roots = 8};
+	struct vmm_host_cfg host;
 	struct replay_env *e = calloc(1, sizeof(*e));
 	struct trace_file *tf;
 	struct vmm_cost cost;
@@ -154,7 +152,7 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 	if (replay_cfg(e, path, o, pages, fp, res->frames, err, errlen))
 		goto out;
 	vmm_cost_defaults(&cost);
-	config_policy_host_defaults(&host);
+	vmm_config_host_defaults(&host);
 	e->pool = mem_pool_create(pages + pages / 256 + 64);
 	e->store = guest_swap_store_create(NULL);
 	if (!e->pool || !e->store) {

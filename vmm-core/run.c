@@ -252,6 +252,7 @@ static int setup(struct runner *rn)
 	env.ksm = rn->host.ksm;
 	env.bhost = rn->host.b;
 	for (unsigned i = 0; i < rn->cfg->nguests; i++) {
+		env.index = i;
 		rn->vms[i] = vm_create(&rn->cfg->guests[i], &env, err, sizeof(err));
 		if (!rn->vms[i]) {
 			fprintf(stderr, "%s:%u: %s\n", rn->cfg->path, rn->cfg->guests[i].line, err);

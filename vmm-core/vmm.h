@@ -165,6 +165,14 @@ struct vmm_config {
 int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets, unsigned nsets,
 		    char *err, size_t errlen) MUST_CHECK;
 void vmm_config_free(struct vmm_config *cfg);
+/* Every key's default (the key table's, config_keys.c): a [host] section,
+ * a [guest] section (max, wss and guest_swap, which follow memory, and
+ * name, section: unset). */
+void vmm_config_host_defaults(struct vmm_host_cfg *h);
+void vmm_config_guest_defaults(struct vmm_guest_cfg *g);
+/* The key reference: a line per key of [host] and [guest NAME], with its
+ * default and which backend takes it (`memvisor run --help`). */
+void vmm_config_keys_print(FILE *f);
 /* Parse "4G", "512M", "4096", "64K" into bytes. 0 or -EINVAL. */
 int vmm_parse_size(const char *s, uint64_t *out) MUST_CHECK;
 
@@ -200,6 +208,7 @@ struct vm_env {
 	const struct vmm_cost *cost;
 	struct vmm_reclaim *rc; /* host reclamation, or NULL (replay, tests) */
 	void *bhost;		/* the backend's host state (run_internal.h) */
+	unsigned index;		/* the guest's place in the run, from 0 */
 };
 
 struct vm_sample;   /* sampler.c */

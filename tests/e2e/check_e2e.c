@@ -435,6 +435,7 @@ static Suite *e2e_suite(void)
 Suite *trace_e2e_suite(void); /* test_trace.c */
 Suite *share_suite(void);     /* test_share.c */
 Suite *policy_suite(void);    /* test_policy.c */
+Suite *keys_suite(void);      /* test_keys.c */
 
 int main(void)
 {
@@ -444,6 +445,7 @@ int main(void)
 	srunner_add_suite(sr, trace_e2e_suite());
 	srunner_add_suite(sr, share_suite());
 	srunner_add_suite(sr, policy_suite());
+	srunner_add_suite(sr, keys_suite());
 
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

@@ -114,6 +114,8 @@ static const struct {
     {"[guest k]\nbackend = kvm\nkernel = /k\ninitrd = /i\nworkload = trace:missing.mvt\n",
      {"t.ini:5: [guest k] workload", "missing.mvt"}},
     {"[guest k]\nbackend = kvm\nkernel = /k\ninitrd = /i\nworkload = steps\nsteps = 4M\n",
+     {"t.ini:6: [guest k] steps", "a key of backend soft only"}},
+    {"[guest k]\nbackend = kvm\nkernel = /k\ninitrd = /i\nworkload = sparse\n",
      {"[guest k] workload", "on kvm"}},
 };
 
