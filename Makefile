@@ -32,8 +32,12 @@ SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-po
 CK_CFLAGS := $(BASE_CFLAGS) -O1 $(SAN) $(CFLAGS)
 
 MODULES := util mem traces guest ksm balloon-driver vmm-core
-LIB_SRCS := $(filter-out vmm-core/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
-MAIN_SRC := vmm-core/main.c
+# vmm-core is laid out by role: core/ (runner, guests, policy tick,
+# config), soft/ and kvm/ (the backends), out/ (run files), report/, cli/
+VMM_DIRS := core soft kvm out report cli
+LIB_SRCS := $(filter-out vmm-core/cli/main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)) \
+	$(foreach d,$(VMM_DIRS),$(wildcard vmm-core/$(d)/*.c)))
+MAIN_SRC := vmm-core/cli/main.c
 BENCH_SRCS := $(wildcard bench/*.c)
 # one Check binary per module, from every .c in <module>/tests/, plus the
 # end-to-end suite in tests/e2e/

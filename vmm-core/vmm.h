@@ -146,6 +146,7 @@ struct vmm_host_cfg {
 	unsigned balloon_max_pct;	   /* most of a guest's memory a balloon may take */
 	unsigned balloon_queue;		   /* virtqueue size offered */
 	double duration_ms;		   /* stop at this modeled host time; 0: at the end */
+	bool boot_serial;		   /* kvm: one guest boots at a time */
 };
 
 struct vmm_config {

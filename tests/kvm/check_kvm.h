@@ -4,7 +4,7 @@
 #define TESTS_KVM_CHECK_KVM_H
 #include <check.h>
 
-#include "vmm-core/kvm_internal.h"
+#include "vmm-core/kvm/kvm_internal.h"
 
 /* test_tiny.c: exits, balloon transport, hangs; the tests of a hardware
  * KVM's own behaviour only where h is one */

@@ -56,7 +56,17 @@ run() { # NAME CONFIG SECTION... -- ARGS
 	done
 	shift
 	# shellcheck disable=SC2086
-	"$M" run "$D/$c" -o "$OUT/$n" -q $sets "$@" >"$OUT/$n.out" 2>"$OUT/$n.err"
+	"$M" run "$D/$c" -o "$OUT/$n" -q $sets "$@" >"$OUT/$n.out" 2>"$OUT/$n.err" &
+	rpid=$!
+	# a line a minute, so that run-nested.sh does not take a long run for a
+	# stalled outer guest (it watches the console)
+	rsecs=0
+	while kill -0 $rpid 2>/dev/null; do
+		sleep 1
+		rsecs=$((rsecs + 1))
+		[ $((rsecs % 60)) = 0 ] && echo "KVM: $n running, ${rsecs} s"
+	done
+	wait $rpid
 }
 
 # --- the hand-assembled guests and the Linux guests through the C API -------

@@ -19,7 +19,7 @@
  *            +4 inflate ring pfn (dword)    +8 deflate ring pfn (dword)
  * Each instruction is written beside its bytes (GNU as syntax).
  */
-#include "vmm-core/kvm_internal.h"
+#include "vmm-core/kvm/kvm_internal.h"
 #include "tests/kvm/tiny_guests.h"
 
 static const uint8_t tiny_exits[] = {

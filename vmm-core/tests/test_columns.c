@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm-core/columns.h"
+#include "vmm-core/out/columns.h"
 #include "vmm-core/tests/check_vmm.h"
 
 /* what f holds, into buf */

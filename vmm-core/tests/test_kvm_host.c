@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm-core/kvm_internal.h"
+#include "vmm-core/kvm/kvm_internal.h"
 #include "vmm-core/tests/check_vmm.h"
 
 static const struct {

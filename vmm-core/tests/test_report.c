@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "vmm-core/tests/check_vmm.h"
-#include "vmm-core/vmm_internal.h"
+#include "vmm-core/report/report_internal.h"
 
 static const char ts_header[] =
     "time_ms,guest,accesses,untouched,resident,shared,ballooned,swapped,guest_free,"

@@ -9,7 +9,7 @@
 
 #include "traces/traces.h"
 #include "vmm-core/tests/check_vmm.h"
-#include "vmm-core/vmm_internal.h"
+#include "vmm-core/core/vmm_internal.h"
 
 static char folder[600];
 

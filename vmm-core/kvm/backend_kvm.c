@@ -1,0 +1,540 @@
+/* SPDX-License-Identifier: MIT */
+/* backend_kvm: the kvm backend: Linux guests on /dev/kvm, in wall time. */
+/*
+ * Each guest is a KVM VM of its own (vcpu_kvm.c) booting a Linux kernel
+ * and initramfs (kvm_boot.c) whose /init runs memvisor's in-guest program
+ * with the guest's workload on its kernel command line. Its vCPU threads
+ * run on their own, so this backend's clock is wall time since the start
+ * of the run, and its run() sleeps until the guest's next sample period
+ * (sample_ms of wall time, at least 50 ms), then looks at the guest:
+ *
+ * A guest ends well when its kernel resets the machine (reboot=k) after
+ * the in-guest program printed "@memvisor done status=0"; a panic, a
+ * triple fault, a reset before that line, an unserved exit or the timeout
+ * fail it with the reason and its last console line. Each guest's console
+ * is kept in DIR/NAME.console. A guest that ended gives its memory back
+ * to the host at once (its memfd is punched whole), as a powered-off VM
+ * does.
+ *
+ * The policy (reclaim.c) is fed from what KVM shows: P is the memfd's
+ * allocated pages, demand P plus the balloon, active the working-set
+ * estimate sampled through the dirty log (kvm_wss.c: pages written, not
+ * read); the host's frames in use are what the guests hold. Ballooning is
+ * the only reclamation on KVM for now: sharing and host swapping of KVM
+ * guest memory come in a later issue, and a KVM guest is never held back
+ * (its vCPUs run on their own).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm-core/kvm/backend_kvm_internal.h"
+#include "vmm-core/core/vmm_internal.h"
+
+#define MIB_PAGES 256u
+
+/* ---- policy --------------------------------------------------------------- */
+
+/* The working-set estimate (a fraction of the guest's pages): the dirty-log
+ * sampler's, a new period every ws_period_ms of wall time. 1 (no idle tax)
+ * while nothing is known or where the kernel has no dirty log. */
+static double active_of(struct kguest *g, const char *name, uint64_t now)
+{
+	const struct vmm_host_cfg *h = &g->h->cfg->host;
+
+	if (!g->wss)
+		return 1;
+	if ((double)(now - g->ws_start) >= h->ws_period_ms * 1e6) {
+		g->ws_start = now;
+		if (kvm_wss_period(g->wss))
+			goto fail;
+	}
+	if (kvm_wss_estimate(g->wss, &g->ws))
+		goto fail;
+	return g->ws.max;
+fail:
+	fprintf(stderr, "guest %s: dirty log: %s: working set no longer sampled\n", name,
+		strerror(errno));
+	kvm_wss_destroy(g->wss);
+	g->wss = NULL;
+	return 1;
+}
+
+/*
+ * The working-set sampler starts once the guest's userspace is up: what a
+ * booting kernel writes is not its workload's working set (the policy sees
+ * the guest as all active until then), and write-protecting random pages
+ * of a kernel that is still setting itself up made nested KVM under QEMU's
+ * TCG triple-fault the guest (two.ini, with a sampling period of 1 s).
+ */
+static void sampler_start(struct vm *vm, uint64_t now)
+{
+	struct kguest *g = kguest_of(vm);
+	const struct vmm_host_cfg *h = &g->h->cfg->host;
+
+	g->ws_start = now;
+	g->wss = kvm_wss_create(g->k, h->ws_samples, h->ws_slow_gain, h->ws_fast_gain, g->ws_seed);
+	if (!g->wss)
+		fprintf(stderr,
+			"guest %s: no working-set sampling (%s): the idle tax sees it as all "
+			"active\n",
+			vm->name,
+			errno == ENOTSUP ? "the kernel lacks manual dirty-log protection"
+					 : strerror(errno));
+}
+
+static uint64_t kvm_held(struct vm *vm)
+{
+	return vm->done ? 0 : held(kguest_of(vm));
+}
+
+/* P is what the memfd holds, demand P plus its balloon (what it would take
+ * back); a guest that ended holds nothing and takes no part. */
+static bool kvm_policy_in(struct vm *vm, struct mem_policy_guest *p)
+{
+	struct kguest *g = kguest_of(vm);
+	const struct vmm_guest_cfg *c = vm->cfg;
+	struct balloon_counters b;
+
+	p->shares = (double)c->shares;
+	if (vm->done)
+		return false;
+	kvm_dev_balloon_counters(g->k, &b);
+	p->min = c->min >> 12;
+	p->max = c->max >> 12;
+	p->alloc = held(g);
+	p->demand = p->alloc + b.actual;
+	p->active = active_of(g, vm->name, kvm_now_ns()) * (double)(g->k->ram_size >> 12);
+	return true;
+}
+
+/*
+ * Move a guest's balloon toward its allocation target by reclaim.c's step
+ * 4 (reclaim_balloon_want), but only in steps worth the guest's work (1/32
+ * of its memory, at least 4 MiB), or to 0: statistics and working sets
+ * wobble every period, and a balloon that followed every wobble would
+ * inflate and deflate for nothing.
+ */
+static bool kvm_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc)
+{
+	struct kguest *g = kguest_of(vm);
+	uint64_t step = (vm->cfg->memory >> 12) / 32, want;
+	struct balloon_counters b;
+
+	if (!rc->cfg->host.balloon)
+		return false;
+	kvm_dev_balloon_counters(g->k, &b);
+	want = reclaim_balloon_want(st, alloc, vm->rs.target, &b);
+	if (step < 4 * MIB_PAGES)
+		step = 4 * MIB_PAGES;
+	if ((want > b.wanted ? want - b.wanted : b.wanted - want) >= step || (!want && b.wanted))
+		kvm_dev_balloon_target(g->k, want);
+	return true;
+}
+
+/* After each run: the balloon's rate-limited target moves, and the guest is
+ * asked for statistics. */
+static void kvm_tick(struct vmm_reclaim *rc, struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+	uint64_t now = kvm_now_ns();
+
+	(void)rc;
+	if (!vm->done) {
+		kvm_dev_balloon_tick(g->k, now - g->tick_ns);
+		kvm_dev_balloon_stats(g->k);
+	}
+	g->tick_ns = now;
+}
+
+/* ---- end of a guest ------------------------------------------------------- */
+
+static void judge(struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+	struct kvm_vm *k = g->k;
+	int end = atomic_load(&k->end);
+	char buf[96];
+	const char *st = kvm_dev_result(k, "status", buf, sizeof(buf));
+	bool ok = false;
+	int r;
+
+	vm->done = true;
+	g->stats_err = kvm_stats_read(k, &g->st);
+	/* a guest that ended gives its memory back to the host at once, as a
+	 * powered-off VM does; what it held is reported */
+	g->end_alloc = held(g);
+	r = kvm_vm_discard(k, 0, k->ram_size >> 12);
+	if (r)
+		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));
+	if (end == KVM_END_RESET && k->res.done && st && !strcmp(st, "0")) {
+		ok = true;
+	} else if (end == KVM_END_RESET && k->res.done) {
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: memvisor-guest exited with status %s (console: %s)", k->name,
+			 st ? st : "?", k->res.last);
+	} else if (k->res.panic) {
+		snprintf(vm->err, sizeof(vm->err), "guest %s: kernel panic: %s", k->name,
+			 k->res.last);
+	} else if (end == KVM_END_RESET) {
+		snprintf(vm->err, sizeof(vm->err),
+			 "guest %s: reset before memvisor-guest finished (last console line: %s)",
+			 k->name, k->res.lines ? k->res.last : "none: did the kernel start?");
+	} else {
+		snprintf(vm->err, sizeof(vm->err), "%s (last console line: %s)",
+			 k->err[0] ? k->err : "guest ended", k->res.lines ? k->res.last : "none");
+	}
+	vm->failed = !ok;
+	vm->verified = ok && kvm_dev_result(k, "verified", buf, sizeof(buf)) && !strcmp(buf, "yes");
+	vm->verify_ran = ok && g->h->verify;
+}
+
+/* Has the guest ended, or outlived its timeout? */
+static void watch(struct vm *vm, uint64_t now)
+{
+	struct kguest *g = kguest_of(vm);
+	char buf[96];
+
+	if (!g->boot_ns && kvm_dev_result(g->k, "uname", buf, sizeof(buf))) {
+		g->boot_ns = now;
+		sampler_start(vm, now);
+	}
+	if (atomic_load(&g->k->end) != KVM_END_RUNNING) {
+		judge(vm);
+	} else if ((double)(now - g->k->started_ns) > vm->cfg->timeout * 1e9) {
+		kvm_vm_end(g->k, KVM_END_STOPPED, "guest %s: no power-off within %.0f s",
+			   g->k->name, vm->cfg->timeout);
+		judge(vm);
+	}
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
+			      .tv_nsec = (long)(ns % 1000000000ull)};
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * [host] boot_serial: a guest boots once the one before it in the config
+ * has (its userspace said hello) or has ended, or after BOOT_WAIT_S, so
+ * that no two kernels boot at once: as hosts avoid boot storms, and under
+ * nested QEMU (TCG's emulated SVM) two Linux guests booting together
+ * triple-faulted one of them in most runs of tests/kvm/two.ini.
+ */
+#define BOOT_WAIT_S 180
+static void boot_due(struct vm *vm, uint64_t now)
+{
+	struct kguest *g = kguest_of(vm), *prev = g->kh->order[g->index - 1];
+	int r;
+
+	if (!prev->boot_ns && !prev->vm->done && now - g->h->t0_ns < BOOT_WAIT_S * 1000000000ull)
+		return;
+	g->waiting = false;
+	r = kvm_vm_start(g->k);
+	if (r)
+		kvm_vm_end(g->k, KVM_END_ERROR, "%s", g->k->err);
+}
+
+/* Until the wall clock reaches the guest's next sample period; then its
+ * clock is the wall time since the start. */
+static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
+{
+	struct kguest *g = kguest_of(vm);
+	uint64_t period = (uint64_t)(g->h->sample_ms * 1e6), t0 = g->h->t0_ns;
+	uint64_t clock = (uint64_t)(vm->cycles / vm->cost->ghz);
+	uint64_t at = t0 + (clock / period + 1) * period, now = kvm_now_ns();
+
+	(void)budget; /* a KVM guest runs on its own, in wall time */
+	if (at > now)
+		sleep_ns(at - now);
+	now = kvm_now_ns();
+	if (g->waiting) {
+		boot_due(vm, now);
+		now = kvm_now_ns(); /* after its start */
+	}
+	if (!g->waiting)
+		watch(vm, now);
+	vm->cycles = (double)(now - t0) * vm->cost->ghz;
+	x->accesses = 0;
+	x->reason = vm->failed ? VCPU_EXIT_FAILED : vm->done ? VCPU_EXIT_DONE : VCPU_EXIT_QUANTUM;
+	return vm->failed ? -EIO : 0;
+}
+
+/* At the end of the run: a guest still running ([host] duration_ms ended
+ * the run) is stopped and failed; one that ended well and was asked to
+ * verify says whether its pages held what its workload wrote. */
+static int kvm_finish(struct vm *vm, struct run_host *h)
+{
+	struct kguest *g = kguest_of(vm);
+
+	if (!vm->done) {
+		kvm_vm_end(g->k, KVM_END_STOPPED,
+			   "guest %s: stopped by the end of the run, before it powered off",
+			   vm->name);
+		judge(vm);
+		fprintf(stderr, "%s\n", vm->err);
+	}
+	if (vm->failed)
+		return 1;
+	if (h->o->verify && !vm->verified) {
+		fprintf(stderr,
+			"verify: guest %s: %llu pages differ from what its workload wrote\n",
+			vm->name, (unsigned long long)result_u64(g->k, "mismatches"));
+		return 1;
+	}
+	return 0;
+}
+
+/* ---- the host, guests --------------------------------------------------- */
+
+static int kvm_host_init(struct run_host *h)
+{
+	struct khost *kh = calloc(1, sizeof(*kh));
+	const char *anyway = getenv("MEMVISOR_KVM_BOOT_ANYWAY");
+	char why[1024];
+
+	if (!kh)
+		return -1;
+	h->b = kh;
+	kh->order = calloc(h->cfg->nguests, sizeof(*kh->order));
+	if (!kh->order)
+		return -1;
+	kvm_host_probe("", &kh->host);
+	kvm_host_explain(&kh->host, why, sizeof(why));
+	if (access("/dev/kvm", R_OK | W_OK)) {
+		fprintf(stderr, "%s: backend kvm needs /dev/kvm: %s (%s)\n", h->cfg->path,
+			strerror(errno), why);
+		return -1;
+	}
+	/* the paging column says what is known: a hardware KVM's mode, else
+	 * "unknown" */
+	kh->mode = kh->host.kind == KVM_HOST_HARDWARE ? kvm_host_mode(&kh->host) : "unknown";
+	kh->boot_anyway = anyway && *anyway;
+	if (kh->host.kind == KVM_HOST_UNKNOWN)
+		fprintf(stderr, "note: %s\n", why);
+	if (h->cfg->host.sharing || h->cfg->host.swap_file[0])
+		fprintf(stderr, "note: on kvm, ballooning is the only reclamation in this build; "
+				"sharing and host swap stay off\n");
+	return 0;
+}
+
+static void kvm_host_fini(struct run_host *h)
+{
+	struct khost *kh = h->b;
+
+	if (kh)
+		free(kh->order);
+	free(h->b);
+	h->b = NULL;
+}
+
+/* The guest's kernel command line: the base, the in-guest program's
+ * parameters (memvisor.*, which /init turns into its options), the
+ * config's own additions last. */
+static void guest_cmdline(const struct vmm_guest_cfg *g, unsigned ntraces, char *buf, size_t len)
+{
+	char wl[64];
+
+	if (ntraces)
+		snprintf(wl, sizeof(wl), "trace memvisor.traces=%u memvisor.loop=%d", ntraces,
+			 g->loop);
+	else
+		snprintf(wl, sizeof(wl), "%.40s", g->workload); /* seq, ..., none */
+	snprintf(buf, len,
+		 "%s memvisor.workload=%s memvisor.wss=%llu memvisor.accesses=%llu "
+		 "memvisor.write_pct=%u memvisor.zipf_theta=%g memvisor.seed=%llu "
+		 "memvisor.content=%s memvisor.zero_pct=%u memvisor.library_pct=%u "
+		 "memvisor.zram=%llu %s",
+		 KVM_LINUX_CMDLINE, wl, (unsigned long long)g->wss, (unsigned long long)g->accesses,
+		 g->write_pct, g->zipf_theta, (unsigned long long)g->seed, g->content, g->zero_pct,
+		 g->library_pct, (unsigned long long)g->guest_swap, g->cmdline);
+}
+
+/* A trace workload's files, for the initramfs as trace/0.mvt, ... */
+struct traces {
+	struct kvm_boot_file f[KVM_BOOT_FILES_MAX];
+	char name[KVM_BOOT_FILES_MAX][32];
+	unsigned n;
+};
+
+static int add_trace(void *ctx, const char *path)
+{
+	struct traces *t = ctx;
+
+	if (t->n == KVM_BOOT_FILES_MAX)
+		return -E2BIG;
+	t->f[t->n].path = strdup(path);
+	return t->f[t->n].path ? (t->n++, 0) : -ENOMEM;
+}
+
+/* The KVM VM of guest g, its kernel and initramfs loaded. NULL with err. */
+static struct kvm_vm *boot(const struct vmm_guest_cfg *g, char *err, size_t errlen)
+{
+	struct kvm_vm_params p = {
+	    .name = g->name,
+	    .memory = g->memory,
+	    .vcpus = g->vcpus,
+	    .balloon = true,
+	    /* Linux needs room to live: the balloon leaves min, or a quarter */
+	    .balloon_min = (g->min ? g->min : g->memory / 4) >> 12,
+	    .balloon_rate = KVM_BALLOON_RATE,
+	    .balloon_oom = true,
+	    .pin_cpu = g->pin_cpu,
+	    .dirty_log = true,
+	};
+	char cmdline[2048];
+	struct traces tr = {.n = 0};
+	struct kvm_vm *k;
+	int r;
+
+	k = kvm_vm_create(&p, err, errlen);
+	if (!k)
+		return NULL;
+	if (vmm_workload_is_trace(g->workload) && vmm_trace_foreach(g->workload, add_trace, &tr)) {
+		snprintf(err, errlen, "guest %s: more than %u traces", g->name, KVM_BOOT_FILES_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	for (unsigned i = 0; i < tr.n; i++) {
+		snprintf(tr.name[i], sizeof(tr.name[i]), "trace/%u.mvt", i);
+		tr.f[i].name = tr.name[i];
+	}
+	guest_cmdline(g, tr.n, cmdline, sizeof(cmdline));
+	r = kvm_boot_linux_files(k, g->kernel, g->initrd, tr.f, tr.n, cmdline, err, errlen);
+out:
+	for (unsigned i = 0; i < tr.n; i++)
+		free((char *)tr.f[i].path);
+	if (r) {
+		kvm_vm_destroy(k);
+		return NULL;
+	}
+	return k;
+}
+
+static int kvm_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
+{
+	const struct vmm_guest_cfg *c = vm->cfg;
+	const struct khost *kh = env->bhost;
+	struct kguest *g;
+
+	if (kh && c->paging_given && strcmp(c->paging, kh->mode)) {
+		snprintf(err, errlen,
+			 "guest %s: paging = %s, but the host's KVM runs %s paging "
+			 "(`memvisor kvm-mode %s` switches the whole host)",
+			 c->name, c->paging, kh->mode, c->paging);
+		return -EINVAL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		snprintf(err, errlen, "guest %s: out of memory", c->name);
+		return -ENOMEM;
+	}
+	g->kh = kh;
+	g->vm = vm;
+	g->index = env->index;
+	g->k = boot(c, err, errlen);
+	if (!g->k) {
+		free(g);
+		return -EINVAL;
+	}
+	vm->backend = g;
+	if (kh)
+		kh->order[env->index] = g;
+	g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
+	g->ws_seed = c->seed * UTIL_GOLDEN + env->index;
+	return 0;
+}
+
+static void kvm_destroy(struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+
+	if (!g)
+		return;
+	kvm_wss_destroy(g->wss);
+	kvm_vm_destroy(g->k);
+	if (g->console)
+		fclose(g->console);
+	free(g);
+	vm->backend = NULL;
+}
+
+/* A guest that cannot boot on this host's KVM fails at once, alone. */
+static void refuse(struct vm *vm, const struct run_host *h)
+{
+	struct kguest *g = kguest_of(vm);
+
+	vm->done = vm->failed = true;
+	g->k->started_ns = g->k->ended_ns = kvm_now_ns();
+	/* the kernel and initramfs loaded into its memory go back at once */
+	if (kvm_vm_discard(g->k, 0, g->k->ram_size >> 12))
+		fprintf(stderr, "guest %s: freeing its memory failed\n", vm->name);
+	snprintf(vm->err, sizeof(vm->err),
+		 "guest %s: not booted: /dev/kvm here is kvm_pvm, a software hypervisor on "
+		 "which stock Linux kernels do not boot (they hang after the decompressor); run "
+		 "it on hardware KVM or under nested QEMU (sh tests/kvm/run-nested.sh), or set "
+		 "MEMVISOR_KVM_BOOT_ANYWAY=1 for a kernel built for PVM",
+		 vm->name);
+	fprintf(stderr, "%s%s\n", h->o->progress ? "\n" : "", vm->err);
+}
+
+/* Its console file, then its vCPU threads. */
+static int kvm_start(struct vm *vm, struct run_host *h)
+{
+	struct kguest *g = kguest_of(vm);
+	const struct khost *kh = h->b;
+	char path[4200];
+	int r;
+
+	g->h = h;
+	g->tick_ns = h->t0_ns;
+	snprintf(path, sizeof(path), "%s/%s.console", h->o->out_dir, vm->name);
+	g->console = fopen(path, "w");
+	if (!g->console) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	g->k->p.console = g->console;
+	if (kh->host.kind == KVM_HOST_PVM && !kh->boot_anyway) {
+		refuse(vm, h);
+		return 0;
+	}
+	if (h->cfg->host.boot_serial && g->index > 0) {
+		g->waiting = true; /* boot_due() starts it */
+		return 0;
+	}
+	r = kvm_vm_start(g->k);
+	if (r) {
+		fprintf(stderr, "%s\n", g->k->err);
+		return -1;
+	}
+	return 0;
+}
+
+const struct backend_ops backend_kvm = {
+    .name = "kvm",
+    .wall_clock = true,
+    .can_block = false,
+    .min_sample_ms = 50,
+    .host_init = kvm_host_init,
+    .host_fini = kvm_host_fini,
+    .create = kvm_create,
+    .destroy = kvm_destroy,
+    .start = kvm_start,
+    .run = kvm_run,
+    .tick = kvm_tick,
+    .held = kvm_held,
+    .policy_in = kvm_policy_in,
+    .balloon = kvm_balloon,
+    .sample = kvm_sample,
+    .finish = kvm_finish,
+    .result = kvm_result,
+    .json = kvm_json,
+    .json_host = kvm_json_host,
+};

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* backend_kvm_internal: what backend_kvm.c (guests, clock, policy inputs)
+ * and backend_kvm_files.c (their samples and output) share. Not for other
+ * files. */
+#ifndef VMM_CORE_BACKEND_KVM_INTERNAL_H
+#define VMM_CORE_BACKEND_KVM_INTERNAL_H
+
+#include <stdlib.h>
+
+#include "vmm-core/kvm/kvm_internal.h"
+#include "vmm-core/core/reclaim_internal.h"
+#include "vmm-core/core/run_internal.h"
+
+/* The kvm backend's host state (run_host.b). */
+struct khost {
+	struct kvm_host host;  /* what provides /dev/kvm */
+	const char *mode;      /* the host's paging mode, or "unknown" */
+	bool boot_anyway;      /* MEMVISOR_KVM_BOOT_ANYWAY: boot where Linux cannot */
+	struct kguest **order; /* the run's guests, in config order */
+};
+
+/* A KVM guest's state (vm->backend). */
+struct kguest {
+	struct vm *vm; /* its owner */
+	struct kvm_vm *k;
+	unsigned index;		/* in the run */
+	bool waiting;		/* [host] boot_serial: not started yet */
+	const struct khost *kh; /* borrowed */
+	const struct run_host *h;
+	FILE *console;
+	uint64_t boot_ns;   /* when its userspace said hello, 0 before */
+	uint64_t tick_ns;   /* its last tick */
+	uint64_t peak;	    /* highest memfd pages seen */
+	uint64_t end_alloc; /* memfd pages when it ended (then freed) */
+	/* policy */
+	struct kvm_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
+	uint64_t ws_seed;
+	struct mem_wss_estimate ws;
+	uint64_t ws_start; /* when the sampler's period began */
+	struct kvm_stats st;
+	int stats_err; /* kvm_stats_read's last result */
+};
+
+static inline struct kguest *kguest_of(const struct vm *vm)
+{
+	return vm->backend;
+}
+
+static inline uint64_t result_u64(struct kvm_vm *k, const char *key)
+{
+	char buf[96];
+	const char *v = kvm_dev_result(k, key, buf, sizeof(buf));
+
+	return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* Pages the guest holds on the host: its memfd's allocated blocks (a
+ * ballooned frame is a hole, so it is not among them). */
+static inline uint64_t held(const struct kguest *g)
+{
+	return kvm_vm_ram_allocated(g->k) >> 12;
+}
+
+/* The ops of backend_kvm_files.c. */
+void kvm_sample(struct out_row *r, struct vm *vm, const struct run_host *h);
+void kvm_result(struct out_row *r, struct vm *vm, const struct run_host *h);
+void kvm_json(FILE *f, struct vm *vm, const struct run_host *h);
+void kvm_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h);
+
+#endif
