@@ -371,6 +371,9 @@ int guest_frame_free(struct guest_os *g, gfn_t gfn) MUST_CHECK;
 int guest_huge_alloc(struct guest_os *g, uint32_t pid, uint64_t vpn, gfn_t *out) MUST_CHECK;
 /* Put a 2 MiB user page back as a free block. 0 or -errno. */
 int guest_huge_free(struct guest_os *g, gfn_t gfn) MUST_CHECK;
+/* At boot: write mem_map (every frame's entry) and put the data frames on
+ * the free lists (frames.c). 0 or -errno. */
+int guest_boot_mem_map(struct guest_os *g) MUST_CHECK;
 /* Working-set page idx's vpn, and the reverse (false outside the set). */
 static inline uint64_t guest_wl_vpn(const struct guest_os *g, uint64_t idx)
 {

@@ -73,7 +73,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "mem/mem.h"
+#include "mem/mem_test.h"
 
 #define EPT_LEVELS	    4
 #define NESTED_MAX_RESTARTS 16

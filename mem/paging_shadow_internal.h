@@ -3,7 +3,7 @@
 #ifndef MEM_PAGING_SHADOW_INTERNAL_H
 #define MEM_PAGING_SHADOW_INTERNAL_H
 
-#include "mem/mem.h"
+#include "mem/mem_test.h"
 
 /*
  * Shadow entries (sptes) are x86-64 PTEs (PTE_* in mem.h) whose address is

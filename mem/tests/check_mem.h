@@ -4,7 +4,7 @@
 #define MEM_TESTS_CHECK_MEM_H
 #include <check.h>
 
-#include "mem/mem.h"
+#include "mem/mem_test.h"
 
 Suite *pool_suite(void);   /* test_pool.c */
 Suite *p2m_suite(void);	   /* test_p2m.c: state machine, rmap */

@@ -12,7 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "mem/mem.h"
+#include "mem/mem_test.h"
 #include "mem/tests/check_mem.h"
 
 #define T_PAGES 4096 /* 16 MiB guest */

@@ -62,4 +62,3 @@ const char *vm_backend_name(const struct vm *vm)
 {
 	return vm->ops->name;
 }
-
