@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* mem/mmu.h: the software MMU and the paging modes (part of mem/mem.h, which includes every part). */
+/* mem/mmu.h: the software MMU and the paging modes (part of mem/mem.h, which includes every part).
+ */
 #ifndef MEM_MMU_H
 #define MEM_MMU_H
 

@@ -3,7 +3,7 @@
 #ifndef GUEST_INGUEST_INGUEST_H
 #define GUEST_INGUEST_INGUEST_H
 
-#include "guest/guest_internal.h"
+#include "guest/gen_internal.h"
 
 #define INGUEST_MAX_TRACES 16
 
