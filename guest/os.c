@@ -267,22 +267,11 @@ static int guest_proc_init(struct guest_os *g, struct guest_proc *pr, unsigned i
 	return 0;
 }
 
-struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const struct guest_params *p,
-				 const char **why)
+/* The guest's fixed state and guest-physical layout (see the overview):
+ * mem_map, the balloon's frames, the first data frame. */
+static void guest_layout(struct guest_os *g, struct mmu *m, struct guest_swap *sw,
+			 const struct guest_params *p)
 {
-	const char *bad = guest_params_check(m, p);
-	struct guest_os *g;
-	uint64_t need, min_data;
-	int err = EINVAL;
-
-	if (bad)
-		goto err_why;
-	g = calloc(1, sizeof(*g));
-	if (!g) {
-		err = ENOMEM;
-		bad = NULL;
-		goto err_why;
-	}
 	g->m = m;
 	g->sw = sw;
 	g->p = *p;
@@ -301,7 +290,25 @@ struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const str
 	g->wl_vpn = mem_gva_to_vpn(GUEST_WL_BASE);
 	g->stride = p->wl.pattern == GUEST_PAT_SPARSE ? p->wl.stride : 1;
 	guest_rng_seed(&g->rrng, guest_hash4(GUEST_H_RECLAIM, p->seed, 0, 0, 0));
+}
 
+struct guest_os *guest_os_create(struct mmu *m, struct guest_swap *sw, const struct guest_params *p,
+				 const char **why)
+{
+	const char *bad = guest_params_check(m, p);
+	struct guest_os *g;
+	uint64_t need, min_data;
+	int err = EINVAL;
+
+	if (bad)
+		goto err_why;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		err = ENOMEM;
+		bad = NULL;
+		goto err_why;
+	}
+	guest_layout(g, m, sw, p);
 	g->bounce = malloc(MEM_PAGE_SIZE);
 	g->fill = malloc(MEM_PAGE_SIZE);
 	g->zero = calloc(1, MEM_PAGE_SIZE);

@@ -109,13 +109,31 @@ static void rec_wait(pid_t pid, struct trace_record_stats *st)
 		st->signal = WTERMSIG(ws);
 }
 
+/* Every record valgrind's lackey output holds, into w, until its end. 0, or
+ * -errno with err filled. */
+static int rec_pump(struct trace_lackey *lk, struct trace_writer *w, char *err, size_t errlen)
+{
+	struct trace_rec r;
+	int e;
+
+	while ((e = trace_lackey_next(lk, &r)) == 1) {
+		e = trace_writer_put(w, &r);
+		if (e) {
+			util_errf(err, errlen, "%s", trace_writer_error(w));
+			return e;
+		}
+	}
+	if (e < 0)
+		util_errf(err, errlen, "%s", trace_lackey_error(lk));
+	return e;
+}
+
 int trace_record(char *const argv[], const char *out, const struct trace_record_opts *o,
 		 struct trace_record_stats *st, char *err, size_t errlen)
 {
 	const char *valgrind = o && o->valgrind ? o->valgrind : "valgrind";
 	struct trace_writer *w = NULL;
 	struct trace_lackey *lk = NULL;
-	struct trace_rec r;
 	double t0 = rec_now();
 	int fds[2], e;
 	pid_t pid;
@@ -159,17 +177,9 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	 * write(2); 2 ms of its output fits the pipe many times over */
 	fcntl(fds[0], F_SETPIPE_SZ, 1 << 20);
 	trace_lackey_nap(lk, 2000);
-	while ((e = trace_lackey_next(lk, &r)) == 1) {
-		e = trace_writer_put(w, &r);
-		if (e) {
-			util_errf(err, errlen, "%s", trace_writer_error(w));
-			goto kill;
-		}
-	}
-	if (e < 0) {
-		util_errf(err, errlen, "%s", trace_lackey_error(lk));
+	e = rec_pump(lk, w, err, errlen);
+	if (e)
 		goto kill;
-	}
 	rec_wait(pid, st);
 	st->seconds = rec_now() - t0;
 	st->conv.records = trace_writer_records(w);

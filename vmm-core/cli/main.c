@@ -64,6 +64,32 @@ static const char usage_report[] =
     "Read DIR/timeseries.csv, guests.csv and summary.json (from memvisor run)\n"
     "and write gnuplot figures to DIR/figures/ and the page DIR/report.html.\n";
 
+/* --seed N: instance i of a section gets N + i. 0, or -1 (said). */
+static int apply_seed(struct vmm_config *cfg, const char *seed)
+{
+	char *end;
+	unsigned long long s;
+
+	errno = 0;
+	s = strtoull(seed, &end, 10);
+	if (errno || *end || !*seed || *seed == '-') {
+		fprintf(stderr, "memvisor: --seed %s: expected a non-negative integer\n", seed);
+		return -1;
+	}
+	for (unsigned i = 0; i < cfg->nguests; i++)
+		cfg->guests[i].seed = s + cfg->guests[i].instance;
+	return 0;
+}
+
+/* results/NAME for CONFIG path .../NAME.ini */
+static void default_out(const char *path, char *out, size_t len)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	snprintf(out, len, "results/%.*s", (int)strcspn(base, "."), base);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -127,28 +153,12 @@ static int cmd_run(int argc, char **argv)
 		return 2;
 	}
 	free(sets);
-	if (seed) {
-		char *end;
-		unsigned long long s;
-
-		errno = 0;
-		s = strtoull(seed, &end, 10);
-		if (errno || *end || !*seed || *seed == '-') {
-			fprintf(stderr, "memvisor: --seed %s: expected a non-negative integer\n",
-				seed);
-			vmm_config_free(&cfg);
-			return 2;
-		}
-		for (unsigned i = 0; i < cfg.nguests; i++)
-			cfg.guests[i].seed = s + cfg.guests[i].instance;
+	if (seed && apply_seed(&cfg, seed)) {
+		vmm_config_free(&cfg);
+		return 2;
 	}
 	if (!o.out_dir) {
-		const char *base = strrchr(argv[optind], '/');
-		size_t len;
-
-		base = base ? base + 1 : argv[optind];
-		len = strcspn(base, ".");
-		snprintf(out, sizeof(out), "results/%.*s", (int)len, base);
+		default_out(argv[optind], out, sizeof(out));
 		o.out_dir = out;
 	}
 	status = vmm_run(&cfg, &o);

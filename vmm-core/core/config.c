@@ -466,6 +466,42 @@ static int expand(struct parse *p)
 	return 0;
 }
 
+/* The [host] section, read whole. */
+static void validate_host(struct parse *p)
+{
+	struct vmm_host_cfg *h = &p->cfg->host;
+	enum ksm_order order;
+
+	if (h->memory < (4u << 20) || h->memory % MEM_PAGE_SIZE)
+		config_fail(p, "host", "memory", "must be at least 4M and a multiple of 4K");
+	else if (!h->tlb_ways || !h->tlb_entries || h->tlb_entries % h->tlb_ways ||
+		 ((h->tlb_entries / h->tlb_ways) & (h->tlb_entries / h->tlb_ways - 1)))
+		config_fail(p, "host", "tlb_entries",
+			    "entries / ways must be a power of two (e.g. 1536 / 12 = 128)");
+	else if (!h->shadow_roots)
+		config_fail(p, "host", "shadow_roots", "must be at least 1");
+	else if (!(h->sample_ms > 0))
+		config_fail(p, "host", "sample_ms", "must be positive");
+	else if (!h->quantum)
+		config_fail(p, "host", "quantum", "must be positive");
+	else if (!h->library_pages)
+		config_fail(p, "host", "library_pages", "must be positive");
+	else if (!(h->scan_rate >= 0 && h->scan_rate < 1e15))
+		config_fail(p, "host", "scan_rate",
+			    "must be a number of pages per second, 0 or more");
+	else if (!h->scan_batch)
+		config_fail(p, "host", "scan_batch", "must be positive");
+	else if (ksm_order_parse(h->scan_order, &order))
+		config_fail(p, "host", "scan_order", "'%s': expected random or sequential",
+			    h->scan_order);
+	else {
+		const char *key, *why = config_policy_host_check(h, &key);
+
+		if (why)
+			config_fail(p, "host", key, "%s", why);
+	}
+}
+
 int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets, unsigned nsets,
 		    char *err, size_t errlen)
 {
@@ -506,40 +542,8 @@ int vmm_config_load(struct vmm_config *cfg, const char *path, char *const *sets,
 	p->where = NULL;
 	for (unsigned i = 0; !r && i < p->nsec && !p->failed; i++)
 		validate_guest(p, i);
-	if (!r && !p->failed) {
-		struct vmm_host_cfg *h = &cfg->host;
-		enum ksm_order order;
-
-		if (h->memory < (4u << 20) || h->memory % MEM_PAGE_SIZE)
-			config_fail(p, "host", "memory",
-				    "must be at least 4M and a multiple of 4K");
-		else if (!h->tlb_ways || !h->tlb_entries || h->tlb_entries % h->tlb_ways ||
-			 ((h->tlb_entries / h->tlb_ways) & (h->tlb_entries / h->tlb_ways - 1)))
-			config_fail(p, "host", "tlb_entries",
-				    "entries / ways must be a power of two (e.g. 1536 / 12 = 128)");
-		else if (!h->shadow_roots)
-			config_fail(p, "host", "shadow_roots", "must be at least 1");
-		else if (!(h->sample_ms > 0))
-			config_fail(p, "host", "sample_ms", "must be positive");
-		else if (!h->quantum)
-			config_fail(p, "host", "quantum", "must be positive");
-		else if (!h->library_pages)
-			config_fail(p, "host", "library_pages", "must be positive");
-		else if (!(h->scan_rate >= 0 && h->scan_rate < 1e15))
-			config_fail(p, "host", "scan_rate",
-				    "must be a number of pages per second, 0 or more");
-		else if (!h->scan_batch)
-			config_fail(p, "host", "scan_batch", "must be positive");
-		else if (ksm_order_parse(h->scan_order, &order))
-			config_fail(p, "host", "scan_order", "'%s': expected random or sequential",
-				    h->scan_order);
-		else {
-			const char *key, *why = config_policy_host_check(h, &key);
-
-			if (why)
-				config_fail(p, "host", key, "%s", why);
-		}
-	}
+	if (!r && !p->failed)
+		validate_host(p);
 	if (!r && p->failed)
 		r = -EINVAL;
 	if (!r)
