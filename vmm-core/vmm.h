@@ -434,15 +434,6 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  * summary.json: see DESIGN.md and output.c.
  */
 
-/* `memvisor share [--json] [--verify] [--order O] IMAGE...` (share.c): argv
- * from the command's name on. Returns the exit status (0, 1, 2). */
-int vmm_share_main(int argc, char **argv);
-/* `memvisor kvm-mode [shadow|nested]` (kvm_mode.c): say what provides the
- * host's /dev/kvm and its paging mode, or switch a hardware KVM's mode by
- * reloading kvm_amd / kvm_intel. Returns the exit status (0 hardware KVM,
- * 3 none, 1 when a switch fails, 2 for a usage error). */
-int vmm_kvm_mode(int argc, char **argv);
-
 /* Write gnuplot figures and report.html into dir from its CSV and JSON
  * files. Returns 0, or -errno with err naming the file. */
 int vmm_report(const char *dir, char *err, size_t errlen) MUST_CHECK;

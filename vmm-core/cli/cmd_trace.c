@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "traces/traces.h"
-#include "vmm-core/core/vmm_internal.h"
+#include "vmm-core/cli/cli.h"
 
 static const char usage_trace[] =
     "usage: memvisor trace COMMAND [ARGS]\n"

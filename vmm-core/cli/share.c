@@ -26,7 +26,7 @@
 #include <zstd.h>
 
 #include "ksm/ksm.h"
-#include "vmm-core/vmm.h"
+#include "vmm-core/cli/cli.h"
 
 #define SHARE_BUF (64u << 10)
 
@@ -398,7 +398,7 @@ fail:
 	return status;
 }
 
-int vmm_share_main(int argc, char **argv)
+int vmm_cmd_share(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},

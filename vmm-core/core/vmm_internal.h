@@ -27,7 +27,4 @@ int vm_traces_open(struct vm *vm, const struct vmm_guest_cfg *cfg, struct guest_
 /* Close vm->traces (NULL is fine). After the guest OS is destroyed. */
 void vm_traces_close(struct vm *vm);
 
-/* `memvisor trace SUBCOMMAND ...` (argv[0] is "trace"): exit status. */
-int vmm_cmd_trace(int argc, char **argv);
-
 #endif

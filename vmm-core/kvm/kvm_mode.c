@@ -33,6 +33,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "vmm-core/cli/cli.h"
 #include "vmm-core/kvm/kvm_internal.h"
 
 static const struct {
@@ -275,7 +276,7 @@ static int switch_mode(struct kvm_host *h, const char *want)
 	return 0;
 }
 
-int vmm_kvm_mode(int argc, char **argv)
+int vmm_cmd_kvm_mode(int argc, char **argv)
 {
 	struct kvm_host h;
 	char why[1024];
