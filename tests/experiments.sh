@@ -18,6 +18,25 @@ export MEMVISOR="$B/memvisor"
 pass=0
 fail=0
 
+# The soft model's numbers, byte for byte: the quickstart's guests.csv must
+# be experiments/quickstart/expected-guests.csv, so that no refactoring
+# changes what a soft guest does unseen. A change to the model itself
+# updates that file on purpose, and says so.
+if [ -z "${EXPERIMENTS:-}" ]; then
+	t0=$(date +%s)
+	if "$MEMVISOR" run "$top/experiments/quickstart/quickstart.ini" -o "$OUT/quickstart" -q \
+		--verify >"$OUT/quickstart.log" 2>&1 &&
+		cmp -s "$OUT/quickstart/guests.csv" "$top/experiments/quickstart/expected-guests.csv"; then
+		pass=$((pass + 1))
+		echo "ok $pass - quickstart: guests.csv as expected ($(($(date +%s) - t0)) s)"
+	else
+		fail=$((fail + 1))
+		echo "not ok - quickstart: guests.csv differs from experiments/quickstart/expected-guests.csv:"
+		diff "$top/experiments/quickstart/expected-guests.csv" "$OUT/quickstart/guests.csv" | head -n 20
+		tail -n 5 "$OUT/quickstart.log"
+	fi
+fi
+
 # the reduced forms: each experiment's own knobs
 export SIZES="64 96 128" # balloon: three sizes of five
 export TAUS="0 75"       # idletax: the two ends of the tax
