@@ -8,8 +8,8 @@
 #include "vmm-core/core/vmm_internal.h"
 
 int vmm_cmd_run(int argc, char **argv);	   /* cmd_run.c */
-int vmm_cmd_report(int argc, char **argv);   /* cmd_report.c */
-int vmm_cmd_trace(int argc, char **argv);    /* cmd_trace.c */
+int vmm_cmd_report(int argc, char **argv); /* cmd_report.c */
+int vmm_cmd_trace(int argc, char **argv);  /* cmd_trace.c */
 /* `memvisor share [--json] [--verify] [--order O] IMAGE...` (share.c) */
 int vmm_cmd_share(int argc, char **argv);
 /* `memvisor kvm-mode [shadow|nested]` (kvm/kvm_mode.c): say what provides

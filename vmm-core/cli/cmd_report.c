@@ -30,4 +30,3 @@ int vmm_cmd_report(int argc, char **argv)
 	printf("%s/report.html\n", argv[1]);
 	return 0;
 }
-

@@ -134,4 +134,3 @@ int vmm_cmd_run(int argc, char **argv)
 	vmm_config_free(&cfg);
 	return status;
 }
-

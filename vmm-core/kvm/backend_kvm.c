@@ -222,7 +222,8 @@ static void sleep_ns(uint64_t ns)
 
 /*
  * [host] boot_serial: a guest boots once the one before it in the config
- * has (its userspace said hello) or has ended, or after BOOT_WAIT_S, so
+ * has (its userspace said hello) or has ended, or BOOT_WAIT_S after that
+ * one started, so
  * that no two kernels boot at once: as hosts avoid boot storms, and under
  * nested QEMU (TCG's emulated SVM) two Linux guests booting together
  * triple-faulted one of them in most runs of tests/kvm/two.ini.
@@ -233,7 +234,8 @@ static void boot_due(struct vm *vm, uint64_t now)
 	struct kguest *g = kguest_of(vm), *prev = g->kh->order[g->index - 1];
 	int r;
 
-	if (!prev->boot_ns && !prev->vm->done && now - g->h->t0_ns < BOOT_WAIT_S * 1000000000ull)
+	if (prev->waiting || (!prev->boot_ns && !prev->vm->done &&
+			      now - prev->k->started_ns < BOOT_WAIT_S * 1000000000ull))
 		return;
 	g->waiting = false;
 	r = kvm_vm_start(g->k);
