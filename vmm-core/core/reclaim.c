@@ -410,13 +410,15 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 {
 	const struct vmm_config *cfg = rc->cfg;
 	uint64_t frames = rc->pool ? rc->pool->frames : cfg->host.memory / MEM_PAGE_SIZE;
-	uint64_t used = run_frames_used(rc->pool, rc->vms, rc->n), sum = 0;
-	uint64_t freep = frames > used ? frames - used : 0;
+	uint64_t used, freep, sum = 0;
 	double reserve, base, host_cycles = host_seconds * 1e9 * cfg->cost.ghz;
 	enum mem_rstate st;
 
 	if (!force && host_seconds < rc->next_tick)
 		return;
+	/* only when a tick is due: on kvm this asks every guest's memfd */
+	used = run_frames_used(rc->pool, rc->vms, rc->n);
+	freep = frames > used ? frames - used : 0;
 	if (!rc->pg) {
 		rc->pg = calloc(cfg->nguests, sizeof(*rc->pg));
 		rc->in = calloc(cfg->nguests, sizeof(*rc->in));

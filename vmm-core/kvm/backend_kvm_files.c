@@ -69,9 +69,11 @@ void kvm_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 	double pages;
 
 	if (!vm->done) {
+		uint64_t now = held(g);
+
 		g->stats_err = kvm_stats_read(g->k, &g->st);
-		if (held(g) > g->peak)
-			g->peak = held(g);
+		if (now > g->peak)
+			g->peak = now;
 	}
 	counts(vm, &c, false);
 	kvm_dev_balloon_counters(g->k, &b);
