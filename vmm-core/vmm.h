@@ -243,69 +243,20 @@ struct vm_reclaim {
 	bool ran;		       /* it ran a quantum since the last tick */
 	char balloon_note[200];	       /* why not the balloon ("" while it works) */
 };
-/*
- * Paging policy of one guest (paging_policy.c): the mode it runs, scheduled
- * toggles between nested and shadow, and the dynamic policy, which watches
- * the modeled cost of TLB misses against page-table-update and fault exits
- * over windows of modeled time and switches with hysteresis. Every switch
- * is an event.
- */
-struct vm_paging_event {
-	double time_ms;	   /* the guest's modeled clock at the switch */
-	uint64_t accesses; /* workload accesses done by then */
-	const char *from;  /* mode names (static) */
-	const char *to;
-	const char *why;    /* "schedule", "every", "dynamic" (static) */
-	double cost, other; /* dynamic: paging cycles per access observed in
-			       the last window, and estimated for the other */
-};
-
-struct vm_paging {
-	bool dynamic;
-	uint64_t next_every;	   /* accesses at the next `every` toggle, or 0 */
-	unsigned next_at;	   /* index of the next switch_at */
-	uint64_t accesses;	   /* workload accesses seen so far */
-	uint64_t mode_accesses[2]; /* accesses run under nested, shadow */
-	/* dynamic: the window under way */
-	double win_start;	 /* modeled cycles */
-	struct mmu_stats win_st; /* the MMU's counters at its start */
-	unsigned agree;		 /* windows in a row that favoured a switch */
-	unsigned since;		 /* windows since the last switch */
-	double nested_refs;	 /* learned: walk refs per TLB miss, nested */
-	double shadow_refs;	 /* learned: walk refs per TLB miss, shadow */
-	double shadow_fault;	 /* learned: shadow exit cycles per guest fault */
-	uint64_t windows;	 /* windows evaluated */
-	struct vm_paging_event *ev;
-	unsigned nev, cap;
-};
-
 struct vm {
 	char name[VMM_NAME_MAX];
 	const struct vmm_guest_cfg *cfg; /* borrowed from the config */
 	const struct backend_ops *ops;
-	/* soft backend: its memory, MMU, guest OS and devices */
-	struct mem_p2m *p2m;
-	struct mmu mmu;
-	struct guest_swap *gswap;
-	struct guest_os *os;
-	struct vm_traces *traces;    /* a trace workload's open files, or NULL */
+	void *backend;		     /* its backend's state: struct soft_vm, struct kguest */
 	const struct vmm_cost *cost; /* borrowed */
-	struct ksm_guest *share;     /* page sharing, or NULL (run.c sets it) */
-	void *backend;		     /* kvm: its state (struct kguest) */
-	uint64_t host_zero_fills;    /* frames populated on first touch */
+	struct ksm_guest *share;     /* page sharing, or NULL */
 	double cycles;		     /* its clock, cycles: modeled (soft), wall time (kvm) */
 	uint64_t next_sample;	     /* index of the next sample period */
 	bool done, failed, verified;
 	bool verify_ran; /* verified is meaningful (a failed guest after a
 			    host swap failure is verified too) */
-	bool sample_now; /* a paging switch happened: sample at once */
-	struct vm_paging pg;
-	struct vm_balloon *balloon; /* the balloon device, or NULL */
+	bool sample_now; /* sample at once (a paging switch happened) */
 	struct vm_reclaim rs;
-	struct guest_params gp;		/* what the guest OS booted with */
-	struct guest_swap_store *store; /* borrowed: where its swap area lives */
-	unsigned reboots;
-	double idle_cycles; /* modeled time halted (HLT) */
 	char err[768];
 };
 
@@ -314,39 +265,6 @@ struct vm {
 struct vm *vm_create(const struct vmm_guest_cfg *cfg, const struct vm_env *env, char *err,
 		     size_t errlen);
 void vm_destroy(struct vm *vm);
-/*
- * Reboot the guest: its OS and workload start over on the same memory and
- * the same devices, as after a reset. The new kernel resets the balloon
- * device, which loses the balloon: every ballooned frame is the guest's
- * again (untouched: zeros). Returns 0, or -errno with vm->err set.
- */
-int vm_reboot(struct vm *vm) MUST_CHECK;
-/*
- * Make gfn present for an access of kind acc (MMU_WRITE: writable): first
- * touch, host swap-in, copy-on-write, and a touch of a ballooned frame
- * (which the device then loses). When the pool is empty the host reclaims
- * first. Returns 0, or -errno with vm->err set.
- */
-int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc) MUST_CHECK;
-/* Recompute vm->cycles from the counters; fill *c if not NULL. */
-void vm_update_clock(struct vm *vm, struct vmm_cycles *c);
-/* The VMM's exit handler the MMU calls (a table by reason). */
-int vm_handle_exit(void *vm, const struct mmu_exit *x);
-
-/* Paging policy (paging_policy.c). */
-/* The mode a guest starts in under its config's policy ("nested" for
- * dynamic), or NULL for an unknown policy. */
-const struct paging_ops *vm_paging_initial(const struct vmm_guest_cfg *cfg);
-/* Set up vm->pg after the MMU. 0 or -ENOMEM. */
-int vm_paging_init(struct vm *vm) MUST_CHECK;
-void vm_paging_fini(struct vm *vm);
-/* How many of `budget` accesses may run before the policy must look. */
-uint64_t vm_paging_budget(const struct vm *vm, uint64_t budget);
-/* `done` more accesses ran: apply the schedule and the dynamic policy,
- * switching modes (and recording the event) when due. 0, or -errno with
- * vm->err set when a switch failed and the guest cannot go on. */
-int vm_paging_tick(struct vm *vm, uint64_t done) MUST_CHECK;
-
 /* ------------------------------------------------------------------------
  * Replay of one trace in a soft guest sized for it (replay.c): what
  * `memvisor trace replay` runs, through vm_create() like any guest.

@@ -353,7 +353,7 @@ static void validate_soft(struct parse *p, unsigned i, bool wss_set)
 		config_fail(p, s, "count", "must be at least 1");
 	else if (strcmp(g->backend, "soft"))
 		config_fail(p, s, "backend", "'%s': expected soft or kvm", g->backend);
-	else if (!vm_paging_initial(g))
+	else if (strcmp(g->paging, "dynamic") && !paging_find(g->paging))
 		config_fail(p, s, "paging", "'%s': expected nested, shadow or dynamic", g->paging);
 	else if ((g->nswitch_at || g->switch_every) && !strcmp(g->paging, "dynamic"))
 		config_fail(

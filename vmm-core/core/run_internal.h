@@ -65,10 +65,18 @@ struct backend_ops {
 	/* Move its balloon toward vm->rs.target in state st; true when the
 	 * policy may count on the balloon this tick. */
 	bool (*balloon)(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc);
+	/* Host swap of up to want of its pages (the policy's step 5); NULL
+	 * where the backend cannot. 0, or -errno (fatal: rc->fatal set). */
+	int (*swap)(struct vmm_reclaim *rc, struct vm *vm, uint64_t want);
+	/* Recompute vm->cycles from its counters (after blocked time was
+	 * charged); NULL for a wall clock. */
+	void (*clock)(struct vm *vm);
 	/* A timeseries.csv row of vm, but for the host's columns. */
 	void (*sample)(struct out_row *r, struct vm *vm, const struct run_host *h);
 	/* At the end: checks, verification, dumps. 0 or 1 (the exit status). */
 	int (*finish)(struct vm *vm, struct run_host *h);
+	/* Its rows of events.csv (paging-mode switches); NULL: none. */
+	void (*events)(FILE *f, struct vm *vm);
 	/* Its guests.csv row, its summary.json object, and the host part of
 	 * summary.json ("host": {...}'s fields). */
 	void (*result)(struct out_row *r, struct vm *vm, const struct run_host *h);
@@ -76,19 +84,6 @@ struct backend_ops {
 	void (*json_host)(FILE *f, struct vm **vms, unsigned n, const struct run_host *h);
 };
 extern const struct backend_ops backend_soft, backend_kvm;
-
-/* The soft backend's parts kept with what they work on: its guests (vm.c),
- * its policy inputs and balloon (reclaim.c), its files (output.c). */
-int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen);
-void soft_destroy(struct vm *vm);
-int soft_finish(struct vm *vm, struct run_host *h);
-uint64_t soft_held(struct vm *vm);
-bool soft_policy_in(struct vm *vm, struct mem_policy_guest *g);
-bool soft_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc);
-void soft_sample(struct out_row *r, struct vm *vm, const struct run_host *h);
-void soft_result(struct out_row *r, struct vm *vm, const struct run_host *h);
-void soft_json(FILE *f, struct vm *vm, const struct run_host *h);
-void soft_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h);
 
 /* Host frames in use now: the pool's (soft), or what the guests hold. */
 uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned n);
@@ -121,17 +116,4 @@ int output_ts_close(struct output_ts *ts) MUST_CHECK;
 void output_ts_abandon(struct output_ts *ts); /* removes the .tmp */
 /* guests.csv's header line (both backends). */
 void output_guests_header(FILE *f);
-/* The memory policy's part of each file (output_policy.c). */
-uint64_t output_balloon_target(const struct vm *vm);
-struct out_row;
-void output_policy_ts_fill(struct out_row *r, const struct vm *vm);
-void output_policy_guests_fill(struct out_row *r, const struct vm *vm,
-			       const struct vmm_cycles *cyc);
-void output_policy_json_guest(FILE *f, const struct vm *vm);
-void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc);
-
-/* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
- * roots as DIR/NAME.roots. 0 or -errno. */
-int output_dump(const char *dir, struct vm *vm);
-
 #endif

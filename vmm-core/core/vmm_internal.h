@@ -20,11 +20,4 @@ bool vmm_workload_is_trace(const char *workload);
  * 0, fn's first non-zero value, or -EINVAL for a malformed list. */
 int vmm_trace_foreach(const char *workload, int (*fn)(void *ctx, const char *path),
 		      void *ctx) MUST_CHECK;
-/* Open the traces of cfg's workload for vm (vm->traces) and point gp's
- * trace processes at them. 0 or -errno with err naming the file. */
-int vm_traces_open(struct vm *vm, const struct vmm_guest_cfg *cfg, struct guest_params *gp,
-		   char *err, size_t errlen) MUST_CHECK;
-/* Close vm->traces (NULL is fine). After the guest OS is destroyed. */
-void vm_traces_close(struct vm *vm);
-
 #endif

@@ -10,20 +10,20 @@
 #include <errno.h>
 #include <string.h>
 
-#include "vmm-core/core/reclaim_internal.h"
-#include "vmm-core/core/run_internal.h"
+#include "vmm-core/soft/soft.h"
 
 /* Run in chunks the paging policy allows, so that a scheduled switch lands
  * on its access; return early after a switch so the runner samples it. */
 static int soft_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	uint64_t total = 0;
 	int r = 0;
 
-	while (total < budget && !guest_os_done(vm->os) && !vm->sample_now) {
+	while (total < budget && !guest_os_done(sv->os) && !vm->sample_now) {
 		uint64_t done = 0;
 
-		r = guest_os_run(vm->os, vm_paging_budget(vm, budget - total), &done);
+		r = guest_os_run(sv->os, vm_paging_budget(vm, budget - total), &done);
 		total += done;
 		if (r < 0)
 			break;
@@ -37,10 +37,10 @@ static int soft_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 		x->reason = VCPU_EXIT_FAILED;
 		/* the exit handler may have said why already */
 		if (!vm->err[0])
-			snprintf(vm->err, sizeof(vm->err), "%s", guest_os_error(vm->os));
+			snprintf(vm->err, sizeof(vm->err), "%s", guest_os_error(sv->os));
 		return r;
 	}
-	x->reason = guest_os_done(vm->os) ? VCPU_EXIT_DONE : VCPU_EXIT_QUANTUM;
+	x->reason = guest_os_done(sv->os) ? VCPU_EXIT_DONE : VCPU_EXIT_QUANTUM;
 	return 0;
 }
 
@@ -95,6 +95,7 @@ static void soft_host_fini(struct run_host *rh)
 
 int soft_finish(struct vm *vm, struct run_host *h)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	const struct vmm_run_opts *o = h->o;
 	int status = 0, r;
 	char msg[512];
@@ -103,26 +104,26 @@ int soft_finish(struct vm *vm, struct run_host *h)
 		status = 1;
 		/* after a host swap failure the pages of a guest that could not
 		 * go on are checked too: none may be lost */
-		if (!h->rc->fatal || !o->verify || !vm->os)
+		if (!h->rc->fatal || !o->verify || !sv->os)
 			return status;
 	}
-	if (vm->balloon && !vm->rs.swap_instead) {
+	if (sv->balloon && !vm->rs.swap_instead) {
 		struct balloon_counters c;
 
-		balloon_counters(vm->balloon->dev, &c);
-		if (c.actual != vm->p2m->count[MEM_BALLOONED]) {
+		balloon_counters(sv->balloon->dev, &c);
+		if (c.actual != sv->p2m->count[MEM_BALLOONED]) {
 			fprintf(stderr, "guest %s: balloon device says %llu pages, the p2m %llu\n",
 				vm->name, (unsigned long long)c.actual,
-				(unsigned long long)vm->p2m->count[MEM_BALLOONED]);
+				(unsigned long long)sv->p2m->count[MEM_BALLOONED]);
 			status = 1;
 		}
 	}
-	if (mem_p2m_check(vm->p2m)) {
+	if (mem_p2m_check(sv->p2m)) {
 		fprintf(stderr, "guest %s: p2m inconsistent at the end of the run\n", vm->name);
 		status = 1;
 	}
 	if (o->verify) {
-		vm->verified = guest_os_verify(vm->os, msg, sizeof(msg)) == 0;
+		vm->verified = guest_os_verify(sv->os, msg, sizeof(msg)) == 0;
 		vm->verify_ran = true;
 		if (!vm->verified) {
 			fprintf(stderr, "verify: %s\n", msg);
@@ -142,6 +143,11 @@ int soft_finish(struct vm *vm, struct run_host *h)
 	return status;
 }
 
+static void soft_clock(struct vm *vm)
+{
+	vm_update_clock(vm, NULL);
+}
+
 const struct backend_ops backend_soft = {
     .name = "soft",
     .wall_clock = false,
@@ -155,8 +161,11 @@ const struct backend_ops backend_soft = {
     .held = soft_held,
     .policy_in = soft_policy_in,
     .balloon = soft_balloon,
+    .swap = soft_swap,
+    .clock = soft_clock,
     .sample = soft_sample,
     .finish = soft_finish,
+    .events = soft_events,
     .result = soft_result,
     .json = soft_json,
     .json_host = soft_json_host,

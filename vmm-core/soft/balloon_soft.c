@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm-core/core/reclaim_internal.h"
+#include "vmm-core/soft/soft.h"
 
 /* Queue size offered unless the config says otherwise. */
 #define BS_DEF_QUEUE 64u
@@ -48,6 +48,7 @@
 
 static int bs_dma(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool write)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	uint8_t *p = buf;
 
 	while (len) {
@@ -56,9 +57,9 @@ static int bs_dma(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool write
 		size_t n = len < MEM_PAGE_SIZE - off ? len : MEM_PAGE_SIZE - off;
 		enum mem_page_state s;
 
-		if (gfn >= vm->p2m->pages)
+		if (gfn >= sv->p2m->pages)
 			return -EFAULT;
-		s = mem_p2m_state(vm->p2m, gfn);
+		s = mem_p2m_state(sv->p2m, gfn);
 		if (!write && (s == MEM_UNTOUCHED || s == MEM_BALLOONED)) {
 			memset(p, 0, n);
 		} else if (write && s == MEM_BALLOONED) {
@@ -67,9 +68,9 @@ static int bs_dma(struct vm *vm, uint64_t gpa, void *buf, size_t len, bool write
 			if (vm_page_in(vm, gfn, write ? MMU_WRITE : MMU_READ))
 				return -EFAULT;
 			if (write)
-				memcpy(mem_p2m_ptr(vm->p2m, gfn) + off, p, n);
+				memcpy(mem_p2m_ptr(sv->p2m, gfn) + off, p, n);
 			else
-				memcpy(p, mem_p2m_ptr(vm->p2m, gfn) + off, n);
+				memcpy(p, mem_p2m_ptr(sv->p2m, gfn) + off, n);
 		}
 		gpa += n;
 		p += n;
@@ -103,7 +104,7 @@ static int bs_discard(void *ctx, uint64_t pfn, uint64_t n)
 {
 	struct vm_balloon *b = ctx;
 	struct vm *vm = b->vm;
-	struct mem_p2m *p2m = vm->p2m;
+	struct mem_p2m *p2m = soft_vm(vm)->p2m;
 	uint64_t nf = 0;
 	int r = 0;
 
@@ -136,10 +137,10 @@ static int bs_discard(void *ctx, uint64_t pfn, uint64_t n)
 	}
 	if (nf >= MEM_POOL_RELEASE_BATCH) {
 		qsort(b->frames, nf, sizeof(*b->frames), cmp_hfn);
-		mem_pool_free_many(vm->p2m->pool, b->frames, nf);
+		mem_pool_free_many(soft_vm(vm)->p2m->pool, b->frames, nf);
 	} else {
 		for (uint64_t i = 0; i < nf; i++)
-			mem_pool_free(vm->p2m->pool, b->frames[i]);
+			mem_pool_free(soft_vm(vm)->p2m->pool, b->frames[i]);
 	}
 	return r;
 }
@@ -149,11 +150,11 @@ static int bs_reclaim(void *ctx, uint64_t pfn, uint64_t n)
 	struct vm_balloon *b = ctx;
 
 	for (gfn_t gfn = pfn; gfn < pfn + n; gfn++) {
-		if (mem_p2m_state(b->vm->p2m, gfn) != MEM_BALLOONED) {
+		if (mem_p2m_state(soft_vm(b->vm)->p2m, gfn) != MEM_BALLOONED) {
 			b->unusual++; /* the guest touched it meanwhile (vm_page_in) */
 			continue;
 		}
-		if (mem_p2m_set(b->vm->p2m, gfn, MEM_UNTOUCHED, 0, false))
+		if (mem_p2m_set(soft_vm(b->vm)->p2m, gfn, MEM_UNTOUCHED, 0, false))
 			return -EINVAL;
 	}
 	return 0;
@@ -164,8 +165,8 @@ static void bs_interrupt(void *ctx, unsigned cause)
 	struct vm_balloon *b = ctx;
 
 	b->isr |= (uint8_t)cause;
-	if (b->vm->os)
-		guest_os_interrupt(b->vm->os);
+	if (soft_vm(b->vm)->os)
+		guest_os_interrupt(soft_vm(b->vm)->os);
 }
 
 static const struct balloon_ops bs_ops = {
@@ -212,7 +213,7 @@ static uint32_t bs_io_read(void *ctx, unsigned off, unsigned len)
 	uint8_t isr;
 
 	b->pio++;
-	b->vm->mmu.st.exits[MMU_EXIT_BALLOON]++;
+	soft_vm(b->vm)->mmu.st.exits[MMU_EXIT_BALLOON]++;
 	switch (off) {
 	case BALLOON_PCI_HOST_FEATURES:
 		return (uint32_t)balloon_host_features(b->dev);
@@ -245,7 +246,7 @@ static void bs_io_write(void *ctx, unsigned off, uint32_t v, unsigned len)
 	uint16_t num;
 
 	b->pio++;
-	b->vm->mmu.st.exits[MMU_EXIT_BALLOON]++;
+	soft_vm(b->vm)->mmu.st.exits[MMU_EXIT_BALLOON]++;
 	switch (off) {
 	case BALLOON_PCI_GUEST_FEATURES:
 		b->guest_features = v;
@@ -294,9 +295,10 @@ const struct guest_dev_ops vm_balloon_dev_ops = {
 
 struct vm_balloon *vm_balloon_create(struct vm *vm, const struct vmm_host_cfg *h)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	struct balloon_params p = {
-	    .guest_pages = vm->p2m->pages,
-	    .min_guest_pages = vm->p2m->pages - vm->p2m->pages * h->balloon_max_pct / 100,
+	    .guest_pages = sv->p2m->pages,
+	    .min_guest_pages = sv->p2m->pages - sv->p2m->pages * h->balloon_max_pct / 100,
 	    .features = BALLOON_FEATURE(BALLOON_F_MUST_TELL_HOST) |
 			BALLOON_FEATURE(BALLOON_F_STATS_VQ) |
 			BALLOON_FEATURE(BALLOON_F_DEFLATE_ON_OOM),
@@ -339,7 +341,7 @@ void vm_balloon_destroy(struct vm_balloon *b)
 
 bool vm_balloon_usable(const struct vm *vm, const char **why)
 {
-	const struct vm_balloon *b = vm->balloon;
+	const struct vm_balloon *b = soft_vm(vm)->balloon;
 
 	if (!b) {
 		*why = "no balloon device";

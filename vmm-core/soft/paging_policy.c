@@ -42,18 +42,18 @@
  * paging and can be intercepted under EPT the same way. Here the MMU counts
  * them all in both modes.
  *
- * Every switch is recorded (vm->pg.ev, written to events.csv) and makes the
+ * Every switch is recorded (soft_vm(vm)->pg.ev, written to events.csv) and makes the
  * runner sample the time series at once (vm->sample_now).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm-core/vmm.h"
+#include "vmm-core/soft/soft.h"
 
 static bool vm_paging_shadow(const struct vm *vm)
 {
-	return vm->mmu.ops == &paging_shadow_ops;
+	return soft_vm(vm)->mmu.ops == &paging_shadow_ops;
 }
 
 const struct paging_ops *vm_paging_initial(const struct vmm_guest_cfg *cfg)
@@ -65,7 +65,8 @@ const struct paging_ops *vm_paging_initial(const struct vmm_guest_cfg *cfg)
 
 int vm_paging_init(struct vm *vm)
 {
-	struct vm_paging *pg = &vm->pg;
+	struct soft_vm *sv = soft_vm(vm);
+	struct vm_paging *pg = &sv->pg;
 	const struct vmm_cost *c = vm->cost;
 
 	memset(pg, 0, sizeof(*pg));
@@ -75,7 +76,7 @@ int vm_paging_init(struct vm *vm)
 	pg->shadow_refs = PAGING_SHADOW_REFS;
 	pg->shadow_fault = 2 * c->exit[MMU_EXIT_HIDDEN_FAULT] + c->exit[MMU_EXIT_PT_WRITE];
 	pg->win_start = vm->cycles;
-	pg->win_st = vm->mmu.st;
+	pg->win_st = sv->mmu.st;
 	pg->cap = vm->cfg->nswitch_at + 8;
 	pg->ev = calloc(pg->cap, sizeof(*pg->ev));
 	return pg->ev ? 0 : -ENOMEM;
@@ -83,13 +84,15 @@ int vm_paging_init(struct vm *vm)
 
 void vm_paging_fini(struct vm *vm)
 {
-	free(vm->pg.ev);
-	vm->pg.ev = NULL;
+	struct soft_vm *sv = soft_vm(vm);
+
+	free(sv->pg.ev);
+	sv->pg.ev = NULL;
 }
 
 uint64_t vm_paging_budget(const struct vm *vm, uint64_t budget)
 {
-	const struct vm_paging *pg = &vm->pg;
+	const struct vm_paging *pg = &soft_vm(vm)->pg;
 
 	if (pg->next_every && pg->next_every - pg->accesses < budget)
 		return pg->next_every - pg->accesses;
@@ -99,10 +102,11 @@ uint64_t vm_paging_budget(const struct vm *vm, uint64_t budget)
 /* Switch to the other mode now and record why. 0 or -errno (vm->err). */
 static int vm_paging_switch(struct vm *vm, const char *why, double cost, double other)
 {
-	struct vm_paging *pg = &vm->pg;
+	struct soft_vm *sv = soft_vm(vm);
+	struct vm_paging *pg = &sv->pg;
 	const struct paging_ops *to =
 	    vm_paging_shadow(vm) ? &paging_nested_ops : &paging_shadow_ops;
-	const char *from = vm->mmu.ops->name;
+	const char *from = sv->mmu.ops->name;
 	struct vm_paging_event *e;
 	double ms = vm->cycles / vm->cost->ghz / 1e6;
 	int r;
@@ -119,8 +123,8 @@ static int vm_paging_switch(struct vm *vm, const char *why, double cost, double 
 		pg->ev = n;
 		pg->cap = cap;
 	}
-	r = mmu_switch_mode(&vm->mmu, to);
-	if (r && !vm->mmu.mode) {
+	r = mmu_switch_mode(&sv->mmu, to);
+	if (r && !sv->mmu.mode) {
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: paging switch %s -> %s failed and %s could not be restored: %s",
 			 vm->name, from, to->name, from, strerror(-r));
@@ -138,7 +142,7 @@ static int vm_paging_switch(struct vm *vm, const char *why, double cost, double 
 				      .other = other};
 	vm_update_clock(vm, NULL);
 	pg->win_start = vm->cycles;
-	pg->win_st = vm->mmu.st;
+	pg->win_st = sv->mmu.st;
 	pg->agree = 0;
 	pg->since = 0;
 	vm->sample_now = true;
@@ -148,9 +152,10 @@ static int vm_paging_switch(struct vm *vm, const char *why, double cost, double 
 /* Close the dynamic window: learn, estimate, maybe switch. */
 static int vm_paging_window(struct vm *vm)
 {
-	struct vm_paging *pg = &vm->pg;
+	struct soft_vm *sv = soft_vm(vm);
+	struct vm_paging *pg = &sv->pg;
 	const struct vmm_cost *c = vm->cost;
-	const struct mmu_stats *now = &vm->mmu.st, *w = &pg->win_st;
+	const struct mmu_stats *now = &sv->mmu.st, *w = &pg->win_st;
 	const enum mmu_exit_reason sh[] = {MMU_EXIT_HIDDEN_FAULT, MMU_EXIT_PT_WRITE,
 					   MMU_EXIT_CR3_WRITE, MMU_EXIT_INVLPG};
 	double misses = (double)(now->tlb_misses - w->tlb_misses);
@@ -201,7 +206,7 @@ static int vm_paging_window(struct vm *vm)
 
 int vm_paging_tick(struct vm *vm, uint64_t done)
 {
-	struct vm_paging *pg = &vm->pg;
+	struct vm_paging *pg = &soft_vm(vm)->pg;
 	const struct vmm_guest_cfg *cfg = vm->cfg;
 	double per_ms = vm->cost->ghz * 1e6;
 	int r = 0;

@@ -17,8 +17,7 @@
 #include <time.h>
 
 #include "traces/traces.h"
-#include "vmm-core/core/reclaim_internal.h"
-#include "vmm-core/core/vmm_internal.h"
+#include "vmm-core/soft/soft.h"
 
 static double replay_clock(clockid_t id)
 {
@@ -105,19 +104,20 @@ static int replay_cfg(struct replay_env *e, const char *path, const struct vmm_r
 
 static void replay_result(const struct vm *vm, struct vmm_replay_result *r)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	struct guest_stats gs;
 
-	guest_os_stats(vm->os, &gs);
-	r->guest_pages = vm->p2m->pages;
+	guest_os_stats(sv->os, &gs);
+	r->guest_pages = sv->p2m->pages;
 	r->records = gs.accesses;
-	r->page_accesses = vm->mmu.st.accesses;
+	r->page_accesses = sv->mmu.st.accesses;
 	r->faults = gs.page_faults;
 	r->first_touches = gs.zero_fills;
 	r->swap_ins = gs.swap_ins;
 	r->swap_outs = gs.swap_outs;
-	r->tlb_misses = vm->mmu.st.tlb_misses;
-	r->walk_refs = vm->mmu.st.walk_refs;
-	r->nested_faults = vm->mmu.st.exits[MMU_EXIT_NESTED_FAULT];
+	r->tlb_misses = sv->mmu.st.tlb_misses;
+	r->walk_refs = sv->mmu.st.walk_refs;
+	r->nested_faults = sv->mmu.st.exits[MMU_EXIT_NESTED_FAULT];
 }
 
 int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_replay_result *res,
@@ -181,7 +181,7 @@ int vmm_replay(const char *path, const struct vmm_replay_opts *o, struct vmm_rep
 	res->cpu_seconds = replay_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
 	status = 0;
 	if (o->verify) {
-		res->verified = guest_os_verify(e->vm->os, err, errlen) == 0;
+		res->verified = guest_os_verify(soft_vm(e->vm)->os, err, errlen) == 0;
 		status = res->verified ? 0 : 1;
 	}
 result:

@@ -13,9 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm-core/core/reclaim_internal.h"
-#include "vmm-core/core/run_internal.h"
-#include "vmm-core/core/vmm_internal.h"
+#include "vmm-core/soft/soft.h"
 
 /* A guest touched a frame it had given to the balloon: the device's record
  * and the p2m no longer agree, and a guest that does this breaks the
@@ -24,6 +22,7 @@
  * frame reads as zeros. */
 static int vm_balloon_violation(struct vm *vm, gfn_t gfn)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	char why[160];
 
 	snprintf(why, sizeof(why), "the guest touched gfn %llu while it was in the balloon",
@@ -34,17 +33,18 @@ static int vm_balloon_violation(struct vm *vm, gfn_t gfn)
 		fprintf(stderr, "guest %s: balloon: %s; device reset, host swapping from now on\n",
 			vm->name, why);
 	}
-	if (vm->balloon)
-		balloon_reset(vm->balloon->dev);
-	if (mem_p2m_state(vm->p2m, gfn) == MEM_BALLOONED)
-		return mem_p2m_set(vm->p2m, gfn, MEM_UNTOUCHED, 0, false);
+	if (sv->balloon)
+		balloon_reset(sv->balloon->dev);
+	if (mem_p2m_state(sv->p2m, gfn) == MEM_BALLOONED)
+		return mem_p2m_set(sv->p2m, gfn, MEM_UNTOUCHED, 0, false);
 	return 0;
 }
 
 /* One attempt at making gfn present; -ENOMEM when the pool is empty. */
 static int vm_page_in_once(struct vm *vm, gfn_t gfn, unsigned acc)
 {
-	struct mem_p2m *p2m = vm->p2m;
+	struct soft_vm *sv = soft_vm(vm);
+	struct mem_p2m *p2m = sv->p2m;
 	enum mem_page_state s = mem_p2m_state(p2m, gfn);
 	hfn_t hfn;
 	int r;
@@ -69,12 +69,12 @@ static int vm_page_in_once(struct vm *vm, gfn_t gfn, unsigned acc)
 		__attribute__((fallthrough));
 	case MEM_UNTOUCHED:
 		if (vm->cfg->host_large && !mem_p2m_populate_huge(p2m, gfn, &hfn)) {
-			vm->host_zero_fills += MEM_HUGE_PAGES;
+			sv->host_zero_fills += MEM_HUGE_PAGES;
 			return 0;
 		}
 		r = mem_p2m_populate(p2m, gfn, &hfn);
 		if (!r)
-			vm->host_zero_fills++;
+			sv->host_zero_fills++;
 		return r;
 	case MEM_RESIDENT:
 		return 0; /* the translation was dropped; the mode refills it */
@@ -97,19 +97,20 @@ static int vm_page_in_once(struct vm *vm, gfn_t gfn, unsigned acc)
 
 int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	enum mem_page_state s;
 	int r;
 
-	if (gfn >= vm->p2m->pages) {
+	if (gfn >= sv->p2m->pages) {
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: access to gfn %llu beyond its %llu pages", vm->name,
-			 (unsigned long long)gfn, (unsigned long long)vm->p2m->pages);
+			 (unsigned long long)gfn, (unsigned long long)sv->p2m->pages);
 		return -EFAULT;
 	}
 	for (;;) {
 		int e;
 
-		s = mem_p2m_state(vm->p2m, gfn);
+		s = mem_p2m_state(sv->p2m, gfn);
 		r = vm_page_in_once(vm, gfn, acc);
 		if (r != -ENOMEM)
 			break;
@@ -131,12 +132,12 @@ int vm_page_in(struct vm *vm, gfn_t gfn, unsigned acc)
 			 "guest %s: host memory budget exhausted at gfn %llu (%s; %llu frames in "
 			 "use%s)",
 			 vm->name, (unsigned long long)gfn, mem_p2m_state_name(s),
-			 (unsigned long long)vm->p2m->pool->used,
+			 (unsigned long long)sv->p2m->pool->used,
 			 vm->rs.host && vm->rs.host->swap ? ", host swap freed nothing"
 							  : ", no host swap");
-	else if (s == MEM_SWAPPED && vm->p2m->swap)
+	else if (s == MEM_SWAPPED && sv->p2m->swap)
 		snprintf(vm->err, sizeof(vm->err), "guest %s: gfn %llu: %.400s", vm->name,
-			 (unsigned long long)gfn, mem_swap_error(vm->p2m->swap));
+			 (unsigned long long)gfn, mem_swap_error(sv->p2m->swap));
 	else if (s == MEM_SHARED)
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: gfn %llu is shared but the guest is not sharing", vm->name,
@@ -187,18 +188,19 @@ int vm_handle_exit(void *ctx, const struct mmu_exit *x)
 
 void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	const struct vmm_cost *c = vm->cost;
-	const struct mmu_stats *st = &vm->mmu.st;
+	const struct mmu_stats *st = &sv->mmu.st;
 	struct guest_stats gs;
 	struct vmm_cycles y;
 
-	if (vm->os)
-		guest_os_stats(vm->os, &gs);
+	if (sv->os)
+		guest_os_stats(sv->os, &gs);
 	else
 		memset(&gs, 0, sizeof(gs)); /* booting: the guest OS is not there yet */
 	y.access = (double)st->accesses * c->access;
 	y.walk = (double)(st->walk_refs + st->phys_walk_refs) * c->walk_ref;
-	y.exits = (double)vm->host_zero_fills * c->zero_page +
+	y.exits = (double)sv->host_zero_fills * c->zero_page +
 		  (double)ksm_guest_cow_breaks(vm->share) * c->copy_page;
 	for (int r = 0; r < MMU_EXIT_NR; r++)
 		y.exits += (double)st->exits[r] * c->exit[r];
@@ -207,7 +209,7 @@ void vm_update_clock(struct vm *vm, struct vmm_cycles *out)
 	y.swap_io = (double)gs.swap_ins * c->swap_in + (double)gs.swap_outs * c->swap_out;
 	y.host_swap = (double)vm->rs.swap_ins * c->host_swap_in;
 	y.blocked = vm->rs.blocked_cycles;
-	y.idle = vm->idle_cycles;
+	y.idle = sv->idle_cycles;
 	y.total =
 	    y.access + y.walk + y.exits + y.guest_os + y.swap_io + y.host_swap + y.blocked + y.idle;
 	vm->cycles = y.total;
@@ -220,7 +222,7 @@ static void vm_halt_ns(void *ctx, uint64_t ns)
 {
 	struct vm *vm = ctx;
 
-	vm->idle_cycles += (double)ns * vm->cost->ghz;
+	soft_vm(vm)->idle_cycles += (double)ns * vm->cost->ghz;
 }
 
 /* The guest's clock: its modeled time, ns. */
@@ -238,6 +240,7 @@ static uint64_t vm_clock_ns(void *ctx)
 static int guest_params(struct vm *vm, const struct vm_env *env, struct guest_params *gp, char *err,
 			size_t errlen)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	const struct vmm_guest_cfg *c = vm->cfg;
 
 	gp->name = vm->name;
@@ -284,14 +287,14 @@ static int guest_params(struct vm *vm, const struct vm_env *env, struct guest_pa
 			snprintf(err, errlen, "guest %s: bad balloon_driver", c->name);
 			return -EINVAL;
 		}
-		vm->balloon = vm_balloon_create(vm, env->host);
-		if (!vm->balloon) {
+		sv->balloon = vm_balloon_create(vm, env->host);
+		if (!sv->balloon) {
 			snprintf(err, errlen, "guest %s: balloon device: %s", c->name,
 				 strerror(errno));
 			return -EINVAL;
 		}
 		gp->balloon = &vm_balloon_dev_ops;
-		gp->balloon_ctx = vm->balloon;
+		gp->balloon_ctx = sv->balloon;
 	}
 	return 0;
 }
@@ -305,11 +308,19 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 	struct guest_params gp = {0};
 	struct mmu_config mc = {0};
 	const char *why = NULL;
+	struct soft_vm *sv = calloc(1, sizeof(*sv));
 	int r;
 
-	vm->p2m = mem_p2m_create(env->pool, cfg->memory / MEM_PAGE_SIZE);
-	if (!vm->p2m) {
+	if (!sv) {
+		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
+		return -ENOMEM;
+	}
+	vm->backend = sv;
+	sv->p2m = mem_p2m_create(env->pool, cfg->memory / MEM_PAGE_SIZE);
+	if (!sv->p2m) {
 		snprintf(err, errlen, "guest %s: p2m: %s", cfg->name, strerror(errno));
+		free(sv);
+		vm->backend = NULL;
 		return -ENOMEM;
 	}
 	if (env->rc && reclaim_attach(env->rc, vm)) {
@@ -321,7 +332,7 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 	mc.tlb_ways = host->tlb_ways;
 	mc.pwc_entries = host->pwc_entries;
 	mc.shadow_roots = host->shadow_roots;
-	r = mmu_init(&vm->mmu, vm->p2m, vm_paging_initial(cfg), &mc, vm_handle_exit, vm);
+	r = mmu_init(&sv->mmu, sv->p2m, vm_paging_initial(cfg), &mc, vm_handle_exit, vm);
 	if (r) {
 		snprintf(err, errlen, "guest %s: mmu: %s", cfg->name, strerror(-r));
 		goto err_p2m;
@@ -330,17 +341,17 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
 		goto err_mmu;
 	}
-	vm->store = env->store;
-	vm->gswap = guest_swap_create(env->store, cfg->guest_swap / MEM_PAGE_SIZE);
-	if (!vm->gswap) {
+	sv->store = env->store;
+	sv->gswap = guest_swap_create(env->store, cfg->guest_swap / MEM_PAGE_SIZE);
+	if (!sv->gswap) {
 		snprintf(err, errlen, "guest %s: guest swap: %s", cfg->name, strerror(errno));
 		goto err_mmu;
 	}
 	if (guest_params(vm, env, &gp, err, errlen))
 		goto err_swap;
-	vm->gp = gp;
-	vm->os = guest_os_create(&vm->mmu, vm->gswap, &gp, &why);
-	if (!vm->os) {
+	sv->gp = gp;
+	sv->os = guest_os_create(&sv->mmu, sv->gswap, &gp, &why);
+	if (!sv->os) {
 		if (why)
 			snprintf(err, errlen, "guest %s: cannot boot: %s", cfg->name, why);
 		else if (vm->err[0])
@@ -352,7 +363,7 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 	}
 	vm_update_clock(vm, NULL);
 	if (env->ksm && cfg->sharing) {
-		vm->share = ksm_guest_add(env->ksm, vm->p2m, cfg->scan_rate);
+		vm->share = ksm_guest_add(env->ksm, sv->p2m, cfg->scan_rate);
 		if (!vm->share) {
 			snprintf(err, errlen, "guest %s: page sharing: %s", vm->name,
 				 strerror(errno));
@@ -364,54 +375,61 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 
 err_swap:
 	vm_traces_close(vm);
-	vm_balloon_destroy(vm->balloon);
-	guest_swap_destroy(vm->gswap);
+	vm_balloon_destroy(sv->balloon);
+	guest_swap_destroy(sv->gswap);
 err_mmu:
 	vm_paging_fini(vm);
-	mmu_fini(&vm->mmu);
+	mmu_fini(&sv->mmu);
 err_p2m:
 	reclaim_detach(vm);
-	mem_p2m_destroy(vm->p2m);
+	mem_p2m_destroy(sv->p2m);
+	free(sv);
+	vm->backend = NULL;
 	return -EINVAL;
 }
 
 void soft_destroy(struct vm *vm)
 {
-	guest_os_destroy(vm->os);
+	struct soft_vm *sv = soft_vm(vm);
+
+	guest_os_destroy(sv->os);
 	vm_traces_close(vm);
-	vm_balloon_destroy(vm->balloon);
-	guest_swap_destroy(vm->gswap);
+	vm_balloon_destroy(sv->balloon);
+	guest_swap_destroy(sv->gswap);
 	vm_paging_fini(vm);
-	mmu_fini(&vm->mmu);
+	mmu_fini(&sv->mmu);
 	reclaim_detach(vm);
 	/* its shared references, before the p2m that names them goes */
 	ksm_guest_remove(vm->share);
-	mem_p2m_destroy(vm->p2m);
+	mem_p2m_destroy(sv->p2m);
+	free(vm->backend);
+	vm->backend = NULL;
 }
 
 int vm_reboot(struct vm *vm)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	const char *why = NULL;
 
 	/* the old kernel and its processes are gone; memory stays as it is,
 	 * and the new kernel's driver resets the balloon device as it boots */
-	guest_os_destroy(vm->os);
-	vm->os = NULL;
+	guest_os_destroy(sv->os);
+	sv->os = NULL;
 	/* its swap disk: the old kernel's swapped pages mean nothing now */
-	guest_swap_destroy(vm->gswap);
-	vm->gswap = guest_swap_create(vm->store, vm->gp.swap_pages);
-	if (!vm->gswap) {
+	guest_swap_destroy(sv->gswap);
+	sv->gswap = guest_swap_create(sv->store, sv->gp.swap_pages);
+	if (!sv->gswap) {
 		snprintf(vm->err, sizeof(vm->err), "guest %s: cannot reboot: guest swap: %s",
 			 vm->name, strerror(errno));
 		return -ENOMEM;
 	}
-	vm->os = guest_os_create(&vm->mmu, vm->gswap, &vm->gp, &why);
-	if (!vm->os) {
+	sv->os = guest_os_create(&sv->mmu, sv->gswap, &sv->gp, &why);
+	if (!sv->os) {
 		if (!vm->err[0])
 			snprintf(vm->err, sizeof(vm->err), "guest %s: cannot reboot: %s", vm->name,
 				 why ? why : strerror(errno));
 		return -EIO;
 	}
-	vm->reboots++;
+	sv->reboots++;
 	return 0;
 }

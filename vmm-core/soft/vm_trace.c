@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "traces/traces.h"
-#include "vmm-core/core/vmm_internal.h"
+#include "vmm-core/soft/soft.h"
 
 struct vm_traces {
 	struct trace_file **tf;
@@ -81,7 +81,8 @@ static int open_one(void *arg, const char *path)
 
 void vm_traces_close(struct vm *vm)
 {
-	struct vm_traces *t = vm->traces;
+	struct soft_vm *sv = soft_vm(vm);
+	struct vm_traces *t = sv->traces;
 
 	if (!t)
 		return;
@@ -90,17 +91,18 @@ void vm_traces_close(struct vm *vm)
 	free(t->tf);
 	free(t->gt);
 	free(t);
-	vm->traces = NULL;
+	sv->traces = NULL;
 }
 
 int vm_traces_open(struct vm *vm, const struct vmm_guest_cfg *cfg, struct guest_params *gp,
 		   char *err, size_t errlen)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	struct open_ctx c = {.err = err, .errlen = errlen};
 	unsigned n = 0;
 	int r;
 
-	c.t = vm->traces = calloc(1, sizeof(*vm->traces));
+	c.t = sv->traces = calloc(1, sizeof(*sv->traces));
 	if (!c.t) {
 		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
 		return -ENOMEM;

@@ -58,19 +58,19 @@ static void agree(const struct vm *vm, uint64_t pages)
 	struct balloon_counters c = thost_balloon(vm);
 
 	ck_assert_uint_eq(c.actual, pages);
-	ck_assert_uint_eq(vm->p2m->count[MEM_BALLOONED], pages);
+	ck_assert_uint_eq(soft_vm(vm)->p2m->count[MEM_BALLOONED], pages);
 	ck_assert_uint_eq(thost_gstats(vm).frames_balloon, pages);
 	ck_assert_uint_eq(c.guest_actual, pages);
 	ck_assert_uint_eq(c.rejected_batches, 0);
 	ck_assert_uint_eq(c.ring_errors, 0);
-	ck_assert_int_eq(mem_p2m_check(vm->p2m), 0);
+	ck_assert_int_eq(mem_p2m_check(soft_vm(vm)->p2m), 0);
 }
 
 static void verify(struct vm *vm)
 {
 	char msg[512];
 
-	ck_assert_msg(guest_os_verify(vm->os, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(guest_os_verify(soft_vm(vm)->os, msg, sizeof(msg)) == 0, "%s", msg);
 }
 
 START_TEST(boot_negotiates)
@@ -84,13 +84,15 @@ START_TEST(boot_negotiates)
 	ck_assert_uint_eq(c.features, want);
 	/* rings right after mem_map (64 frames from gfn 1), 2 frames each */
 	for (unsigned q = 0; q < BALLOON_VQ_NR; q++)
-		ck_assert_uint_eq(balloon_queue_desc(G->balloon->dev, q), (65ull + 2 * q) << 12);
+		ck_assert_uint_eq(balloon_queue_desc(soft_vm(G)->balloon->dev, q), (65ull + 2 * q)
+										       << 12);
 	/* the statistics buffer came at once, and is held */
 	ck_assert_uint_eq(c.stats_updates, 1);
 	ck_assert_uint_eq(c.stats[BALLOON_S_MEMTOT], 16ull << 20);
 	ck_assert(c.stats_seen & (1u << BALLOON_S_MEMFREE));
 	ck_assert(vm_balloon_usable(G, &(const char *){NULL}));
-	ck_assert_uint_gt(G->mmu.st.exits[MMU_EXIT_BALLOON], 10); /* each register access */
+	ck_assert_uint_gt(soft_vm(G)->mmu.st.exits[MMU_EXIT_BALLOON],
+			  10); /* each register access */
 }
 END_TEST
 
@@ -102,7 +104,7 @@ START_TEST(inflate_frees_frames)
 
 	settle(G, 60); /* 60000 accesses: most of the 12 MiB touched */
 	used = H.pool->used;
-	resident = G->p2m->count[MEM_RESIDENT];
+	resident = soft_vm(G)->p2m->count[MEM_RESIDENT];
 	outs = thost_gstats(G).swap_outs;
 	ck_assert_uint_gt(resident, 2500);
 	thost_target(&H, G, 2000);
@@ -111,15 +113,15 @@ START_TEST(inflate_frees_frames)
 	/* the free frames it had (untouched) went first, then its own pages,
 	 * evicted to its swap: their host frames are gone */
 	ck_assert_uint_gt(thost_gstats(G).swap_outs - outs, 500);
-	ck_assert_uint_lt(G->p2m->count[MEM_RESIDENT], resident - 500);
-	ck_assert_uint_eq(H.pool->used, used - (resident - G->p2m->count[MEM_RESIDENT]));
+	ck_assert_uint_lt(soft_vm(G)->p2m->count[MEM_RESIDENT], resident - 500);
+	ck_assert_uint_eq(H.pool->used, used - (resident - soft_vm(G)->p2m->count[MEM_RESIDENT]));
 	mem_pool_release(H.pool);
 	ck_assert_uint_eq(mem_pool_resident(H.pool), H.pool->used); /* RSS shows it */
 	settle(G, 20);
 	agree(G, 2000);
 	verify(G);
 	/* the other guest saw nothing */
-	ck_assert_uint_eq(O->p2m->count[MEM_BALLOONED], 0);
+	ck_assert_uint_eq(soft_vm(O)->p2m->count[MEM_BALLOONED], 0);
 	ck_assert_uint_eq(thost_balloon(O).actual, 0);
 }
 END_TEST
@@ -192,7 +194,7 @@ START_TEST(deflate_on_oom)
 			"accesses = 100000000\n");
 	vm = h2.vms[0];
 	/* inflate first, while its memory is free: 1500 of its 2048 pages */
-	balloon_set_target(vm->balloon->dev, 1500);
+	balloon_set_target(soft_vm(vm)->balloon->dev, 1500);
 	for (int i = 0; i < 3; i++)
 		ck_assert_int_eq(thost_run(&h2, vm, 10), 0);
 	ck_assert_uint_eq(thost_balloon(vm).actual, 1500);
@@ -204,7 +206,7 @@ START_TEST(deflate_on_oom)
 	ck_assert_uint_eq(st.balloon_oom % BALLOON_OOM_NR_PAGES, 0);
 	ck_assert_uint_eq(thost_balloon(vm).deflated_unasked, st.balloon_oom);
 	ck_assert_uint_eq(thost_balloon(vm).actual, 1500 - st.balloon_oom);
-	ck_assert_uint_eq(vm->p2m->count[MEM_BALLOONED], 1500 - st.balloon_oom);
+	ck_assert_uint_eq(soft_vm(vm)->p2m->count[MEM_BALLOONED], 1500 - st.balloon_oom);
 	ck_assert(!vm->failed);
 	verify(vm);
 	thost_fini(&h2);
@@ -235,7 +237,7 @@ START_TEST(out_of_puff)
 	for (int i = 0; i < 4; i++) /* every page of the 6 MiB touched */
 		ck_assert_int_eq(thost_run(&h2, vm, 1000), 0);
 	/* 90% of 2048 pages: more than its free frames and 16 swap slots */
-	balloon_set_target(vm->balloon->dev, 1843);
+	balloon_set_target(soft_vm(vm)->balloon->dev, 1843);
 	ck_assert_int_eq(thost_run(&h2, vm, 1), 0);
 	st = thost_gstats(vm);
 	ck_assert_uint_eq(st.balloon_puffs, 1);
@@ -268,10 +270,10 @@ START_TEST(reboot_loses_balloon)
 	settle(G, 2);
 	agree(G, 1800);
 	/* the balloon's frames as the old kernel chose them */
-	bool *old = calloc(G->p2m->pages, sizeof(*old));
+	bool *old = calloc(soft_vm(G)->p2m->pages, sizeof(*old));
 
-	for (gfn_t g = 0; g < G->p2m->pages; g++)
-		old[g] = mem_p2m_state(G->p2m, g) == MEM_BALLOONED;
+	for (gfn_t g = 0; g < soft_vm(G)->p2m->pages; g++)
+		old[g] = mem_p2m_state(soft_vm(G)->p2m, g) == MEM_BALLOONED;
 	ck_assert_int_eq(vm_reboot(G), 0);
 	/* the booting kernel reset the device: every frame came back to the
 	 * guest, and with the target still set, its new driver inflated again
@@ -283,14 +285,14 @@ START_TEST(reboot_loses_balloon)
 	{
 		unsigned same = 0;
 
-		for (gfn_t g = 0; g < G->p2m->pages; g++)
-			same += old[g] && mem_p2m_state(G->p2m, g) == MEM_BALLOONED;
+		for (gfn_t g = 0; g < soft_vm(G)->p2m->pages; g++)
+			same += old[g] && mem_p2m_state(soft_vm(G)->p2m, g) == MEM_BALLOONED;
 		ck_assert_uint_lt(same, 1800); /* not the old balloon carried over */
 	}
 	free(old);
 	settle(G, 20);
 	verify(G);
-	ck_assert_uint_eq(G->reboots, 1);
+	ck_assert_uint_eq(soft_vm(G)->reboots, 1);
 }
 END_TEST
 
@@ -301,8 +303,8 @@ START_TEST(statistics)
 	struct balloon_counters c;
 
 	settle(G, 10);
-	ck_assert_int_eq(balloon_request_stats(G->balloon->dev), 0);
-	ck_assert_int_eq(balloon_request_stats(G->balloon->dev), -EAGAIN); /* one out */
+	ck_assert_int_eq(balloon_request_stats(soft_vm(G)->balloon->dev), 0);
+	ck_assert_int_eq(balloon_request_stats(soft_vm(G)->balloon->dev), -EAGAIN); /* one out */
 	ck_assert_int_eq(thost_run(&H, G, 1), 0); /* the interrupt, and one access */
 	c = thost_balloon(G);
 	ck_assert_uint_eq(c.stats_updates, 2);
@@ -310,7 +312,7 @@ START_TEST(statistics)
 	ck_assert_uint_le(c.stats[BALLOON_S_MEMFREE] / MEM_PAGE_SIZE - thost_gstats(G).frames_free,
 			  1);
 	ck_assert_uint_eq(c.stats[BALLOON_S_SWAP_OUT], thost_gstats(G).swap_outs * MEM_PAGE_SIZE);
-	ck_assert_int_eq(balloon_request_stats(G->balloon->dev), 0);
+	ck_assert_int_eq(balloon_request_stats(soft_vm(G)->balloon->dev), 0);
 }
 END_TEST
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "vmm-core/tests/check_vmm.h"
-#include "vmm-core/vmm.h"
+#include "vmm-core/soft/soft.h"
 
 static const char good[] = "[host]\n"
 			   "memory = 64M   ; budget\n"

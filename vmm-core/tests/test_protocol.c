@@ -57,32 +57,34 @@ static void teardown(void)
 
 static void gwrite(struct vm *vm, uint64_t gpa, const void *buf, size_t len)
 {
-	ck_assert_int_eq(mmu_phys(&vm->mmu, gpa, (void *)(uintptr_t)buf, len, MMU_WRITE), 0);
+	ck_assert_int_eq(mmu_phys(&soft_vm(vm)->mmu, gpa, (void *)(uintptr_t)buf, len, MMU_WRITE),
+			 0);
 }
 
 static uint16_t gread16(struct vm *vm, uint64_t gpa)
 {
 	uint16_t v;
 
-	ck_assert_int_eq(mmu_phys(&vm->mmu, gpa, &v, 2, MMU_READ), 0);
+	ck_assert_int_eq(mmu_phys(&soft_vm(vm)->mmu, gpa, &v, 2, MMU_READ), 0);
 	return v;
 }
 
 static uint16_t qsize(const struct vm *vm)
 {
-	return balloon_queue_size(vm->balloon->dev, BALLOON_VQ_INFLATE);
+	return balloon_queue_size(soft_vm(vm)->balloon->dev, BALLOON_VQ_INFLATE);
 }
 
 static uint64_t avail_of(const struct vm *vm, unsigned q)
 {
-	return balloon_vring_legacy_avail(balloon_queue_desc(vm->balloon->dev, q), qsize(vm));
+	return balloon_vring_legacy_avail(balloon_queue_desc(soft_vm(vm)->balloon->dev, q),
+					  qsize(vm));
 }
 
 /* A buffer page of the guest's own: the workload's data is elsewhere, so
  * scribbling on a free frame is the guest's business alone. */
 static uint64_t scratch(const struct vm *vm)
 {
-	return (uint64_t)(vm->p2m->pages - 1) << 12;
+	return (uint64_t)(soft_vm(vm)->p2m->pages - 1) << 12;
 }
 
 static void desc(struct vm *vm, unsigned q, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
@@ -90,7 +92,7 @@ static void desc(struct vm *vm, unsigned q, uint16_t i, uint64_t addr, uint32_t 
 {
 	struct balloon_vring_desc d = {.addr = addr, .len = len, .flags = flags, .next = next};
 
-	gwrite(vm, balloon_queue_desc(vm->balloon->dev, q) + 16ull * i, &d, sizeof(d));
+	gwrite(vm, balloon_queue_desc(soft_vm(vm)->balloon->dev, q) + 16ull * i, &d, sizeof(d));
 }
 
 /* Publish head on queue q (advancing the index by `step`) and kick. */
@@ -102,7 +104,7 @@ static void publish(struct vm *vm, unsigned q, uint16_t head, uint16_t step)
 	gwrite(vm, av + 4 + 2u * (idx % qsize(vm)), &head, 2);
 	idx = (uint16_t)(idx + step);
 	gwrite(vm, av + 2, &idx, 2);
-	vm_balloon_dev_ops.io_write(vm->balloon, BALLOON_PCI_QUEUE_NOTIFY, q, 2);
+	vm_balloon_dev_ops.io_write(soft_vm(vm)->balloon, BALLOON_PCI_QUEUE_NOTIFY, q, 2);
 }
 
 /* Post pfns as one batch on q, in descriptor `head`. */
@@ -160,13 +162,13 @@ START_TEST(bad_input_rejected)
 	post(B, BALLOON_VQ_INFLATE, 1, &one, 1);
 	ck_assert_uint_eq(thost_balloon(B).actual, 1);
 	ck_assert_uint_eq(thost_balloon(B).rejected_batches, 0);
-	snap = malloc(B->p2m->pages * sizeof(*snap));
-	memcpy(snap, B->p2m->e, B->p2m->pages * sizeof(*snap));
-	memcpy(counts, B->p2m->count, sizeof(counts));
+	snap = malloc(soft_vm(B)->p2m->pages * sizeof(*snap));
+	memcpy(snap, soft_vm(B)->p2m->e, soft_vm(B)->p2m->pages * sizeof(*snap));
+	memcpy(counts, soft_vm(B)->p2m->count, sizeof(counts));
 	used = H.pool->used;
 	switch (_i) {
 	case BAD_BEYOND:
-		pfns[3] = (uint32_t)B->p2m->pages;
+		pfns[3] = (uint32_t)soft_vm(B)->p2m->pages;
 		post(B, BALLOON_VQ_INFLATE, h, pfns, 4);
 		break;
 	case BAD_TWICE:
@@ -196,7 +198,7 @@ START_TEST(bad_input_rejected)
 		publish(B, 0, h, 1);
 		break;
 	case BAD_OUTSIDE:
-		desc(B, 0, h, (B->p2m->pages << 12) - 8, 16, 0, 0);
+		desc(B, 0, h, (soft_vm(B)->p2m->pages << 12) - 8, 16, 0, 0);
 		publish(B, 0, h, 1);
 		break;
 	case BAD_LOOP:
@@ -218,8 +220,8 @@ START_TEST(bad_input_rejected)
 		break;
 	}
 	c = thost_balloon(B);
-	ck_assert_msg(strstr(balloon_last_error(B->balloon->dev), bad[_i].what), "case %d: %s", _i,
-		      balloon_last_error(B->balloon->dev));
+	ck_assert_msg(strstr(balloon_last_error(soft_vm(B)->balloon->dev), bad[_i].what),
+		      "case %d: %s", _i, balloon_last_error(soft_vm(B)->balloon->dev));
 	if (bad[_i].ring) {
 		ck_assert_uint_eq(c.ring_errors, 1);
 		ck_assert(c.status & BALLOON_STATUS_DEVICE_NEEDS_RESET);
@@ -227,8 +229,8 @@ START_TEST(bad_input_rejected)
 		ck_assert_uint_eq(c.rejected_batches, 1);
 	}
 	/* nothing moved: not one entry of the p2m, not one frame */
-	ck_assert_mem_eq(snap, B->p2m->e, B->p2m->pages * sizeof(*snap));
-	ck_assert_mem_eq(counts, B->p2m->count, sizeof(counts));
+	ck_assert_mem_eq(snap, soft_vm(B)->p2m->e, soft_vm(B)->p2m->pages * sizeof(*snap));
+	ck_assert_mem_eq(counts, soft_vm(B)->p2m->count, sizeof(counts));
 	ck_assert_uint_eq(H.pool->used, used);
 	ck_assert_uint_eq(c.actual, 1);
 	/* reported; host swap takes over for this guest alone */
@@ -239,7 +241,7 @@ START_TEST(bad_input_rejected)
 	thost_target(&H, G, 1000);
 	ck_assert_int_eq(thost_run(&H, G, 10), 0);
 	ck_assert_uint_eq(thost_balloon(G).actual, 1000);
-	ck_assert_uint_eq(G->p2m->count[MEM_BALLOONED], 1000);
+	ck_assert_uint_eq(soft_vm(G)->p2m->count[MEM_BALLOONED], 1000);
 	free(snap);
 	/* and the bad guest itself runs on */
 	ck_assert_int_eq(thost_run(&H, B, 1000), 0);
@@ -283,7 +285,7 @@ START_TEST(misbehaving_drivers)
 				thost_target(&h, garbage, 500 + (uint64_t)k); /* a new kind */
 			ck_assert_int_eq(thost_run(&h, h.vms[i], 100), 0);
 		}
-		ck_assert_uint_eq(h.vms[i]->p2m->count[MEM_BALLOONED], 0);
+		ck_assert_uint_eq(soft_vm(h.vms[i])->p2m->count[MEM_BALLOONED], 0);
 		ck_assert_uint_eq(thost_balloon(h.vms[i]).actual, 0);
 	}
 	/* the garbage driver claims the target; the host believes its own count */
@@ -310,15 +312,15 @@ START_TEST(touching_a_ballooned_frame)
 	uint64_t v = 0x1234;
 
 	post(B, BALLOON_VQ_INFLATE, 2, pfns, 3);
-	ck_assert_uint_eq(B->p2m->count[MEM_BALLOONED], 3);
-	ck_assert_int_eq(mmu_phys(&B->mmu, 3501ull << 12, &v, 8, MMU_READ), 0);
+	ck_assert_uint_eq(soft_vm(B)->p2m->count[MEM_BALLOONED], 3);
+	ck_assert_int_eq(mmu_phys(&soft_vm(B)->mmu, 3501ull << 12, &v, 8, MMU_READ), 0);
 	ck_assert_uint_eq(v, 0);
-	ck_assert_uint_eq(B->p2m->count[MEM_BALLOONED], 0);
+	ck_assert_uint_eq(soft_vm(B)->p2m->count[MEM_BALLOONED], 0);
 	ck_assert_uint_eq(thost_balloon(B).actual, 0);
 	ck_assert_uint_eq(thost_balloon(B).resets, 1);
 	ck_assert(B->rs.swap_instead);
 	ck_assert_ptr_nonnull(strstr(B->rs.balloon_note, "gfn 3501"));
-	ck_assert_int_eq(mem_p2m_check(B->p2m), 0);
+	ck_assert_int_eq(mem_p2m_check(soft_vm(B)->p2m), 0);
 }
 END_TEST
 
@@ -331,24 +333,25 @@ START_TEST(discard_every_state)
 	struct ksm_stats k0, k1;
 	uint32_t pfns[4];
 	uint64_t used;
-	gfn_t res = 0, sh = 0, sw = 0, un = B->p2m->pages - 2;
+	gfn_t res = 0, sh = 0, sw = 0, un = soft_vm(B)->p2m->pages - 2;
 
 	ksm_converge(H.ksm, 4, NULL, NULL);
-	for (gfn_t g = 100; g < B->p2m->pages && !(res && sh && sw); g++) {
-		enum mem_page_state s = mem_p2m_state(B->p2m, g);
+	for (gfn_t g = 100; g < soft_vm(B)->p2m->pages && !(res && sh && sw); g++) {
+		enum mem_page_state s = mem_p2m_state(soft_vm(B)->p2m, g);
 
 		if (s == MEM_SHARED && !sh)
 			sh = g;
 		else if (s == MEM_RESIDENT && !res)
 			res = g;
-		else if (s == MEM_RESIDENT && !sw && mem_swap_out(H.rc.swap, B->p2m, g) == 0)
+		else if (s == MEM_RESIDENT && !sw &&
+			 mem_swap_out(H.rc.swap, soft_vm(B)->p2m, g) == 0)
 			sw = g;
 	}
 	ck_assert_msg(res && sh && sw, "resident %llu shared %llu: %llu %llu %llu",
-		      (unsigned long long)B->p2m->count[MEM_RESIDENT],
-		      (unsigned long long)B->p2m->count[MEM_SHARED], (unsigned long long)res,
-		      (unsigned long long)sh, (unsigned long long)sw);
-	ck_assert_int_eq(mem_p2m_state(B->p2m, un), MEM_UNTOUCHED);
+		      (unsigned long long)soft_vm(B)->p2m->count[MEM_RESIDENT],
+		      (unsigned long long)soft_vm(B)->p2m->count[MEM_SHARED],
+		      (unsigned long long)res, (unsigned long long)sh, (unsigned long long)sw);
+	ck_assert_int_eq(mem_p2m_state(soft_vm(B)->p2m, un), MEM_UNTOUCHED);
 	pfns[0] = (uint32_t)res;
 	pfns[1] = (uint32_t)sh;
 	pfns[2] = (uint32_t)sw;
@@ -364,7 +367,7 @@ START_TEST(discard_every_state)
 	post(B, BALLOON_VQ_INFLATE, 3, pfns, 4);
 	ck_assert_uint_eq(thost_balloon(B).actual, 4);
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(mem_p2m_state(B->p2m, pfns[i]), MEM_BALLOONED);
+		ck_assert_int_eq(mem_p2m_state(soft_vm(B)->p2m, pfns[i]), MEM_BALLOONED);
 	mem_swap_stats(H.rc.swap, &st1);
 	ksm_stats(H.ksm, &k1);
 	ck_assert_uint_eq(st1.used, st0.used - 1);
@@ -376,7 +379,7 @@ START_TEST(discard_every_state)
 	post(B, BALLOON_VQ_DEFLATE, 4, pfns, 4);
 	ck_assert_uint_eq(thost_balloon(B).actual, 0);
 	for (int i = 0; i < 4; i++)
-		ck_assert_int_eq(mem_p2m_state(B->p2m, pfns[i]), MEM_UNTOUCHED);
+		ck_assert_int_eq(mem_p2m_state(soft_vm(B)->p2m, pfns[i]), MEM_UNTOUCHED);
 	ck_assert_uint_eq(thost_balloon(B).rejected_batches, 0);
 }
 END_TEST

@@ -17,7 +17,7 @@ static void verify(struct vm *vm)
 {
 	char msg[512];
 
-	ck_assert_msg(guest_os_verify(vm->os, msg, sizeof(msg)) == 0, "%s", msg);
+	ck_assert_msg(guest_os_verify(soft_vm(vm)->os, msg, sizeof(msg)) == 0, "%s", msg);
 }
 
 static double host_s(const struct thost *h)
@@ -139,7 +139,7 @@ START_TEST(states_reclaim)
 		seen[h.rc.state]++;
 		for (unsigned i = 0; i < h.n; i++) {
 			swapped += h.vms[i]->rs.swap_outs;
-			ballooned += h.vms[i]->p2m->count[MEM_BALLOONED];
+			ballooned += soft_vm(h.vms[i])->p2m->count[MEM_BALLOONED];
 		}
 	}
 	ck_assert_uint_gt(seen[MEM_RSTATE_HIGH], 0);
@@ -272,7 +272,7 @@ START_TEST(swap_full_loses_nothing)
 			  strstr(h.rc.fatal_msg, "stays in memory"),
 		      "%s", h.rc.fatal_msg);
 	ck_assert_msg(strstr(vm->err, "every slot is in use"), "%s", vm->err);
-	ck_assert_uint_eq(vm->p2m->count[MEM_SWAPPED], 32);
+	ck_assert_uint_eq(soft_vm(vm)->p2m->count[MEM_SWAPPED], 32);
 	/* the guest failed, its memory did not */
 	verify(vm);
 	thost_fini(&h);

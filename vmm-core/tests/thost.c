@@ -48,7 +48,7 @@ void thost_init(struct thost *h, const char *ini)
 		h->vms[h->n++] = vm;
 		h->rc.n = h->n;
 		if (h->ksm) {
-			vm->share = ksm_guest_add(h->ksm, vm->p2m, 0);
+			vm->share = ksm_guest_add(h->ksm, soft_vm(vm)->p2m, 0);
 			ck_assert_ptr_nonnull(vm->share);
 		}
 	}
@@ -57,7 +57,7 @@ void thost_init(struct thost *h, const char *ini)
 void thost_fini(struct thost *h)
 {
 	for (unsigned i = 0; i < h->n; i++) {
-		ck_assert_int_eq(mem_p2m_check(h->vms[i]->p2m), 0);
+		ck_assert_int_eq(mem_p2m_check(soft_vm(h->vms[i])->p2m), 0);
 		vm_destroy(h->vms[i]);
 	}
 	if (h->ksm) {
@@ -97,7 +97,7 @@ struct balloon_counters thost_balloon(const struct vm *vm)
 {
 	struct balloon_counters c;
 
-	balloon_counters(vm->balloon->dev, &c);
+	balloon_counters(soft_vm(vm)->balloon->dev, &c);
 	return c;
 }
 
@@ -105,14 +105,14 @@ struct guest_stats thost_gstats(const struct vm *vm)
 {
 	struct guest_stats st;
 
-	guest_os_stats(vm->os, &st);
+	guest_os_stats(soft_vm(vm)->os, &st);
 	return st;
 }
 
 void thost_target(struct thost *h, struct vm *vm, uint64_t pages)
 {
 	(void)h;
-	balloon_set_target(vm->balloon->dev, pages);
-	while (balloon_tick(vm->balloon->dev, 1000000000ull))
+	balloon_set_target(soft_vm(vm)->balloon->dev, pages);
+	while (balloon_tick(soft_vm(vm)->balloon->dev, 1000000000ull))
 		;
 }

@@ -4,7 +4,7 @@
 #ifndef VMM_CORE_TESTS_THOST_H
 #define VMM_CORE_TESTS_THOST_H
 
-#include "vmm-core/core/reclaim_internal.h"
+#include "vmm-core/soft/soft.h"
 
 #define THOST_MAX 8
 

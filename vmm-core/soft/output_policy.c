@@ -8,17 +8,17 @@
 #include <math.h>
 
 #include "vmm-core/out/columns.h"
-#include "vmm-core/core/reclaim_internal.h"
-#include "vmm-core/core/run_internal.h"
+#include "vmm-core/soft/soft.h"
 
 #define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
 
 static struct balloon_counters bcounters(const struct vm *vm)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	struct balloon_counters c = {0};
 
-	if (vm->balloon)
-		balloon_counters(vm->balloon->dev, &c);
+	if (sv->balloon)
+		balloon_counters(sv->balloon->dev, &c);
 	return c;
 }
 
@@ -38,13 +38,14 @@ uint64_t output_balloon_target(const struct vm *vm)
 
 void output_policy_ts_fill(struct out_row *r, const struct vm *vm)
 {
-	const uint64_t *n = vm->p2m->count;
+	struct soft_vm *sv = soft_vm(vm);
+	const uint64_t *n = sv->p2m->count;
 	struct balloon_counters c = bcounters(vm);
 	struct mem_wss_estimate e = wss(vm);
-	double pages = (double)vm->p2m->pages;
+	double pages = (double)sv->p2m->pages;
 	struct guest_stats gs;
 
-	guest_os_stats(vm->os, &gs);
+	guest_os_stats(sv->os, &gs);
 	out_u(r, TS_alloc_pages, n[MEM_RESIDENT] + n[MEM_SHARED]);
 	out_u(r, TS_alloc_target, vm->rs.target);
 	out_d(r, TS_active_pages, e.max * pages);
@@ -63,7 +64,7 @@ void output_policy_ts_fill(struct out_row *r, const struct vm *vm)
 	out_u(r, TS_swap_shared, vm->rs.swap_shared);
 	out_u(r, TS_blocked, vm->rs.blocked ? 1 : 0);
 	out_d(r, TS_blocked_ms, vm->rs.blocked_cycles / vm->cost->ghz / 1e6);
-	out_d(r, TS_idle_ms, vm->idle_cycles / vm->cost->ghz / 1e6);
+	out_d(r, TS_idle_ms, sv->idle_cycles / vm->cost->ghz / 1e6);
 }
 
 void output_policy_guests_fill(struct out_row *r, const struct vm *vm, const struct vmm_cycles *cyc)
@@ -84,11 +85,12 @@ void output_policy_guests_fill(struct out_row *r, const struct vm *vm, const str
 
 static const char *policy_balloon_status(const struct vm *vm)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	const char *why = NULL;
 
-	if (!vm->balloon)
+	if (!sv->balloon)
 		return "no device";
-	if (vm->balloon->fixed)
+	if (sv->balloon->fixed)
 		return "fixed target";
 	if (vm_balloon_usable(vm, &why) && !vm->rs.balloon_note[0])
 		return "ok";
@@ -97,13 +99,14 @@ static const char *policy_balloon_status(const struct vm *vm)
 
 void output_policy_json_guest(FILE *f, const struct vm *vm)
 {
+	struct soft_vm *sv = soft_vm(vm);
 	struct balloon_counters c = bcounters(vm);
 	struct mem_wss_estimate e = wss(vm);
 	struct guest_stats gs;
 
-	guest_os_stats(vm->os, &gs);
+	guest_os_stats(sv->os, &gs);
 	fputs("\"balloon\": {\"driver\": ", f);
-	output_json_str(f, vm->balloon ? vm->cfg->balloon_driver : "none");
+	output_json_str(f, sv->balloon ? vm->cfg->balloon_driver : "none");
 	fputs(", \"status\": ", f);
 	output_json_str(f, policy_balloon_status(vm));
 	fputs(", ", f);
@@ -122,7 +125,7 @@ void output_policy_json_guest(FILE *f, const struct vm *vm)
 	JU(f, "ring_errors", c.ring_errors), fputs(", ", f);
 	JU(f, "resets", c.resets), fputs(", ", f);
 	JU(f, "stats_updates", c.stats_updates), fputs(", ", f);
-	JU(f, "register_accesses", vm->balloon ? vm->balloon->pio : 0), fputs(", ", f);
+	JU(f, "register_accesses", sv->balloon ? sv->balloon->pio : 0), fputs(", ", f);
 	JU(f, "guest_out_of_puff", gs.balloon_puffs), fputs(", ", f);
 	JU(f, "guest_oom_pages", gs.balloon_oom), fputs("},\n     ", f);
 	JU(f, "host_swap_outs", vm->rs.swap_outs), fputs(", ", f);
@@ -134,11 +137,11 @@ void output_policy_json_guest(FILE *f, const struct vm *vm)
 	fprintf(f,
 		"\"working_set\": {\"estimate_pages\": %.0f, \"slow\": %.4f, \"fast\": %.4f, "
 		"\"current\": %.4f, \"periods\": %" PRIu64 "},\n     ",
-		e.max * (double)vm->p2m->pages, e.slow, e.fast, e.current, e.periods);
+		e.max * (double)sv->p2m->pages, e.slow, e.fast, e.current, e.periods);
 	fprintf(f, "\"blocked_seconds\": %.6f, \"idle_seconds\": %.6f, ",
-		vm->rs.blocked_cycles / vm->cost->ghz / 1e9, vm->idle_cycles / vm->cost->ghz / 1e9);
+		vm->rs.blocked_cycles / vm->cost->ghz / 1e9, sv->idle_cycles / vm->cost->ghz / 1e9);
 	JU(f, "halts", gs.halts), fputs(", ", f);
-	JU(f, "reboots", vm->reboots), fputs(",\n     ", f);
+	JU(f, "reboots", sv->reboots), fputs(",\n     ", f);
 }
 
 void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc)
