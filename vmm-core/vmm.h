@@ -349,7 +349,8 @@ int vmm_run(const struct vmm_config *cfg, const struct vmm_run_opts *o);
  * events.csv, one row per paging-mode switch:
  *   time_ms,guest,accesses,from,to,why,cost_per_access,other_per_access
  *
- * summary.json: see DESIGN.md and output.c.
+ * summary.json: the host's object and one per guest, their fields declared
+ * once in columns.h (OUT_JH_FIELDS, OUT_JG_FIELDS); README, "Output files".
  */
 
 /* Write gnuplot figures and report.html into dir from its CSV and JSON

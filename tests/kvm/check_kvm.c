@@ -13,9 +13,9 @@
 
 #include "tests/kvm/check_kvm.h"
 
-struct kvm_vm *kvm_test_vm(const char *name, uint64_t memory, unsigned vcpus, bool balloon)
+struct kv_vm *kv_test_vm(const char *name, uint64_t memory, unsigned vcpus, bool balloon)
 {
-	struct kvm_vm_params p = {
+	struct kv_vm_params p = {
 	    .name = name,
 	    .memory = memory,
 	    .vcpus = vcpus,
@@ -24,16 +24,16 @@ struct kvm_vm *kvm_test_vm(const char *name, uint64_t memory, unsigned vcpus, bo
 	    .pin_cpu = -1,
 	};
 	char err[512];
-	struct kvm_vm *vm = kvm_vm_create(&p, err, sizeof(err));
+	struct kv_vm *vm = kv_vm_create(&p, err, sizeof(err));
 
 	ck_assert_msg(vm != NULL, "%s", err);
 	return vm;
 }
 
-void kvm_test_skip(const char *name, const struct kvm_host *h, const char *why)
+void kv_test_skip(const char *name, const struct kvm_host *h, const char *why)
 {
 	printf("check_kvm: skip %s: %s; /dev/kvm here is %s (%s)\n", name, why,
-	       h->module[0] ? h->module : "from no module memvisor knows", kvm_host_mode(h));
+	       h->module[0] ? h->module : "from no module memvisor knows", kv_host_mode(h));
 }
 
 int main(void)
@@ -46,12 +46,12 @@ int main(void)
 		perror("check_kvm: /dev/kvm");
 		return EXIT_FAILURE;
 	}
-	kvm_host_probe("", &h);
-	sr = srunner_create(kvm_tiny_suite(&h));
+	kv_host_probe("", &h);
+	sr = srunner_create(kv_tiny_suite(&h));
 	/* tests/kvm/suite.sh sets it where Linux guests boot (hardware KVM, or
 	 * a host that passed check-kvm's probe) */
 	if (getenv("MEMVISOR_KVM_KERNEL"))
-		srunner_add_suite(sr, kvm_linux_suite());
+		srunner_add_suite(sr, kv_linux_suite());
 	else
 		fprintf(stderr, "check_kvm: MEMVISOR_KVM_KERNEL unset: no Linux guest tests\n");
 	fflush(stdout);

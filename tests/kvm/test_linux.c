@@ -15,32 +15,32 @@
 
 #define MIB (1ull << 20)
 
-static struct kvm_vm *boot(const char *name, uint64_t memory, const char *extra)
+static struct kv_vm *boot(const char *name, uint64_t memory, const char *extra)
 {
 	const char *kernel = getenv("MEMVISOR_KVM_KERNEL");
 	const char *initrd = getenv("MEMVISOR_KVM_INITRD");
-	struct kvm_vm *vm = kvm_test_vm(name, memory, 2, true);
+	struct kv_vm *vm = kv_test_vm(name, memory, 2, true);
 	char cmdline[1024], err[512];
 
 	const char *echo = getenv("MEMVISOR_KVM_ECHO");
 
 	vm->p.console_echo = echo && *echo;
-	snprintf(cmdline, sizeof(cmdline), "%s %s", KVM_LINUX_CMDLINE, extra);
-	ck_assert_msg(!kvm_boot_linux(vm, kernel, initrd, cmdline, err, sizeof(err)), "%s", err);
-	ck_assert_int_eq(kvm_vm_start(vm), 0);
+	snprintf(cmdline, sizeof(cmdline), "%s %s", KV_LINUX_CMDLINE, extra);
+	ck_assert_msg(!kv_boot_linux(vm, kernel, initrd, cmdline, err, sizeof(err)), "%s", err);
+	ck_assert_int_eq(kv_vm_start(vm), 0);
 	return vm;
 }
 
-static const char *result(struct kvm_vm *vm, const char *key, char *buf)
+static const char *result(struct kv_vm *vm, const char *key, char *buf)
 {
-	return kvm_dev_result(vm, key, buf, 96);
+	return kv_dev_result(vm, key, buf, 96);
 }
 
 /* Wait until the guest printed key (=value if value != NULL); fail the
  * test after timeout seconds or when the guest ends. */
-static void wait_for(struct kvm_vm *vm, const char *key, const char *value, unsigned timeout)
+static void wait_for(struct kv_vm *vm, const char *key, const char *value, unsigned timeout)
 {
-	uint64_t t0 = kvm_now_ns();
+	uint64_t t0 = kv_now_ns();
 	char buf[96];
 
 	for (;;) {
@@ -48,17 +48,17 @@ static void wait_for(struct kvm_vm *vm, const char *key, const char *value, unsi
 
 		if (v && (!value || !strcmp(v, value)))
 			return;
-		ck_assert_msg(kvm_now_ns() - t0 < timeout * 1000000000ull,
+		ck_assert_msg(kv_now_ns() - t0 < timeout * 1000000000ull,
 			      "guest %s: no %s=%s within %u s (last line: %s)", vm->name, key,
 			      value ? value : "*", timeout, vm->res.last);
-		ck_assert_msg(atomic_load(&vm->end) == KVM_END_RUNNING,
+		ck_assert_msg(atomic_load(&vm->end) == KV_END_RUNNING,
 			      "guest %s ended (%d: %s) before %s (last line: %s)", vm->name,
 			      (int)atomic_load(&vm->end), vm->err, key, vm->res.last);
 		usleep(20000);
 	}
 }
 
-static uint64_t result_u64(struct kvm_vm *vm, const char *key)
+static uint64_t result_u64(struct kv_vm *vm, const char *key)
 {
 	char buf[96];
 	const char *v = result(vm, key, buf);
@@ -68,57 +68,57 @@ static uint64_t result_u64(struct kvm_vm *vm, const char *key)
 }
 
 /* Type a command to the agent and wait for its answer. */
-static void agent(struct kvm_vm *vm, unsigned *acks, const char *cmd, unsigned timeout)
+static void agent(struct kv_vm *vm, unsigned *acks, const char *cmd, unsigned timeout)
 {
 	char line[64], want[16];
 
 	snprintf(line, sizeof(line), "%s\n", cmd);
-	ck_assert_uint_eq(kvm_dev_console_send(vm, line), strlen(line));
+	ck_assert_uint_eq(kv_dev_console_send(vm, line), strlen(line));
 	snprintf(want, sizeof(want), "%u", ++*acks);
 	wait_for(vm, "ack", want, timeout);
 }
 
-static struct balloon_counters counters(struct kvm_vm *vm)
+static struct balloon_counters counters(struct kv_vm *vm)
 {
 	struct balloon_counters c;
 
-	kvm_dev_balloon_counters(vm, &c);
+	kv_dev_balloon_counters(vm, &c);
 	return c;
 }
 
 /* Wait until the verified balloon size is `pages`. */
-static void wait_actual(struct kvm_vm *vm, uint64_t pages, unsigned timeout)
+static void wait_actual(struct kv_vm *vm, uint64_t pages, unsigned timeout)
 {
-	uint64_t t0 = kvm_now_ns();
+	uint64_t t0 = kv_now_ns();
 
 	while (counters(vm).actual != pages) {
-		ck_assert_msg(kvm_now_ns() - t0 < timeout * 1000000000ull,
+		ck_assert_msg(kv_now_ns() - t0 < timeout * 1000000000ull,
 			      "guest %s: balloon at %llu pages, not %llu, after %u s (guest says "
 			      "%llu; last line: %s)",
 			      vm->name, (unsigned long long)counters(vm).actual,
 			      (unsigned long long)pages, timeout,
 			      (unsigned long long)counters(vm).guest_actual, vm->res.last);
-		ck_assert_int_eq(atomic_load(&vm->end), KVM_END_RUNNING);
+		ck_assert_int_eq(atomic_load(&vm->end), KV_END_RUNNING);
 		usleep(50000);
 	}
 }
 
 /* Ballooned frames that still hold host memory (must be none). */
-static uint64_t ballooned_but_allocated(struct kvm_vm *vm)
+static uint64_t ballooned_but_allocated(struct kv_vm *vm)
 {
 	uint64_t n = 0;
 
 	pthread_mutex_lock(&vm->dev_lock);
 	for (uint64_t pfn = 0; pfn < vm->ram_size >> 12; pfn++)
 		if (balloon_pfn_ballooned(vm->balloon, pfn))
-			n += kvm_vm_ram_allocated_range(vm, pfn, 1);
+			n += kv_vm_ram_allocated_range(vm, pfn, 1);
 	pthread_mutex_unlock(&vm->dev_lock);
 	return n;
 }
 
 START_TEST(balloon_inflate_deflate)
 {
-	struct kvm_vm *vm =
+	struct kv_vm *vm =
 	    boot("linuxb", 256 * MIB, "memvisor.workload=none memvisor.agent memvisor.zram=64M");
 	const uint64_t target = 96 * MIB / 4096;
 	uint64_t a0, a1, a2, avail;
@@ -135,12 +135,12 @@ START_TEST(balloon_inflate_deflate)
 		agent(vm, &acks, cmd, 120);
 	}
 	agent(vm, &acks, "free", 30);
-	a0 = kvm_vm_ram_allocated(vm);
+	a0 = kv_vm_ram_allocated(vm);
 
 	/* inflate: the guest's own driver takes the pages, the host frees them */
-	ck_assert_uint_eq(kvm_dev_balloon_target(vm, target), target);
+	ck_assert_uint_eq(kv_dev_balloon_target(vm, target), target);
 	wait_actual(vm, target, 120);
-	a1 = kvm_vm_ram_allocated(vm);
+	a1 = kv_vm_ram_allocated(vm);
 	printf("linuxb: balloon %llu pages: memfd %llu -> %llu KiB (-%llu KiB, %llu KiB given)\n",
 	       (unsigned long long)target, (unsigned long long)(a0 >> 10),
 	       (unsigned long long)(a1 >> 10), (unsigned long long)((a0 - a1) >> 10),
@@ -153,7 +153,7 @@ START_TEST(balloon_inflate_deflate)
 	ck_assert_uint_eq(counters(vm).guest_actual, target);
 
 	/* deflate: the guest gets its memory back and uses it again */
-	ck_assert_uint_eq(kvm_dev_balloon_target(vm, 0), 0);
+	ck_assert_uint_eq(kv_dev_balloon_target(vm, 0), 0);
 	wait_actual(vm, 0, 120);
 	{
 		char cmd[32];
@@ -164,19 +164,19 @@ START_TEST(balloon_inflate_deflate)
 	ck_assert_uint_eq(result_u64(vm, "touch_bytes"), (avail - 16384) * 1024);
 	agent(vm, &acks, "check", 60);
 	ck_assert_uint_eq(result_u64(vm, "check_bad"), 0);
-	a2 = kvm_vm_ram_allocated(vm);
+	a2 = kv_vm_ram_allocated(vm);
 	printf("linuxb: deflated, guest touched %llu KiB again: memfd %llu KiB\n",
 	       (unsigned long long)(avail - 16384), (unsigned long long)(a2 >> 10));
 	ck_assert_uint_ge(a2 - a1, target * 4096 * 9 / 10);
 	agent(vm, &acks, "quit", 30);
-	ck_assert_int_eq(kvm_vm_wait(vm, 60000), KVM_END_RESET);
-	kvm_vm_destroy(vm);
+	ck_assert_int_eq(kv_vm_wait(vm, 60000), KV_END_RESET);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
 START_TEST(deflate_on_oom)
 {
-	struct kvm_vm *vm = boot("linuxo", 256 * MIB, "memvisor.workload=none memvisor.agent");
+	struct kv_vm *vm = boot("linuxo", 256 * MIB, "memvisor.workload=none memvisor.agent");
 	uint64_t target, avail;
 	struct balloon_counters c;
 	unsigned acks = 0;
@@ -188,7 +188,7 @@ START_TEST(deflate_on_oom)
 	avail = result_u64(vm, "memavail_kb");
 	/* leave the guest 40 MiB of what it had, then lock more than that */
 	target = (avail - 40 * 1024) / 4;
-	kvm_dev_balloon_target(vm, target);
+	kv_dev_balloon_target(vm, target);
 	wait_actual(vm, target, 120);
 	snprintf(cmd, sizeof(cmd), "mlock %lluK", (unsigned long long)(40 * 1024 + 16 * 1024));
 	agent(vm, &acks, cmd, 240);
@@ -202,12 +202,12 @@ START_TEST(deflate_on_oom)
 	ck_assert_uint_eq(c.target, target); /* the host did not ask */
 	ck_assert_uint_eq(ballooned_but_allocated(vm), 0);
 	agent(vm, &acks, "quit", 30);
-	ck_assert_int_eq(kvm_vm_wait(vm, 60000), KVM_END_RESET);
-	kvm_vm_destroy(vm);
+	ck_assert_int_eq(kv_vm_wait(vm, 60000), KV_END_RESET);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
-Suite *kvm_linux_suite(void)
+Suite *kv_linux_suite(void)
 {
 	Suite *s = suite_create("kvm_linux");
 	TCase *tc = tcase_create("balloon");

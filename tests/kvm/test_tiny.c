@@ -9,45 +9,45 @@
 
 #define MIB (1ull << 20)
 
-static void put16(struct kvm_vm *vm, uint64_t gpa, uint16_t v)
+static void put16(struct kv_vm *vm, uint64_t gpa, uint16_t v)
 {
-	memcpy(kvm_vm_gpa(vm, gpa, 2), &v, 2);
+	memcpy(kv_vm_gpa(vm, gpa, 2), &v, 2);
 }
-static void put32(struct kvm_vm *vm, uint64_t gpa, uint32_t v)
+static void put32(struct kv_vm *vm, uint64_t gpa, uint32_t v)
 {
-	memcpy(kvm_vm_gpa(vm, gpa, 4), &v, 4);
+	memcpy(kv_vm_gpa(vm, gpa, 4), &v, 4);
 }
 
-static void load(struct kvm_vm *vm, enum kvm_tiny which)
+static void load(struct kv_vm *vm, enum kv_tiny which)
 {
 	size_t len;
-	const uint8_t *img = kvm_tiny_image(which, &len);
+	const uint8_t *img = kv_tiny_image(which, &len);
 
-	ck_assert_int_eq(kvm_boot_flat(vm, KVM_TINY_LOAD, img, len), 0);
+	ck_assert_int_eq(kv_boot_flat(vm, KV_TINY_LOAD, img, len), 0);
 }
 
 /* Run to the debug exit; fail the test on anything else. */
-static void run_to_end(struct kvm_vm *vm)
+static void run_to_end(struct kv_vm *vm)
 {
 	int end;
 
-	ck_assert_int_eq(kvm_vm_start(vm), 0);
-	end = kvm_vm_wait(vm, 60000);
-	ck_assert_msg(end == KVM_END_DEBUG_EXIT, "guest ended %d: %s", end, vm->err);
-	ck_assert_int_eq(vm->end_status, KVM_TINY_DONE);
+	ck_assert_int_eq(kv_vm_start(vm), 0);
+	end = kv_vm_wait(vm, 60000);
+	ck_assert_msg(end == KV_END_DEBUG_EXIT, "guest ended %d: %s", end, vm->err);
+	ck_assert_int_eq(vm->end_status, KV_TINY_DONE);
 }
 
 START_TEST(exits_counted)
 {
-	struct kvm_vm *vm = kvm_test_vm("tiny", 64 * MIB, 1, false);
+	struct kv_vm *vm = kv_test_vm("tiny", 64 * MIB, 1, false);
 	uint64_t io = 0, before;
 
 	load(vm, KVM_TINY_EXITS);
-	put16(vm, KVM_TINY_PARAMS, 100);     /* pages */
-	put16(vm, KVM_TINY_PARAMS + 2, 500); /* outs */
-	before = kvm_vm_ram_allocated(vm);
+	put16(vm, KV_TINY_PARAMS, 100);	    /* pages */
+	put16(vm, KV_TINY_PARAMS + 2, 500); /* outs */
+	before = kv_vm_ram_allocated(vm);
 	run_to_end(vm);
-	ck_assert_uint_eq(kvm_vm_ram_allocated_range(vm, 0x20, 100), 100);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(vm, 0x20, 100), 100);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		io += vm->vcpu[i].io_exits;
 	/* "OK\n", 500 outs to 0x80, the debug exit */
@@ -55,8 +55,8 @@ START_TEST(exits_counted)
 	ck_assert_str_eq(vm->res.last, "OK");
 
 	/* 100 first touches allocate 100 pages of the memfd */
-	ck_assert_uint_eq(kvm_vm_ram_allocated(vm) - before, 100 * 4096);
-	kvm_vm_destroy(vm);
+	ck_assert_uint_eq(kv_vm_ram_allocated(vm) - before, 100 * 4096);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
@@ -64,27 +64,26 @@ END_TEST
  * a software hypervisor may count differently (PVM reports io_exits 0). */
 START_TEST(stats_count_exits)
 {
-	struct kvm_vm *vm = kvm_test_vm("tiny", 64 * MIB, 1, false);
-	struct kvm_stats st;
+	struct kv_vm *vm = kv_test_vm("tiny", 64 * MIB, 1, false);
+	struct kv_stats st;
 	uint64_t io = 0;
 
 	load(vm, KVM_TINY_EXITS);
-	put16(vm, KVM_TINY_PARAMS, 100);     /* pages */
-	put16(vm, KVM_TINY_PARAMS + 2, 500); /* outs */
+	put16(vm, KV_TINY_PARAMS, 100);	    /* pages */
+	put16(vm, KV_TINY_PARAMS + 2, 500); /* outs */
 	run_to_end(vm);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		io += vm->vcpu[i].io_exits;
 	ck_assert_uint_eq(io, 3 + 500 + 1);
-	ck_assert_int_eq(kvm_stats_read(vm, &st), 0);
-	ck_assert(st.binary && st.have[KVM_STAT_io_exits] && st.have[KVM_STAT_exits]);
-	ck_assert_uint_eq(st.v[KVM_STAT_io_exits], io);
-	ck_assert_uint_ge(st.v[KVM_STAT_exits], io);
-	ck_assert_uint_ge(st.v[KVM_STAT_pf_fixed], 100);
+	ck_assert_int_eq(kv_stats_read(vm, &st), 0);
+	ck_assert(st.binary && st.have[KV_STAT_io_exits] && st.have[KV_STAT_exits]);
+	ck_assert_uint_eq(st.v[KV_STAT_io_exits], io);
+	ck_assert_uint_ge(st.v[KV_STAT_exits], io);
+	ck_assert_uint_ge(st.v[KV_STAT_pf_fixed], 100);
 	printf("tiny exits: io_exits %llu exits %llu pf_fixed %llu\n",
-	       (unsigned long long)st.v[KVM_STAT_io_exits],
-	       (unsigned long long)st.v[KVM_STAT_exits],
-	       (unsigned long long)st.v[KVM_STAT_pf_fixed]);
-	kvm_vm_destroy(vm);
+	       (unsigned long long)st.v[KV_STAT_io_exits], (unsigned long long)st.v[KV_STAT_exits],
+	       (unsigned long long)st.v[KV_STAT_pf_fixed]);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
@@ -95,47 +94,47 @@ END_TEST
 #define DATA_PFN  0x1000u /* 16 MiB: the frames the guest gives */
 
 /* One chain of n pfns at buf on the legacy ring at base (size 128). */
-static void post(struct kvm_vm *vm, uint64_t base, uint64_t buf, const uint32_t *pfns, unsigned n)
+static void post(struct kv_vm *vm, uint64_t base, uint64_t buf, const uint32_t *pfns, unsigned n)
 {
 	struct balloon_vring_desc d = {.addr = buf, .len = n * 4};
 	uint64_t avail = balloon_vring_legacy_avail(base, 128);
 
-	memcpy(kvm_vm_gpa(vm, buf, n * 4), pfns, n * 4);
+	memcpy(kv_vm_gpa(vm, buf, n * 4), pfns, n * 4);
 	/* the used ring's page too, so that the device writing it later
 	 * allocates nothing */
-	memset(kvm_vm_gpa(vm, balloon_vring_legacy_used(base, 128), 4096), 0, 4096);
-	memcpy(kvm_vm_gpa(vm, base, sizeof(d)), &d, sizeof(d));
+	memset(kv_vm_gpa(vm, balloon_vring_legacy_used(base, 128), 4096), 0, 4096);
+	memcpy(kv_vm_gpa(vm, base, sizeof(d)), &d, sizeof(d));
 	put16(vm, avail + 4, 0); /* ring[0] = head 0 */
 	put16(vm, avail + 2, 1); /* idx */
 }
 
-static uint16_t used_idx(struct kvm_vm *vm, uint64_t base)
+static uint16_t used_idx(struct kv_vm *vm, uint64_t base)
 {
 	uint16_t v;
 
-	memcpy(&v, kvm_vm_gpa(vm, balloon_vring_legacy_used(base, 128) + 2, 2), 2);
+	memcpy(&v, kv_vm_gpa(vm, balloon_vring_legacy_used(base, 128) + 2, 2), 2);
 	return v;
 }
 
 START_TEST(balloon_punches_holes)
 {
-	struct kvm_vm *vm = kvm_test_vm("tinyb", 64 * MIB, 1, true);
+	struct kv_vm *vm = kv_test_vm("tinyb", 64 * MIB, 1, true);
 	uint32_t pfns[256];
 	struct balloon_counters c;
 	uint64_t before, after;
 
 	for (unsigned i = 0; i < 256; i++)
 		pfns[i] = DATA_PFN + i;
-	memset(kvm_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 257 * 4096), 0x5a, 257 * 4096);
+	memset(kv_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 257 * 4096), 0x5a, 257 * 4096);
 	load(vm, KVM_TINY_BALLOON);
-	put32(vm, KVM_TINY_PARAMS + 4, INFL_RING >> 12);
-	put32(vm, KVM_TINY_PARAMS + 8, DEFL_RING >> 12);
+	put32(vm, KV_TINY_PARAMS + 4, INFL_RING >> 12);
+	put32(vm, KV_TINY_PARAMS + 8, DEFL_RING >> 12);
 	post(vm, INFL_RING, INFL_BUF, pfns, 256);
 	post(vm, DEFL_RING, DEFL_BUF, pfns, 16); /* and 16 come back */
-	before = kvm_vm_ram_allocated(vm);
+	before = kv_vm_ram_allocated(vm);
 	run_to_end(vm);
-	after = kvm_vm_ram_allocated(vm);
-	kvm_dev_balloon_counters(vm, &c);
+	after = kv_vm_ram_allocated(vm);
+	kv_dev_balloon_counters(vm, &c);
 	ck_assert_uint_eq(c.inflated, 256);
 	ck_assert_uint_eq(c.deflated, 16);
 	ck_assert_uint_eq(c.actual, 240);
@@ -146,76 +145,76 @@ START_TEST(balloon_punches_holes)
 	printf("tiny balloon: memfd %llu -> %llu bytes allocated\n", (unsigned long long)before,
 	       (unsigned long long)after);
 	ck_assert_uint_eq(before - after, 256 * 4096);
-	ck_assert_uint_eq(kvm_vm_ram_allocated_range(vm, DATA_PFN, 256), 0);
-	ck_assert_uint_eq(kvm_vm_ram_allocated_range(vm, DATA_PFN + 256, 1), 1);
-	ck_assert_uint_eq(*(uint8_t *)kvm_vm_gpa(vm, (uint64_t)(DATA_PFN + 20) << 12, 1), 0);
-	ck_assert_uint_eq(*(uint8_t *)kvm_vm_gpa(vm, (uint64_t)(DATA_PFN + 256) << 12, 1), 0x5a);
-	kvm_vm_destroy(vm);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(vm, DATA_PFN, 256), 0);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(vm, DATA_PFN + 256, 1), 1);
+	ck_assert_uint_eq(*(uint8_t *)kv_vm_gpa(vm, (uint64_t)(DATA_PFN + 20) << 12, 1), 0);
+	ck_assert_uint_eq(*(uint8_t *)kv_vm_gpa(vm, (uint64_t)(DATA_PFN + 256) << 12, 1), 0x5a);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
 START_TEST(balloon_bad_batch_touches_nothing)
 {
-	struct kvm_vm *vm = kvm_test_vm("tinybad", 64 * MIB, 1, true);
+	struct kv_vm *vm = kv_test_vm("tinybad", 64 * MIB, 1, true);
 	uint32_t pfns[4] = {DATA_PFN, DATA_PFN + 1, 64u << 8 /* 64 MiB: beyond */, DATA_PFN + 2};
 	struct balloon_counters c;
 	uint64_t before;
 
-	memset(kvm_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 4 * 4096), 0x5a, 4 * 4096);
+	memset(kv_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 4 * 4096), 0x5a, 4 * 4096);
 	load(vm, KVM_TINY_BALLOON);
-	put32(vm, KVM_TINY_PARAMS + 4, INFL_RING >> 12);
-	put32(vm, KVM_TINY_PARAMS + 8, DEFL_RING >> 12);
+	put32(vm, KV_TINY_PARAMS + 4, INFL_RING >> 12);
+	put32(vm, KV_TINY_PARAMS + 8, DEFL_RING >> 12);
 	post(vm, INFL_RING, INFL_BUF, pfns, 4);
 	pfns[0] = 7; /* below 1 MiB: not the guest's to give */
 	post(vm, DEFL_RING, DEFL_BUF, pfns, 1);
-	before = kvm_vm_ram_allocated(vm);
+	before = kv_vm_ram_allocated(vm);
 	run_to_end(vm);
-	kvm_dev_balloon_counters(vm, &c);
+	kv_dev_balloon_counters(vm, &c);
 	ck_assert_uint_eq(c.rejected_batches, 2);
 	ck_assert_uint_eq(c.actual, 0);
-	ck_assert_uint_eq(kvm_vm_ram_allocated(vm), before);
-	ck_assert_uint_eq(*(uint8_t *)kvm_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 1), 0x5a);
+	ck_assert_uint_eq(kv_vm_ram_allocated(vm), before);
+	ck_assert_uint_eq(*(uint8_t *)kv_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 1), 0x5a);
 	ck_assert_uint_eq(used_idx(vm, INFL_RING), 1); /* returned, unused */
-	kvm_vm_destroy(vm);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
 START_TEST(hang_times_out)
 {
 	static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp . */
-	struct kvm_vm *vm = kvm_test_vm("spin", 16 * MIB, 2, false);
+	struct kv_vm *vm = kv_test_vm("spin", 16 * MIB, 2, false);
 
-	ck_assert_int_eq(kvm_boot_flat(vm, KVM_TINY_LOAD, spin, sizeof(spin)), 0);
-	ck_assert_int_eq(kvm_vm_start(vm), 0);
-	ck_assert_int_eq(kvm_vm_wait(vm, 1500), KVM_END_RUNNING);
-	kvm_vm_end(vm, KVM_END_STOPPED, "guest spin: no end within 1.5 s");
-	ck_assert_int_eq(kvm_vm_wait(vm, 0), KVM_END_STOPPED);
-	kvm_vm_destroy(vm); /* joins both vCPU threads */
+	ck_assert_int_eq(kv_boot_flat(vm, KV_TINY_LOAD, spin, sizeof(spin)), 0);
+	ck_assert_int_eq(kv_vm_start(vm), 0);
+	ck_assert_int_eq(kv_vm_wait(vm, 1500), KV_END_RUNNING);
+	kv_vm_end(vm, KV_END_STOPPED, "guest spin: no end within 1.5 s");
+	ck_assert_int_eq(kv_vm_wait(vm, 0), KV_END_STOPPED);
+	kv_vm_destroy(vm); /* joins both vCPU threads */
 }
 END_TEST
 
 START_TEST(many_vms_in_one_process)
 {
-	struct kvm_vm *vm[4];
+	struct kv_vm *vm[4];
 	char name[16];
 
 	for (unsigned i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "tiny%u", i);
-		vm[i] = kvm_test_vm(name, 32 * MIB, 1, true);
+		vm[i] = kv_test_vm(name, 32 * MIB, 1, true);
 		load(vm[i], KVM_TINY_EXITS);
-		put16(vm[i], KVM_TINY_PARAMS, (uint16_t)(10 * (i + 1)));
-		put16(vm[i], KVM_TINY_PARAMS + 2, 10);
+		put16(vm[i], KV_TINY_PARAMS, (uint16_t)(10 * (i + 1)));
+		put16(vm[i], KV_TINY_PARAMS + 2, 10);
 	}
 	for (unsigned i = 0; i < 4; i++)
-		ck_assert_int_eq(kvm_vm_start(vm[i]), 0);
+		ck_assert_int_eq(kv_vm_start(vm[i]), 0);
 	for (unsigned i = 0; i < 4; i++) {
-		ck_assert_int_eq(kvm_vm_wait(vm[i], 60000), KVM_END_DEBUG_EXIT);
+		ck_assert_int_eq(kv_vm_wait(vm[i], 60000), KV_END_DEBUG_EXIT);
 		/* each memfd holds its own guest's touches */
-		ck_assert_uint_ge(kvm_vm_ram_allocated(vm[i]), 10 * (i + 1) * 4096);
-		ck_assert_uint_lt(kvm_vm_ram_allocated(vm[i]), (10 * (i + 1) + 8) * 4096);
+		ck_assert_uint_ge(kv_vm_ram_allocated(vm[i]), 10 * (i + 1) * 4096);
+		ck_assert_uint_lt(kv_vm_ram_allocated(vm[i]), (10 * (i + 1) + 8) * 4096);
 	}
 	for (unsigned i = 0; i < 4; i++)
-		kvm_vm_destroy(vm[i]);
+		kv_vm_destroy(vm[i]);
 }
 END_TEST
 
@@ -224,33 +223,33 @@ END_TEST
  * guest writes them; the sampler over the whole guest counts those. */
 START_TEST(dirty_log_working_set)
 {
-	struct kvm_vm_params p = {
+	struct kv_vm_params p = {
 	    .name = "dirty", .memory = 16 * MIB, .vcpus = 1, .pin_cpu = -1, .dirty_log = true};
 	uint64_t bm[(16 * MIB >> 12) / 64], set = 0;
 	struct mem_wss_estimate e;
-	struct kvm_wss *w;
-	struct kvm_vm *vm;
+	struct kv_wss *w;
+	struct kv_vm *vm;
 	char err[512];
 
-	vm = kvm_vm_create(&p, err, sizeof(err));
+	vm = kv_vm_create(&p, err, sizeof(err));
 	ck_assert_msg(vm != NULL, "%s", err);
 	ck_assert_msg(vm->dirty_log, "no manual dirty-log protection in this kernel");
 	load(vm, KVM_TINY_EXITS);
-	put16(vm, KVM_TINY_PARAMS, 100); /* pages from pfn 0x20 */
-	put16(vm, KVM_TINY_PARAMS + 2, 0);
-	ck_assert_int_eq(kvm_vm_dirty_get(vm, bm), 0);
+	put16(vm, KV_TINY_PARAMS, 100); /* pages from pfn 0x20 */
+	put16(vm, KV_TINY_PARAMS + 2, 0);
+	ck_assert_int_eq(kv_vm_dirty_get(vm, bm), 0);
 	for (unsigned i = 0; i < sizeof(bm) / 8; i++)
 		ck_assert_uint_eq(bm[i], ~0ull); /* initially set */
-	ck_assert_int_eq(kvm_vm_dirty_clear(vm, 3, 1), -EINVAL);
-	ck_assert_int_eq(kvm_vm_dirty_clear(vm, 16 * MIB >> 12, 1), -EINVAL);
+	ck_assert_int_eq(kv_vm_dirty_clear(vm, 3, 1), -EINVAL);
+	ck_assert_int_eq(kv_vm_dirty_clear(vm, 16 * MIB >> 12, 1), -EINVAL);
 	/* the sampler over all 4096 pages clears every bit */
-	w = kvm_wss_create(vm, 100000, 1, 1, 7);
+	w = kv_wss_create(vm, 100000, 1, 1, 7);
 	ck_assert_ptr_nonnull(w);
-	ck_assert_int_eq(kvm_wss_estimate(w, &e), 0);
+	ck_assert_int_eq(kv_wss_estimate(w, &e), 0);
 	ck_assert_uint_eq(e.touched, 0);
 	ck_assert(e.max == 1); /* nothing known yet: no tax */
 	run_to_end(vm);
-	ck_assert_int_eq(kvm_vm_dirty_get(vm, bm), 0);
+	ck_assert_int_eq(kv_vm_dirty_get(vm, bm), 0);
 	for (unsigned pfn = 0x20; pfn < 0x20 + 100; pfn++) {
 		ck_assert(bm[pfn / 64] >> (pfn % 64) & 1); /* the guest's stores */
 		bm[pfn / 64] &= ~(1ull << (pfn % 64));
@@ -262,52 +261,52 @@ START_TEST(dirty_log_working_set)
 			printf(" %#x", i * 64 + (unsigned)__builtin_ctzll(b));
 	printf("\n");
 	ck_assert_uint_le(set, 4);
-	ck_assert_int_eq(kvm_wss_estimate(w, &e), 0);
+	ck_assert_int_eq(kv_wss_estimate(w, &e), 0);
 	ck_assert_uint_eq(e.touched, 100 + set);
-	ck_assert_int_eq(kvm_wss_period(w), 0);
-	ck_assert_int_eq(kvm_wss_estimate(w, &e), 0);
+	ck_assert_int_eq(kv_wss_period(w), 0);
+	ck_assert_int_eq(kv_wss_estimate(w, &e), 0);
 	ck_assert_uint_eq(e.periods, 1);
 	ck_assert(e.slow * 4096 > 99.9 + (double)set && e.slow * 4096 < 100.1 + (double)set);
 	ck_assert(e.current == 0 && e.max == e.slow); /* gain 1, nothing written since */
-	kvm_wss_destroy(w);
-	kvm_vm_destroy(vm);
+	kv_wss_destroy(w);
+	kv_vm_destroy(vm);
 	/* without the dirty log there is no sampler */
-	vm = kvm_test_vm("nolog", 16 * MIB, 1, false);
+	vm = kv_test_vm("nolog", 16 * MIB, 1, false);
 	errno = 0;
-	ck_assert_ptr_null(kvm_wss_create(vm, 100, 0.1, 0.5, 1));
+	ck_assert_ptr_null(kv_wss_create(vm, 100, 0.1, 0.5, 1));
 	ck_assert_int_eq(errno, ENOTSUP);
-	kvm_vm_destroy(vm);
+	kv_vm_destroy(vm);
 }
 END_TEST
 
 START_TEST(bad_params)
 {
-	struct kvm_vm_params p = {.name = "x", .memory = 5 * MIB, .vcpus = 1};
+	struct kv_vm_params p = {.name = "x", .memory = 5 * MIB, .vcpus = 1};
 	char err[256];
 
-	ck_assert_ptr_null(kvm_vm_create(&p, err, sizeof(err)));
+	ck_assert_ptr_null(kv_vm_create(&p, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "multiple of 2M"));
 	p.memory = 4ull << 30;
-	ck_assert_ptr_null(kvm_vm_create(&p, err, sizeof(err)));
+	ck_assert_ptr_null(kv_vm_create(&p, err, sizeof(err)));
 	p.memory = 32 * MIB;
 	p.vcpus = 99;
-	ck_assert_ptr_null(kvm_vm_create(&p, err, sizeof(err)));
+	ck_assert_ptr_null(kv_vm_create(&p, err, sizeof(err)));
 	ck_assert_ptr_nonnull(strstr(err, "vcpus"));
 }
 END_TEST
 
-Suite *kvm_tiny_suite(const struct kvm_host *h)
+Suite *kv_tiny_suite(const struct kvm_host *h)
 {
 	Suite *s = suite_create("kvm_tiny");
 	TCase *tc = tcase_create("tiny");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, exits_counted);
-	if (h->kind == KVM_HOST_HARDWARE)
+	if (h->kind == KV_HOST_HARDWARE)
 		tcase_add_test(tc, stats_count_exits);
 	else
-		kvm_test_skip("tiny:stats_count_exits", h,
-			      "exit counts in KVM's binary stats are a hardware KVM's");
+		kv_test_skip("tiny:stats_count_exits", h,
+			     "exit counts in KVM's binary stats are a hardware KVM's");
 	tcase_add_test(tc, balloon_punches_holes);
 	tcase_add_test(tc, balloon_bad_batch_touches_nothing);
 	tcase_add_test(tc, hang_times_out);

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* tiny_guests: hand-assembled real-mode test guests for fast KVM tests. */
 /*
- * Two flat images that start in real mode at KVM_TINY_LOAD (cs = 0) and
+ * Two flat images that start in real mode at KV_TINY_LOAD (cs = 0) and
  * end by writing 0x2a to the debug-exit port. They boot in milliseconds,
  * so the KVM suite can test exits, the console and the balloon transport
  * without a Linux guest. Parameters are words the host writes below the
- * image before it starts (KVM_TINY_PARAMS):
+ * image before it starts (KV_TINY_PARAMS):
  *
  * exits:   prints "OK\n" on the UART (3 port exits), stores a byte into
  *          each of `pages` 4 KiB pages from 0x20000 up (first touches: KVM
@@ -96,7 +96,7 @@ static const uint8_t tiny_balloon[] = {
     0xeb, 0xfd,				/* jmp   1b */
 };
 
-const uint8_t *kvm_tiny_image(enum kvm_tiny which, size_t *len)
+const uint8_t *kv_tiny_image(enum kv_tiny which, size_t *len)
 {
 	switch (which) {
 	case KVM_TINY_EXITS:

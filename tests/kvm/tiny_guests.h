@@ -7,14 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KVM_TINY_LOAD	   0x1000u /* where the images are loaded and entered */
-#define KVM_TINY_PARAMS	   0x0ff0u /* their parameter words */
-#define KVM_TINY_DONE	   0x2a	   /* the debug-exit value of a clean end */
-#define KVM_TINY_MAX_PAGES 120u	   /* exits: pages from 0x20000 below 640 KiB */
+#define KV_TINY_LOAD	  0x1000u /* where the images are loaded and entered */
+#define KV_TINY_PARAMS	  0x0ff0u /* their parameter words */
+#define KV_TINY_DONE	  0x2a	  /* the debug-exit value of a clean end */
+#define KV_TINY_MAX_PAGES 120u	  /* exits: pages from 0x20000 below 640 KiB */
 
-enum kvm_tiny { KVM_TINY_EXITS, KVM_TINY_BALLOON };
+enum kv_tiny { KVM_TINY_EXITS, KVM_TINY_BALLOON };
 
 /* The image and its length; static storage. */
-const uint8_t *kvm_tiny_image(enum kvm_tiny which, size_t *len);
+const uint8_t *kv_tiny_image(enum kv_tiny which, size_t *len);
 
 #endif

@@ -77,11 +77,11 @@ struct backend_ops {
 	int (*finish)(struct vm *vm, struct run_host *h);
 	/* Its rows of events.csv (paging-mode switches); NULL: none. */
 	void (*events)(FILE *f, struct vm *vm);
-	/* Its guests.csv row, its summary.json object, and the host part of
-	 * summary.json ("host": {...}'s fields). */
+	/* Its guests.csv row, and its fields of its summary.json object and
+	 * of the host's (out/output.c fills what every guest has). */
 	void (*result)(struct out_row *r, struct vm *vm, const struct run_host *h);
-	void (*json)(FILE *f, struct vm *vm, const struct run_host *h);
-	void (*json_host)(FILE *f, struct vm **vms, unsigned n, const struct run_host *h);
+	void (*json)(struct out_row *r, struct vm *vm, const struct run_host *h);
+	void (*json_host)(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h);
 };
 extern const struct backend_ops backend_soft, backend_kvm;
 
@@ -95,13 +95,6 @@ void output_timeseries_header(FILE *f);
 int output_guests_csv(const char *path, struct vm **vms, unsigned n, const struct run_host *h);
 int output_events_csv(const char *path, struct vm **vms, unsigned n);
 int output_summary(const char *path, struct vm **vms, unsigned n, const struct run_host *h);
-/* The start of a guest's summary.json object (both backends): name,
- * backend, paging (configured and final), status and error, guest_pages,
- * memory and allocation parameters, seed. */
-void output_json_guest_head(FILE *f, const struct vm *vm, const char *paging,
-			    const char *paging_final, uint64_t pages);
-/* A JSON string, escaped. */
-void output_json_str(FILE *f, const char *s);
 /* mkdir -p dir. 0 or -errno. */
 int output_mkdir_p(const char *dir) MUST_CHECK;
 /* A run's time series, written to DIR/timeseries.csv.tmp and renamed at

@@ -49,16 +49,16 @@ static double active_of(struct kguest *g, const char *name, uint64_t now)
 		return 1;
 	if ((double)(now - g->ws_start) >= h->ws_period_ms * 1e6) {
 		g->ws_start = now;
-		if (kvm_wss_period(g->wss))
+		if (kv_wss_period(g->wss))
 			goto fail;
 	}
-	if (kvm_wss_estimate(g->wss, &g->ws))
+	if (kv_wss_estimate(g->wss, &g->ws))
 		goto fail;
 	return g->ws.max;
 fail:
 	fprintf(stderr, "guest %s: dirty log: %s: working set no longer sampled\n", name,
 		strerror(errno));
-	kvm_wss_destroy(g->wss);
+	kv_wss_destroy(g->wss);
 	g->wss = NULL;
 	return 1;
 }
@@ -76,7 +76,7 @@ static void sampler_start(struct vm *vm, uint64_t now)
 	const struct vmm_host_cfg *h = &g->h->cfg->host;
 
 	g->ws_start = now;
-	g->wss = kvm_wss_create(g->k, h->ws_samples, h->ws_slow_gain, h->ws_fast_gain, g->ws_seed);
+	g->wss = kv_wss_create(g->k, h->ws_samples, h->ws_slow_gain, h->ws_fast_gain, g->ws_seed);
 	if (!g->wss)
 		fprintf(stderr,
 			"guest %s: no working-set sampling (%s): the idle tax sees it as all "
@@ -86,14 +86,14 @@ static void sampler_start(struct vm *vm, uint64_t now)
 					 : strerror(errno));
 }
 
-static uint64_t kvm_held(struct vm *vm)
+static uint64_t kv_held(struct vm *vm)
 {
 	return vm->done ? 0 : held(kguest_of(vm));
 }
 
 /* P is what the memfd holds, demand P plus its balloon (what it would take
  * back); a guest that ended holds nothing and takes no part. */
-static bool kvm_policy_in(struct vm *vm, struct mem_policy_guest *p)
+static bool kv_policy_in(struct vm *vm, struct mem_policy_guest *p)
 {
 	struct kguest *g = kguest_of(vm);
 	const struct vmm_guest_cfg *c = vm->cfg;
@@ -102,12 +102,12 @@ static bool kvm_policy_in(struct vm *vm, struct mem_policy_guest *p)
 	p->shares = (double)c->shares;
 	if (vm->done)
 		return false;
-	kvm_dev_balloon_counters(g->k, &b);
+	kv_dev_balloon_counters(g->k, &b);
 	p->min = c->min >> 12;
 	p->max = c->max >> 12;
 	p->alloc = held(g);
 	p->demand = p->alloc + b.actual;
-	p->active = active_of(g, vm->name, kvm_now_ns()) * (double)(g->k->ram_size >> 12);
+	p->active = active_of(g, vm->name, kv_now_ns()) * (double)(g->k->ram_size >> 12);
 	return true;
 }
 
@@ -118,7 +118,7 @@ static bool kvm_policy_in(struct vm *vm, struct mem_policy_guest *p)
  * wobble every period, and a balloon that followed every wobble would
  * inflate and deflate for nothing.
  */
-static bool kvm_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc)
+static bool kv_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate st, uint64_t alloc)
 {
 	struct kguest *g = kguest_of(vm);
 	uint64_t step = (vm->cfg->memory >> 12) / 32, want;
@@ -126,26 +126,26 @@ static bool kvm_balloon(struct vmm_reclaim *rc, struct vm *vm, enum mem_rstate s
 
 	if (!rc->cfg->host.balloon)
 		return false;
-	kvm_dev_balloon_counters(g->k, &b);
+	kv_dev_balloon_counters(g->k, &b);
 	want = reclaim_balloon_want(st, alloc, vm->rs.target, &b);
 	if (step < 4 * MIB_PAGES)
 		step = 4 * MIB_PAGES;
 	if ((want > b.wanted ? want - b.wanted : b.wanted - want) >= step || (!want && b.wanted))
-		kvm_dev_balloon_target(g->k, want);
+		kv_dev_balloon_target(g->k, want);
 	return true;
 }
 
 /* After each run: the balloon's rate-limited target moves, and the guest is
  * asked for statistics. */
-static void kvm_tick(struct vmm_reclaim *rc, struct vm *vm)
+static void kv_tick(struct vmm_reclaim *rc, struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
-	uint64_t now = kvm_now_ns();
+	uint64_t now = kv_now_ns();
 
 	(void)rc;
 	if (!vm->done) {
-		kvm_dev_balloon_tick(g->k, now - g->tick_ns);
-		kvm_dev_balloon_stats(g->k);
+		kv_dev_balloon_tick(g->k, now - g->tick_ns);
+		kv_dev_balloon_stats(g->k);
 	}
 	g->tick_ns = now;
 }
@@ -155,31 +155,31 @@ static void kvm_tick(struct vmm_reclaim *rc, struct vm *vm)
 static void judge(struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
-	struct kvm_vm *k = g->k;
+	struct kv_vm *k = g->k;
 	int end = atomic_load(&k->end);
 	char buf[96];
-	const char *st = kvm_dev_result(k, "status", buf, sizeof(buf));
+	const char *st = kv_dev_result(k, "status", buf, sizeof(buf));
 	bool ok = false;
 	int r;
 
 	vm->done = true;
-	g->stats_err = kvm_stats_read(k, &g->st);
+	g->stats_err = kv_stats_read(k, &g->st);
 	/* a guest that ended gives its memory back to the host at once, as a
 	 * powered-off VM does; what it held is reported */
 	g->end_alloc = held(g);
-	r = kvm_vm_discard(k, 0, k->ram_size >> 12);
+	r = kv_vm_discard(k, 0, k->ram_size >> 12);
 	if (r)
 		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));
-	if (end == KVM_END_RESET && k->res.done && st && !strcmp(st, "0")) {
+	if (end == KV_END_RESET && k->res.done && st && !strcmp(st, "0")) {
 		ok = true;
-	} else if (end == KVM_END_RESET && k->res.done) {
+	} else if (end == KV_END_RESET && k->res.done) {
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: memvisor-guest exited with status %s (console: %s)", k->name,
 			 st ? st : "?", k->res.last);
 	} else if (k->res.panic) {
 		snprintf(vm->err, sizeof(vm->err), "guest %s: kernel panic: %s", k->name,
 			 k->res.last);
-	} else if (end == KVM_END_RESET) {
+	} else if (end == KV_END_RESET) {
 		snprintf(vm->err, sizeof(vm->err),
 			 "guest %s: reset before memvisor-guest finished (last console line: %s)",
 			 k->name, k->res.lines ? k->res.last : "none: did the kernel start?");
@@ -188,7 +188,7 @@ static void judge(struct vm *vm)
 			 k->err[0] ? k->err : "guest ended", k->res.lines ? k->res.last : "none");
 	}
 	vm->failed = !ok;
-	vm->verified = ok && kvm_dev_result(k, "verified", buf, sizeof(buf)) && !strcmp(buf, "yes");
+	vm->verified = ok && kv_dev_result(k, "verified", buf, sizeof(buf)) && !strcmp(buf, "yes");
 	vm->verify_ran = ok && g->h->verify;
 }
 
@@ -198,15 +198,15 @@ static void watch(struct vm *vm, uint64_t now)
 	struct kguest *g = kguest_of(vm);
 	char buf[96];
 
-	if (!g->boot_ns && kvm_dev_result(g->k, "uname", buf, sizeof(buf))) {
+	if (!g->boot_ns && kv_dev_result(g->k, "uname", buf, sizeof(buf))) {
 		g->boot_ns = now;
 		sampler_start(vm, now);
 	}
-	if (atomic_load(&g->k->end) != KVM_END_RUNNING) {
+	if (atomic_load(&g->k->end) != KV_END_RUNNING) {
 		judge(vm);
 	} else if ((double)(now - g->k->started_ns) > vm->cfg->timeout * 1e9) {
-		kvm_vm_end(g->k, KVM_END_STOPPED, "guest %s: no power-off within %.0f s",
-			   g->k->name, vm->cfg->timeout);
+		kv_vm_end(g->k, KV_END_STOPPED, "guest %s: no power-off within %.0f s", g->k->name,
+			  vm->cfg->timeout);
 		judge(vm);
 	}
 }
@@ -238,9 +238,9 @@ static void boot_due(struct vm *vm, uint64_t now)
 			      now - prev->k->started_ns < BOOT_WAIT_S * 1000000000ull))
 		return;
 	g->waiting = false;
-	r = kvm_vm_start(g->k);
+	r = kv_vm_start(g->k);
 	if (r)
-		kvm_vm_end(g->k, KVM_END_ERROR, "%s", g->k->err);
+		kv_vm_end(g->k, KV_END_ERROR, "%s", g->k->err);
 }
 
 /* Until the wall clock reaches the guest's next sample period; then its
@@ -250,15 +250,15 @@ static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 	struct kguest *g = kguest_of(vm);
 	uint64_t period = (uint64_t)(g->h->sample_ms * 1e6), t0 = g->h->t0_ns;
 	uint64_t clock = (uint64_t)(vm->cycles / vm->cost->ghz);
-	uint64_t at = t0 + (clock / period + 1) * period, now = kvm_now_ns();
+	uint64_t at = t0 + (clock / period + 1) * period, now = kv_now_ns();
 
 	(void)budget; /* a KVM guest runs on its own, in wall time */
 	if (at > now)
 		sleep_ns(at - now);
-	now = kvm_now_ns();
+	now = kv_now_ns();
 	if (g->waiting) {
 		boot_due(vm, now);
-		now = kvm_now_ns(); /* after its start */
+		now = kv_now_ns(); /* after its start */
 	}
 	if (!g->waiting)
 		watch(vm, now);
@@ -271,14 +271,14 @@ static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 /* At the end of the run: a guest still running ([host] duration_ms ended
  * the run) is stopped and failed; one that ended well and was asked to
  * verify says whether its pages held what its workload wrote. */
-static int kvm_finish(struct vm *vm, struct run_host *h)
+static int kv_finish(struct vm *vm, struct run_host *h)
 {
 	struct kguest *g = kguest_of(vm);
 
 	if (!vm->done) {
-		kvm_vm_end(g->k, KVM_END_STOPPED,
-			   "guest %s: stopped by the end of the run, before it powered off",
-			   vm->name);
+		kv_vm_end(g->k, KV_END_STOPPED,
+			  "guest %s: stopped by the end of the run, before it powered off",
+			  vm->name);
 		judge(vm);
 		fprintf(stderr, "%s\n", vm->err);
 	}
@@ -295,7 +295,7 @@ static int kvm_finish(struct vm *vm, struct run_host *h)
 
 /* ---- the host, guests --------------------------------------------------- */
 
-static int kvm_host_init(struct run_host *h)
+static int kv_host_init(struct run_host *h)
 {
 	struct khost *kh = calloc(1, sizeof(*kh));
 	const char *anyway = getenv("MEMVISOR_KVM_BOOT_ANYWAY");
@@ -307,8 +307,8 @@ static int kvm_host_init(struct run_host *h)
 	kh->order = calloc(h->cfg->nguests, sizeof(*kh->order));
 	if (!kh->order)
 		return -1;
-	kvm_host_probe("", &kh->host);
-	kvm_host_explain(&kh->host, why, sizeof(why));
+	kv_host_probe("", &kh->host);
+	kv_host_explain(&kh->host, why, sizeof(why));
 	if (access("/dev/kvm", R_OK | W_OK)) {
 		fprintf(stderr, "%s: backend kvm needs /dev/kvm: %s (%s)\n", h->cfg->path,
 			strerror(errno), why);
@@ -316,9 +316,9 @@ static int kvm_host_init(struct run_host *h)
 	}
 	/* the paging column says what is known: a hardware KVM's mode, else
 	 * "unknown" */
-	kh->mode = kh->host.kind == KVM_HOST_HARDWARE ? kvm_host_mode(&kh->host) : "unknown";
+	kh->mode = kh->host.kind == KV_HOST_HARDWARE ? kv_host_mode(&kh->host) : "unknown";
 	kh->boot_anyway = anyway && *anyway;
-	if (kh->host.kind == KVM_HOST_UNKNOWN)
+	if (kh->host.kind == KV_HOST_UNKNOWN)
 		fprintf(stderr, "note: %s\n", why);
 	if (h->cfg->host.sharing || h->cfg->host.swap_file[0])
 		fprintf(stderr, "note: on kvm, ballooning is the only reclamation in this build; "
@@ -326,7 +326,7 @@ static int kvm_host_init(struct run_host *h)
 	return 0;
 }
 
-static void kvm_host_fini(struct run_host *h)
+static void kv_host_fini(struct run_host *h)
 {
 	struct khost *kh = h->b;
 
@@ -353,15 +353,15 @@ static void guest_cmdline(const struct vmm_guest_cfg *g, unsigned ntraces, char 
 		 "memvisor.write_pct=%u memvisor.zipf_theta=%g memvisor.seed=%llu "
 		 "memvisor.content=%s memvisor.zero_pct=%u memvisor.library_pct=%u "
 		 "memvisor.zram=%llu %s",
-		 KVM_LINUX_CMDLINE, wl, (unsigned long long)g->wss, (unsigned long long)g->accesses,
+		 KV_LINUX_CMDLINE, wl, (unsigned long long)g->wss, (unsigned long long)g->accesses,
 		 g->write_pct, g->zipf_theta, (unsigned long long)g->seed, g->content, g->zero_pct,
 		 g->library_pct, (unsigned long long)g->guest_swap, g->cmdline);
 }
 
 /* A trace workload's files, for the initramfs as trace/0.mvt, ... */
 struct traces {
-	struct kvm_boot_file f[KVM_BOOT_FILES_MAX];
-	char name[KVM_BOOT_FILES_MAX][32];
+	struct kv_boot_file f[KV_BOOT_FILES_MAX];
+	char name[KV_BOOT_FILES_MAX][32];
 	unsigned n;
 };
 
@@ -369,37 +369,37 @@ static int add_trace(void *ctx, const char *path)
 {
 	struct traces *t = ctx;
 
-	if (t->n == KVM_BOOT_FILES_MAX)
+	if (t->n == KV_BOOT_FILES_MAX)
 		return -E2BIG;
 	t->f[t->n].path = strdup(path);
 	return t->f[t->n].path ? (t->n++, 0) : -ENOMEM;
 }
 
 /* The KVM VM of guest g, its kernel and initramfs loaded. NULL with err. */
-static struct kvm_vm *boot(const struct vmm_guest_cfg *g, char *err, size_t errlen)
+static struct kv_vm *boot(const struct vmm_guest_cfg *g, char *err, size_t errlen)
 {
-	struct kvm_vm_params p = {
+	struct kv_vm_params p = {
 	    .name = g->name,
 	    .memory = g->memory,
 	    .vcpus = g->vcpus,
 	    .balloon = true,
 	    /* Linux needs room to live: the balloon leaves min, or a quarter */
 	    .balloon_min = (g->min ? g->min : g->memory / 4) >> 12,
-	    .balloon_rate = KVM_BALLOON_RATE,
+	    .balloon_rate = KV_BALLOON_RATE,
 	    .balloon_oom = true,
 	    .pin_cpu = g->pin_cpu,
 	    .dirty_log = true,
 	};
 	char cmdline[2048];
 	struct traces tr = {.n = 0};
-	struct kvm_vm *k;
+	struct kv_vm *k;
 	int r;
 
-	k = kvm_vm_create(&p, err, errlen);
+	k = kv_vm_create(&p, err, errlen);
 	if (!k)
 		return NULL;
 	if (vmm_workload_is_trace(g->workload) && vmm_trace_foreach(g->workload, add_trace, &tr)) {
-		snprintf(err, errlen, "guest %s: more than %u traces", g->name, KVM_BOOT_FILES_MAX);
+		snprintf(err, errlen, "guest %s: more than %u traces", g->name, KV_BOOT_FILES_MAX);
 		r = -EINVAL;
 		goto out;
 	}
@@ -408,18 +408,18 @@ static struct kvm_vm *boot(const struct vmm_guest_cfg *g, char *err, size_t errl
 		tr.f[i].name = tr.name[i];
 	}
 	guest_cmdline(g, tr.n, cmdline, sizeof(cmdline));
-	r = kvm_boot_linux_files(k, g->kernel, g->initrd, tr.f, tr.n, cmdline, err, errlen);
+	r = kv_boot_linux_files(k, g->kernel, g->initrd, tr.f, tr.n, cmdline, err, errlen);
 out:
 	for (unsigned i = 0; i < tr.n; i++)
 		free((char *)tr.f[i].path);
 	if (r) {
-		kvm_vm_destroy(k);
+		kv_vm_destroy(k);
 		return NULL;
 	}
 	return k;
 }
 
-static int kvm_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
+static int kv_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
 {
 	const struct vmm_guest_cfg *c = vm->cfg;
 	const struct khost *kh = env->bhost;
@@ -453,14 +453,14 @@ static int kvm_create(struct vm *vm, const struct vm_env *env, char *err, size_t
 	return 0;
 }
 
-static void kvm_destroy(struct vm *vm)
+static void kv_destroy(struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
 
 	if (!g)
 		return;
-	kvm_wss_destroy(g->wss);
-	kvm_vm_destroy(g->k);
+	kv_wss_destroy(g->wss);
+	kv_vm_destroy(g->k);
 	if (g->console)
 		fclose(g->console);
 	free(g);
@@ -473,9 +473,9 @@ static void refuse(struct vm *vm, const struct run_host *h)
 	struct kguest *g = kguest_of(vm);
 
 	vm->done = vm->failed = true;
-	g->k->started_ns = g->k->ended_ns = kvm_now_ns();
+	g->k->started_ns = g->k->ended_ns = kv_now_ns();
 	/* the kernel and initramfs loaded into its memory go back at once */
-	if (kvm_vm_discard(g->k, 0, g->k->ram_size >> 12))
+	if (kv_vm_discard(g->k, 0, g->k->ram_size >> 12))
 		fprintf(stderr, "guest %s: freeing its memory failed\n", vm->name);
 	snprintf(vm->err, sizeof(vm->err),
 		 "guest %s: not booted: /dev/kvm here is kvm_pvm, a software hypervisor on "
@@ -487,7 +487,7 @@ static void refuse(struct vm *vm, const struct run_host *h)
 }
 
 /* Its console file, then its vCPU threads. */
-static int kvm_start(struct vm *vm, struct run_host *h)
+static int kv_start(struct vm *vm, struct run_host *h)
 {
 	struct kguest *g = kguest_of(vm);
 	const struct khost *kh = h->b;
@@ -503,7 +503,7 @@ static int kvm_start(struct vm *vm, struct run_host *h)
 		return -1;
 	}
 	g->k->p.console = g->console;
-	if (kh->host.kind == KVM_HOST_PVM && !kh->boot_anyway) {
+	if (kh->host.kind == KV_HOST_PVM && !kh->boot_anyway) {
 		refuse(vm, h);
 		return 0;
 	}
@@ -511,7 +511,7 @@ static int kvm_start(struct vm *vm, struct run_host *h)
 		g->waiting = true; /* boot_due() starts it */
 		return 0;
 	}
-	r = kvm_vm_start(g->k);
+	r = kv_vm_start(g->k);
 	if (r) {
 		fprintf(stderr, "%s\n", g->k->err);
 		return -1;
@@ -524,19 +524,19 @@ const struct backend_ops backend_kvm = {
     .wall_clock = true,
     .can_block = false,
     .min_sample_ms = 50,
-    .host_init = kvm_host_init,
-    .host_fini = kvm_host_fini,
-    .create = kvm_create,
-    .destroy = kvm_destroy,
-    .start = kvm_start,
+    .host_init = kv_host_init,
+    .host_fini = kv_host_fini,
+    .create = kv_create,
+    .destroy = kv_destroy,
+    .start = kv_start,
     .run = kvm_run,
-    .tick = kvm_tick,
-    .held = kvm_held,
-    .policy_in = kvm_policy_in,
-    .balloon = kvm_balloon,
-    .sample = kvm_sample,
-    .finish = kvm_finish,
-    .result = kvm_result,
-    .json = kvm_json,
-    .json_host = kvm_json_host,
+    .tick = kv_tick,
+    .held = kv_held,
+    .policy_in = kv_policy_in,
+    .balloon = kv_balloon,
+    .sample = kv_sample,
+    .finish = kv_finish,
+    .result = kv_result,
+    .json = kv_json,
+    .json_host = kv_json_host,
 };

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm-core/out/columns.h"
@@ -32,7 +33,7 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 	struct kguest *g = kguest_of(vm);
 	struct balloon_counters b;
 
-	kvm_dev_balloon_counters(g->k, &b);
+	kv_dev_balloon_counters(g->k, &b);
 	c->pages = g->k->ram_size >> 12;
 	/* a guest that ended holds nothing; its summary says what it held */
 	c->alloc = !vm->done ? held(g) : final ? g->end_alloc : 0;
@@ -42,7 +43,7 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 	if (c->alloc + c->actual > c->pages)
 		c->alloc = c->pages - c->actual;
 	c->untouched = c->pages - c->alloc - c->actual;
-	c->exits = g->st.v[KVM_STAT_exits];
+	c->exits = g->st.v[KV_STAT_exits];
 	c->free_pages = b.stats[BALLOON_S_MEMFREE] >> 12;
 	if (final && g->k->res.done) {
 		c->faults = result_u64(g->k, "pgfault");
@@ -60,7 +61,7 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 /* What a KVM guest does not have (sharing, host swap, a modeled TLB and
  * clock, blocking) or does not measure (the workload's own active pages)
  * stays empty. */
-void kvm_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
+void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	struct kguest *g = kguest_of(vm);
 	const struct khost *kh = h->b;
@@ -71,12 +72,12 @@ void kvm_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 	if (!vm->done) {
 		uint64_t now = held(g);
 
-		g->stats_err = kvm_stats_read(g->k, &g->st);
+		g->stats_err = kv_stats_read(g->k, &g->st);
 		if (now > g->peak)
 			g->peak = now;
 	}
 	counts(vm, &c, false);
-	kvm_dev_balloon_counters(g->k, &b);
+	kv_dev_balloon_counters(g->k, &b);
 	pages = (double)c.pages;
 	out_d(r, TS_time_ms, vm->cycles / vm->cost->ghz / 1e6);
 	out_s(r, TS_guest, vm->name);
@@ -110,104 +111,92 @@ void kvm_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 
 /* ---- files ---------------------------------------------------------------- */
 
-#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
-/* a figure a KVM guest does not have or memvisor does not measure */
-#define JN(f, key) fprintf(f, "\"%s\": null", key)
+/* Is s a plain decimal number (the guest's word for a time), safe to
+ * write unquoted? */
+static bool is_number(const char *s)
+{
+	char *end;
 
-void kvm_json(FILE *f, struct vm *vm, const struct run_host *h)
+	errno = 0;
+	(void)strtod(s, &end);
+	return end != s && !*end && !errno && strspn(s, "0123456789.") == strlen(s);
+}
+
+/* A KVM guest's fields of its summary.json object; the others are null. */
+void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	struct kguest *g = kguest_of(vm);
 	const struct khost *kh = h->b;
-	struct kvm_vm *k = g->k;
+	struct kv_vm *k = g->k;
 	struct balloon_counters b;
 	struct kcounts n;
 	char buf[96];
 
 	counts(vm, &n, true);
-	kvm_dev_balloon_counters(k, &b);
-	output_json_guest_head(f, vm, kh->mode, kh->mode, n.pages);
-	JU(f, "untouched", n.untouched), fputs(", ", f);
-	JU(f, "host_frames", n.alloc), fputs(", ", f);
-	JU(f, "peak_host_frames", g->peak), fputs(", ", f);
-	JN(f, "pages_sharing"), fputs(", ", f);
-	JU(f, "balloon_target", b.target), fputs(", ", f);
-	JU(f, "balloon_actual", b.actual), fputs(", ", f);
-	JN(f, "host_swapped"), fputs(", ", f);
-	JN(f, "cow_breaks"), fputs(",\n     ", f);
-	JU(f, "accesses", n.accesses), fputs(", ", f);
-	JN(f, "tlb_misses"), fputs(", ", f);
-	JN(f, "walk_refs"), fputs(",\n     \"exits\": {", f);
-	for (int i = 0; i < KVM_STAT_NR; i++) {
-		JU(f, kvm_stat_names[i], g->st.v[i]);
-		fputs(i + 1 < KVM_STAT_NR ? ", " : "},\n     ", f);
+	kv_dev_balloon_counters(k, &b);
+	out_s(r, JG_paging, kh->mode);
+	out_s(r, JG_paging_final, kh->mode);
+	out_u(r, JG_guest_pages, n.pages);
+	out_u(r, JG_untouched, n.untouched);
+	out_u(r, JG_host_frames, n.alloc);
+	out_u(r, JG_peak_host_frames, g->peak);
+	out_u(r, JG_balloon_target, b.target);
+	out_u(r, JG_balloon_actual, b.actual);
+	out_u(r, JG_accesses, n.accesses);
+	for (unsigned i = 0; i < KV_STAT_NR && g->st.binary; i++) {
+		int c = out_find(r, "exits", kv_stat_names[i]);
+
+		if (c >= 0)
+			out_u(r, (unsigned)c, g->st.v[i]);
 	}
-	fprintf(f, "\"kvm_stats\": \"%s\", ", g->st.binary ? "binary" : "unavailable");
-	JU(f, "guest_page_faults", n.faults), fputs(", ", f);
-	JU(f, "guest_swap_outs", n.swap_outs), fputs(", ", f);
-	JU(f, "guest_swap_ins", n.swap_ins), fputs(",\n     \"balloon\": {", f);
-	JU(f, "wanted", b.wanted), fputs(", ", f);
-	JU(f, "guest_actual", b.guest_actual), fputs(", ", f);
-	JU(f, "inflated", b.inflated), fputs(", ", f);
-	JU(f, "deflated", b.deflated), fputs(", ", f);
-	JU(f, "deflated_unasked", b.deflated_unasked), fputs(", ", f);
-	JU(f, "rejected_batches", b.rejected_batches), fputs(", ", f);
-	JU(f, "ring_errors", b.ring_errors), fputs(", ", f);
-	JU(f, "resets", b.resets), fputs(", ", f);
-	JU(f, "stats_updates", b.stats_updates), fputs(", ", f);
-	JU(f, "features", b.features), fputs("},\n     ", f);
-	JU(f, "alloc_target", vm->rs.target), fputs(", ", f);
-	fprintf(f, "\"shares_per_page\": %.6g, ", isfinite(vm->rs.rho) ? vm->rs.rho : 0.0);
-	fprintf(f,
-		"\"working_set\": {\"source\": \"%s\", \"estimate_pages\": %.0f, \"slow\": %.4f, "
-		"\"fast\": %.4f, \"current\": %.4f, \"periods\": %" PRIu64 "},\n     ",
-		g->ws.periods || g->wss ? "dirty log (pages written)" : "none",
-		g->ws.max * (double)n.pages, g->ws.slow, g->ws.fast, g->ws.current, g->ws.periods);
-	fputs("\"guest\": {\"uname\": ", f);
-	output_json_str(f, kvm_dev_result(k, "uname", buf, sizeof(buf)) ? buf : "");
-	fputs(", ", f);
-	JU(f, "memtotal_kb", result_u64(k, "meminfo_total_kb")), fputs(", ", f);
-	fprintf(f, "\"workload_seconds\": %s, ",
-		kvm_dev_result(k, "seconds", buf, sizeof(buf)) ? buf : "null");
-	fprintf(f, "\"boot_seconds\": %.3f, \"wall_seconds\": %.3f, \"console\": ",
-		g->boot_ns ? (double)(g->boot_ns - k->started_ns) / 1e9 : 0.0,
-		(double)((k->ended_ns ? k->ended_ns : kvm_now_ns()) - k->started_ns) / 1e9);
-	snprintf(buf, sizeof(buf), "%s.console", vm->name);
-	output_json_str(f, buf);
-	fputs("},\n     \"modeled_cycles\": null, \"modeled_seconds\": null, \"verified\": ", f);
-	fputs(!h->verify || vm->failed ? "null}" : vm->verified ? "true}" : "false}", f);
+	out_s(r, JG_kvm_stats, g->st.binary ? "binary" : "unavailable");
+	out_u(r, JG_guest_page_faults, n.faults);
+	out_u(r, JG_guest_swap_outs, n.swap_outs);
+	out_u(r, JG_guest_swap_ins, n.swap_ins);
+	out_u(r, JG_balloon_target2, b.target);
+	out_u(r, JG_balloon_wanted, b.wanted);
+	out_u(r, JG_balloon_actual2, b.actual);
+	out_u(r, JG_balloon_guest_claim, b.guest_actual);
+	out_u(r, JG_balloon_inflated, b.inflated);
+	out_u(r, JG_balloon_deflated, b.deflated);
+	out_u(r, JG_balloon_deflated_unasked, b.deflated_unasked);
+	out_u(r, JG_balloon_rejected_batches, b.rejected_batches);
+	out_u(r, JG_balloon_ring_errors, b.ring_errors);
+	out_u(r, JG_balloon_resets, b.resets);
+	out_u(r, JG_balloon_stats_updates, b.stats_updates);
+	out_u(r, JG_balloon_features, b.features);
+	out_s(r, JG_ws_source, g->ws.periods || g->wss ? "dirty log (pages written)" : "none");
+	out_d(r, JG_ws_estimate_pages, g->ws.max * (double)n.pages);
+	out_d(r, JG_ws_slow, g->ws.slow);
+	out_d(r, JG_ws_fast, g->ws.fast);
+	out_d(r, JG_ws_current, g->ws.current);
+	out_u(r, JG_ws_periods, g->ws.periods);
+	out_sf(r, JG_guest_uname, "%s", kv_dev_result(k, "uname", buf, sizeof(buf)) ? buf : "");
+	out_u(r, JG_guest_memtotal_kb, result_u64(k, "meminfo_total_kb"));
+	if (kv_dev_result(k, "seconds", buf, sizeof(buf)) && is_number(buf))
+		out_sf(r, JG_guest_workload_seconds, "%s", buf);
+	out_d(r, JG_guest_boot_seconds,
+	      g->boot_ns ? (double)(g->boot_ns - k->started_ns) / 1e9 : 0.0);
+	out_d(r, JG_guest_wall_seconds,
+	      (double)((k->ended_ns ? k->ended_ns : kv_now_ns()) - k->started_ns) / 1e9);
+	out_sf(r, JG_guest_console, "%s.console", vm->name);
 }
 
-/* The kvm host's part of summary.json. */
-void kvm_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h)
+/* The kvm host's fields of summary.json. */
+void kv_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h)
 {
 	const struct khost *kh = h->b;
-	const struct vmm_reclaim *rc = h->rc;
-	uint64_t frames = 0, rss = mem_rss_bytes();
+	uint64_t frames = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		frames += kvm_vm_ram_allocated(kguest_of(vms[i])->k) >> 12;
-	fputs("\"backend\": \"kvm\", \"kvm_paging\": ", f);
-	output_json_str(f, kh->mode);
-	fputs(", ", f);
-	JU(f, "budget_bytes", h->cfg->host.memory), fputs(", ", f);
-	JU(f, "frames_used", frames), fputs(", ", f);
-	JU(f, "peak_frames", h->peak_frames), fputs(",\n    ", f);
-	JU(f, "rss_bytes", rss), fputs(", ", f);
-	JU(f, "peak_rss_bytes", h->peak_rss_bytes > rss ? h->peak_rss_bytes : rss), fputs(", ", f);
-	JN(f, "pages_shared"), fputs(", ", f);
-	JN(f, "pages_sharing"), fputs(", ", f);
-	JU(f, "guests", n), fputs(",\n    ", f);
-	fputs("\"reclamation\": {\"state\": ", f);
-	output_json_str(f, mem_rstate_name(rc->state));
-	fputs(", ", f);
-	JU(f, "transitions", rc->transitions), fputs(", ", f);
-	fprintf(f, "\"idle_tax\": %.2f, \"by\": \"%s\"},\n    ", rc->pp.tau,
-		h->cfg->host.balloon ? "balloon" : "none");
-	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": null", h->wall_seconds);
+		frames += kv_vm_ram_allocated(kguest_of(vms[i])->k) >> 12;
+	out_s(r, JH_kvm_paging, kh->mode);
+	out_u(r, JH_frames_used, frames);
+	out_u(r, JH_peak_frames, h->peak_frames);
 }
 
 /* As in the time series, what a KVM guest lacks stays empty. */
-void kvm_result(struct out_row *r, struct vm *vm, const struct run_host *h)
+void kv_result(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	struct kguest *g = kguest_of(vm);
 	const struct khost *kh = h->b;
@@ -215,7 +204,7 @@ void kvm_result(struct out_row *r, struct vm *vm, const struct run_host *h)
 	struct kcounts c;
 
 	counts(vm, &c, true);
-	kvm_dev_balloon_counters(g->k, &b);
+	kv_dev_balloon_counters(g->k, &b);
 	out_s(r, G_name, vm->name);
 	out_s(r, G_backend, "kvm");
 	out_s(r, G_paging, kh->mode);

@@ -22,7 +22,7 @@ struct khost {
 /* A KVM guest's state (vm->backend). */
 struct kguest {
 	struct vm *vm; /* its owner */
-	struct kvm_vm *k;
+	struct kv_vm *k;
 	unsigned index;		/* in the run */
 	bool waiting;		/* [host] boot_serial: not started yet */
 	const struct khost *kh; /* borrowed */
@@ -33,12 +33,12 @@ struct kguest {
 	uint64_t peak;	    /* highest memfd pages seen */
 	uint64_t end_alloc; /* memfd pages when it ended (then freed) */
 	/* policy */
-	struct kvm_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
+	struct kv_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
 	uint64_t ws_seed;
 	struct mem_wss_estimate ws;
 	uint64_t ws_start; /* when the sampler's period began */
-	struct kvm_stats st;
-	int stats_err; /* kvm_stats_read's last result */
+	struct kv_stats st;
+	int stats_err; /* kv_stats_read's last result */
 };
 
 static inline struct kguest *kguest_of(const struct vm *vm)
@@ -46,10 +46,10 @@ static inline struct kguest *kguest_of(const struct vm *vm)
 	return vm->backend;
 }
 
-static inline uint64_t result_u64(struct kvm_vm *k, const char *key)
+static inline uint64_t result_u64(struct kv_vm *k, const char *key)
 {
 	char buf[96];
-	const char *v = kvm_dev_result(k, key, buf, sizeof(buf));
+	const char *v = kv_dev_result(k, key, buf, sizeof(buf));
 
 	return v ? strtoull(v, NULL, 10) : 0;
 }
@@ -58,13 +58,13 @@ static inline uint64_t result_u64(struct kvm_vm *k, const char *key)
  * ballooned frame is a hole, so it is not among them). */
 static inline uint64_t held(const struct kguest *g)
 {
-	return kvm_vm_ram_allocated(g->k) >> 12;
+	return kv_vm_ram_allocated(g->k) >> 12;
 }
 
 /* The ops of backend_kvm_files.c. */
-void kvm_sample(struct out_row *r, struct vm *vm, const struct run_host *h);
-void kvm_result(struct out_row *r, struct vm *vm, const struct run_host *h);
-void kvm_json(FILE *f, struct vm *vm, const struct run_host *h);
-void kvm_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h);
+void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h);
+void kv_result(struct out_row *r, struct vm *vm, const struct run_host *h);
+void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h);
+void kv_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h);
 
 #endif

@@ -30,7 +30,7 @@
  * vCPU's APIC ID and the hypervisor bit, so the guest uses kvm-clock.
  *
  * The hand-assembled test guest instead starts in real mode at a flat
- * image (kvm_boot_flat): cs = 0, ip = its address.
+ * image (kv_boot_flat): cs = 0, ip = its address.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -155,7 +155,7 @@ static int check_header(const char *path, const uint8_t *k, size_t len, char *er
 	return 0;
 }
 
-int kvm_boot_check_kernel(const char *path, char *err, size_t errlen)
+int kv_boot_check_kernel(const char *path, char *err, size_t errlen)
 {
 	size_t len;
 	uint8_t *k;
@@ -179,10 +179,10 @@ static uint8_t mp_checksum(const uint8_t *p, size_t n)
 	return (uint8_t)-s;
 }
 
-/* The MP configuration table and floating pointer at KVM_BIOS_START. */
-static void mp_table(struct kvm_vm *vm)
+/* The MP configuration table and floating pointer at KV_BIOS_START. */
+static void mp_table(struct kv_vm *vm)
 {
-	uint8_t *base = kvm_vm_gpa(vm, KVM_BIOS_START, 0x1000), *p = base + 44;
+	uint8_t *base = kv_vm_gpa(vm, KV_BIOS_START, 0x1000), *p = base + 44;
 	unsigned n = 0, ioapic = vm->nvcpus + 1;
 
 	memset(base, 0, 0x1000);
@@ -197,10 +197,10 @@ static void mp_table(struct kvm_vm *vm)
 	p[0] = 1, p[1] = 0, memcpy(p + 2, "PCI   ", 6), p += 8, n++;
 	p[0] = 1, p[1] = 1, memcpy(p + 2, "ISA   ", 6), p += 8, n++;
 	p[0] = 2, p[1] = (uint8_t)ioapic, p[2] = 0x14, p[3] = 1;
-	put32(p + 4, KVM_IOAPIC_ADDR), p += 8, n++;
-	/* balloon INTA (bus 0, slot KVM_VIRTIO_SLOT) -> IOAPIC pin KVM_VIRTIO_IRQ */
-	p[0] = 3, p[1] = 0, put16(p + 2, 0), p[4] = 0, p[5] = KVM_VIRTIO_SLOT << 2;
-	p[6] = (uint8_t)ioapic, p[7] = KVM_VIRTIO_IRQ, p += 8, n++;
+	put32(p + 4, KV_IOAPIC_ADDR), p += 8, n++;
+	/* balloon INTA (bus 0, slot KV_VIRTIO_SLOT) -> IOAPIC pin KV_VIRTIO_IRQ */
+	p[0] = 3, p[1] = 0, put16(p + 2, 0), p[4] = 0, p[5] = KV_VIRTIO_SLOT << 2;
+	p[6] = (uint8_t)ioapic, p[7] = KV_VIRTIO_IRQ, p += 8, n++;
 	/* ISA IRQs 0..15 identity-mapped to the IOAPIC pins (0 goes to 2) */
 	for (unsigned irq = 0; irq < 16; irq++, p += 8, n++) {
 		p[0] = 3, p[1] = 0, put16(p + 2, 0), p[4] = 1, p[5] = (uint8_t)irq;
@@ -214,27 +214,27 @@ static void mp_table(struct kvm_vm *vm)
 	memcpy(base + 8, "MEMVISOR", 8);
 	memcpy(base + 16, "KVM         ", 12);
 	put16(base + 34, (uint16_t)n);
-	put32(base + 36, KVM_LAPIC_ADDR);
+	put32(base + 36, KV_LAPIC_ADDR);
 	base[7] = mp_checksum(base, (size_t)(p - base));
 	/* the floating pointer, 16-byte aligned after the table */
 	p = base + (((size_t)(p - base) + 15) & ~(size_t)15);
 	memcpy(p, "_MP_", 4);
-	put32(p + 4, (uint32_t)KVM_BIOS_START);
+	put32(p + 4, (uint32_t)KV_BIOS_START);
 	p[8] = 1;
 	p[9] = 4;
 	p[10] = mp_checksum(p, 16);
 }
 
 /* Identity map of the first 4 GiB in 2 MiB pages, and the boot GDT. */
-static void boot_tables(struct kvm_vm *vm)
+static void boot_tables(struct kv_vm *vm)
 {
-	uint8_t *pml4 = kvm_vm_gpa(vm, KVM_PML4_ADDR, 6 * 4096);
-	uint8_t *gdt = kvm_vm_gpa(vm, KVM_GDT_ADDR, 32);
+	uint8_t *pml4 = kv_vm_gpa(vm, KV_PML4_ADDR, 6 * 4096);
+	uint8_t *gdt = kv_vm_gpa(vm, KV_GDT_ADDR, 32);
 
 	memset(pml4, 0, 6 * 4096);
-	put64(pml4, (KVM_PML4_ADDR + 0x1000) | 3);
+	put64(pml4, (KV_PML4_ADDR + 0x1000) | 3);
 	for (uint64_t i = 0; i < 4; i++) {
-		put64(pml4 + 0x1000 + i * 8, (KVM_PML4_ADDR + 0x2000 + i * 0x1000) | 3);
+		put64(pml4 + 0x1000 + i * 8, (KV_PML4_ADDR + 0x2000 + i * 0x1000) | 3);
 		for (uint64_t j = 0; j < 512; j++)
 			put64(pml4 + 0x2000 + i * 0x1000 + j * 8, ((i * 512 + j) << 21) | 0x83);
 	}
@@ -280,16 +280,16 @@ static void cpio_put(uint8_t *buf, size_t *len, const char *name, unsigned mode,
  * archive holding files[] under their names and the folders they name.
  * The kernel unpacks both into its rootfs, in order.
  */
-static uint8_t *initramfs(const char *initrd, const struct kvm_boot_file *files, unsigned nfiles,
+static uint8_t *initramfs(const char *initrd, const struct kv_boot_file *files, unsigned nfiles,
 			  size_t *len, char *err, size_t errlen)
 {
-	uint8_t *rd = NULL, *data[KVM_BOOT_FILES_MAX] = {0}, *buf;
+	uint8_t *rd = NULL, *data[KV_BOOT_FILES_MAX] = {0}, *buf;
 	char prev[256] = "";
-	size_t rdlen = 0, dlen[KVM_BOOT_FILES_MAX], total = 1024;
+	size_t rdlen = 0, dlen[KV_BOOT_FILES_MAX], total = 1024;
 
 	*len = 0;
-	if (nfiles > KVM_BOOT_FILES_MAX) {
-		snprintf(err, errlen, "more than %u files for the initramfs", KVM_BOOT_FILES_MAX);
+	if (nfiles > KV_BOOT_FILES_MAX) {
+		snprintf(err, errlen, "more than %u files for the initramfs", KV_BOOT_FILES_MAX);
 		return NULL;
 	}
 	if (initrd && initrd[0] && !(rd = slurp(initrd, &rdlen, err, errlen)))
@@ -343,15 +343,15 @@ fail:
 	return NULL;
 }
 
-int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
-		   char *err, size_t errlen)
+int kv_boot_linux(struct kv_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
+		  char *err, size_t errlen)
 {
-	return kvm_boot_linux_files(vm, kernel, initrd, NULL, 0, cmdline, err, errlen);
+	return kv_boot_linux_files(vm, kernel, initrd, NULL, 0, cmdline, err, errlen);
 }
 
-int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *initrd,
-			 const struct kvm_boot_file *files, unsigned nfiles, const char *cmdline,
-			 char *err, size_t errlen)
+int kv_boot_linux_files(struct kv_vm *vm, const char *kernel, const char *initrd,
+			const struct kv_boot_file *files, unsigned nfiles, const char *cmdline,
+			char *err, size_t errlen)
 {
 	uint8_t *k = NULL, *rd = NULL, *zp;
 	size_t klen = 0, rdlen = 0, pm_off, hdr_end, clen = strlen(cmdline);
@@ -373,7 +373,7 @@ int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *init
 	}
 	pm_off = (size_t)((k[BP_SETUP_SECTS] ? k[BP_SETUP_SECTS] : 4) + 1) * 512;
 	kend =
-	    KVM_KERNEL_ADDR +
+	    KV_KERNEL_ADDR +
 	    ((klen - pm_off) > get32(k + BP_INIT_SIZE) ? (klen - pm_off) : get32(k + BP_INIT_SIZE));
 	top = vm->ram_size;
 	if ((uint64_t)get32(k + BP_INITRD_ADDR_MAX) + 1 < top)
@@ -386,7 +386,7 @@ int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *init
 			    "guest %s: %llu bytes of memory cannot hold the kernel (%llu bytes "
 			    "with its init area) and %s%s (%zu bytes)",
 			    vm->name, (unsigned long long)vm->ram_size,
-			    (unsigned long long)(kend - KVM_KERNEL_ADDR), initrd,
+			    (unsigned long long)(kend - KV_KERNEL_ADDR), initrd,
 			    nfiles ? " with its workload's files" : "", rdlen);
 			goto out;
 		}
@@ -394,37 +394,37 @@ int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *init
 		snprintf(err, errlen, "guest %s: memory too small for kernel %s", vm->name, kernel);
 		goto out;
 	}
-	if (clen + 1 > KVM_CMDLINE_MAX || clen + 1 > get32(k + BP_CMDLINE_SIZE) + 1u) {
+	if (clen + 1 > KV_CMDLINE_MAX || clen + 1 > get32(k + BP_CMDLINE_SIZE) + 1u) {
 		snprintf(err, errlen, "guest %s: kernel command line of %zu bytes is too long",
 			 vm->name, clen);
 		goto out;
 	}
 	/* the protected-mode kernel at 1 MiB, the initramfs at the top */
-	memcpy(kvm_vm_gpa(vm, KVM_KERNEL_ADDR, klen - pm_off), k + pm_off, klen - pm_off);
+	memcpy(kv_vm_gpa(vm, KV_KERNEL_ADDR, klen - pm_off), k + pm_off, klen - pm_off);
 	if (rdlen)
-		memcpy(kvm_vm_gpa(vm, rd_addr, rdlen), rd, rdlen);
-	memcpy(kvm_vm_gpa(vm, KVM_CMDLINE_ADDR, clen + 1), cmdline, clen + 1);
+		memcpy(kv_vm_gpa(vm, rd_addr, rdlen), rd, rdlen);
+	memcpy(kv_vm_gpa(vm, KV_CMDLINE_ADDR, clen + 1), cmdline, clen + 1);
 
-	zp = kvm_vm_gpa(vm, KVM_ZERO_PAGE, 4096);
+	zp = kv_vm_gpa(vm, KV_ZERO_PAGE, 4096);
 	memset(zp, 0, 4096);
 	hdr_end = 0x202 + k[0x201];
 	memcpy(zp + BP_SETUP_SECTS, k + BP_SETUP_SECTS, hdr_end - BP_SETUP_SECTS);
 	zp[BP_TYPE_OF_LOADER] = 0xff; /* undefined loader */
 	zp[BP_LOADFLAGS] |= LOADED_HIGH | CAN_USE_HEAP;
 	put16(zp + BP_HEAP_END_PTR, 0xfe00);
-	put32(zp + BP_CMD_LINE_PTR, (uint32_t)KVM_CMDLINE_ADDR);
+	put32(zp + BP_CMD_LINE_PTR, (uint32_t)KV_CMDLINE_ADDR);
 	put32(zp + BP_RAMDISK_IMAGE, (uint32_t)rd_addr);
 	put32(zp + BP_RAMDISK_SIZE, (uint32_t)rdlen);
 	put32(zp + BP_EXT_RAMDISK_IMG, (uint32_t)(rd_addr >> 32));
 	put32(zp + BP_EXT_RAMDISK_SZ, (uint32_t)((uint64_t)rdlen >> 32));
-	e820_add(zp, 0, KVM_EBDA_START, E820_RAM);
-	e820_add(zp, KVM_EBDA_START, 0xa0000 - KVM_EBDA_START, E820_RESERVED);
-	e820_add(zp, KVM_BIOS_START, KVM_KERNEL_ADDR - KVM_BIOS_START, E820_RESERVED);
-	e820_add(zp, KVM_KERNEL_ADDR, vm->ram_size - KVM_KERNEL_ADDR, E820_RAM);
+	e820_add(zp, 0, KV_EBDA_START, E820_RAM);
+	e820_add(zp, KV_EBDA_START, 0xa0000 - KV_EBDA_START, E820_RESERVED);
+	e820_add(zp, KV_BIOS_START, KV_KERNEL_ADDR - KV_BIOS_START, E820_RESERVED);
+	e820_add(zp, KV_KERNEL_ADDR, vm->ram_size - KV_KERNEL_ADDR, E820_RAM);
 	mp_table(vm);
 	boot_tables(vm);
 	vm->boot_linux = true;
-	vm->entry = KVM_KERNEL_ADDR + 0x200; /* startup_64 */
+	vm->entry = KV_KERNEL_ADDR + 0x200; /* startup_64 */
 	r = 0;
 out:
 	free(k);
@@ -432,11 +432,11 @@ out:
 	return r;
 }
 
-int kvm_boot_flat(struct kvm_vm *vm, uint64_t gpa, const void *code, size_t len)
+int kv_boot_flat(struct kv_vm *vm, uint64_t gpa, const void *code, size_t len)
 {
-	void *dst = kvm_vm_gpa(vm, gpa, len);
+	void *dst = kv_vm_gpa(vm, gpa, len);
 
-	if (!dst || gpa + len > KVM_EBDA_START || gpa > 0xffff)
+	if (!dst || gpa + len > KV_EBDA_START || gpa > 0xffff)
 		return -EINVAL;
 	memcpy(dst, code, len);
 	vm->boot_linux = false;
@@ -458,7 +458,7 @@ static void seg(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code)
 	s->db = !code;
 }
 
-int kvm_boot_vcpu_regs(struct kvm_vm *vm, unsigned i)
+int kv_boot_vcpu_regs(struct kv_vm *vm, unsigned i)
 {
 	struct kvm_sregs sr;
 	struct kvm_regs regs;
@@ -475,13 +475,13 @@ int kvm_boot_vcpu_regs(struct kvm_vm *vm, unsigned i)
 		seg(&sr.cs, 0x10, 0xb, true);
 		seg(&sr.ds, 0x18, 0x3, false);
 		sr.es = sr.fs = sr.gs = sr.ss = sr.ds;
-		sr.gdt.base = KVM_GDT_ADDR;
+		sr.gdt.base = KV_GDT_ADDR;
 		sr.gdt.limit = 4 * 8 - 1;
 		sr.cr0 = 0x80000011; /* PG, ET, PE */
-		sr.cr3 = KVM_PML4_ADDR;
+		sr.cr3 = KV_PML4_ADDR;
 		sr.cr4 = 0x20;	 /* PAE */
 		sr.efer = 0x500; /* LME, LMA */
-		regs.rsi = KVM_ZERO_PAGE;
+		regs.rsi = KV_ZERO_PAGE;
 	} else {
 		sr.cs.selector = 0;
 		sr.cs.base = 0;
@@ -491,7 +491,7 @@ int kvm_boot_vcpu_regs(struct kvm_vm *vm, unsigned i)
 	return 0;
 }
 
-int kvm_boot_cpuid(struct kvm_vm *vm, int vcpu_fd, unsigned id)
+int kv_boot_cpuid(struct kv_vm *vm, int vcpu_fd, unsigned id)
 {
 	unsigned nent = 128;
 	struct kvm_cpuid2 *c;
@@ -502,7 +502,7 @@ int kvm_boot_cpuid(struct kvm_vm *vm, int vcpu_fd, unsigned id)
 		if (!c)
 			return -ENOMEM;
 		c->nent = nent;
-		if (!ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, c))
+		if (!ioctl(vm->kv_fd, KVM_GET_SUPPORTED_CPUID, c))
 			break;
 		r = -errno;
 		free(c);

@@ -9,7 +9,7 @@
  * at once, so the transmitter is always empty (LSR THRE|TEMT) and a
  * THR-empty interrupt is pending whenever the driver enables it or writes
  * a byte with it enabled, until it reads IIR. Input is a 1 KiB queue the
- * host fills (kvm_dev_console_send): LSR DR and the received-data
+ * host fills (kv_dev_console_send): LSR DR and the received-data
  * interrupt while it holds bytes. Loopback mode mirrors MCR into MSR as
  * Linux's autoconfig probe expects. The line is level: up while an enabled
  * interrupt is pending.
@@ -40,7 +40,7 @@
 
 /* ---- console lines ------------------------------------------------------ */
 
-static void result_set(struct kvm_results *res, const char *key, size_t klen, const char *val,
+static void result_set(struct kv_results *res, const char *key, size_t klen, const char *val,
 		       size_t vlen)
 {
 	unsigned i;
@@ -51,7 +51,7 @@ static void result_set(struct kvm_results *res, const char *key, size_t klen, co
 		if (strlen(res->key[i]) == klen && !memcmp(res->key[i], key, klen))
 			break;
 	if (i == res->n) {
-		if (res->n == KVM_RESULT_MAX)
+		if (res->n == KV_RESULT_MAX)
 			return;
 		res->n++;
 	}
@@ -63,9 +63,9 @@ static void result_set(struct kvm_results *res, const char *key, size_t klen, co
 	res->val[i][vlen] = 0;
 }
 
-static void console_line(struct kvm_vm *vm, char *line)
+static void console_line(struct kv_vm *vm, char *line)
 {
-	struct kvm_results *res = &vm->res;
+	struct kv_results *res = &vm->res;
 	const char *p;
 
 	res->lines++;
@@ -88,9 +88,9 @@ static void console_line(struct kvm_vm *vm, char *line)
 	}
 }
 
-static void console_put(struct kvm_vm *vm, uint8_t ch)
+static void console_put(struct kv_vm *vm, uint8_t ch)
 {
-	struct kvm_serial *s = &vm->serial;
+	struct kv_serial *s = &vm->serial;
 
 	vm->res.bytes++;
 	if (vm->p.console)
@@ -116,19 +116,19 @@ static void console_put(struct kvm_vm *vm, uint8_t ch)
 #define UART_LCR_DLAB 0x80
 #define UART_MCR_LOOP 0x10
 
-static void serial_update_irq(struct kvm_vm *vm)
+static void serial_update_irq(struct kv_vm *vm)
 {
-	struct kvm_serial *s = &vm->serial;
+	struct kv_serial *s = &vm->serial;
 	bool level =
 	    (s->thri && (s->ier & UART_IER_THRI)) || (s->rx_len && (s->ier & UART_IER_RDI));
 
 	if (level != s->irq_level) {
 		s->irq_level = level;
-		(void)kvm_vm_irq_line(vm, KVM_SERIAL_IRQ, level);
+		(void)kv_vm_irq_line(vm, KV_SERIAL_IRQ, level);
 	}
 }
 
-static uint8_t serial_msr(const struct kvm_serial *s)
+static uint8_t serial_msr(const struct kv_serial *s)
 {
 	uint8_t m = s->mcr;
 
@@ -138,9 +138,9 @@ static uint8_t serial_msr(const struct kvm_serial *s)
 	return (uint8_t)(((m & 1) << 5) | ((m & 2) << 3) | ((m & 4) << 4) | ((m & 8) << 4));
 }
 
-static void serial_io(struct kvm_vm *vm, unsigned off, bool out, uint8_t *v)
+static void serial_io(struct kv_vm *vm, unsigned off, bool out, uint8_t *v)
 {
-	struct kvm_serial *s = &vm->serial;
+	struct kv_serial *s = &vm->serial;
 	bool dlab = s->lcr & UART_LCR_DLAB;
 
 	switch (off) {
@@ -205,18 +205,18 @@ static void serial_io(struct kvm_vm *vm, unsigned off, bool out, uint8_t *v)
 
 /* ---- PCI ---------------------------------------------------------------- */
 
-static void virtio_update_irq(struct kvm_vm *vm)
+static void virtio_update_irq(struct kv_vm *vm)
 {
 	bool level = vm->pci.isr != 0;
 
 	if (level != vm->pci.irq_level) {
 		vm->pci.irq_level = level;
-		(void)kvm_vm_irq_line(vm, KVM_VIRTIO_IRQ, level);
+		(void)kv_vm_irq_line(vm, KV_VIRTIO_IRQ, level);
 	}
 }
 
 /* 64 bytes of a type-0 header for device dev on bus 0, or false. */
-static bool pci_header(struct kvm_vm *vm, unsigned dev, uint8_t h[64])
+static bool pci_header(struct kv_vm *vm, unsigned dev, uint8_t h[64])
 {
 	memset(h, 0, 64);
 	if (dev == 0) {
@@ -227,12 +227,12 @@ static bool pci_header(struct kvm_vm *vm, unsigned dev, uint8_t h[64])
 		h[0x0b] = 0x06; /* class: bridge */
 		return true;
 	}
-	if (dev != KVM_VIRTIO_SLOT || !vm->balloon)
+	if (dev != KV_VIRTIO_SLOT || !vm->balloon)
 		return false;
 	{
 		uint16_t v[2] = {BALLOON_PCI_VENDOR, BALLOON_PCI_DEVICE};
 		uint16_t sub[2] = {BALLOON_PCI_VENDOR, BALLOON_PCI_SUBSYS_ID};
-		uint32_t bar = (vm->pci.bar0 & ~(uint32_t)(KVM_VIRTIO_IO_SIZE - 1)) | 1;
+		uint32_t bar = (vm->pci.bar0 & ~(uint32_t)(KV_VIRTIO_IO_SIZE - 1)) | 1;
 
 		memcpy(h, v, 4);
 		memcpy(h + 4, &vm->pci.command, 2);
@@ -242,13 +242,13 @@ static bool pci_header(struct kvm_vm *vm, unsigned dev, uint8_t h[64])
 		h[0x0b] = (uint8_t)(BALLOON_PCI_CLASS >> 16);
 		memcpy(h + 0x10, &bar, 4);
 		memcpy(h + 0x2c, sub, 4);
-		h[0x3c] = KVM_VIRTIO_IRQ;
+		h[0x3c] = KV_VIRTIO_IRQ;
 		h[0x3d] = 1; /* INTA */
 	}
 	return true;
 }
 
-static void pci_conf(struct kvm_vm *vm, unsigned off, bool out, uint8_t *data, unsigned size)
+static void pci_conf(struct kv_vm *vm, unsigned off, bool out, uint8_t *data, unsigned size)
 {
 	uint32_t a = vm->pci.addr;
 	unsigned bus = (a >> 16) & 0xff, dev = (a >> 11) & 0x1f, fn = (a >> 8) & 7;
@@ -266,7 +266,7 @@ static void pci_conf(struct kvm_vm *vm, unsigned off, bool out, uint8_t *data, u
 			memcpy(data, h + reg, size < 64 - reg ? size : 64 - reg);
 		return;
 	}
-	if (dev != KVM_VIRTIO_SLOT)
+	if (dev != KV_VIRTIO_SLOT)
 		return; /* the host bridge is read-only */
 	if (reg == 0x04 && size >= 2)
 		memcpy(&vm->pci.command, data, 2);
@@ -276,14 +276,14 @@ static void pci_conf(struct kvm_vm *vm, unsigned off, bool out, uint8_t *data, u
 
 /* ---- legacy virtio ------------------------------------------------------ */
 
-static void balloon_problem(struct kvm_vm *vm, int r)
+static void balloon_problem(struct kv_vm *vm, int r)
 {
 	if (r)
 		fprintf(stderr, "guest %s: balloon: %s\n", vm->name,
 			balloon_last_error(vm->balloon));
 }
 
-static void virtio_io(struct kvm_vm *vm, unsigned off, bool out, uint8_t *data, unsigned size)
+static void virtio_io(struct kv_vm *vm, unsigned off, bool out, uint8_t *data, unsigned size)
 {
 	struct balloon *b = vm->balloon;
 	uint32_t v = 0;
@@ -362,7 +362,7 @@ static void virtio_io(struct kvm_vm *vm, unsigned off, bool out, uint8_t *data, 
 
 static int kb_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
-	void *p = kvm_vm_gpa(ctx, gpa, len);
+	void *p = kv_vm_gpa(ctx, gpa, len);
 
 	if (!p)
 		return -EFAULT;
@@ -372,7 +372,7 @@ static int kb_read(void *ctx, uint64_t gpa, void *buf, size_t len)
 
 static int kb_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 {
-	void *p = kvm_vm_gpa(ctx, gpa, len);
+	void *p = kv_vm_gpa(ctx, gpa, len);
 
 	if (!p)
 		return -EFAULT;
@@ -382,25 +382,25 @@ static int kb_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 
 static int kb_discard(void *ctx, uint64_t pfn, uint64_t n)
 {
-	return kvm_vm_discard(ctx, pfn, n);
+	return kv_vm_discard(ctx, pfn, n);
 }
 
 /* RAM in the e820 map, above the first MiB Linux keeps for itself. */
 static bool kb_pfn_ok(void *ctx, uint64_t pfn)
 {
 	(void)ctx;
-	return pfn >= (KVM_KERNEL_ADDR >> 12);
+	return pfn >= (KV_KERNEL_ADDR >> 12);
 }
 
 static void kb_interrupt(void *ctx, unsigned cause)
 {
-	struct kvm_vm *vm = ctx;
+	struct kv_vm *vm = ctx;
 
 	vm->pci.isr |= (uint8_t)cause;
 	virtio_update_irq(vm);
 }
 
-static const struct balloon_ops kvm_balloon_ops = {
+static const struct balloon_ops kv_balloon_ops = {
     .read = kb_read,
     .write = kb_write,
     .discard = kb_discard,
@@ -409,7 +409,7 @@ static const struct balloon_ops kvm_balloon_ops = {
     .interrupt = kb_interrupt,
 };
 
-int kvm_dev_init(struct kvm_vm *vm)
+int kv_dev_init(struct kv_vm *vm)
 {
 	struct balloon_params bp = {
 	    .guest_pages = vm->ram_size >> 12,
@@ -420,16 +420,16 @@ int kvm_dev_init(struct kvm_vm *vm)
 	    .rate_pages = vm->p.balloon_rate,
 	};
 
-	vm->pci.bar0 = KVM_VIRTIO_IO;
+	vm->pci.bar0 = KV_VIRTIO_IO;
 	if (!vm->p.balloon)
 		return 0;
 	if (bp.min_guest_pages > bp.guest_pages)
 		bp.min_guest_pages = bp.guest_pages;
-	vm->balloon = balloon_create(&bp, &kvm_balloon_ops, vm);
+	vm->balloon = balloon_create(&bp, &kv_balloon_ops, vm);
 	return vm->balloon ? 0 : -errno;
 }
 
-void kvm_dev_fini(struct kvm_vm *vm)
+void kv_dev_fini(struct kv_vm *vm)
 {
 	balloon_destroy(vm->balloon);
 	vm->balloon = NULL;
@@ -440,40 +440,40 @@ void kvm_dev_fini(struct kvm_vm *vm)
 	}
 }
 
-void kvm_dev_pio(struct kvm_vm *vm, uint16_t port, bool out, uint8_t *data, unsigned size)
+void kv_dev_pio(struct kv_vm *vm, uint16_t port, bool out, uint8_t *data, unsigned size)
 {
-	uint32_t bar = vm->pci.bar0 & ~(uint32_t)(KVM_VIRTIO_IO_SIZE - 1) & 0xffff;
+	uint32_t bar = vm->pci.bar0 & ~(uint32_t)(KV_VIRTIO_IO_SIZE - 1) & 0xffff;
 
 	pthread_mutex_lock(&vm->dev_lock);
-	if (port >= KVM_SERIAL_PORT && port < KVM_SERIAL_PORT + 8 && size == 1) {
-		serial_io(vm, port - KVM_SERIAL_PORT, out, data);
-	} else if (port == KVM_PCI_CONF_ADDR && size == 4) {
+	if (port >= KV_SERIAL_PORT && port < KV_SERIAL_PORT + 8 && size == 1) {
+		serial_io(vm, port - KV_SERIAL_PORT, out, data);
+	} else if (port == KV_PCI_CONF_ADDR && size == 4) {
 		if (out)
 			memcpy(&vm->pci.addr, data, 4);
 		else
 			memcpy(data, &vm->pci.addr, 4);
-	} else if (port >= KVM_PCI_CONF_DATA && port < KVM_PCI_CONF_DATA + 4) {
-		pci_conf(vm, port - KVM_PCI_CONF_DATA, out, data, size);
+	} else if (port >= KV_PCI_CONF_DATA && port < KV_PCI_CONF_DATA + 4) {
+		pci_conf(vm, port - KV_PCI_CONF_DATA, out, data, size);
 	} else if (vm->balloon && (vm->pci.command & 1) && port >= bar &&
-		   port < bar + KVM_VIRTIO_IO_SIZE) {
+		   port < bar + KV_VIRTIO_IO_SIZE) {
 		virtio_io(vm, port - bar, out, data, size);
-	} else if (port == KVM_I8042_PORT) {
+	} else if (port == KV_I8042_PORT) {
 		if (!out)
 			*data = 0; /* nothing to read, ready for a command */
 		else if (*data == 0xfe)
-			kvm_vm_end(vm, KVM_END_RESET, NULL); /* reboot=k */
-	} else if (port == KVM_DEBUG_EXIT && out) {
+			kv_vm_end(vm, KV_END_RESET, NULL); /* reboot=k */
+	} else if (port == KV_DEBUG_EXIT && out) {
 		vm->end_status = data[0];
-		kvm_vm_end(vm, KVM_END_DEBUG_EXIT, NULL);
+		kv_vm_end(vm, KV_END_DEBUG_EXIT, NULL);
 	} else if (!out) {
 		memset(data, 0xff, size);
 	}
 	pthread_mutex_unlock(&vm->dev_lock);
 }
 
-size_t kvm_dev_console_send(struct kvm_vm *vm, const char *str)
+size_t kv_dev_console_send(struct kv_vm *vm, const char *str)
 {
-	struct kvm_serial *s = &vm->serial;
+	struct kv_serial *s = &vm->serial;
 	size_t n = 0;
 
 	pthread_mutex_lock(&vm->dev_lock);
@@ -484,7 +484,7 @@ size_t kvm_dev_console_send(struct kvm_vm *vm, const char *str)
 	return n;
 }
 
-uint64_t kvm_dev_balloon_target(struct kvm_vm *vm, uint64_t pages)
+uint64_t kv_dev_balloon_target(struct kv_vm *vm, uint64_t pages)
 {
 	uint64_t r = 0;
 
@@ -495,7 +495,7 @@ uint64_t kvm_dev_balloon_target(struct kvm_vm *vm, uint64_t pages)
 	return r;
 }
 
-void kvm_dev_balloon_tick(struct kvm_vm *vm, uint64_t elapsed_ns)
+void kv_dev_balloon_tick(struct kv_vm *vm, uint64_t elapsed_ns)
 {
 	pthread_mutex_lock(&vm->dev_lock);
 	if (vm->balloon)
@@ -503,7 +503,7 @@ void kvm_dev_balloon_tick(struct kvm_vm *vm, uint64_t elapsed_ns)
 	pthread_mutex_unlock(&vm->dev_lock);
 }
 
-void kvm_dev_balloon_stats(struct kvm_vm *vm)
+void kv_dev_balloon_stats(struct kv_vm *vm)
 {
 	pthread_mutex_lock(&vm->dev_lock);
 	/* -EAGAIN: the guest has none waiting (a request is out) */
@@ -512,7 +512,7 @@ void kvm_dev_balloon_stats(struct kvm_vm *vm)
 	pthread_mutex_unlock(&vm->dev_lock);
 }
 
-void kvm_dev_balloon_counters(struct kvm_vm *vm, struct balloon_counters *c)
+void kv_dev_balloon_counters(struct kv_vm *vm, struct balloon_counters *c)
 {
 	pthread_mutex_lock(&vm->dev_lock);
 	if (vm->balloon)
@@ -522,7 +522,7 @@ void kvm_dev_balloon_counters(struct kvm_vm *vm, struct balloon_counters *c)
 	pthread_mutex_unlock(&vm->dev_lock);
 }
 
-const char *kvm_dev_result(struct kvm_vm *vm, const char *key, char *buf, size_t len)
+const char *kv_dev_result(struct kv_vm *vm, const char *key, char *buf, size_t len)
 {
 	const char *r = NULL;
 

@@ -16,13 +16,13 @@
  *   0x00100000  the protected-mode kernel, then RAM up to memory
  *   (end)       the initramfs, page-aligned at the top of RAM
  *   0xfec00000  IOAPIC, 0xfee00000 LAPIC (in-kernel irqchip)
- * Guest RAM is at most KVM_RAM_MAX so it never meets the 32-bit hole.
+ * Guest RAM is at most KV_RAM_MAX so it never meets the 32-bit hole.
  *
  * I/O ports served (everything else reads as all-ones and ignores writes):
  *   0x3f8-0x3ff  16550 UART, IRQ 4: the console
  *   0x0064       i8042 status (reads 0); writing 0xfe is the guest's reset
  *   0x0cf8/0cfc  PCI configuration mechanism 1: 00:00.0 host bridge,
- *                00:01.0 virtio-balloon (legacy), I/O BAR at KVM_VIRTIO_IO
+ *                00:01.0 virtio-balloon (legacy), I/O BAR at KV_VIRTIO_IO
  *   0x0510       debug exit: a write ends the guest with that status
  *                (the hand-assembled test guest's way out)
  */
@@ -38,52 +38,52 @@
 #include "balloon-driver/balloon.h"
 #include "vmm-core/vmm.h"
 
-#define KVM_RAM_MAX	   (3ull << 30) /* guest RAM stays below the PCI hole */
-#define KVM_MAX_VCPUS	   8u
-#define KVM_GDT_ADDR	   0x500ull
-#define KVM_ZERO_PAGE	   0x7000ull
-#define KVM_PML4_ADDR	   0x9000ull
-#define KVM_CMDLINE_ADDR   0x20000ull
-#define KVM_CMDLINE_MAX	   4096u
-#define KVM_EBDA_START	   0x9fc00ull
-#define KVM_BIOS_START	   0xf0000ull
-#define KVM_KERNEL_ADDR	   0x100000ull
-#define KVM_IOAPIC_ADDR	   0xfec00000u
-#define KVM_LAPIC_ADDR	   0xfee00000u
+#define KV_RAM_MAX	  (3ull << 30) /* guest RAM stays below the PCI hole */
+#define KV_MAX_VCPUS	  8u
+#define KV_GDT_ADDR	  0x500ull
+#define KV_ZERO_PAGE	  0x7000ull
+#define KV_PML4_ADDR	  0x9000ull
+#define KV_CMDLINE_ADDR	  0x20000ull
+#define KV_CMDLINE_MAX	  4096u
+#define KV_EBDA_START	  0x9fc00ull
+#define KV_BIOS_START	  0xf0000ull
+#define KV_KERNEL_ADDR	  0x100000ull
+#define KV_IOAPIC_ADDR	  0xfec00000u
+#define KV_LAPIC_ADDR	  0xfee00000u
 
-#define KVM_SERIAL_PORT	   0x3f8u
-#define KVM_SERIAL_IRQ	   4u
-#define KVM_I8042_PORT	   0x64u
-#define KVM_PCI_CONF_ADDR  0xcf8u
-#define KVM_PCI_CONF_DATA  0xcfcu
-#define KVM_VIRTIO_IO	   0xc000u /* balloon BAR0 */
-#define KVM_VIRTIO_IO_SIZE 0x20u
-#define KVM_VIRTIO_IRQ	   5u
-#define KVM_VIRTIO_SLOT	   1u
-#define KVM_DEBUG_EXIT	   0x510u
-#define KVM_BALLOON_RATE   25600u /* target movement: 100 MiB/s of pages */
+#define KV_SERIAL_PORT	  0x3f8u
+#define KV_SERIAL_IRQ	  4u
+#define KV_I8042_PORT	  0x64u
+#define KV_PCI_CONF_ADDR  0xcf8u
+#define KV_PCI_CONF_DATA  0xcfcu
+#define KV_VIRTIO_IO	  0xc000u /* balloon BAR0 */
+#define KV_VIRTIO_IO_SIZE 0x20u
+#define KV_VIRTIO_IRQ	  5u
+#define KV_VIRTIO_SLOT	  1u
+#define KV_DEBUG_EXIT	  0x510u
+#define KV_BALLOON_RATE	  25600u /* target movement: 100 MiB/s of pages */
 
 /* The kernel command line every Linux guest starts with (as kvmtool's on
  * x86): the console on the UART, no ACPI (the MP table describes the
  * machine), legacy PIC interrupts, PCI through mechanism 1, the reset
  * through the keyboard controller (memvisor's sign that the guest is
  * done), no waiting on a panic, and an i8042 that is not probed for. */
-#define KVM_LINUX_CMDLINE                                                                          \
+#define KV_LINUX_CMDLINE                                                                           \
 	"console=ttyS0 earlyprintk=serial noapic noacpi pci=conf1 reboot=k panic=-1 "              \
 	"i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 i8042.noaux=1 quiet"
 
 /* How a guest ended. */
-enum kvm_end {
-	KVM_END_RUNNING = 0,
-	KVM_END_RESET,	    /* the guest reset the machine (reboot, poweroff) */
-	KVM_END_DEBUG_EXIT, /* a write to KVM_DEBUG_EXIT */
-	KVM_END_SHUTDOWN,   /* triple fault */
-	KVM_END_ERROR,	    /* an exit memvisor cannot serve, or an ioctl failed */
-	KVM_END_STOPPED,    /* memvisor stopped it (timeout, teardown) */
+enum kv_end {
+	KV_END_RUNNING = 0,
+	KV_END_RESET,	   /* the guest reset the machine (reboot, poweroff) */
+	KV_END_DEBUG_EXIT, /* a write to KV_DEBUG_EXIT */
+	KV_END_SHUTDOWN,   /* triple fault */
+	KV_END_ERROR,	   /* an exit memvisor cannot serve, or an ioctl failed */
+	KV_END_STOPPED,	   /* memvisor stopped it (timeout, teardown) */
 };
 
 /* 16550 UART state (kvm_dev.c). */
-struct kvm_serial {
+struct kv_serial {
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
 	bool irq_level;	  /* what we told the irqchip */
 	bool thri;	  /* a THR-empty interrupt is pending */
@@ -94,7 +94,7 @@ struct kvm_serial {
 };
 
 /* PCI configuration mechanism 1 and the balloon's legacy transport. */
-struct kvm_pci {
+struct kv_pci {
 	uint32_t addr;	    /* 0xcf8 latch */
 	uint16_t command;   /* balloon's command register */
 	uint32_t bar0;	    /* balloon's BAR0 as the guest wrote it */
@@ -106,10 +106,10 @@ struct kvm_pci {
 
 /* One guest's console protocol lines (kvm_dev.c parses, backend_kvm.c reads).
  * The in-guest program prints "@memvisor KEY=VALUE ..." lines. */
-#define KVM_RESULT_MAX 48
-struct kvm_results {
-	char key[KVM_RESULT_MAX][32];
-	char val[KVM_RESULT_MAX][96];
+#define KV_RESULT_MAX 48
+struct kv_results {
+	char key[KV_RESULT_MAX][32];
+	char val[KV_RESULT_MAX][96];
 	unsigned n;
 	bool done;	/* "@memvisor done" seen */
 	bool panic;	/* "Kernel panic" seen on the console */
@@ -119,7 +119,7 @@ struct kvm_results {
 };
 
 struct kvm_vcpu {
-	struct kvm_vm *vm; /* back pointer */
+	struct kv_vm *vm; /* back pointer */
 	unsigned id;
 	int fd;
 	int stats_fd; /* KVM_GET_STATS_FD, opened before the thread starts:
@@ -131,9 +131,9 @@ struct kvm_vcpu {
 	uint64_t io_exits, mmio_exits, other_exits; /* seen in userspace */
 };
 
-struct kvm_vm_params {
+struct kv_vm_params {
 	const char *name;
-	uint64_t memory; /* bytes, a multiple of 2 MiB, <= KVM_RAM_MAX */
+	uint64_t memory; /* bytes, a multiple of 2 MiB, <= KV_RAM_MAX */
 	unsigned vcpus;
 	bool balloon;	       /* put a virtio-balloon on PCI */
 	uint64_t balloon_min;  /* pages the balloon always leaves the guest */
@@ -145,31 +145,31 @@ struct kvm_vm_params {
 	bool console_echo;     /* also to stderr, prefixed with the name */
 };
 
-struct kvm_wss;
+struct kv_wss;
 
-struct kvm_vm {
-	struct kvm_vm_params p;
+struct kv_vm {
+	struct kv_vm_params p;
 	char name[VMM_NAME_MAX];
-	int kvm_fd, vm_fd, mem_fd, stats_fd;
+	int kv_fd, vm_fd, mem_fd, stats_fd;
 	uint8_t *ram; /* the memfd, mapped shared */
 	uint64_t ram_size;
 	bool dirty_log; /* KVM logs writes to the slot (manual protect) */
 	unsigned nvcpus;
-	struct kvm_vcpu vcpu[KVM_MAX_VCPUS];
+	struct kvm_vcpu vcpu[KV_MAX_VCPUS];
 	/* boot state for vCPU 0, set by the loaders */
 	bool boot_linux; /* 64-bit Linux entry; else 16-bit real mode */
 	uint64_t entry;	 /* rip (or ip in real mode, cs = 0) */
 	/* devices, under dev_lock */
 	pthread_mutex_t dev_lock;
-	struct kvm_serial serial;
-	struct kvm_pci pci;
+	struct kv_serial serial;
+	struct kv_pci pci;
 	struct balloon *balloon;
-	struct kvm_results res;
+	struct kv_results res;
 	uint64_t stats_pending; /* stats requests with none to return */
 	/* end of the guest */
 	pthread_mutex_t end_lock;
 	pthread_cond_t end_cond;
-	_Atomic int end; /* enum kvm_end, first writer wins */
+	_Atomic int end; /* enum kv_end, first writer wins */
 	int end_status;	 /* debug-exit value */
 	char err[256];
 	uint64_t started_ns, ended_ns;
@@ -180,44 +180,44 @@ struct kvm_vm {
 /* Create a VM: /dev/kvm, in-kernel irqchip and PIT, a memfd of p->memory
  * as memory slot 0, its vCPUs (not yet running), and the devices. Returns
  * NULL with err filled ("/dev/kvm: No such file or directory", ...). */
-struct kvm_vm *kvm_vm_create(const struct kvm_vm_params *p, char *err, size_t errlen);
+struct kv_vm *kv_vm_create(const struct kv_vm_params *p, char *err, size_t errlen);
 /* Stop the vCPUs if running, free everything. NULL is fine. */
-void kvm_vm_destroy(struct kvm_vm *vm);
+void kv_vm_destroy(struct kv_vm *vm);
 /* Start the vCPU threads. 0 or -errno with vm->err set. */
-int kvm_vm_start(struct kvm_vm *vm) MUST_CHECK;
-/* Wait until the guest ended or timeout_ms passed. Returns the kvm_end
- * (KVM_END_RUNNING on timeout). */
-int kvm_vm_wait(struct kvm_vm *vm, uint64_t timeout_ms);
+int kv_vm_start(struct kv_vm *vm) MUST_CHECK;
+/* Wait until the guest ended or timeout_ms passed. Returns the kv_end
+ * (KV_END_RUNNING on timeout). */
+int kv_vm_wait(struct kv_vm *vm, uint64_t timeout_ms);
 /* End the guest as `why` (first end wins) and kick the vCPUs out. */
-void kvm_vm_end(struct kvm_vm *vm, int why, const char *fmt, ...)
+void kv_vm_end(struct kv_vm *vm, int why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Host pointer to [gpa, gpa + len) of guest RAM, or NULL when it is not
  * all inside RAM (overflow checked). */
-void *kvm_vm_gpa(struct kvm_vm *vm, uint64_t gpa, uint64_t len);
+void *kv_vm_gpa(struct kv_vm *vm, uint64_t gpa, uint64_t len);
 /* Drive irq (a GSI of the in-kernel PIC/IOAPIC) to level. 0 or -errno. */
-int kvm_vm_irq_line(struct kvm_vm *vm, unsigned irq, int level);
+int kv_vm_irq_line(struct kv_vm *vm, unsigned irq, int level);
 /* Bytes of the memfd that hold memory (st_blocks * 512). */
-uint64_t kvm_vm_ram_allocated(const struct kvm_vm *vm);
+uint64_t kv_vm_ram_allocated(const struct kv_vm *vm);
 /* Pages of guest frames [pfn, pfn + n) that hold memory in the memfd
  * (found with SEEK_DATA / SEEK_HOLE). */
-uint64_t kvm_vm_ram_allocated_range(const struct kvm_vm *vm, uint64_t pfn, uint64_t n);
+uint64_t kv_vm_ram_allocated_range(const struct kv_vm *vm, uint64_t pfn, uint64_t n);
 /* Free guest frames [pfn, pfn + n): punch a hole in the memfd. 0/-errno. */
-int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n) MUST_CHECK;
+int kv_vm_discard(struct kv_vm *vm, uint64_t pfn, uint64_t n) MUST_CHECK;
 /*
  * Dirty logging for working-set sampling, when vm->dirty_log: the slot
  * logs writes with KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 and INITIALLY_SET,
  * so every page starts dirty and writable and costs nothing; only pages
- * cleared with kvm_vm_dirty_clear are write-protected, and their next
- * write (one exit) sets their bit again. kvm_vm_dirty_get copies the
+ * cleared with kv_vm_dirty_clear are write-protected, and their next
+ * write (one exit) sets their bit again. kv_vm_dirty_get copies the
  * bitmap (one bit per page, ram_size / 2^18 words) without clearing it.
  * Both 0 or -errno; neither waits for a running vCPU.
  */
-int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap) MUST_CHECK;
+int kv_vm_dirty_get(struct kv_vm *vm, uint64_t *bitmap) MUST_CHECK;
 /* Clear and write-protect the pages of mask in [first, first + 64); first
  * is a multiple of 64. */
-int kvm_vm_dirty_clear(struct kvm_vm *vm, uint64_t first, uint64_t mask) MUST_CHECK;
+int kv_vm_dirty_clear(struct kv_vm *vm, uint64_t first, uint64_t mask) MUST_CHECK;
 /* Wall-clock nanoseconds (CLOCK_MONOTONIC). */
-uint64_t kvm_now_ns(void);
+uint64_t kv_now_ns(void);
 
 /* ---- kvm_boot.c ------------------------------------------------------- */
 
@@ -225,57 +225,57 @@ uint64_t kvm_now_ns(void);
  * into vm's RAM per the x86 boot protocol, with an e820 map and an MP
  * table, and set vm->entry. Returns 0 or -errno with err naming the file
  * and what is wrong with it. */
-int kvm_boot_linux(struct kvm_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
-		   char *err, size_t errlen) MUST_CHECK;
+int kv_boot_linux(struct kv_vm *vm, const char *kernel, const char *initrd, const char *cmdline,
+		  char *err, size_t errlen) MUST_CHECK;
 /* The same with files added to the initramfs: an uncompressed newc
  * archive after the one at initrd, holding each file at its name ("trace/
  * 0.mvt": one folder level at most). For the trace workload. */
-#define KVM_BOOT_FILES_MAX 16
-struct kvm_boot_file {
+#define KV_BOOT_FILES_MAX 16
+struct kv_boot_file {
 	const char *name; /* in the guest's root */
 	const char *path; /* on the host */
 };
-int kvm_boot_linux_files(struct kvm_vm *vm, const char *kernel, const char *initrd,
-			 const struct kvm_boot_file *files, unsigned nfiles, const char *cmdline,
-			 char *err, size_t errlen) MUST_CHECK;
+int kv_boot_linux_files(struct kv_vm *vm, const char *kernel, const char *initrd,
+			const struct kv_boot_file *files, unsigned nfiles, const char *cmdline,
+			char *err, size_t errlen) MUST_CHECK;
 /* Check that path is a bzImage this loader can boot (64-bit entry, boot
  * protocol 2.12 or later). 0 or -errno with err filled. */
-int kvm_boot_check_kernel(const char *path, char *err, size_t errlen) MUST_CHECK;
+int kv_boot_check_kernel(const char *path, char *err, size_t errlen) MUST_CHECK;
 /* Load a flat real-mode image at gpa and start there (cs = 0, ip = gpa).
  * 0 or -EINVAL when it does not fit below 640 KiB. */
-int kvm_boot_flat(struct kvm_vm *vm, uint64_t gpa, const void *code, size_t len) MUST_CHECK;
+int kv_boot_flat(struct kv_vm *vm, uint64_t gpa, const void *code, size_t len) MUST_CHECK;
 /* Set vCPU i's registers for the entry the loader chose (vcpu_kvm.c calls
  * it before the first KVM_RUN). 0 or -errno. */
-int kvm_boot_vcpu_regs(struct kvm_vm *vm, unsigned i) MUST_CHECK;
+int kv_boot_vcpu_regs(struct kv_vm *vm, unsigned i) MUST_CHECK;
 /* Give vCPU fd the host's supported CPUID with its APIC ID. 0 or -errno. */
-int kvm_boot_cpuid(struct kvm_vm *vm, int vcpu_fd, unsigned id) MUST_CHECK;
+int kv_boot_cpuid(struct kv_vm *vm, int vcpu_fd, unsigned id) MUST_CHECK;
 
 /* ---- kvm_dev.c -------------------------------------------------------- */
 
 /* Serve a port I/O exit: size 1, 2 or 4 bytes at data. Takes dev_lock. */
-void kvm_dev_pio(struct kvm_vm *vm, uint16_t port, bool out, uint8_t *data, unsigned size);
+void kv_dev_pio(struct kv_vm *vm, uint16_t port, bool out, uint8_t *data, unsigned size);
 /* Create the balloon device if vm->p.balloon. 0 or -errno. */
-int kvm_dev_init(struct kvm_vm *vm) MUST_CHECK;
-void kvm_dev_fini(struct kvm_vm *vm);
+int kv_dev_init(struct kv_vm *vm) MUST_CHECK;
+void kv_dev_fini(struct kv_vm *vm);
 /* Policy side, under dev_lock: set the balloon target (pages), tick it,
  * ask for statistics; copy the counters. Without a balloon they do
  * nothing and the counters are zero. */
-uint64_t kvm_dev_balloon_target(struct kvm_vm *vm, uint64_t pages);
-void kvm_dev_balloon_tick(struct kvm_vm *vm, uint64_t elapsed_ns);
-void kvm_dev_balloon_stats(struct kvm_vm *vm);
-void kvm_dev_balloon_counters(struct kvm_vm *vm, struct balloon_counters *c);
+uint64_t kv_dev_balloon_target(struct kv_vm *vm, uint64_t pages);
+void kv_dev_balloon_tick(struct kv_vm *vm, uint64_t elapsed_ns);
+void kv_dev_balloon_stats(struct kv_vm *vm);
+void kv_dev_balloon_counters(struct kv_vm *vm, struct balloon_counters *c);
 /* Type s on the guest's console (its ttyS0 input). Returns the bytes
  * queued: fewer than strlen(s) when the guest has not read enough. */
-size_t kvm_dev_console_send(struct kvm_vm *vm, const char *s);
+size_t kv_dev_console_send(struct kv_vm *vm, const char *s);
 /* The value of result `key` the guest printed, or NULL (under dev_lock,
  * copied into buf). */
-const char *kvm_dev_result(struct kvm_vm *vm, const char *key, char *buf, size_t len);
+const char *kv_dev_result(struct kv_vm *vm, const char *key, char *buf, size_t len);
 
 /* ---- kvm_stats.c ------------------------------------------------------ */
 
 /* KVM's statistics of a VM, summed over its vCPUs: from the binary stats
  * interface (KVM_GET_STATS_FD) where the kernel has it. */
-#define KVM_STAT_NAMES                                                                             \
+#define KV_STAT_NAMES                                                                              \
 	X(exits)                                                                                   \
 	X(io_exits)                                                                                \
 	X(mmio_exits)                                                                              \
@@ -293,26 +293,26 @@ const char *kvm_dev_result(struct kvm_vm *vm, const char *key, char *buf, size_t
 	X(mmu_pte_write)                                                                           \
 	X(mmu_cache_miss)                                                                          \
 	X(remote_tlb_flush)
-enum kvm_stat_id {
-#define X(n) KVM_STAT_##n,
-	KVM_STAT_NAMES
+enum kv_stat_id {
+#define X(n) KV_STAT_##n,
+	KV_STAT_NAMES
 #undef X
-	    KVM_STAT_NR
+	    KV_STAT_NR
 };
-struct kvm_stats {
-	uint64_t v[KVM_STAT_NR];
-	bool have[KVM_STAT_NR]; /* the kernel reports this one */
-	bool binary;		/* read through KVM_GET_STATS_FD */
+struct kv_stats {
+	uint64_t v[KV_STAT_NR];
+	bool have[KV_STAT_NR]; /* the kernel reports this one */
+	bool binary;	       /* read through KVM_GET_STATS_FD */
 };
-extern const char *const kvm_stat_names[KVM_STAT_NR];
+extern const char *const kv_stat_names[KV_STAT_NR];
 /* Open the stats files of vm and its vCPUs (vm->stats_fd, vcpu stats_fd;
  * -1 where the kernel has none). Called once, before the vCPUs run: a
  * vCPU ioctl would wait for its KVM_RUN to return. */
-void kvm_stats_open(struct kvm_vm *vm);
+void kv_stats_open(struct kv_vm *vm);
 /* Read vm's counters (VM-wide and every vCPU's) into st, from the files
- * kvm_stats_open opened; never blocks on a running vCPU. 0 or -errno
+ * kv_stats_open opened; never blocks on a running vCPU. 0 or -errno
  * (-ENOTSUP: no binary stats; st is then zero). */
-int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st) MUST_CHECK;
+int kv_stats_read(struct kv_vm *vm, struct kv_stats *st) MUST_CHECK;
 
 /* ---- kvm_wss.c -------------------------------------------------------- */
 
@@ -320,28 +320,28 @@ int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st) MUST_CHECK;
  * on): `samples` pages per period, the estimator's gains, a seed. NULL with
  * errno (ENOTSUP: no dirty log; EINVAL: bad parameters; EIO: KVM refused
  * to clear the log). */
-struct kvm_wss *kvm_wss_create(struct kvm_vm *vm, unsigned samples, double slow_gain,
-			       double fast_gain, uint64_t seed);
-void kvm_wss_destroy(struct kvm_wss *w);
+struct kv_wss *kv_wss_create(struct kv_vm *vm, unsigned samples, double slow_gain, double fast_gain,
+			     uint64_t seed);
+void kv_wss_destroy(struct kv_wss *w);
 /* End a period: count the sample's pages written, update the averages,
  * draw a new sample. 0 or -errno. */
-int kvm_wss_period(struct kvm_wss *w) MUST_CHECK;
+int kv_wss_period(struct kv_wss *w) MUST_CHECK;
 /* The estimates now (fractions of the guest's pages). 0 or -errno. */
-int kvm_wss_estimate(struct kvm_wss *w, struct mem_wss_estimate *e) MUST_CHECK;
+int kv_wss_estimate(struct kv_wss *w, struct mem_wss_estimate *e) MUST_CHECK;
 
 /* ---- kvm_mode.c ------------------------------------------------------- */
 
 /* What provides /dev/kvm. Only a hardware vendor module boots stock Linux
  * guests; PVM (kvm_pvm) runs hand-assembled real-mode guests alone. */
-enum kvm_host_kind {
-	KVM_HOST_NONE,	   /* no /dev/kvm character device */
-	KVM_HOST_HARDWARE, /* kvm_amd on an svm CPU, kvm_intel on a vmx CPU */
-	KVM_HOST_PVM,	   /* kvm_pvm: the PVM software hypervisor */
-	KVM_HOST_UNKNOWN,  /* another module, or a vendor module without its flag */
+enum kv_host_kind {
+	KV_HOST_NONE,	  /* no /dev/kvm character device */
+	KV_HOST_HARDWARE, /* kvm_amd on an svm CPU, kvm_intel on a vmx CPU */
+	KV_HOST_PVM,	  /* kvm_pvm: the PVM software hypervisor */
+	KV_HOST_UNKNOWN,  /* another module, or a vendor module without its flag */
 };
 
 struct kvm_host {
-	enum kvm_host_kind kind;
+	enum kv_host_kind kind;
 	char module[64];      /* kvm_amd, kvm_intel, kvm_pvm, another, or "" */
 	const char *param;    /* "npt" or "ept" for a vendor module, else NULL */
 	const char *vendor;   /* "AMD SVM" or "Intel VT-x" with param */
@@ -352,12 +352,12 @@ struct kvm_host {
 
 /* Read what provides /dev/kvm from ROOT/sys/module, ROOT/proc/cpuinfo and
  * ROOT/dev/kvm; root "" is this host. */
-void kvm_host_probe(const char *root, struct kvm_host *h);
+void kv_host_probe(const char *root, struct kvm_host *h);
 /* One word: "nested" or "shadow" (hardware), "software" (PVM), "unknown",
  * or "none". */
-const char *kvm_host_mode(const struct kvm_host *h);
+const char *kv_host_mode(const struct kvm_host *h);
 /* What h means for guests, as a sentence or two, into buf; snprintf's
  * return. */
-int kvm_host_explain(const struct kvm_host *h, char *buf, size_t len);
+int kv_host_explain(const struct kvm_host *h, char *buf, size_t len);
 
 #endif

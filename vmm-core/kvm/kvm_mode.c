@@ -118,7 +118,7 @@ static void other_module(const char *root, struct kvm_host *h)
 	closedir(d);
 }
 
-void kvm_host_probe(const char *root, struct kvm_host *h)
+void kv_host_probe(const char *root, struct kvm_host *h)
 {
 	char path[4200];
 	struct stat st;
@@ -130,7 +130,7 @@ void kvm_host_probe(const char *root, struct kvm_host *h)
 	for (int i = 0; i < 2; i++)
 		if (cpu_has(path, vendors[i].cpu_flag))
 			h->cpu_flag = vendors[i].cpu_flag;
-	h->kind = KVM_HOST_UNKNOWN;
+	h->kind = KV_HOST_UNKNOWN;
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/sys/module/%s/parameters/%s", root,
 			 vendors[i].module, vendors[i].param);
@@ -141,41 +141,41 @@ void kvm_host_probe(const char *root, struct kvm_host *h)
 		h->vendor = vendors[i].vendor;
 		h->nested = strchr("Yy1", file_char(path)) != NULL;
 		if (h->cpu_flag && !strcmp(h->cpu_flag, vendors[i].cpu_flag))
-			h->kind = KVM_HOST_HARDWARE;
+			h->kind = KV_HOST_HARDWARE;
 		break;
 	}
 	snprintf(path, sizeof(path), "%s/sys/module/kvm_pvm", root);
 	if (!h->module[0] && is_dir(path)) {
 		snprintf(h->module, sizeof(h->module), "kvm_pvm");
-		h->kind = KVM_HOST_PVM;
+		h->kind = KV_HOST_PVM;
 	}
 	if (!h->module[0])
 		other_module(root, h);
 	if (!h->dev)
-		h->kind = KVM_HOST_NONE;
+		h->kind = KV_HOST_NONE;
 }
 
-const char *kvm_host_mode(const struct kvm_host *h)
+const char *kv_host_mode(const struct kvm_host *h)
 {
 	static const char *const names[] = {
-	    [KVM_HOST_NONE] = "none", [KVM_HOST_PVM] = "software", [KVM_HOST_UNKNOWN] = "unknown"};
+	    [KV_HOST_NONE] = "none", [KV_HOST_PVM] = "software", [KV_HOST_UNKNOWN] = "unknown"};
 
-	if (h->kind == KVM_HOST_HARDWARE)
+	if (h->kind == KV_HOST_HARDWARE)
 		return h->nested ? "nested" : "shadow";
 	return names[h->kind];
 }
 
-int kvm_host_explain(const struct kvm_host *h, char *buf, size_t len)
+int kv_host_explain(const struct kvm_host *h, char *buf, size_t len)
 {
 	switch (h->kind) {
-	case KVM_HOST_HARDWARE:
+	case KV_HOST_HARDWARE:
 		return snprintf(buf, len,
 				"hardware KVM: %s on %s; Linux guests boot and run under %s "
 				"paging. The mode is the whole host's: `memvisor kvm-mode "
 				"%s` switches it.",
 				h->module, h->vendor, h->nested ? "nested" : "shadow",
 				h->nested ? "shadow" : "nested");
-	case KVM_HOST_PVM:
+	case KV_HOST_PVM:
 		return snprintf(buf, len,
 				"no hardware KVM: /dev/kvm comes from kvm_pvm, PVM, a software "
 				"hypervisor (the CPU has %s). Hand-assembled real-mode test "
@@ -184,7 +184,7 @@ int kvm_host_explain(const struct kvm_host *h, char *buf, size_t len)
 				"is no npt/ept mode to switch. Run Linux guests on hardware "
 				"KVM, or under nested QEMU: sh tests/kvm/run-nested.sh.",
 				h->cpu_flag ? h->cpu_flag : "no svm or vmx flag");
-	case KVM_HOST_UNKNOWN:
+	case KV_HOST_UNKNOWN:
 		if (h->param)
 			return snprintf(buf, len,
 					"no hardware KVM: %s is loaded but the CPU has no %s "
@@ -197,7 +197,7 @@ int kvm_host_explain(const struct kvm_host *h, char *buf, size_t len)
 				"(make check-kvm probes it).",
 				h->module[0] ? "an unknown module " : "no module memvisor found",
 				h->module);
-	case KVM_HOST_NONE:
+	case KV_HOST_NONE:
 		break;
 	}
 	return snprintf(buf, len,
@@ -264,12 +264,12 @@ static int switch_mode(struct kvm_host *h, const char *want)
 		fprintf(stderr, "memvisor kvm-mode: modprobe %s %s failed\n", h->module, arg);
 		return 1;
 	}
-	kvm_host_probe("", h);
-	if (h->kind != KVM_HOST_HARDWARE || strcmp(kvm_host_mode(h), want)) {
+	kv_host_probe("", h);
+	if (h->kind != KV_HOST_HARDWARE || strcmp(kv_host_mode(h), want)) {
 		fprintf(stderr,
 			"memvisor kvm-mode: %s reloaded with %s but runs %s paging (does the "
 			"CPU have %s?)\n",
-			h->module, arg, kvm_host_mode(h), strcmp(h->param, "ept") ? "NPT" : "EPT");
+			h->module, arg, kv_host_mode(h), strcmp(h->param, "ept") ? "NPT" : "EPT");
 		return 1;
 	}
 	printf("%s (%s %s)\n", want, h->module, arg);
@@ -289,24 +289,23 @@ int vmm_cmd_kvm_mode(int argc, char **argv)
 		fputs(usage, stderr);
 		return 2;
 	}
-	kvm_host_probe("", &h);
-	kvm_host_explain(&h, why, sizeof(why));
+	kv_host_probe("", &h);
+	kv_host_explain(&h, why, sizeof(why));
 	if (argc == 1) {
-		if (h.kind == KVM_HOST_HARDWARE)
-			printf("%s (%s %s=%c)\n", kvm_host_mode(&h), h.module, h.param,
+		if (h.kind == KV_HOST_HARDWARE)
+			printf("%s (%s %s=%c)\n", kv_host_mode(&h), h.module, h.param,
 			       h.nested ? 'Y' : 'N');
 		else
-			printf("%s (%s)\n", kvm_host_mode(&h),
-			       h.module[0] ? h.module : "no module");
+			printf("%s (%s)\n", kv_host_mode(&h), h.module[0] ? h.module : "no module");
 		printf("%s\n", why);
-		return h.kind == KVM_HOST_HARDWARE ? 0 : 3;
+		return h.kind == KV_HOST_HARDWARE ? 0 : 3;
 	}
-	if (h.kind != KVM_HOST_HARDWARE) {
+	if (h.kind != KV_HOST_HARDWARE) {
 		fprintf(stderr, "memvisor kvm-mode: cannot switch to %s paging: %s\n", argv[1],
 			why);
 		return 3;
 	}
-	if (!strcmp(argv[1], kvm_host_mode(&h))) {
+	if (!strcmp(argv[1], kv_host_mode(&h))) {
 		printf("%s (already)\n", argv[1]);
 		return 0;
 	}

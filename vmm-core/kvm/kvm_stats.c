@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* kvm_stats: KVM's own counters of a VM, through the binary stats interface. */
+/* kv_stats: KVM's own counters of a VM, through the binary stats interface. */
 /*
  * Since Linux 5.14 every VM and vCPU file descriptor gives a stats file
  * (KVM_GET_STATS_FD, Documentation/virt/kvm/api.rst 4.133): a header, a
@@ -19,14 +19,14 @@
 
 #include "vmm-core/kvm/kvm_internal.h"
 
-const char *const kvm_stat_names[KVM_STAT_NR] = {
+const char *const kv_stat_names[KV_STAT_NR] = {
 #define X(n) #n,
-    KVM_STAT_NAMES
+    KV_STAT_NAMES
 #undef X
 };
 
 /* Add the counters of one stats fd into st. 0 or -errno. */
-static int stats_add(int fd, struct kvm_stats *st)
+static int stats_add(int fd, struct kv_stats *st)
 {
 	struct kvm_stats_header h;
 	size_t dsz;
@@ -52,8 +52,8 @@ static int stats_add(int fd, struct kvm_stats *st)
 		name[h.name_size] = 0;
 		if ((d->flags & KVM_STATS_TYPE_MASK) != KVM_STATS_TYPE_CUMULATIVE || d->size != 1)
 			continue;
-		for (int k = 0; k < KVM_STAT_NR; k++) {
-			if (strcmp(name, kvm_stat_names[k]))
+		for (int k = 0; k < KV_STAT_NR; k++) {
+			if (strcmp(name, kv_stat_names[k]))
 				continue;
 			if (pread(fd, &v, sizeof(v), h.data_offset + d->offset) != sizeof(v))
 				goto out;
@@ -67,16 +67,16 @@ out:
 	return r;
 }
 
-void kvm_stats_open(struct kvm_vm *vm)
+void kv_stats_open(struct kv_vm *vm)
 {
-	bool have = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
+	bool have = ioctl(vm->kv_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 
 	vm->stats_fd = have ? ioctl(vm->vm_fd, KVM_GET_STATS_FD, 0) : -1;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		vm->vcpu[i].stats_fd = have ? ioctl(vm->vcpu[i].fd, KVM_GET_STATS_FD, 0) : -1;
 }
 
-int kvm_stats_read(struct kvm_vm *vm, struct kvm_stats *st)
+int kv_stats_read(struct kv_vm *vm, struct kv_stats *st)
 {
 	int r;
 

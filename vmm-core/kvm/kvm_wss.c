@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* kvm_wss: working-set sampling of a KVM guest through KVM's dirty log. */
+/* kv_wss: working-set sampling of a KVM guest through KVM's dirty log. */
 /*
  * Design
  *
@@ -32,11 +32,11 @@
 
 #include "vmm-core/kvm/kvm_internal.h"
 
-struct kvm_wss {
-	struct kvm_vm *vm; /* borrowed */
-	unsigned n;	   /* sample size */
-	gfn_t *sample;	   /* sorted, distinct */
-	uint64_t *bitmap;  /* the slot's dirty log, one bit per page */
+struct kv_wss {
+	struct kv_vm *vm; /* borrowed */
+	unsigned n;	  /* sample size */
+	gfn_t *sample;	  /* sorted, distinct */
+	uint64_t *bitmap; /* the slot's dirty log, one bit per page */
 	uint64_t rng;
 	struct mem_wss_avg avg;
 };
@@ -49,7 +49,7 @@ static int cmp_gfn(const void *a, const void *b)
 }
 
 /* Draw a sample and clear its bits, one ioctl per 64-page block. */
-static int arm(struct kvm_wss *w)
+static int arm(struct kv_wss *w)
 {
 	mem_wss_draw(&w->rng, w->vm->ram_size >> 12, w->sample, w->n);
 	qsort(w->sample, w->n, sizeof(*w->sample), cmp_gfn);
@@ -59,7 +59,7 @@ static int arm(struct kvm_wss *w)
 
 		for (; k < w->n && (w->sample[k] & ~63ull) == block; k++)
 			mask |= 1ull << (w->sample[k] & 63);
-		r = kvm_vm_dirty_clear(w->vm, block, mask);
+		r = kv_vm_dirty_clear(w->vm, block, mask);
 		if (r)
 			return r;
 	}
@@ -67,10 +67,10 @@ static int arm(struct kvm_wss *w)
 }
 
 /* Sampled pages written since arm(), or -errno. */
-static long touched(struct kvm_wss *w)
+static long touched(struct kv_wss *w)
 {
 	long t = 0;
-	int r = kvm_vm_dirty_get(w->vm, w->bitmap);
+	int r = kv_vm_dirty_get(w->vm, w->bitmap);
 
 	if (r)
 		return r;
@@ -79,11 +79,11 @@ static long touched(struct kvm_wss *w)
 	return t;
 }
 
-struct kvm_wss *kvm_wss_create(struct kvm_vm *vm, unsigned samples, double slow_gain,
-			       double fast_gain, uint64_t seed)
+struct kv_wss *kv_wss_create(struct kv_vm *vm, unsigned samples, double slow_gain, double fast_gain,
+			     uint64_t seed)
 {
 	uint64_t pages = vm->ram_size >> 12;
-	struct kvm_wss *w;
+	struct kv_wss *w;
 
 	if (!vm->dirty_log) {
 		errno = ENOTSUP;
@@ -103,14 +103,14 @@ struct kvm_wss *kvm_wss_create(struct kvm_vm *vm, unsigned samples, double slow_
 	w->sample = calloc(w->n, sizeof(*w->sample));
 	w->bitmap = calloc((pages + 63) / 64, sizeof(*w->bitmap));
 	if (!w->sample || !w->bitmap || arm(w)) {
-		kvm_wss_destroy(w);
+		kv_wss_destroy(w);
 		errno = EIO;
 		return NULL;
 	}
 	return w;
 }
 
-void kvm_wss_destroy(struct kvm_wss *w)
+void kv_wss_destroy(struct kv_wss *w)
 {
 	if (!w)
 		return;
@@ -119,7 +119,7 @@ void kvm_wss_destroy(struct kvm_wss *w)
 	free(w);
 }
 
-int kvm_wss_period(struct kvm_wss *w)
+int kv_wss_period(struct kv_wss *w)
 {
 	long t = touched(w);
 
@@ -129,7 +129,7 @@ int kvm_wss_period(struct kvm_wss *w)
 	return arm(w);
 }
 
-int kvm_wss_estimate(struct kvm_wss *w, struct mem_wss_estimate *e)
+int kv_wss_estimate(struct kv_wss *w, struct mem_wss_estimate *e)
 {
 	long t = touched(w);
 

@@ -43,7 +43,7 @@
 #include "vmm-core/kvm/kvm_internal.h"
 #include "vmm-core/core/vmm_internal.h"
 
-uint64_t kvm_now_ns(void)
+uint64_t kv_now_ns(void)
 {
 	struct timespec ts;
 
@@ -51,28 +51,28 @@ uint64_t kvm_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-void *kvm_vm_gpa(struct kvm_vm *vm, uint64_t gpa, uint64_t len)
+void *kv_vm_gpa(struct kv_vm *vm, uint64_t gpa, uint64_t len)
 {
 	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
 		return NULL;
 	return vm->ram + gpa;
 }
 
-int kvm_vm_irq_line(struct kvm_vm *vm, unsigned irq, int level)
+int kv_vm_irq_line(struct kv_vm *vm, unsigned irq, int level)
 {
 	struct kvm_irq_level l = {.irq = irq, .level = level};
 
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) ? -errno : 0;
 }
 
-uint64_t kvm_vm_ram_allocated(const struct kvm_vm *vm)
+uint64_t kv_vm_ram_allocated(const struct kv_vm *vm)
 {
 	struct stat st;
 
 	return fstat(vm->mem_fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
 }
 
-uint64_t kvm_vm_ram_allocated_range(const struct kvm_vm *vm, uint64_t pfn, uint64_t n)
+uint64_t kv_vm_ram_allocated_range(const struct kv_vm *vm, uint64_t pfn, uint64_t n)
 {
 	off_t pos = (off_t)(pfn << 12), end = (off_t)((pfn + n) << 12);
 	uint64_t bytes = 0;
@@ -91,7 +91,7 @@ uint64_t kvm_vm_ram_allocated_range(const struct kvm_vm *vm, uint64_t pfn, uint6
 	return bytes >> 12;
 }
 
-int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n)
+int kv_vm_discard(struct kv_vm *vm, uint64_t pfn, uint64_t n)
 {
 	if (pfn > vm->ram_size >> 12 || n > (vm->ram_size >> 12) - pfn)
 		return -EINVAL;
@@ -108,17 +108,17 @@ int kvm_vm_discard(struct kvm_vm *vm, uint64_t pfn, uint64_t n)
  * would write-protect the whole slot at every read of the log; the guest
  * then runs without a working-set estimate.
  */
-static void dirty_log_enable(struct kvm_vm *vm)
+static void dirty_log_enable(struct kv_vm *vm)
 {
 	uint64_t want = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
 	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2, .args = {want}};
-	int have = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	int have = ioctl(vm->kv_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 
 	vm->dirty_log =
 	    have > 0 && ((uint64_t)have & want) == want && !ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
 }
 
-int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap)
+int kv_vm_dirty_get(struct kv_vm *vm, uint64_t *bitmap)
 {
 	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
 
@@ -127,7 +127,7 @@ int kvm_vm_dirty_get(struct kvm_vm *vm, uint64_t *bitmap)
 	return ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) ? -errno : 0;
 }
 
-int kvm_vm_dirty_clear(struct kvm_vm *vm, uint64_t first, uint64_t mask)
+int kv_vm_dirty_clear(struct kv_vm *vm, uint64_t first, uint64_t mask)
 {
 	uint64_t pages = vm->ram_size >> 12;
 	struct kvm_clear_dirty_log c = {.slot = 0, .first_page = first, .dirty_bitmap = &mask};
@@ -146,9 +146,9 @@ static void kick_handler(int sig)
 	(void)sig; /* only to make KVM_RUN return -EINTR */
 }
 
-void kvm_vm_end(struct kvm_vm *vm, int why, const char *fmt, ...)
+void kv_vm_end(struct kv_vm *vm, int why, const char *fmt, ...)
 {
-	int expected = KVM_END_RUNNING;
+	int expected = KV_END_RUNNING;
 	va_list ap;
 
 	if (!atomic_compare_exchange_strong(&vm->end, &expected, why))
@@ -158,7 +158,7 @@ void kvm_vm_end(struct kvm_vm *vm, int why, const char *fmt, ...)
 		vsnprintf(vm->err, sizeof(vm->err), fmt, ap);
 		va_end(ap);
 	}
-	vm->ended_ns = kvm_now_ns();
+	vm->ended_ns = kv_now_ns();
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		struct kvm_vcpu *c = &vm->vcpu[i];
 
@@ -176,7 +176,7 @@ void kvm_vm_end(struct kvm_vm *vm, int why, const char *fmt, ...)
 /* An exit memvisor serves in userspace. Returns false when the guest ends. */
 static bool vcpu_exit(struct kvm_vcpu *c, struct kvm_run *run)
 {
-	struct kvm_vm *vm = c->vm;
+	struct kv_vm *vm = c->vm;
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO: {
@@ -184,8 +184,8 @@ static bool vcpu_exit(struct kvm_vcpu *c, struct kvm_run *run)
 
 		c->io_exits++;
 		for (uint32_t i = 0; i < run->io.count; i++)
-			kvm_dev_pio(vm, run->io.port, run->io.direction == KVM_EXIT_IO_OUT,
-				    data + (size_t)i * run->io.size, run->io.size);
+			kv_dev_pio(vm, run->io.port, run->io.direction == KVM_EXIT_IO_OUT,
+				   data + (size_t)i * run->io.size, run->io.size);
 		return true;
 	}
 	case KVM_EXIT_MMIO:
@@ -197,30 +197,29 @@ static bool vcpu_exit(struct kvm_vcpu *c, struct kvm_run *run)
 	case KVM_EXIT_INTR:
 		return true;
 	case KVM_EXIT_SHUTDOWN:
-		kvm_vm_end(vm, KVM_END_SHUTDOWN, "guest %s: vCPU %u shut down (triple fault)",
-			   vm->name, c->id);
+		kv_vm_end(vm, KV_END_SHUTDOWN, "guest %s: vCPU %u shut down (triple fault)",
+			  vm->name, c->id);
 		return false;
 	case KVM_EXIT_SYSTEM_EVENT:
-		kvm_vm_end(vm, KVM_END_RESET, NULL);
+		kv_vm_end(vm, KV_END_RESET, NULL);
 		return false;
 	case KVM_EXIT_HLT:
-		kvm_vm_end(vm, KVM_END_ERROR, "guest %s: vCPU %u halted with nothing to wake it",
-			   vm->name, c->id);
+		kv_vm_end(vm, KV_END_ERROR, "guest %s: vCPU %u halted with nothing to wake it",
+			  vm->name, c->id);
 		return false;
 	case KVM_EXIT_FAIL_ENTRY:
-		kvm_vm_end(vm, KVM_END_ERROR,
-			   "guest %s: vCPU %u: VM entry failed, hardware reason 0x%llx", vm->name,
-			   c->id,
-			   (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		kv_vm_end(vm, KV_END_ERROR,
+			  "guest %s: vCPU %u: VM entry failed, hardware reason 0x%llx", vm->name,
+			  c->id, (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		kvm_vm_end(vm, KVM_END_ERROR, "guest %s: vCPU %u: KVM internal error %u", vm->name,
-			   c->id, run->internal.suberror);
+		kv_vm_end(vm, KV_END_ERROR, "guest %s: vCPU %u: KVM internal error %u", vm->name,
+			  c->id, run->internal.suberror);
 		return false;
 	default:
 		c->other_exits++;
-		kvm_vm_end(vm, KVM_END_ERROR, "guest %s: vCPU %u: unhandled exit reason %u",
-			   vm->name, c->id, run->exit_reason);
+		kv_vm_end(vm, KV_END_ERROR, "guest %s: vCPU %u: unhandled exit reason %u", vm->name,
+			  c->id, run->exit_reason);
 		return false;
 	}
 }
@@ -228,7 +227,7 @@ static bool vcpu_exit(struct kvm_vcpu *c, struct kvm_run *run)
 static void *vcpu_thread(void *arg)
 {
 	struct kvm_vcpu *c = arg;
-	struct kvm_vm *vm = c->vm;
+	struct kv_vm *vm = c->vm;
 	struct kvm_run *run = c->run;
 	sigset_t set;
 	int r;
@@ -245,18 +244,18 @@ static void *vcpu_thread(void *arg)
 			fprintf(stderr, "guest %s: vCPU %u: cannot pin to CPU %d\n", vm->name,
 				c->id, vm->p.pin_cpu);
 	}
-	r = kvm_boot_vcpu_regs(vm, c->id);
+	r = kv_boot_vcpu_regs(vm, c->id);
 	if (r) {
-		kvm_vm_end(vm, KVM_END_ERROR, "guest %s: vCPU %u registers: %s", vm->name, c->id,
-			   strerror(-r));
+		kv_vm_end(vm, KV_END_ERROR, "guest %s: vCPU %u registers: %s", vm->name, c->id,
+			  strerror(-r));
 		return NULL;
 	}
-	while (atomic_load(&vm->end) == KVM_END_RUNNING) {
+	while (atomic_load(&vm->end) == KV_END_RUNNING) {
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
-			kvm_vm_end(vm, KVM_END_ERROR, "guest %s: vCPU %u: KVM_RUN: %s", vm->name,
-				   c->id, strerror(errno));
+			kv_vm_end(vm, KV_END_ERROR, "guest %s: vCPU %u: KVM_RUN: %s", vm->name,
+				  c->id, strerror(errno));
 			break;
 		}
 		if (!vcpu_exit(c, run))
@@ -265,7 +264,7 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-int kvm_vm_start(struct kvm_vm *vm)
+int kv_vm_start(struct kv_vm *vm)
 {
 	struct sigaction sa = {.sa_handler = kick_handler};
 	sigset_t set, old;
@@ -279,7 +278,7 @@ int kvm_vm_start(struct kvm_vm *vm)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, &old);
-	vm->started_ns = kvm_now_ns();
+	vm->started_ns = kv_now_ns();
 	for (unsigned i = 0; i < vm->nvcpus && !r; i++) {
 		r = -pthread_create(&vm->vcpu[i].thread, NULL, vcpu_thread, &vm->vcpu[i]);
 		if (!r)
@@ -292,7 +291,7 @@ int kvm_vm_start(struct kvm_vm *vm)
 	return r;
 }
 
-int kvm_vm_wait(struct kvm_vm *vm, uint64_t timeout_ms)
+int kv_vm_wait(struct kv_vm *vm, uint64_t timeout_ms)
 {
 	struct timespec ts;
 	int end;
@@ -305,14 +304,14 @@ int kvm_vm_wait(struct kvm_vm *vm, uint64_t timeout_ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	pthread_mutex_lock(&vm->end_lock);
-	while ((end = atomic_load(&vm->end)) == KVM_END_RUNNING)
+	while ((end = atomic_load(&vm->end)) == KV_END_RUNNING)
 		if (pthread_cond_timedwait(&vm->end_cond, &vm->end_lock, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&vm->end_lock);
 	return atomic_load(&vm->end);
 }
 
-static int vm_ioctl(struct kvm_vm *vm, unsigned long req, unsigned long arg, const char *what,
+static int vm_ioctl(struct kv_vm *vm, unsigned long req, unsigned long arg, const char *what,
 		    char *err, size_t errlen)
 {
 	int r = ioctl(vm->vm_fd, req, arg);
@@ -328,7 +327,7 @@ static int vm_ioctl(struct kvm_vm *vm, unsigned long req, unsigned long arg, con
  * own PIC (the balloon's, say) cannot arrive on an exception vector. KVM's
  * reset state has vector base 0 and nothing masked.
  */
-static int pic_like_bios(struct kvm_vm *vm)
+static int pic_like_bios(struct kv_vm *vm)
 {
 	for (unsigned chip = KVM_IRQCHIP_PIC_MASTER; chip <= KVM_IRQCHIP_PIC_SLAVE; chip++) {
 		struct kvm_irqchip c = {.chip_id = chip};
@@ -344,34 +343,34 @@ static int pic_like_bios(struct kvm_vm *vm)
 }
 
 /* /dev/kvm, the VM, its irqchip, PIT and memory slot. */
-static int vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
+static int vm_setup(struct kv_vm *vm, char *err, size_t errlen)
 {
 	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	struct kvm_userspace_memory_region slot = {0};
 	uint64_t ident = 0xfffbc000ull;
 	int v;
 
-	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (vm->kvm_fd < 0) {
+	vm->kv_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kv_fd < 0) {
 		snprintf(err, errlen, "guest %s: /dev/kvm: %s", vm->name, strerror(errno));
 		return -1;
 	}
-	v = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	v = ioctl(vm->kv_fd, KVM_GET_API_VERSION, 0);
 	if (v != KVM_API_VERSION) {
 		snprintf(err, errlen, "guest %s: /dev/kvm: API version %d, expected %d", vm->name,
 			 v, KVM_API_VERSION);
 		return -1;
 	}
-	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
-	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) <= 0 ||
-	    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+	if (ioctl(vm->kv_fd, KVM_CHECK_EXTENSION, KVM_CAP_IRQCHIP) <= 0 ||
+	    ioctl(vm->kv_fd, KVM_CHECK_EXTENSION, KVM_CAP_PIT2) <= 0 ||
+	    ioctl(vm->kv_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
 		snprintf(err, errlen,
 			 "guest %s: /dev/kvm lacks the in-kernel irqchip, PIT2 or immediate exit",
 			 vm->name);
 		return -1;
 	}
 	do
-		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+		vm->vm_fd = ioctl(vm->kv_fd, KVM_CREATE_VM, 0);
 	while (vm->vm_fd < 0 && errno == EINTR);
 	if (vm->vm_fd < 0) {
 		snprintf(err, errlen, "guest %s: KVM_CREATE_VM: %s", vm->name, strerror(errno));
@@ -413,9 +412,9 @@ static int vm_setup(struct kvm_vm *vm, char *err, size_t errlen)
 		   : 0;
 }
 
-static int vcpus_setup(struct kvm_vm *vm, char *err, size_t errlen)
+static int vcpus_setup(struct kv_vm *vm, char *err, size_t errlen)
 {
-	int mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	int mmap_size = ioctl(vm->kv_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 
 	if (mmap_size < (int)sizeof(struct kvm_run)) {
 		snprintf(err, errlen, "guest %s: KVM_GET_VCPU_MMAP_SIZE: %s", vm->name,
@@ -442,7 +441,7 @@ static int vcpus_setup(struct kvm_vm *vm, char *err, size_t errlen)
 				 strerror(errno));
 			return -1;
 		}
-		r = kvm_boot_cpuid(vm, c->fd, i);
+		r = kv_boot_cpuid(vm, c->fd, i);
 		if (r) {
 			snprintf(err, errlen, "guest %s: vCPU %u CPUID: %s", vm->name, i,
 				 strerror(-r));
@@ -452,11 +451,11 @@ static int vcpus_setup(struct kvm_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-struct kvm_vm *kvm_vm_create(const struct kvm_vm_params *p, char *err, size_t errlen)
+struct kv_vm *kv_vm_create(const struct kv_vm_params *p, char *err, size_t errlen)
 {
-	struct kvm_vm *vm;
+	struct kv_vm *vm;
 
-	if (!p->memory || p->memory % (2u << 20) || p->memory > KVM_RAM_MAX ||
+	if (!p->memory || p->memory % (2u << 20) || p->memory > KV_RAM_MAX ||
 	    p->memory < (16u << 20)) {
 		snprintf(err, errlen,
 			 "guest %s: memory must be a multiple of 2M from 16M to 3G on kvm (got "
@@ -464,8 +463,8 @@ struct kvm_vm *kvm_vm_create(const struct kvm_vm_params *p, char *err, size_t er
 			 p->name, (unsigned long long)p->memory);
 		return NULL;
 	}
-	if (!p->vcpus || p->vcpus > KVM_MAX_VCPUS) {
-		snprintf(err, errlen, "guest %s: vcpus must be 1 to %u", p->name, KVM_MAX_VCPUS);
+	if (!p->vcpus || p->vcpus > KV_MAX_VCPUS) {
+		snprintf(err, errlen, "guest %s: vcpus must be 1 to %u", p->name, KV_MAX_VCPUS);
 		return NULL;
 	}
 	vm = calloc(1, sizeof(*vm));
@@ -476,36 +475,36 @@ struct kvm_vm *kvm_vm_create(const struct kvm_vm_params *p, char *err, size_t er
 	vm->p = *p;
 	snprintf(vm->name, sizeof(vm->name), "%s", p->name);
 	vm->p.name = vm->name;
-	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->stats_fd = -1;
+	vm->kv_fd = vm->vm_fd = vm->mem_fd = vm->stats_fd = -1;
 	vm->ram_size = p->memory;
 	vm->nvcpus = p->vcpus;
-	for (unsigned i = 0; i < KVM_MAX_VCPUS; i++)
+	for (unsigned i = 0; i < KV_MAX_VCPUS; i++)
 		vm->vcpu[i].fd = vm->vcpu[i].stats_fd = -1;
 	pthread_mutex_init(&vm->dev_lock, NULL);
 	pthread_mutex_init(&vm->end_lock, NULL);
 	pthread_cond_init(&vm->end_cond, NULL);
 	if (vm_setup(vm, err, errlen) || vcpus_setup(vm, err, errlen))
 		goto fail;
-	kvm_stats_open(vm);
-	if (kvm_dev_init(vm)) {
+	kv_stats_open(vm);
+	if (kv_dev_init(vm)) {
 		snprintf(err, errlen, "guest %s: balloon device: %s", vm->name, strerror(errno));
 		goto fail;
 	}
 	return vm;
 fail:
-	kvm_vm_destroy(vm);
+	kv_vm_destroy(vm);
 	return NULL;
 }
 
-void kvm_vm_destroy(struct kvm_vm *vm)
+void kv_vm_destroy(struct kv_vm *vm)
 {
 	if (!vm)
 		return;
-	kvm_vm_end(vm, KVM_END_STOPPED, NULL);
+	kv_vm_end(vm, KV_END_STOPPED, NULL);
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpu[i].started)
 			pthread_join(vm->vcpu[i].thread, NULL);
-	kvm_dev_fini(vm);
+	kv_dev_fini(vm);
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpu[i].run)
 			munmap(vm->vcpu[i].run, vm->vcpu[i].run_size);
@@ -522,8 +521,8 @@ void kvm_vm_destroy(struct kvm_vm *vm)
 		close(vm->stats_fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
-	if (vm->kvm_fd >= 0)
-		close(vm->kvm_fd);
+	if (vm->kv_fd >= 0)
+		close(vm->kv_fd);
 	pthread_cond_destroy(&vm->end_cond);
 	pthread_mutex_destroy(&vm->end_lock);
 	pthread_mutex_destroy(&vm->dev_lock);

@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "vmm-core/out/columns.h"
+#include "vmm-core/core/reclaim_internal.h"
 #include "vmm-core/core/run_internal.h"
 
 void output_timeseries_header(FILE *f)
@@ -114,50 +116,53 @@ int output_events_csv(const char *path, struct vm **vms, unsigned n)
 	return util_tmp_close(f, tmp, path);
 }
 
-void output_json_str(FILE *f, const char *s)
+/* The fields of a guest's object every backend fills the same way: name,
+ * backend, status and error, its configured size and allocation. */
+static void json_guest_common(struct out_row *r, const struct vm *vm, const struct run_host *h)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			fprintf(f, "\\%c", ch);
-		else if (ch < 0x20)
-			fprintf(f, "\\u%04x", ch);
-		else
-			fputc(ch, f);
-	}
-	fputc('"', f);
+	out_s(r, JG_name, vm->name);
+	out_s(r, JG_backend, vm_backend_name(vm));
+	out_s(r, JG_status, vm->failed ? "failed" : "ok");
+	if (vm->failed)
+		out_s(r, JG_error, vm->err);
+	out_u(r, JG_memory_bytes, vm->cfg->memory);
+	out_u(r, JG_shares, vm->cfg->shares);
+	out_u(r, JG_min_bytes, vm->cfg->min);
+	out_u(r, JG_max_bytes, vm->cfg->max);
+	out_u(r, JG_seed, vm->cfg->seed);
+	out_u(r, JG_alloc_target, vm->rs.target);
+	out_d(r, JG_shares_per_page, isfinite(vm->rs.rho) ? vm->rs.rho : 0.0);
+	if (h->verify && vm->verify_ran)
+		out_b(r, JG_verified, vm->verified);
 }
 
-#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
-
-/* The start of a guest's summary.json object, both backends: its name,
- * backend, paging, status (and error), size and allocation parameters. */
-void output_json_guest_head(FILE *f, const struct vm *vm, const char *paging,
-			    const char *paging_final, uint64_t pages)
+/* The host's fields every backend fills the same way: the budget, RSS,
+ * the one policy's state and history, the guests and the wall time. */
+static void json_host_common(struct out_row *r, struct vm **vms, unsigned n,
+			     const struct run_host *h)
 {
-	fputs("    {\"name\": ", f);
-	output_json_str(f, vm->name);
-	fputs(", \"backend\": ", f);
-	output_json_str(f, vm_backend_name(vm));
-	fputs(", \"paging\": ", f);
-	output_json_str(f, paging);
-	fputs(", \"paging_final\": ", f);
-	output_json_str(f, paging_final);
-	fputs(", \"status\": ", f);
-	output_json_str(f, vm->failed ? "failed" : "ok");
-	if (vm->failed) {
-		fputs(", \"error\": ", f);
-		output_json_str(f, vm->err);
-	}
-	fputs(",\n     ", f);
-	JU(f, "guest_pages", pages), fputs(", ", f);
-	JU(f, "memory_bytes", vm->cfg->memory), fputs(", ", f);
-	JU(f, "shares", vm->cfg->shares), fputs(", ", f);
-	JU(f, "min_bytes", vm->cfg->min), fputs(", ", f);
-	JU(f, "max_bytes", vm->cfg->max), fputs(", ", f);
-	JU(f, "seed", vm->cfg->seed), fputs(",\n     ", f);
+	const struct vmm_reclaim *rc = h->rc;
+	uint64_t rss = mem_rss_bytes();
+
+	if (n)
+		out_s(r, JH_backend, vm_backend_name(vms[0]));
+	out_u(r, JH_budget_bytes, h->cfg->host.memory);
+	out_u(r, JH_rss_bytes, rss);
+	out_u(r, JH_peak_rss_bytes, rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes);
+	out_u(r, JH_guests, n);
+	out_d(r, JH_wall_seconds, h->wall_seconds);
+	if (!rc)
+		return;
+	out_s(r, JH_rc_state, mem_rstate_name(rc->state));
+	out_u(r, JH_rc_transitions, rc->transitions);
+	out_u(r, JH_rc_policy_ticks, rc->ticks);
+	out_d(r, JH_rc_idle_tax, reclaim_tau(rc->cfg, rc->last_seconds));
+	for (int st = 0; st < MEM_RSTATE_NR; st++)
+		out_d(r, JH_rc_seconds_high + (unsigned)st, rc->state_seconds[st]);
+	out_u(r, JH_rc_emergencies, rc->emergencies);
+	out_u(r, JH_rc_emergency_frames, rc->emergency_pages);
+	if (rc->fatal)
+		out_s(r, JH_rc_fatal, rc->fatal_msg);
 }
 
 int output_summary(const char *path, struct vm **vms, unsigned n, const struct run_host *h)
@@ -165,6 +170,7 @@ int output_summary(const char *path, struct vm **vms, unsigned n, const struct r
 	char tmp[4200];
 	FILE *f = util_tmp_open(path, tmp, sizeof(tmp));
 	bool all_ok = true, all_verified = true;
+	struct out_row r;
 
 	if (!f)
 		return -errno;
@@ -175,16 +181,23 @@ int output_summary(const char *path, struct vm **vms, unsigned n, const struct r
 		all_verified &= vms[i]->verified && vms[i]->verify_ran;
 	}
 	fputs("{\n  \"memvisor\": 1,\n  \"config\": ", f);
-	output_json_str(f, h->cfg->path);
+	out_json_str(f, h->cfg->path);
 	fprintf(f, ",\n  \"seed\": %" PRIu64 ",\n  \"status\": \"%s\",\n", h->cfg->guests[0].seed,
 		all_ok ? "ok" : "failed");
 	fprintf(f, "  \"verified\": %s,\n", !h->verify ? "null" : all_verified ? "true" : "false");
-	fputs("  \"host\": {", f);
+	fputs("  \"host\": ", f);
+	out_row_jh(&r);
+	json_host_common(&r, vms, n, h);
 	if (n)
-		vms[0]->ops->json_host(f, vms, n, h);
-	fputs("},\n  \"guests\": [\n", f);
+		vms[0]->ops->json_host(&r, vms, n, h);
+	out_json_write(f, &r, "    ");
+	fputs(",\n  \"guests\": [\n", f);
 	for (unsigned i = 0; i < n; i++) {
-		vms[i]->ops->json(f, vms[i], h);
+		out_row_jg(&r);
+		json_guest_common(&r, vms[i], h);
+		vms[i]->ops->json(&r, vms[i], h);
+		fputs("    ", f);
+		out_json_write(f, &r, "     ");
 		fputs(i + 1 < n ? ",\n" : "\n", f);
 	}
 	fputs("  ]\n}\n", f);

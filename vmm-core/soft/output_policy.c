@@ -1,16 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Output of the memory policy, ballooning and host swap: the columns they
- * append to timeseries.csv and guests.csv and their fields in summary.json
- * (see vmm.h for the column lists). Counts are 4 KiB pages.
+ * A soft guest's output of the memory policy, ballooning and host swap:
+ * its columns of timeseries.csv and guests.csv and its fields of
+ * summary.json (columns.h), and the host swap file's. Counts are 4 KiB
+ * pages.
  */
 #include <inttypes.h>
 #include <math.h>
 
 #include "vmm-core/out/columns.h"
 #include "vmm-core/soft/soft.h"
-
-#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
 
 static struct balloon_counters bcounters(const struct vm *vm)
 {
@@ -97,7 +96,7 @@ static const char *policy_balloon_status(const struct vm *vm)
 	return vm->rs.balloon_note[0] ? vm->rs.balloon_note : why;
 }
 
-void output_policy_json_guest(FILE *f, const struct vm *vm)
+void output_policy_json_guest(struct out_row *r, const struct vm *vm)
 {
 	struct soft_vm *sv = soft_vm(vm);
 	struct balloon_counters c = bcounters(vm);
@@ -105,80 +104,56 @@ void output_policy_json_guest(FILE *f, const struct vm *vm)
 	struct guest_stats gs;
 
 	guest_os_stats(sv->os, &gs);
-	fputs("\"balloon\": {\"driver\": ", f);
-	output_json_str(f, sv->balloon ? vm->cfg->balloon_driver : "none");
-	fputs(", \"status\": ", f);
-	output_json_str(f, policy_balloon_status(vm));
-	fputs(", ", f);
-	JU(f, "target", c.target), fputs(", ", f);
-	JU(f, "wanted", vm->rs.wanted), fputs(", ", f);
-	JU(f, "actual", c.actual), fputs(", ", f);
-	JU(f, "guest_claim", c.guest_actual), fputs(", ", f);
-	JU(f, "guest_pages", gs.frames_balloon), fputs(",\n       ", f);
-	JU(f, "inflated", c.inflated), fputs(", ", f);
-	JU(f, "deflated", c.deflated), fputs(", ", f);
-	JU(f, "deflated_unasked", c.deflated_unasked), fputs(", ", f);
-	JU(f, "inflate_batches", c.inflate_batches), fputs(", ", f);
-	JU(f, "deflate_batches", c.deflate_batches), fputs(", ", f);
-	JU(f, "rejected_batches", c.rejected_batches), fputs(", ", f);
-	JU(f, "rejected_pfns", c.rejected_pfns), fputs(",\n       ", f);
-	JU(f, "ring_errors", c.ring_errors), fputs(", ", f);
-	JU(f, "resets", c.resets), fputs(", ", f);
-	JU(f, "stats_updates", c.stats_updates), fputs(", ", f);
-	JU(f, "register_accesses", sv->balloon ? sv->balloon->pio : 0), fputs(", ", f);
-	JU(f, "guest_out_of_puff", gs.balloon_puffs), fputs(", ", f);
-	JU(f, "guest_oom_pages", gs.balloon_oom), fputs("},\n     ", f);
-	JU(f, "host_swap_outs", vm->rs.swap_outs), fputs(", ", f);
-	JU(f, "host_swap_ins", vm->rs.swap_ins), fputs(", ", f);
-	JU(f, "swap_shared", vm->rs.swap_shared), fputs(", ", f);
-	JU(f, "emergency_frames", vm->rs.emergency), fputs(", ", f);
-	JU(f, "alloc_target", vm->rs.target), fputs(", ", f);
-	fprintf(f, "\"shares_per_page\": %.6g, ", isfinite(vm->rs.rho) ? vm->rs.rho : 0.0);
-	fprintf(f,
-		"\"working_set\": {\"estimate_pages\": %.0f, \"slow\": %.4f, \"fast\": %.4f, "
-		"\"current\": %.4f, \"periods\": %" PRIu64 "},\n     ",
-		e.max * (double)sv->p2m->pages, e.slow, e.fast, e.current, e.periods);
-	fprintf(f, "\"blocked_seconds\": %.6f, \"idle_seconds\": %.6f, ",
-		vm->rs.blocked_cycles / vm->cost->ghz / 1e9, sv->idle_cycles / vm->cost->ghz / 1e9);
-	JU(f, "halts", gs.halts), fputs(", ", f);
-	JU(f, "reboots", sv->reboots), fputs(",\n     ", f);
+	out_s(r, JG_balloon_driver, sv->balloon ? vm->cfg->balloon_driver : "none");
+	out_s(r, JG_balloon_status, policy_balloon_status(vm));
+	out_u(r, JG_balloon_target2, c.target);
+	out_u(r, JG_balloon_wanted, vm->rs.wanted);
+	out_u(r, JG_balloon_actual2, c.actual);
+	out_u(r, JG_balloon_guest_claim, c.guest_actual);
+	out_u(r, JG_balloon_guest_pages, gs.frames_balloon);
+	out_u(r, JG_balloon_inflated, c.inflated);
+	out_u(r, JG_balloon_deflated, c.deflated);
+	out_u(r, JG_balloon_deflated_unasked, c.deflated_unasked);
+	out_u(r, JG_balloon_inflate_batches, c.inflate_batches);
+	out_u(r, JG_balloon_deflate_batches, c.deflate_batches);
+	out_u(r, JG_balloon_rejected_batches, c.rejected_batches);
+	out_u(r, JG_balloon_rejected_pfns, c.rejected_pfns);
+	out_u(r, JG_balloon_ring_errors, c.ring_errors);
+	out_u(r, JG_balloon_resets, c.resets);
+	out_u(r, JG_balloon_stats_updates, c.stats_updates);
+	out_u(r, JG_balloon_register_accesses, sv->balloon ? sv->balloon->pio : 0);
+	out_u(r, JG_balloon_guest_out_of_puff, gs.balloon_puffs);
+	out_u(r, JG_balloon_guest_oom_pages, gs.balloon_oom);
+	out_u(r, JG_host_swap_outs, vm->rs.swap_outs);
+	out_u(r, JG_host_swap_ins, vm->rs.swap_ins);
+	out_u(r, JG_swap_shared, vm->rs.swap_shared);
+	out_u(r, JG_emergency_frames, vm->rs.emergency);
+	out_d(r, JG_ws_estimate_pages, e.max * (double)sv->p2m->pages);
+	out_d(r, JG_ws_slow, e.slow);
+	out_d(r, JG_ws_fast, e.fast);
+	out_d(r, JG_ws_current, e.current);
+	out_u(r, JG_ws_periods, e.periods);
+	out_d(r, JG_blocked_seconds, vm->rs.blocked_cycles / vm->cost->ghz / 1e9);
+	out_d(r, JG_idle_seconds, sv->idle_cycles / vm->cost->ghz / 1e9);
+	out_u(r, JG_halts, gs.halts);
+	out_u(r, JG_reboots, sv->reboots);
 }
 
-void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc)
+/* The host swap file's part of the host's object. */
+void output_policy_json_host(struct out_row *r, const struct vmm_reclaim *rc)
 {
 	struct mem_swap_stats s = {0};
 
-	fputs("\"reclamation\": {\"state\": ", f);
-	output_json_str(f, mem_rstate_name(rc->state));
-	fputs(", ", f);
-	JU(f, "transitions", rc->transitions), fputs(", ", f);
-	JU(f, "policy_ticks", rc->ticks), fputs(", ", f);
-	fprintf(f, "\"idle_tax\": %.2f, \"seconds\": {", reclaim_tau(rc->cfg, rc->last_seconds));
-	for (int st = 0; st < MEM_RSTATE_NR; st++)
-		fprintf(f, "\"%s\": %.6f%s", mem_rstate_name((enum mem_rstate)st),
-			rc->state_seconds[st], st + 1 < MEM_RSTATE_NR ? ", " : "}, ");
-	JU(f, "emergencies", rc->emergencies), fputs(", ", f);
-	JU(f, "emergency_frames", rc->emergency_pages), fputs(", \"fatal\": ", f);
-	if (rc->fatal)
-		output_json_str(f, rc->fatal_msg);
-	else
-		fputs("null", f);
-	fputs("},\n    \"swap\": ", f);
-	if (!rc->swap) {
-		fputs("null,\n    ", f);
+	if (!rc->swap)
 		return;
-	}
 	mem_swap_stats(rc->swap, &s);
-	fputs("{\"file\": ", f);
-	output_json_str(f, mem_swap_path(rc->swap));
-	fputs(", \"victim\": ", f);
-	output_json_str(f, mem_swap_victim_name(rc->victim));
-	fputs(", ", f);
-	JU(f, "slots_used", s.used), fputs(", ", f);
-	JU(f, "peak_slots", s.peak), fputs(", ", f);
-	JU(f, "swap_outs", s.outs), fputs(", ", f);
-	JU(f, "swap_ins", s.ins), fputs(", ", f);
-	JU(f, "file_bytes", s.file_bytes), fputs(", ", f);
-	JU(f, "write_errors", s.write_errors), fputs(", ", f);
-	JU(f, "read_errors", s.read_errors), fputs("},\n    ", f);
+	out_s(r, JH_swap_file, mem_swap_path(rc->swap));
+	out_s(r, JH_swap_victim, mem_swap_victim_name(rc->victim));
+	out_u(r, JH_swap_slots_used, s.used);
+	out_u(r, JH_swap_peak_slots, s.peak);
+	out_u(r, JH_swap_outs, s.outs);
+	out_u(r, JH_swap_ins, s.ins);
+	out_u(r, JH_swap_file_bytes, s.file_bytes);
+	out_u(r, JH_swap_write_errors, s.write_errors);
+	out_u(r, JH_swap_read_errors, s.read_errors);
 }

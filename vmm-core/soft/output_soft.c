@@ -15,8 +15,6 @@
 #include "vmm-core/out/columns.h"
 #include "vmm-core/soft/soft.h"
 
-#define JU(f, key, v) fprintf(f, "\"%s\": %" PRIu64, key, (uint64_t)(v))
-
 struct vm_counts {
 	struct guest_stats gs;
 	struct vmm_cycles cyc;
@@ -125,91 +123,101 @@ void soft_result(struct out_row *r, struct vm *vm, const struct run_host *h)
 }
 
 /* A soft guest's MMU: its accesses, TLB and walks, paging modes, exits. */
-static void json_mmu(FILE *f, const struct vm *vm, uint64_t accesses)
+static void json_mmu(struct out_row *r, const struct vm *vm, uint64_t accesses)
 {
 	struct soft_vm *sv = soft_vm(vm);
 	const struct mmu_stats *st = &sv->mmu.st;
 
-	JU(f, "accesses", accesses), fputs(", ", f);
-	JU(f, "tlb_misses", st->tlb_misses), fputs(", ", f);
-	JU(f, "walk_refs", st->walk_refs), fputs(", ", f);
-	JU(f, "pwc_hits", st->pwc_hits), fputs(", ", f);
-	JU(f, "phys_accesses", st->phys_accesses), fputs(", ", f);
-	JU(f, "phys_walk_refs", st->phys_walk_refs), fputs(",\n     ", f);
-	JU(f, "mode_switches", sv->pg.nev), fputs(", ", f);
-	JU(f, "nested_accesses", sv->pg.mode_accesses[0]), fputs(", ", f);
-	JU(f, "shadow_accesses", sv->pg.mode_accesses[1]), fputs(", ", f);
-	JU(f, "cr3_loads", st->cr3_loads), fputs(", ", f);
-	JU(f, "invlpgs", st->invlpgs), fputs(", ", f);
-	JU(f, "emulated", st->emulated), fputs(", ", f);
-	JU(f, "large_splits", st->splits), fputs(",\n     \"exits\": {", f);
-	for (int r = 0; r < MMU_EXIT_NR; r++) {
-		JU(f, mmu_exit_name((enum mmu_exit_reason)r), st->exits[r]);
-		fputs(r + 1 < MMU_EXIT_NR ? ", " : "},\n     \"exit_cycles\": {", f);
+	out_u(r, JG_accesses, accesses);
+	out_u(r, JG_tlb_misses, st->tlb_misses);
+	out_u(r, JG_walk_refs, st->walk_refs);
+	out_u(r, JG_pwc_hits, st->pwc_hits);
+	out_u(r, JG_phys_accesses, st->phys_accesses);
+	out_u(r, JG_phys_walk_refs, st->phys_walk_refs);
+	out_u(r, JG_mode_switches, sv->pg.nev);
+	out_u(r, JG_nested_accesses, sv->pg.mode_accesses[0]);
+	out_u(r, JG_shadow_accesses, sv->pg.mode_accesses[1]);
+	out_u(r, JG_cr3_loads, st->cr3_loads);
+	out_u(r, JG_invlpgs, st->invlpgs);
+	out_u(r, JG_emulated, st->emulated);
+	out_u(r, JG_large_splits, st->splits);
+	for (unsigned x = 0; x < MMU_EXIT_NR; x++) {
+		const char *name = mmu_exit_name((enum mmu_exit_reason)x);
+		int e = out_find(r, "exits", name), y = out_find(r, "exit_cycles", name);
+
+		if (e >= 0)
+			out_u(r, (unsigned)e, st->exits[x]);
+		if (y >= 0)
+			out_d(r, (unsigned)y, (double)st->exits[x] * vm->cost->exit[x]);
 	}
-	for (int r = 0; r < MMU_EXIT_NR; r++) /* modeled cycles by reason */
-		fprintf(f, "\"%s\": %.0f%s", mmu_exit_name((enum mmu_exit_reason)r),
-			(double)st->exits[r] * vm->cost->exit[r],
-			r + 1 < MMU_EXIT_NR ? ", " : "},\n     ");
 }
 
-void soft_json(FILE *f, struct vm *vm, const struct run_host *h)
+/* The guest OS's counters. */
+static void json_guest_os(struct out_row *r, const struct guest_stats *gs)
+{
+	out_u(r, JG_guest_page_faults, gs->page_faults);
+	out_u(r, JG_guest_zero_fills, gs->zero_fills);
+	out_u(r, JG_guest_swap_outs, gs->swap_outs);
+	out_u(r, JG_guest_swap_ins, gs->swap_ins);
+	out_u(r, JG_guest_ctx_switches, gs->ctx_switches);
+	out_u(r, JG_guest_pt_stores, gs->pt_stores);
+	out_u(r, JG_guest_huge_faults, gs->huge_faults);
+	out_u(r, JG_guest_huge_splits, gs->huge_splits);
+	out_u(r, JG_guest_unmaps, gs->unmaps);
+	out_u(r, JG_guest_exits, gs->exits);
+	out_u(r, JG_guest_frames_free, gs->frames_free);
+	out_u(r, JG_guest_frames_kernel, gs->frames_kernel);
+	out_u(r, JG_guest_frames_pt, gs->frames_pt);
+	out_u(r, JG_guest_frames_user, gs->frames_user);
+}
+
+void soft_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	struct soft_vm *sv = soft_vm(vm);
-	bool verify = h->verify;
 	const uint64_t *s = sv->p2m->count;
 	struct ksm_guest_stats ks = {0};
+	const struct vmm_cycles *y;
 	struct vm_counts c;
 
+	(void)h;
 	vm_counts(vm, &c);
+	y = &c.cyc;
 	if (vm->share)
 		ksm_guest_stats(vm->share, &ks);
-	output_json_guest_head(f, vm, vm->cfg->paging, sv->mmu.ops->name, sv->p2m->pages);
-	JU(f, "untouched", s[MEM_UNTOUCHED]), fputs(", ", f);
-	JU(f, "host_frames", s[MEM_RESIDENT]), fputs(", ", f);
-	JU(f, "pages_sharing", s[MEM_SHARED]), fputs(", ", f);
-	JU(f, "balloon_target", output_balloon_target(vm)), fputs(", ", f);
-	JU(f, "balloon_actual", s[MEM_BALLOONED]), fputs(", ", f);
-	JU(f, "host_swapped", s[MEM_SWAPPED]), fputs(", ", f);
-	JU(f, "cow_breaks", ks.cow_breaks), fputs(", ", f);
-	fprintf(f, "\"sharing\": %s, ", vm->share ? "true" : "false");
-	JU(f, "pages_scanned", ks.pages_scanned), fputs(", ", f);
-	JU(f, "pages_volatile", ks.pages_volatile), fputs(", ", f);
-	JU(f, "pages_merged", ks.merges), fputs(", ", f);
-	JU(f, "full_scans", ks.full_scans), fputs(",\n     ", f);
-	json_mmu(f, vm, c.gs.accesses);
-	JU(f, "guest_page_faults", c.gs.page_faults), fputs(", ", f);
-	JU(f, "guest_zero_fills", c.gs.zero_fills), fputs(", ", f);
-	JU(f, "guest_swap_outs", c.gs.swap_outs), fputs(", ", f);
-	JU(f, "guest_swap_ins", c.gs.swap_ins), fputs(", ", f);
-	JU(f, "guest_ctx_switches", c.gs.ctx_switches), fputs(", ", f);
-	JU(f, "guest_pt_stores", c.gs.pt_stores), fputs(",\n     ", f);
-	JU(f, "guest_huge_faults", c.gs.huge_faults), fputs(", ", f);
-	JU(f, "guest_huge_splits", c.gs.huge_splits), fputs(", ", f);
-	JU(f, "guest_unmaps", c.gs.unmaps), fputs(", ", f);
-	JU(f, "guest_exits", c.gs.exits), fputs(",\n     ", f);
-	JU(f, "guest_frames_free", c.gs.frames_free), fputs(", ", f);
-	JU(f, "guest_frames_kernel", c.gs.frames_kernel), fputs(", ", f);
-	JU(f, "guest_frames_pt", c.gs.frames_pt), fputs(", ", f);
-	JU(f, "guest_frames_user", c.gs.frames_user), fputs(", ", f);
-	JU(f, "host_zero_fills", sv->host_zero_fills), fputs(", ", f);
-	JU(f, "vmm_frames", sv->mmu.mode_frames), fputs(",\n     ", f);
-	output_policy_json_guest(f, vm);
-	fprintf(f,
-		"\"modeled_cycles\": %.0f, \"modeled_seconds\": %.6f, "
-		"\"cycles\": {\"access\": %.0f, \"walk\": %.0f, \"exits\": %.0f, "
-		"\"guest_os\": %.0f, \"swap_io\": %.0f, \"host_swap\": %.0f, "
-		"\"blocked\": %.0f, \"idle\": %.0f},\n     \"verified\": %s}",
-		c.cyc.total, c.cyc.total / vm->cost->ghz / 1e9, c.cyc.access, c.cyc.walk,
-		c.cyc.exits, c.cyc.guest_os, c.cyc.swap_io, c.cyc.host_swap, c.cyc.blocked,
-		c.cyc.idle,
-		(!verify || !vm->verify_ran) ? "null"
-		: vm->verified		     ? "true"
-					     : "false");
+	out_s(r, JG_paging, vm->cfg->paging);
+	out_s(r, JG_paging_final, sv->mmu.ops->name);
+	out_u(r, JG_guest_pages, sv->p2m->pages);
+	out_u(r, JG_untouched, s[MEM_UNTOUCHED]);
+	out_u(r, JG_host_frames, s[MEM_RESIDENT]);
+	out_u(r, JG_pages_sharing, s[MEM_SHARED]);
+	out_u(r, JG_balloon_target, output_balloon_target(vm));
+	out_u(r, JG_balloon_actual, s[MEM_BALLOONED]);
+	out_u(r, JG_host_swapped, s[MEM_SWAPPED]);
+	out_u(r, JG_cow_breaks, ks.cow_breaks);
+	out_b(r, JG_sharing, vm->share != NULL);
+	out_u(r, JG_pages_scanned, ks.pages_scanned);
+	out_u(r, JG_pages_volatile, ks.pages_volatile);
+	out_u(r, JG_pages_merged, ks.merges);
+	out_u(r, JG_full_scans, ks.full_scans);
+	json_mmu(r, vm, c.gs.accesses);
+	json_guest_os(r, &c.gs);
+	out_u(r, JG_host_zero_fills, sv->host_zero_fills);
+	out_u(r, JG_vmm_frames, sv->mmu.mode_frames);
+	output_policy_json_guest(r, vm);
+	out_d(r, JG_modeled_cycles, y->total);
+	out_d(r, JG_modeled_seconds, y->total / vm->cost->ghz / 1e9);
+	out_d(r, JG_cycles_access, y->access);
+	out_d(r, JG_cycles_walk, y->walk);
+	out_d(r, JG_cycles_exits, y->exits);
+	out_d(r, JG_cycles_guest_os, y->guest_os);
+	out_d(r, JG_cycles_swap_io, y->swap_io);
+	out_d(r, JG_cycles_host_swap, y->host_swap);
+	out_d(r, JG_cycles_blocked, y->blocked);
+	out_d(r, JG_cycles_idle, y->idle);
 }
 
 /* The host's page-sharing counters (zeros when sharing is off). */
-static void json_sharing(FILE *f, const struct ksm *k, unsigned n, struct vm **vms)
+static void json_sharing(struct out_row *r, const struct ksm *k, unsigned n, struct vm **vms)
 {
 	struct ksm_stats s = {.metadata_source = "none"};
 	uint64_t guest_bytes = 0;
@@ -218,36 +226,36 @@ static void json_sharing(FILE *f, const struct ksm *k, unsigned n, struct vm **v
 		guest_bytes += soft_vm(vms[i])->p2m->pages * MEM_PAGE_SIZE;
 	if (k)
 		ksm_stats(k, &s);
-	JU(f, "pages_shared", s.pages_shared), fputs(", ", f);
-	JU(f, "pages_sharing", s.pages_sharing), fputs(", ", f);
-	JU(f, "pages_saved", s.pages_saved), fputs(", ", f);
-	JU(f, "memory_saved_bytes", s.pages_saved * MEM_PAGE_SIZE), fputs(", ", f);
-	JU(f, "pages_zero_sharing", s.pages_zero_sharing), fputs(",\n    ", f);
-	JU(f, "pages_hinted", s.pages_hinted), fputs(", ", f);
-	JU(f, "pages_volatile", s.pages_volatile), fputs(", ", f);
-	JU(f, "pages_scanned", s.pages_scanned), fputs(", ", f);
-	JU(f, "pages_hashed", s.pages_hashed), fputs(", ", f);
-	JU(f, "full_scans", s.full_scans), fputs(", ", f);
-	JU(f, "merges", s.merges), fputs(",\n    ", f);
-	JU(f, "cow_breaks", s.cow_breaks), fputs(", ", f);
-	JU(f, "stale_hints", s.stale_hints), fputs(", ", f);
-	JU(f, "hash_collisions", s.collisions), fputs(", ", f);
-	JU(f, "ksm_table_entries", s.table_entries), fputs(", ", f);
-	JU(f, "ksm_table_buckets", s.table_buckets), fputs(",\n    ", f);
-	fprintf(f, "\"scan_cpu_seconds\": %.6f, \"scan_wall_seconds\": %.6f, ", s.scan_cpu_seconds,
-		s.scan_wall_seconds);
-	JU(f, "ksm_metadata_bytes", s.metadata_bytes), fputs(", ", f);
-	JU(f, "ksm_metadata_counted_bytes", s.metadata_counted_bytes), fputs(", ", f);
-	fprintf(f, "\"ksm_metadata_source\": \"%s\", \"ksm_metadata_fraction\": %.6f,\n    ",
-		s.metadata_source,
-		guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
+	out_u(r, JH_pages_shared, s.pages_shared);
+	out_u(r, JH_pages_sharing, s.pages_sharing);
+	out_u(r, JH_pages_saved, s.pages_saved);
+	out_u(r, JH_memory_saved_bytes, s.pages_saved * MEM_PAGE_SIZE);
+	out_u(r, JH_pages_zero_sharing, s.pages_zero_sharing);
+	out_u(r, JH_pages_hinted, s.pages_hinted);
+	out_u(r, JH_pages_volatile, s.pages_volatile);
+	out_u(r, JH_pages_scanned, s.pages_scanned);
+	out_u(r, JH_pages_hashed, s.pages_hashed);
+	out_u(r, JH_full_scans, s.full_scans);
+	out_u(r, JH_merges, s.merges);
+	out_u(r, JH_cow_breaks, s.cow_breaks);
+	out_u(r, JH_stale_hints, s.stale_hints);
+	out_u(r, JH_hash_collisions, s.collisions);
+	out_u(r, JH_ksm_table_entries, s.table_entries);
+	out_u(r, JH_ksm_table_buckets, s.table_buckets);
+	out_d(r, JH_scan_cpu_seconds, s.scan_cpu_seconds);
+	out_d(r, JH_scan_wall_seconds, s.scan_wall_seconds);
+	out_u(r, JH_ksm_metadata_bytes, s.metadata_bytes);
+	out_u(r, JH_ksm_metadata_counted_bytes, s.metadata_counted_bytes);
+	out_s(r, JH_ksm_metadata_source, s.metadata_source);
+	out_d(r, JH_ksm_metadata_fraction,
+	      guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
 }
 
-/* The soft host's part of summary.json: its pool, sharing, policy, swap. */
-void soft_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h)
+/* The soft host's part of summary.json: its pool, sharing, swap. */
+void soft_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h)
 {
 	const struct vmm_config *cfg = h->cfg;
-	uint64_t vmm_frames = 0, rss = mem_rss_bytes();
+	uint64_t vmm_frames = 0;
 	double modeled = 0;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -256,19 +264,15 @@ void soft_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host 
 		modeled = s > modeled ? s : modeled;
 		vmm_frames += soft_vm(vms[i])->mmu.mode_frames;
 	}
-	JU(f, "budget_bytes", cfg->host.memory), fputs(", ", f);
-	JU(f, "frames_used", h->pool->used), fputs(", ", f);
-	JU(f, "peak_frames", h->pool->peak), fputs(", ", f);
-	JU(f, "vmm_frames", vmm_frames), fputs(",\n    ", f);
-	JU(f, "rss_bytes", rss), fputs(", ", f);
-	JU(f, "peak_rss_bytes", rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes), fputs(", ", f);
-	JU(f, "pool_resident_frames", mem_pool_resident(h->pool)), fputs(",\n    ", f);
-	json_sharing(f, h->ksm, n, vms);
+	out_u(r, JH_frames_used, h->pool->used);
+	out_u(r, JH_peak_frames, h->pool->peak);
+	out_u(r, JH_vmm_frames, vmm_frames);
+	out_u(r, JH_pool_resident_frames, mem_pool_resident(h->pool));
+	json_sharing(r, h->ksm, n, vms);
 	if (h->rc)
-		output_policy_json_host(f, h->rc);
-	JU(f, "guest_swap_bytes", guest_swap_store_bytes(h->store)), fputs(", ", f);
-	JU(f, "guests", n), fputs(",\n    ", f);
-	fprintf(f, "\"wall_seconds\": %.3f, \"modeled_seconds\": %.6f", h->wall_seconds, modeled);
+		output_policy_json_host(r, h->rc);
+	out_u(r, JH_guest_swap_bytes, guest_swap_store_bytes(h->store));
+	out_d(r, JH_modeled_seconds, modeled);
 }
 
 int output_dump(const char *dir, struct vm *vm)

@@ -127,7 +127,8 @@ static struct vm *emergency_victim(struct vmm_reclaim *rc, struct vm *vm, const 
 		struct vm *v = rc->vms[i];
 		uint64_t a = vm_alloc(v);
 
-		if (tried[i] || v->failed || !soft_vm(v)->p2m->count[MEM_RESIDENT] || a <= v->rs.target)
+		if (tried[i] || v->failed || !soft_vm(v)->p2m->count[MEM_RESIDENT] ||
+		    a <= v->rs.target)
 			continue;
 		if (a - v->rs.target > over) {
 			over = a - v->rs.target;
@@ -279,4 +280,3 @@ bool soft_policy_in(struct vm *vm, struct mem_policy_guest *g)
 		g->min = g->max = g->demand = 0; /* it holds what it holds */
 	return true;
 }
-

@@ -59,8 +59,8 @@ struct soft_vm {
 	struct mmu mmu;
 	struct guest_swap *gswap;
 	struct guest_os *os;
-	struct vm_traces *traces;	/* a trace workload's open files, or NULL */
-	struct vm_balloon *balloon;	/* the balloon device, or NULL */
+	struct vm_traces *traces;   /* a trace workload's open files, or NULL */
+	struct vm_balloon *balloon; /* the balloon device, or NULL */
 	struct vm_paging pg;
 	struct guest_params gp;		/* what the guest OS booted with */
 	struct guest_swap_store *store; /* borrowed: where its swap area lives */
@@ -106,7 +106,6 @@ uint64_t vm_paging_budget(const struct vm *vm, uint64_t budget);
  * switching modes (and recording the event) when due. 0, or -errno with
  * vm->err set when a switch failed and the guest cannot go on. */
 int vm_paging_tick(struct vm *vm, uint64_t done) MUST_CHECK;
-
 
 /* ------------------------------------------------------------------------
  * The soft backend's balloon (balloon_soft.c): the transport-neutral device
@@ -184,8 +183,8 @@ void soft_destroy(struct vm *vm);
 int soft_finish(struct vm *vm, struct run_host *h);
 void soft_sample(struct out_row *r, struct vm *vm, const struct run_host *h);
 void soft_result(struct out_row *r, struct vm *vm, const struct run_host *h);
-void soft_json(FILE *f, struct vm *vm, const struct run_host *h);
-void soft_json_host(FILE *f, struct vm **vms, unsigned n, const struct run_host *h);
+void soft_json(struct out_row *r, struct vm *vm, const struct run_host *h);
+void soft_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h);
 void soft_events(FILE *f, struct vm *vm);
 /* Open the traces of cfg's workload for vm (vm->traces) and point gp's
  * trace processes at them. 0 or -errno with err naming the file. */
@@ -200,8 +199,8 @@ struct out_row;
 void output_policy_ts_fill(struct out_row *r, const struct vm *vm);
 void output_policy_guests_fill(struct out_row *r, const struct vm *vm,
 			       const struct vmm_cycles *cyc);
-void output_policy_json_guest(FILE *f, const struct vm *vm);
-void output_policy_json_host(FILE *f, const struct vmm_reclaim *rc);
+void output_policy_json_guest(struct out_row *r, const struct vm *vm);
+void output_policy_json_host(struct out_row *r, const struct vmm_reclaim *rc);
 
 /* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
  * roots as DIR/NAME.roots. 0 or -errno. */

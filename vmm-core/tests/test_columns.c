@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The CSV columns: the header is the contract's, every format prints as
- * the files always have, and an unset column is empty, never 0. */
+/* The CSV columns and summary.json's fields: the header is the contract's,
+ * every format prints as the files always have, an unset column is empty
+ * (CSV) or null (JSON), never 0; JSON paths nest; every exit reason of
+ * both backends has its field. */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem/mem.h"
+#include "vmm-core/kvm/kvm_internal.h"
 #include "vmm-core/out/columns.h"
 #include "vmm-core/tests/check_vmm.h"
 
@@ -95,6 +99,70 @@ START_TEST(test_row)
 }
 END_TEST
 
+/* nesting at the dots, nulls, escaping, a group closed before the next
+ * top-level field and at the end, and a group with nothing set is null */
+START_TEST(test_json)
+{
+	static const struct out_col cols[] = {
+	    {"name", OUT_STR},	 {"a.x", OUT_U64}, {"a.b.y", OUT_F2},
+	    {"a.b.z", OUT_BOOL}, {"a.w", OUT_U64}, {"n", OUT_U64},
+	    {"c.v", OUT_RAW},	 {"d.u", OUT_U64}, {"d.t", OUT_U64},
+	};
+	char buf[4096];
+	FILE *f = tmpfile();
+	struct out_row r = {.cols = cols, .n = 9};
+
+	out_s(&r, 0, "say \"hi\"\n");
+	out_u(&r, 1, 7);
+	out_d(&r, 2, 0.5);
+	out_b(&r, 3, true);
+	out_sf(&r, 6, "%d.%d", 1, 25);
+	out_json_write(f, &r, "");
+	ck_assert_str_eq(
+	    text(f, buf, sizeof(buf)),
+	    "{\"name\": \"say \\\"hi\\\"\\u000a\", \"a\": {\"x\": 7, \"b\": {\"y\": 0.50, "
+	    "\"z\": true}, \"w\": null}, \"n\": null, \"c\": {\"v\": 1.25}, \"d\": null}");
+}
+END_TEST
+
+/* Once a field's group is left, no later field is in it again (the
+ * writer opens each group once). */
+static void check_groups(const struct out_col *tab, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const char *dot = strrchr(tab[i].name, '.');
+		bool left = false;
+
+		for (unsigned j = i + 1; dot && j < n; j++) {
+			bool in =
+			    !strncmp(tab[j].name, tab[i].name, (size_t)(dot - tab[i].name) + 1);
+
+			ck_assert_msg(!(left && in), "%s comes back to its group", tab[j].name);
+			left |= !in;
+		}
+	}
+}
+
+/* every exit the soft MMU counts and every KVM statistic has a field in
+ * a guest's object, and each group's fields are listed together */
+START_TEST(test_json_fields)
+{
+	struct out_row r;
+
+	out_row_jg(&r);
+	for (int x = 0; x < MMU_EXIT_NR; x++) {
+		ck_assert_int_ge(out_find(&r, "exits", mmu_exit_name((enum mmu_exit_reason)x)), 0);
+		ck_assert_int_ge(
+		    out_find(&r, "exit_cycles", mmu_exit_name((enum mmu_exit_reason)x)), 0);
+	}
+	for (int i = 0; i < KV_STAT_NR; i++)
+		ck_assert_msg(out_find(&r, "exits", kv_stat_names[i]) >= 0, "%s", kv_stat_names[i]);
+	ck_assert_int_lt(out_find(&r, "exits", "nonesuch"), 0);
+	check_groups(out_jg_fields, JG_NR);
+	check_groups(out_jh_fields, JH_NR);
+}
+END_TEST
+
 Suite *columns_suite(void)
 {
 	Suite *s = suite_create("columns");
@@ -102,6 +170,8 @@ Suite *columns_suite(void)
 
 	tcase_add_test(tc, test_headers);
 	tcase_add_test(tc, test_row);
+	tcase_add_test(tc, test_json);
+	tcase_add_test(tc, test_json_fields);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* kvm_host_probe on made-up hosts: which module provides /dev/kvm, whether
+/* kv_host_probe on made-up hosts: which module provides /dev/kvm, whether
  * it is hardware KVM, its paging mode, and what memvisor says of it. */
 #include <check.h>
 #include <stdio.h>
@@ -13,23 +13,23 @@
 
 static const struct {
 	const char *files; /* "path=content;..." under the root; "dev" links /dev/kvm */
-	enum kvm_host_kind kind;
+	enum kv_host_kind kind;
 	const char *mode, *module, *says;
 } hosts[] = {
     {"dev;proc/cpuinfo=flags\t: fpu svm lm\n;sys/module/kvm_amd/parameters/npt=Y\n",
-     KVM_HOST_HARDWARE, "nested", "kvm_amd", "under nested paging"},
+     KV_HOST_HARDWARE, "nested", "kvm_amd", "under nested paging"},
     {"dev;proc/cpuinfo=flags\t: fpu vmx lm\n;sys/module/kvm_intel/parameters/ept=N\n",
-     KVM_HOST_HARDWARE, "shadow", "kvm_intel", "kvm-mode nested` switches"},
-    {"dev;proc/cpuinfo=flags\t: fpu lm\n;sys/module/kvm_pvm/parameters/pvm_native=Y\n",
-     KVM_HOST_PVM, "software", "kvm_pvm", "stock Linux kernels do not boot"},
-    {"dev;proc/cpuinfo=flags\t: fpu lm\n;sys/module/kvm_foo/parameters/x=1\n", KVM_HOST_UNKNOWN,
+     KV_HOST_HARDWARE, "shadow", "kvm_intel", "kvm-mode nested` switches"},
+    {"dev;proc/cpuinfo=flags\t: fpu lm\n;sys/module/kvm_pvm/parameters/pvm_native=Y\n", KV_HOST_PVM,
+     "software", "kvm_pvm", "stock Linux kernels do not boot"},
+    {"dev;proc/cpuinfo=flags\t: fpu lm\n;sys/module/kvm_foo/parameters/x=1\n", KV_HOST_UNKNOWN,
      "unknown", "kvm_foo", "an unknown module kvm_foo"},
     /* a vendor module on a CPU without its flag is no hardware KVM */
-    {"dev;proc/cpuinfo=flags\t: fpu lm\n;sys/module/kvm_amd/parameters/npt=1\n", KVM_HOST_UNKNOWN,
+    {"dev;proc/cpuinfo=flags\t: fpu lm\n;sys/module/kvm_amd/parameters/npt=1\n", KV_HOST_UNKNOWN,
      "unknown", "kvm_amd", "no svm flag"},
-    {"dev;proc/cpuinfo=flags\t: fpu svm\n;sys/module/kvm/parameters/x=1\n", KVM_HOST_UNKNOWN,
+    {"dev;proc/cpuinfo=flags\t: fpu svm\n;sys/module/kvm/parameters/x=1\n", KV_HOST_UNKNOWN,
      "unknown", "", "no module memvisor found"},
-    {"proc/cpuinfo=flags\t: fpu svm\n;sys/module/kvm_amd/parameters/npt=Y\n", KVM_HOST_NONE, "none",
+    {"proc/cpuinfo=flags\t: fpu svm\n;sys/module/kvm_amd/parameters/npt=Y\n", KV_HOST_NONE, "none",
      "kvm_amd", "no /dev/kvm"},
 };
 
@@ -72,11 +72,11 @@ START_TEST(test_probe)
 	char root[64], why[1024], cmd[128];
 	struct kvm_host h;
 
-	kvm_host_probe(make_root(hosts[_i].files, root, sizeof(root)), &h);
+	kv_host_probe(make_root(hosts[_i].files, root, sizeof(root)), &h);
 	ck_assert_int_eq(h.kind, hosts[_i].kind);
-	ck_assert_str_eq(kvm_host_mode(&h), hosts[_i].mode);
+	ck_assert_str_eq(kv_host_mode(&h), hosts[_i].mode);
 	ck_assert_str_eq(h.module, hosts[_i].module);
-	ck_assert_int_lt(kvm_host_explain(&h, why, sizeof(why)), (int)sizeof(why));
+	ck_assert_int_lt(kv_host_explain(&h, why, sizeof(why)), (int)sizeof(why));
 	ck_assert_msg(strstr(why, hosts[_i].says), "host %d says: %s", _i, why);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	ck_assert_int_eq(system(cmd), 0);
