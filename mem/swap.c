@@ -208,6 +208,29 @@ void mem_swap_free_slot(struct mem_swap *s, uint64_t slot)
 	s->st.used--;
 }
 
+int mem_swap_write_slot(struct mem_swap *s, const void *page, uint64_t *slot)
+{
+	int r = slot_alloc(s, slot);
+
+	if (r) {
+		snprintf(s->err, sizeof(s->err), "host swap %s: %s", s->path,
+			 r == -ENOSPC ? "every slot is in use" : strerror(-r));
+		s->st.write_errors++;
+		return r;
+	}
+	r = s->io->write(s->io_ctx, s->fd, page, MEM_PAGE_SIZE, *slot << MEM_PAGE_SHIFT);
+	if (r) {
+		/* the page is still where it was: nothing to undo but the slot */
+		mem_swap_free_slot(s, *slot);
+		snprintf(s->err, sizeof(s->err), "host swap %s: writing slot %" PRIu64 ": %s",
+			 s->path, *slot, strerror(-r));
+		s->st.write_errors++;
+		return r;
+	}
+	s->st.outs++;
+	return 0;
+}
+
 int mem_swap_out(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn)
 {
 	uint64_t slot;
@@ -216,31 +239,17 @@ int mem_swap_out(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn)
 
 	if (gfn >= p2m->pages || mem_p2m_state(p2m, gfn) != MEM_RESIDENT || mem_p2m_wp(p2m, gfn))
 		return -EINVAL;
-	r = slot_alloc(s, &slot);
-	if (r) {
-		snprintf(s->err, sizeof(s->err), "host swap %s: %s", s->path,
-			 r == -ENOSPC ? "every slot is in use" : strerror(-r));
-		s->st.write_errors++;
-		return r;
-	}
 	hfn = mem_p2m_val(p2m, gfn);
-	r = s->io->write(s->io_ctx, s->fd, mem_pool_ptr(p2m->pool, hfn), MEM_PAGE_SIZE,
-			 slot << MEM_PAGE_SHIFT);
-	if (r) {
-		/* the page never left its frame: nothing to undo but the slot */
-		mem_swap_free_slot(s, slot);
-		snprintf(s->err, sizeof(s->err), "host swap %s: writing slot %" PRIu64 ": %s",
-			 s->path, slot, strerror(-r));
-		s->st.write_errors++;
+	r = mem_swap_write_slot(s, mem_pool_ptr(p2m->pool, hfn), &slot);
+	if (r)
 		return r;
-	}
 	r = mem_p2m_set(p2m, gfn, MEM_SWAPPED, slot, false);
 	if (r) { /* cannot happen: checked RESIDENT above */
 		mem_swap_free_slot(s, slot);
+		s->st.outs--;
 		return r;
 	}
 	mem_pool_free(p2m->pool, hfn); /* after the zap: nothing maps it */
-	s->st.outs++;
 	return 0;
 }
 
@@ -299,6 +308,12 @@ int mem_swap_read_slot(const struct mem_swap *s, uint64_t slot, void *buf)
 	if (!slot_used(s, slot))
 		return -EINVAL;
 	return s->io->read(s->io_ctx, s->fd, buf, MEM_PAGE_SIZE, slot << MEM_PAGE_SHIFT) ? -EIO : 0;
+}
+
+void mem_swap_swapped_in(struct mem_swap *s, uint64_t slot)
+{
+	mem_swap_free_slot(s, slot);
+	s->st.ins++;
 }
 
 /* ---- victims ---- */

@@ -70,9 +70,17 @@ int mem_swap_in(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn) MUST_CHECK;
  * and free its slot; its bytes are gone. 0 or -EINVAL (nothing changed). */
 int mem_swap_drop(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn,
 		  enum mem_page_state to) MUST_CHECK;
+/* Write a 4 KiB page into a free slot, for memory the caller keeps track
+ * of itself (a KVM guest's): 0 with *slot, or as mem_swap_out's errors
+ * (-ENOSPC, -EIO...; nothing allocated, mem_swap_error() says why). The
+ * caller frees the slot with mem_swap_free_slot. */
+int mem_swap_write_slot(struct mem_swap *s, const void *page, uint64_t *slot) MUST_CHECK;
 /* Read slot (allocated) into buf, 4 KiB, without side effects. 0, -EINVAL
  * (slot not in use), -EIO. */
 int mem_swap_read_slot(const struct mem_swap *s, uint64_t slot, void *buf) MUST_CHECK;
+/* The page of slot, read with mem_swap_read_slot, is back in the caller's
+ * memory: free the slot and count a swap-in. */
+void mem_swap_swapped_in(struct mem_swap *s, uint64_t slot);
 /* Free an allocated slot (its p2m entry is going away). */
 void mem_swap_free_slot(struct mem_swap *s, uint64_t slot);
 /* The last I/O error as a message naming the file, slot and cause. */

@@ -128,6 +128,34 @@ static int rec_pump(struct trace_lackey *lk, struct trace_writer *w, char *err, 
 	return e;
 }
 
+/* Start argv under valgrind lackey, its output into a pipe whose read end
+ * is fds[0]. The child's pid, or -errno with err filled. */
+static pid_t rec_spawn(char *const argv[], const char *valgrind, int fds[2], char *err,
+		       size_t errlen)
+{
+	pid_t pid;
+	int e;
+
+	if (pipe2(fds, O_CLOEXEC)) {
+		e = -errno;
+		util_errf(err, errlen, "record: pipe: %s", strerror(errno));
+		return e;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		e = -errno;
+		util_errf(err, errlen, "record: fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return e;
+	}
+	if (pid == 0)
+		rec_child(argv, valgrind, fds[1]);
+	close(fds[1]);
+	return pid;
+}
+
 int trace_record(char *const argv[], const char *out, const struct trace_record_opts *o,
 		 struct trace_record_stats *st, char *err, size_t errlen)
 {
@@ -148,25 +176,11 @@ int trace_record(char *const argv[], const char *out, const struct trace_record_
 	w = trace_writer_create(out, o ? &o->wo : NULL, err, errlen);
 	if (!w)
 		return -errno;
-	if (pipe2(fds, O_CLOEXEC)) {
-		e = -errno;
-		util_errf(err, errlen, "record: pipe: %s", strerror(errno));
-		trace_writer_destroy(w);
-		return e;
-	}
-	fflush(NULL);
-	pid = fork();
+	pid = rec_spawn(argv, valgrind, fds, err, errlen);
 	if (pid < 0) {
-		e = -errno;
-		util_errf(err, errlen, "record: fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
 		trace_writer_destroy(w);
-		return e;
+		return (int)pid;
 	}
-	if (pid == 0)
-		rec_child(argv, valgrind, fds[1]);
-	close(fds[1]);
 	lk = trace_lackey_open(fds[0], "valgrind lackey output");
 	if (!lk) {
 		e = -ENOMEM;

@@ -30,7 +30,7 @@ struct kv_vm *kv_test_vm(const char *name, uint64_t memory, unsigned vcpus, bool
 	return vm;
 }
 
-void kv_test_skip(const char *name, const struct kvm_host *h, const char *why)
+void kv_test_skip(const char *name, const struct kv_host *h, const char *why)
 {
 	printf("check_kvm: skip %s: %s; /dev/kvm here is %s (%s)\n", name, why,
 	       h->module[0] ? h->module : "from no module memvisor knows", kv_host_mode(h));
@@ -38,7 +38,7 @@ void kv_test_skip(const char *name, const struct kvm_host *h, const char *why)
 
 int main(void)
 {
-	struct kvm_host h;
+	struct kv_host h;
 	SRunner *sr;
 	int failed;
 
@@ -48,6 +48,7 @@ int main(void)
 	}
 	kv_host_probe("", &h);
 	sr = srunner_create(kv_tiny_suite(&h));
+	srunner_add_suite(sr, kv_mem_suite());
 	/* tests/kvm/suite.sh sets it where Linux guests boot (hardware KVM, or
 	 * a host that passed check-kvm's probe) */
 	if (getenv("MEMVISOR_KVM_KERNEL"))

@@ -8,8 +8,9 @@
 
 /* test_tiny.c: exits, balloon transport, hangs; the tests of a hardware
  * KVM's own behaviour only where h is one */
-Suite *kv_tiny_suite(const struct kvm_host *h);
+Suite *kv_tiny_suite(const struct kv_host *h);
 Suite *kv_linux_suite(void); /* test_linux.c: a Debian guest and its own driver */
+Suite *kv_mem_suite(void);   /* test_mem.c: sharing and host swap, races */
 
 /* A VM of memory bytes for a test, with or without the balloon; fails the
  * test when it cannot be made. */
@@ -17,6 +18,6 @@ struct kv_vm *kv_test_vm(const char *name, uint64_t memory, unsigned vcpus, bool
 
 /* Say that test NAME does not run on host h, and why (one "skip" line that
  * tests/kvm/suite.sh counts). */
-void kv_test_skip(const char *name, const struct kvm_host *h, const char *why);
+void kv_test_skip(const char *name, const struct kv_host *h, const char *why);
 
 #endif

@@ -42,7 +42,7 @@ START_TEST(exits_counted)
 	struct kv_vm *vm = kv_test_vm("tiny", 64 * MIB, 1, false);
 	uint64_t io = 0, before;
 
-	load(vm, KVM_TINY_EXITS);
+	load(vm, KV_TINY_EXITS);
 	put16(vm, KV_TINY_PARAMS, 100);	    /* pages */
 	put16(vm, KV_TINY_PARAMS + 2, 500); /* outs */
 	before = kv_vm_ram_allocated(vm);
@@ -68,7 +68,7 @@ START_TEST(stats_count_exits)
 	struct kv_stats st;
 	uint64_t io = 0;
 
-	load(vm, KVM_TINY_EXITS);
+	load(vm, KV_TINY_EXITS);
 	put16(vm, KV_TINY_PARAMS, 100);	    /* pages */
 	put16(vm, KV_TINY_PARAMS + 2, 500); /* outs */
 	run_to_end(vm);
@@ -126,7 +126,7 @@ START_TEST(balloon_punches_holes)
 	for (unsigned i = 0; i < 256; i++)
 		pfns[i] = DATA_PFN + i;
 	memset(kv_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 257 * 4096), 0x5a, 257 * 4096);
-	load(vm, KVM_TINY_BALLOON);
+	load(vm, KV_TINY_BALLOON);
 	put32(vm, KV_TINY_PARAMS + 4, INFL_RING >> 12);
 	put32(vm, KV_TINY_PARAMS + 8, DEFL_RING >> 12);
 	post(vm, INFL_RING, INFL_BUF, pfns, 256);
@@ -161,7 +161,7 @@ START_TEST(balloon_bad_batch_touches_nothing)
 	uint64_t before;
 
 	memset(kv_vm_gpa(vm, (uint64_t)DATA_PFN << 12, 4 * 4096), 0x5a, 4 * 4096);
-	load(vm, KVM_TINY_BALLOON);
+	load(vm, KV_TINY_BALLOON);
 	put32(vm, KV_TINY_PARAMS + 4, INFL_RING >> 12);
 	put32(vm, KV_TINY_PARAMS + 8, DEFL_RING >> 12);
 	post(vm, INFL_RING, INFL_BUF, pfns, 4);
@@ -201,7 +201,7 @@ START_TEST(many_vms_in_one_process)
 	for (unsigned i = 0; i < 4; i++) {
 		snprintf(name, sizeof(name), "tiny%u", i);
 		vm[i] = kv_test_vm(name, 32 * MIB, 1, true);
-		load(vm[i], KVM_TINY_EXITS);
+		load(vm[i], KV_TINY_EXITS);
 		put16(vm[i], KV_TINY_PARAMS, (uint16_t)(10 * (i + 1)));
 		put16(vm[i], KV_TINY_PARAMS + 2, 10);
 	}
@@ -234,7 +234,7 @@ START_TEST(dirty_log_working_set)
 	vm = kv_vm_create(&p, err, sizeof(err));
 	ck_assert_msg(vm != NULL, "%s", err);
 	ck_assert_msg(vm->dirty_log, "no manual dirty-log protection in this kernel");
-	load(vm, KVM_TINY_EXITS);
+	load(vm, KV_TINY_EXITS);
 	put16(vm, KV_TINY_PARAMS, 100); /* pages from pfn 0x20 */
 	put16(vm, KV_TINY_PARAMS + 2, 0);
 	ck_assert_int_eq(kv_vm_dirty_get(vm, bm), 0);
@@ -295,7 +295,7 @@ START_TEST(bad_params)
 }
 END_TEST
 
-Suite *kv_tiny_suite(const struct kvm_host *h)
+Suite *kv_tiny_suite(const struct kv_host *h)
 {
 	Suite *s = suite_create("kvm_tiny");
 	TCase *tc = tcase_create("tiny");

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* tiny_guests: hand-assembled real-mode test guests for fast KVM tests. */
 /*
- * Two flat images that start in real mode at KV_TINY_LOAD (cs = 0) and
+ * Three flat images that start in real mode at KV_TINY_LOAD (cs = 0) and
  * end by writing 0x2a to the debug-exit port. They boot in milliseconds,
  * so the KVM suite can test exits, the console and the balloon transport
  * without a Linux guest. Parameters are words the host writes below the
@@ -17,6 +17,11 @@
  *          sets DRIVER_OK, kicks both queues (the host wrote their
  *          descriptors and available rings beforehand), reads ISR.
  *            +4 inflate ring pfn (dword)    +8 deflate ring pfn (dword)
+ * writer:  `passes` passes over `pages` 4 KiB pages from 0x20000 up,
+ *          incrementing the words at offsets 0 and 0x800 of each (read,
+ *          add, write): pages that start at zero end holding `passes`
+ *          there, and a write the host lost at any time leaves them short.
+ *            +0 pages (word, at most 120)   +2 passes (word)
  * Each instruction is written beside its bytes (GNU as syntax).
  */
 #include "vmm-core/kvm/kvm_internal.h"
@@ -96,15 +101,42 @@ static const uint8_t tiny_balloon[] = {
     0xeb, 0xfd,				/* jmp   1b */
 };
 
+static const uint8_t tiny_writer[] = {
+    0x31, 0xc0,			  /* xor   %ax,%ax */
+    0x8e, 0xd8,			  /* mov   %ax,%ds */
+    0xbb, 0x01, 0x00,		  /* mov   $1,%bx            pass */
+    0x8b, 0x0e, 0xf0, 0x0f,	  /* 1: mov 0xff0,%cx      pages */
+    0xb8, 0x00, 0x20,		  /* mov   $0x2000,%ax */
+    0xe3, 0x12,			  /* 2: jcxz 3f */
+    0x8e, 0xc0,			  /* mov   %ax,%es */
+    0x26, 0xff, 0x06, 0x00, 0x00, /* incw %es:0 */
+    0x26, 0xff, 0x06, 0x00, 0x08, /* incw %es:0x800 */
+    0x05, 0x00, 0x01,		  /* add   $0x100,%ax       next 4 KiB */
+    0x49,			  /* dec   %cx */
+    0xeb, 0xec,			  /* jmp   2b */
+    0x3b, 0x1e, 0xf2, 0x0f,	  /* 3: cmp 0xff2,%bx      passes */
+    0x73, 0x03,			  /* jae   4f */
+    0x43,			  /* inc   %bx */
+    0xeb, 0xdc,			  /* jmp   1b */
+    0xba, 0x10, 0x05,		  /* 4: mov $0x510,%dx */
+    0xb0, 0x2a,			  /* mov   $0x2a,%al */
+    0xee,			  /* out   %al,(%dx) */
+    0xf4,			  /* 5: hlt */
+    0xeb, 0xfd,			  /* jmp   5b */
+};
+
 const uint8_t *kv_tiny_image(enum kv_tiny which, size_t *len)
 {
 	switch (which) {
-	case KVM_TINY_EXITS:
+	case KV_TINY_EXITS:
 		*len = sizeof(tiny_exits);
 		return tiny_exits;
-	case KVM_TINY_BALLOON:
+	case KV_TINY_BALLOON:
 		*len = sizeof(tiny_balloon);
 		return tiny_balloon;
+	case KV_TINY_WRITER:
+		*len = sizeof(tiny_writer);
+		return tiny_writer;
 	}
 	*len = 0;
 	return NULL;

@@ -12,7 +12,7 @@
 #define KV_TINY_DONE	  0x2a	  /* the debug-exit value of a clean end */
 #define KV_TINY_MAX_PAGES 120u	  /* exits: pages from 0x20000 below 640 KiB */
 
-enum kv_tiny { KVM_TINY_EXITS, KVM_TINY_BALLOON };
+enum kv_tiny { KV_TINY_EXITS, KV_TINY_BALLOON, KV_TINY_WRITER };
 
 /* The image and its length; static storage. */
 const uint8_t *kv_tiny_image(enum kv_tiny which, size_t *len);

@@ -86,6 +86,29 @@ static int share_feed(uint8_t *page, size_t *fill, uint64_t *idx, const uint8_t 
 	return 0;
 }
 
+/* The image ended after bytes bytes, idx whole pages and fill more bytes,
+ * with zret from the decoder (zstd): 0, or -EINVAL with err saying what is
+ * wrong with it. */
+static int share_ended(const struct share_img *img, uint64_t bytes, size_t zret, size_t fill,
+		       uint64_t idx, char *err, size_t errlen)
+{
+	if (!bytes)
+		snprintf(err, errlen, "%s: empty image", img->path);
+	else if (img->zst && zret)
+		snprintf(err, errlen, "%s: truncated zstd stream (it ends inside a frame)",
+			 img->path);
+	else if (fill)
+		snprintf(err, errlen,
+			 "%s: truncated: %" PRIu64 " pages and %zu bytes, not a whole number "
+			 "of 4 KiB pages",
+			 img->path, idx, fill);
+	else if (!idx)
+		snprintf(err, errlen, "%s: no pages", img->path);
+	else
+		return 0;
+	return -EINVAL;
+}
+
 /*
  * Read image img page by page into fn; *pages gets the count. Returns 0, or
  * -errno with err naming the file: unreadable, empty, truncated (not whole
@@ -153,21 +176,7 @@ static int share_read(const struct share_img *img, share_page_fn fn, void *ctx, 
 		if (r)
 			goto fed;
 	}
-	r = -EINVAL;
-	if (!bytes)
-		snprintf(err, errlen, "%s: empty image", img->path);
-	else if (img->zst && zret)
-		snprintf(err, errlen, "%s: truncated zstd stream (it ends inside a frame)",
-			 img->path);
-	else if (fill)
-		snprintf(err, errlen,
-			 "%s: truncated: %" PRIu64 " pages and %zu bytes, not a whole number "
-			 "of 4 KiB pages",
-			 img->path, idx, fill);
-	else if (!idx)
-		snprintf(err, errlen, "%s: no pages", img->path);
-	else
-		r = 0;
+	r = share_ended(img, bytes, zret, fill, idx, err, errlen);
 	*pages = idx;
 	goto out;
 fed:

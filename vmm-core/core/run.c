@@ -69,7 +69,8 @@ struct runner {
 	struct run_host host;
 	struct vmm_reclaim rc;
 	struct output_ts ts;
-	double period; /* sample period, cycles */
+	double period;		    /* sample period, cycles */
+	uint64_t used, used_period; /* frames in use, counted in that period + 1 */
 };
 
 uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned n)
@@ -83,9 +84,23 @@ uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned 
 	return used;
 }
 
+/* Host frames in use at a sample: the pool's counter (soft), or the sum
+ * of what the guests hold (kvm: an fstat of each memfd), counted once per
+ * sample period for every guest sampled in it, not once per guest. */
+static uint64_t sample_frames_used(struct runner *rn, const struct vm *vm)
+{
+	uint64_t k = (uint64_t)(vm->cycles / rn->period) + 1;
+
+	if (rn->host.pool || k != rn->used_period) {
+		rn->used = run_frames_used(rn->host.pool, rn->vms, rn->n);
+		rn->used_period = k;
+	}
+	return rn->used;
+}
+
 static void sample(struct runner *rn, struct vm *vm)
 {
-	uint64_t rss = mem_rss_bytes(), used = run_frames_used(rn->host.pool, rn->vms, rn->n);
+	uint64_t rss = mem_rss_bytes(), used = sample_frames_used(rn, vm);
 	const struct vmm_reclaim *rc = &rn->rc;
 	struct out_row r;
 

@@ -144,7 +144,7 @@ void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_u(r, JG_balloon_actual, b.actual);
 	out_u(r, JG_accesses, n.accesses);
 	for (unsigned i = 0; i < KV_STAT_NR && g->st.binary; i++) {
-		int c = out_find(r, "exits", kv_stat_names[i]);
+		int c = out_find(r, "kvm_exits", kv_stat_names[i]);
 
 		if (c >= 0)
 			out_u(r, (unsigned)c, g->st.v[i]);

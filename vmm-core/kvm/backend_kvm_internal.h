@@ -13,7 +13,7 @@
 
 /* The kvm backend's host state (run_host.b). */
 struct khost {
-	struct kvm_host host;  /* what provides /dev/kvm */
+	struct kv_host host;   /* what provides /dev/kvm */
 	const char *mode;      /* the host's paging mode, or "unknown" */
 	bool boot_anyway;      /* MEMVISOR_KVM_BOOT_ANYWAY: boot where Linux cannot */
 	struct kguest **order; /* the run's guests, in config order */

@@ -118,7 +118,7 @@ struct kv_results {
 	uint64_t bytes; /* console bytes */
 };
 
-struct kvm_vcpu {
+struct kv_vcpu {
 	struct kv_vm *vm; /* back pointer */
 	unsigned id;
 	int fd;
@@ -155,7 +155,7 @@ struct kv_vm {
 	uint64_t ram_size;
 	bool dirty_log; /* KVM logs writes to the slot (manual protect) */
 	unsigned nvcpus;
-	struct kvm_vcpu vcpu[KV_MAX_VCPUS];
+	struct kv_vcpu vcpu[KV_MAX_VCPUS];
 	/* boot state for vCPU 0, set by the loaders */
 	bool boot_linux; /* 64-bit Linux entry; else 16-bit real mode */
 	uint64_t entry;	 /* rip (or ip in real mode, cs = 0) */
@@ -314,6 +314,49 @@ void kv_stats_open(struct kv_vm *vm);
  * (-ENOTSUP: no binary stats; st is then zero). */
 int kv_stats_read(struct kv_vm *vm, struct kv_stats *st) MUST_CHECK;
 
+/* ---- kvm_mem.c -------------------------------------------------------- */
+
+/* Sharing and host swap of a guest's pages, race-free against its vCPUs
+ * (userfaultfd write protection; kvm_mem.c says how). */
+struct kv_mem;
+struct mem_swap;
+struct kv_mem_params {
+	int pool_fd;	       /* shared frames: a memfd, frame f at f * 4 KiB; -1: none */
+	struct mem_swap *swap; /* the host swap file, or NULL: no swapping */
+	/* a guest write took shared gfn off frame f (a copy-on-write break) */
+	void (*unshared)(void *ctx, uint64_t gfn, uint64_t f);
+	void *ctx;
+	bool unprotected; /* tests only: no write protection (writes get lost) */
+};
+struct kv_mem_stats {
+	uint64_t compares, merges, unshares, remaps;
+	uint64_t swap_outs, swap_ins, zero_fills;
+	uint64_t faults_wp, faults_missing;
+	uint64_t fault_ns, fault_ns_max; /* the fault thread's time per fault */
+	uint64_t fault_hist[4];		 /* < 1 us, < 10 us, < 100 us, more */
+};
+enum kv_page { KV_PAGE_RESIDENT, KV_PAGE_SHARED, KV_PAGE_SWAPPED };
+/* Take over vm's RAM: a userfaultfd over it and its fault thread. NULL
+ * with err saying why (no userfaultfd: a privilege; an old kernel). */
+struct kv_mem *kv_mem_create(struct kv_vm *vm, const struct kv_mem_params *p, char *err,
+			     size_t errlen);
+/* Stop the fault thread, free the swap slots still held. Before the RAM
+ * is unmapped. NULL is fine. */
+void kv_mem_destroy(struct kv_mem *m);
+/* Share resident gfn on pool frame `frame` if their bytes are the same: 1
+ * shared, 0 not the same, -EBUSY not resident, -errno. */
+int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame) MUST_CHECK;
+/* Shared gfn back into the guest's own memory. 0 or -errno. */
+int kv_mem_unshare(struct kv_mem *m, uint64_t gfn) MUST_CHECK;
+/* Resident gfn out to the swap file: 1 swapped, 0 not resident, -errno
+ * (the page stays; mem_swap_error() says why). */
+int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn) MUST_CHECK;
+/* gfn's state and its frame (shared) or slot (swapped) in *val. */
+enum kv_page kv_mem_state(struct kv_mem *m, uint64_t gfn, uint64_t *val);
+void kv_mem_stats(struct kv_mem *m, struct kv_mem_stats *s);
+/* The fault thread's first failure ("" if none). */
+const char *kv_mem_error(struct kv_mem *m);
+
 /* ---- kvm_wss.c -------------------------------------------------------- */
 
 /* A working-set sampler of vm through its dirty log (vm->dirty_log must be
@@ -340,7 +383,7 @@ enum kv_host_kind {
 	KV_HOST_UNKNOWN,  /* another module, or a vendor module without its flag */
 };
 
-struct kvm_host {
+struct kv_host {
 	enum kv_host_kind kind;
 	char module[64];      /* kvm_amd, kvm_intel, kvm_pvm, another, or "" */
 	const char *param;    /* "npt" or "ept" for a vendor module, else NULL */
@@ -352,12 +395,12 @@ struct kvm_host {
 
 /* Read what provides /dev/kvm from ROOT/sys/module, ROOT/proc/cpuinfo and
  * ROOT/dev/kvm; root "" is this host. */
-void kv_host_probe(const char *root, struct kvm_host *h);
+void kv_host_probe(const char *root, struct kv_host *h);
 /* One word: "nested" or "shadow" (hardware), "software" (PVM), "unknown",
  * or "none". */
-const char *kv_host_mode(const struct kvm_host *h);
+const char *kv_host_mode(const struct kv_host *h);
 /* What h means for guests, as a sentence or two, into buf; snprintf's
  * return. */
-int kv_host_explain(const struct kvm_host *h, char *buf, size_t len);
+int kv_host_explain(const struct kv_host *h, char *buf, size_t len);
 
 #endif

@@ -98,7 +98,7 @@ static bool cpu_has(const char *cpuinfo, const char *flag)
 
 /* A loaded module named kvm_* that is none of the known ones, into
  * h->module; empty when there is none. */
-static void other_module(const char *root, struct kvm_host *h)
+static void other_module(const char *root, struct kv_host *h)
 {
 	char path[4200];
 	DIR *d;
@@ -118,7 +118,7 @@ static void other_module(const char *root, struct kvm_host *h)
 	closedir(d);
 }
 
-void kv_host_probe(const char *root, struct kvm_host *h)
+void kv_host_probe(const char *root, struct kv_host *h)
 {
 	char path[4200];
 	struct stat st;
@@ -155,7 +155,7 @@ void kv_host_probe(const char *root, struct kvm_host *h)
 		h->kind = KV_HOST_NONE;
 }
 
-const char *kv_host_mode(const struct kvm_host *h)
+const char *kv_host_mode(const struct kv_host *h)
 {
 	static const char *const names[] = {
 	    [KV_HOST_NONE] = "none", [KV_HOST_PVM] = "software", [KV_HOST_UNKNOWN] = "unknown"};
@@ -165,7 +165,7 @@ const char *kv_host_mode(const struct kvm_host *h)
 	return names[h->kind];
 }
 
-int kv_host_explain(const struct kvm_host *h, char *buf, size_t len)
+int kv_host_explain(const struct kv_host *h, char *buf, size_t len)
 {
 	switch (h->kind) {
 	case KV_HOST_HARDWARE:
@@ -239,7 +239,7 @@ static const char usage[] =
     "Exit status: 0 hardware KVM, 3 no hardware KVM, 1 a switch failed, 2 usage.\n";
 
 /* Reload h's vendor module with the other paging mode. */
-static int switch_mode(struct kvm_host *h, const char *want)
+static int switch_mode(struct kv_host *h, const char *want)
 {
 	char path[128], arg[16];
 	char *unload[] = {"modprobe", "-r", h->module, NULL};
@@ -278,7 +278,7 @@ static int switch_mode(struct kvm_host *h, const char *want)
 
 int vmm_cmd_kvm_mode(int argc, char **argv)
 {
-	struct kvm_host h;
+	struct kv_host h;
 	char why[1024];
 
 	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {

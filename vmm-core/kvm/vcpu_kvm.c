@@ -160,7 +160,7 @@ void kv_vm_end(struct kv_vm *vm, int why, const char *fmt, ...)
 	}
 	vm->ended_ns = kv_now_ns();
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct kvm_vcpu *c = &vm->vcpu[i];
+		struct kv_vcpu *c = &vm->vcpu[i];
 
 		if (!c->started)
 			continue;
@@ -174,7 +174,7 @@ void kv_vm_end(struct kv_vm *vm, int why, const char *fmt, ...)
 }
 
 /* An exit memvisor serves in userspace. Returns false when the guest ends. */
-static bool vcpu_exit(struct kvm_vcpu *c, struct kvm_run *run)
+static bool vcpu_exit(struct kv_vcpu *c, struct kvm_run *run)
 {
 	struct kv_vm *vm = c->vm;
 
@@ -226,7 +226,7 @@ static bool vcpu_exit(struct kvm_vcpu *c, struct kvm_run *run)
 
 static void *vcpu_thread(void *arg)
 {
-	struct kvm_vcpu *c = arg;
+	struct kv_vcpu *c = arg;
 	struct kv_vm *vm = c->vm;
 	struct kvm_run *run = c->run;
 	sigset_t set;
@@ -422,7 +422,7 @@ static int vcpus_setup(struct kv_vm *vm, char *err, size_t errlen)
 		return -1;
 	}
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct kvm_vcpu *c = &vm->vcpu[i];
+		struct kv_vcpu *c = &vm->vcpu[i];
 		int r;
 
 		c->vm = vm;

@@ -169,7 +169,7 @@ enum out_fmt {
 	X(invlpgs, U64, "invlpgs")                                                                 \
 	X(emulated, U64, "emulated")                                                               \
 	X(large_splits, U64, "large_splits")                                                       \
-	/* exits by reason: the soft MMU's (mmu_exit_name), then KVM's stats */                    \
+	/* the soft MMU's exits by reason (mmu_exit_name) */                                       \
 	X(exits_nested_fault, U64, "exits.nested_fault")                                           \
 	X(exits_hidden_fault, U64, "exits.hidden_fault")                                           \
 	X(exits_pt_write, U64, "exits.pt_write")                                                   \
@@ -177,22 +177,24 @@ enum out_fmt {
 	X(exits_invlpg, U64, "exits.invlpg")                                                       \
 	X(exits_mode_switch, U64, "exits.mode_switch")                                             \
 	X(exits_balloon, U64, "exits.balloon")                                                     \
-	X(exits_exits, U64, "exits.exits")                                                         \
-	X(exits_io_exits, U64, "exits.io_exits")                                                   \
-	X(exits_mmio_exits, U64, "exits.mmio_exits")                                               \
-	X(exits_halt_exits, U64, "exits.halt_exits")                                               \
-	X(exits_irq_exits, U64, "exits.irq_exits")                                                 \
-	X(exits_signal_exits, U64, "exits.signal_exits")                                           \
-	X(exits_pf_fixed, U64, "exits.pf_fixed")                                                   \
-	X(exits_pf_taken, U64, "exits.pf_taken")                                                   \
-	X(exits_pf_guest, U64, "exits.pf_guest")                                                   \
-	X(exits_tlb_flush, U64, "exits.tlb_flush")                                                 \
-	X(exits_insn_emulation, U64, "exits.insn_emulation")                                       \
-	X(exits_irq_injections, U64, "exits.irq_injections")                                       \
-	X(exits_nmi_injections, U64, "exits.nmi_injections")                                       \
-	X(exits_mmu_pte_write, U64, "exits.mmu_pte_write")                                         \
-	X(exits_mmu_cache_miss, U64, "exits.mmu_cache_miss")                                       \
-	X(exits_remote_tlb_flush, U64, "exits.remote_tlb_flush")                                   \
+	/* KVM's own counters by kind (its binary stats), kvm guests */                            \
+	X(kvm_exits_exits, U64, "kvm_exits.exits")                                                 \
+	X(kvm_exits_io_exits, U64, "kvm_exits.io_exits")                                           \
+	X(kvm_exits_mmio_exits, U64, "kvm_exits.mmio_exits")                                       \
+	X(kvm_exits_halt_exits, U64, "kvm_exits.halt_exits")                                       \
+	X(kvm_exits_irq_exits, U64, "kvm_exits.irq_exits")                                         \
+	X(kvm_exits_signal_exits, U64, "kvm_exits.signal_exits")                                   \
+	X(kvm_exits_pf_fixed, U64, "kvm_exits.pf_fixed")                                           \
+	X(kvm_exits_pf_taken, U64, "kvm_exits.pf_taken")                                           \
+	X(kvm_exits_pf_guest, U64, "kvm_exits.pf_guest")                                           \
+	X(kvm_exits_invlpg, U64, "kvm_exits.invlpg")                                               \
+	X(kvm_exits_tlb_flush, U64, "kvm_exits.tlb_flush")                                         \
+	X(kvm_exits_insn_emulation, U64, "kvm_exits.insn_emulation")                               \
+	X(kvm_exits_irq_injections, U64, "kvm_exits.irq_injections")                               \
+	X(kvm_exits_nmi_injections, U64, "kvm_exits.nmi_injections")                               \
+	X(kvm_exits_mmu_pte_write, U64, "kvm_exits.mmu_pte_write")                                 \
+	X(kvm_exits_mmu_cache_miss, U64, "kvm_exits.mmu_cache_miss")                               \
+	X(kvm_exits_remote_tlb_flush, U64, "kvm_exits.remote_tlb_flush")                           \
 	/* modeled cycles of the soft MMU's exits, by reason */                                    \
 	X(exit_cycles_nested_fault, F0, "exit_cycles.nested_fault")                                \
 	X(exit_cycles_hidden_fault, F0, "exit_cycles.hidden_fault")                                \

@@ -299,6 +299,30 @@ static int guest_params(struct vm *vm, const struct vm_env *env, struct guest_pa
 	return 0;
 }
 
+/* Its vCPU's MMU, from the host's TLB and cache sizes, in the paging mode
+ * its policy starts with, and the policy. 0, or -1 with err filled (and
+ * nothing left to undo). */
+static int soft_mmu_init(struct vm *vm, const struct vmm_host_cfg *host, char *err, size_t errlen)
+{
+	struct soft_vm *sv = soft_vm(vm);
+	struct mmu_config mc = {.tlb_entries = host->tlb_entries,
+				.tlb_ways = host->tlb_ways,
+				.pwc_entries = host->pwc_entries,
+				.shadow_roots = host->shadow_roots};
+	int r = mmu_init(&sv->mmu, sv->p2m, vm_paging_initial(vm->cfg), &mc, vm_handle_exit, vm);
+
+	if (r) {
+		snprintf(err, errlen, "guest %s: mmu: %s", vm->name, strerror(-r));
+		return -1;
+	}
+	if (vm_paging_init(vm)) {
+		snprintf(err, errlen, "guest %s: out of memory", vm->name);
+		mmu_fini(&sv->mmu);
+		return -1;
+	}
+	return 0;
+}
+
 /* The soft backend's guest: p2m, reclamation, MMU and paging policy, swap
  * disk, workload and devices, then its guest OS boots. */
 int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
@@ -306,10 +330,8 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 	const struct vmm_guest_cfg *cfg = vm->cfg;
 	const struct vmm_host_cfg *host = env->host;
 	struct guest_params gp = {0};
-	struct mmu_config mc = {0};
 	const char *why = NULL;
 	struct soft_vm *sv = calloc(1, sizeof(*sv));
-	int r;
 
 	if (!sv) {
 		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
@@ -328,19 +350,8 @@ int soft_create(struct vm *vm, const struct vm_env *env, char *err, size_t errle
 			 strerror(errno));
 		goto err_p2m;
 	}
-	mc.tlb_entries = host->tlb_entries;
-	mc.tlb_ways = host->tlb_ways;
-	mc.pwc_entries = host->pwc_entries;
-	mc.shadow_roots = host->shadow_roots;
-	r = mmu_init(&sv->mmu, sv->p2m, vm_paging_initial(cfg), &mc, vm_handle_exit, vm);
-	if (r) {
-		snprintf(err, errlen, "guest %s: mmu: %s", cfg->name, strerror(-r));
+	if (soft_mmu_init(vm, host, err, errlen))
 		goto err_p2m;
-	}
-	if (vm_paging_init(vm)) {
-		snprintf(err, errlen, "guest %s: out of memory", cfg->name);
-		goto err_mmu;
-	}
 	sv->store = env->store;
 	sv->gswap = guest_swap_create(env->store, cfg->guest_swap / MEM_PAGE_SIZE);
 	if (!sv->gswap) {

@@ -156,7 +156,8 @@ START_TEST(test_json_fields)
 		    out_find(&r, "exit_cycles", mmu_exit_name((enum mmu_exit_reason)x)), 0);
 	}
 	for (int i = 0; i < KV_STAT_NR; i++)
-		ck_assert_msg(out_find(&r, "exits", kv_stat_names[i]) >= 0, "%s", kv_stat_names[i]);
+		ck_assert_msg(out_find(&r, "kvm_exits", kv_stat_names[i]) >= 0, "%s",
+			      kv_stat_names[i]);
 	ck_assert_int_lt(out_find(&r, "exits", "nonesuch"), 0);
 	check_groups(out_jg_fields, JG_NR);
 	check_groups(out_jh_fields, JH_NR);

@@ -70,7 +70,7 @@ static const char *make_root(const char *spec, char *root, size_t len)
 START_TEST(test_probe)
 {
 	char root[64], why[1024], cmd[128];
-	struct kvm_host h;
+	struct kv_host h;
 
 	kv_host_probe(make_root(hosts[_i].files, root, sizeof(root)), &h);
 	ck_assert_int_eq(h.kind, hosts[_i].kind);

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_mem: sharing and host swap of KVM guest memory (kvm_mem.c) on any
+ * /dev/kvm: pages leave the memfd and come back with the exact bytes, and
+ * writers racing the merges and swap-outs (a host thread, and a tiny
+ * guest's vCPU) lose nothing under write protection.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "mem/mem.h"
+#include "tests/kvm/check_kvm.h"
+#include "tests/kvm/tiny_guests.h"
+
+#define MIB	 (1ull << 20)
+#define PAGE	 4096u
+#define BASE_PFN 0x20u /* the tiny writer's first page */
+#define NPAGES	 64u
+
+struct fixture {
+	struct kv_vm *vm;
+	struct kv_mem *m;
+	int pool_fd;
+	uint8_t *pool; /* NPAGES + 1 frames; frame 0 stays zero */
+	struct mem_swap *swap;
+	char swap_path[128];
+	_Atomic uint64_t unshared;
+};
+
+static void on_unshared(void *ctx, uint64_t gfn, uint64_t f)
+{
+	struct fixture *fx = ctx;
+
+	(void)gfn;
+	(void)f;
+	atomic_fetch_add(&fx->unshared, 1);
+}
+
+static void setup(struct fixture *fx, const char *name, bool swap, bool unprotected,
+		  uint64_t slots)
+{
+	struct kv_mem_params p = {.unshared = on_unshared, .ctx = fx, .unprotected = unprotected};
+	char err[256];
+
+	memset(fx, 0, sizeof(*fx));
+	fx->vm = kv_test_vm(name, 16 * MIB, 1, false);
+	fx->pool_fd = memfd_create("pool", MFD_CLOEXEC);
+	ck_assert_int_ge(fx->pool_fd, 0);
+	ck_assert_int_eq(ftruncate(fx->pool_fd, (NPAGES + 1) * PAGE), 0);
+	fx->pool = mmap(NULL, (NPAGES + 1) * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			fx->pool_fd, 0);
+	ck_assert_ptr_ne(fx->pool, MAP_FAILED);
+	if (swap) {
+		struct mem_swap_params sp = {.path = fx->swap_path, .slots = slots};
+
+		snprintf(fx->swap_path, sizeof(fx->swap_path), "%s/memvisor-kvm-mem-%d-%s.swap",
+			 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", (int)getpid(), name);
+		fx->swap = mem_swap_create(&sp);
+		ck_assert_msg(fx->swap != NULL, "%s: %s", fx->swap_path, strerror(errno));
+		p.swap = fx->swap;
+	}
+	p.pool_fd = fx->pool_fd;
+	fx->m = kv_mem_create(fx->vm, &p, err, sizeof(err));
+	ck_assert_msg(fx->m != NULL, "%s", err);
+}
+
+static void teardown(struct fixture *fx)
+{
+	kv_mem_destroy(fx->m);
+	kv_vm_destroy(fx->vm);
+	munmap(fx->pool, (NPAGES + 1) * PAGE);
+	close(fx->pool_fd);
+	mem_swap_destroy(fx->swap);
+}
+
+static uint8_t *page(struct fixture *fx, unsigned i)
+{
+	return kv_vm_gpa(fx->vm, (uint64_t)(BASE_PFN + i) * PAGE, PAGE);
+}
+
+static void fill(uint8_t *p, unsigned seed)
+{
+	for (unsigned k = 0; k < PAGE; k++)
+		p[k] = (uint8_t)(seed * 131 + k * 7);
+}
+
+/* Merge page i onto frame 1 + i holding its bytes as read now (a frame
+ * in use by a shared page is not written). */
+static int merge_now(struct fixture *fx, unsigned i)
+{
+	if (kv_mem_state(fx->m, BASE_PFN + i, NULL) != KV_PAGE_RESIDENT)
+		return -EBUSY;
+	ck_assert_int_eq(pread(fx->vm->mem_fd, fx->pool + (1 + i) * PAGE, PAGE,
+			       (off_t)(BASE_PFN + i) * PAGE),
+			 PAGE);
+	return kv_mem_merge(fx->m, BASE_PFN + i, 1 + i);
+}
+
+START_TEST(merge_and_write_back)
+{
+	struct fixture fx;
+	struct kv_mem_stats s;
+	uint8_t want[PAGE];
+	uint64_t before;
+
+	setup(&fx, "memmerge", false, false, 0);
+	fill(page(&fx, 0), 1);
+	fill(page(&fx, 1), 2);
+	before = kv_vm_ram_allocated(fx.vm);
+	ck_assert_int_eq(merge_now(&fx, 0), 1);
+	/* not the same bytes: nothing happens */
+	fill(fx.pool + 3 * PAGE, 9);
+	ck_assert_int_eq(kv_mem_merge(fx.m, BASE_PFN + 1, 2), 0);
+	ck_assert_int_eq(kv_mem_state(fx.m, BASE_PFN + 1, NULL), KV_PAGE_RESIDENT);
+	/* the page left the memfd, and reads the same through the mapping */
+	ck_assert_uint_eq(before - kv_vm_ram_allocated(fx.vm), PAGE);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(fx.vm, BASE_PFN, 1), 0);
+	fill(want, 1);
+	ck_assert_int_eq(memcmp(page(&fx, 0), want, PAGE), 0);
+	ck_assert_int_eq(kv_mem_state(fx.m, BASE_PFN, NULL), KV_PAGE_SHARED);
+	/* a write breaks the share: into the guest's memory, not the pool */
+	page(&fx, 0)[100] = 0xee;
+	ck_assert_int_eq(kv_mem_state(fx.m, BASE_PFN, NULL), KV_PAGE_RESIDENT);
+	ck_assert_uint_eq(page(&fx, 0)[100], 0xee);
+	ck_assert_uint_eq(fx.pool[PAGE + 100], want[100]);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(fx.vm, BASE_PFN, 1), 1);
+	want[100] = 0xee;
+	ck_assert_int_eq(memcmp(page(&fx, 0), want, PAGE), 0);
+	kv_mem_stats(fx.m, &s);
+	ck_assert_uint_eq(s.merges, 1);
+	ck_assert_uint_eq(s.unshares, 1);
+	ck_assert_uint_eq(atomic_load(&fx.unshared), 1);
+	teardown(&fx);
+}
+END_TEST
+
+START_TEST(swap_round_trip)
+{
+	struct fixture fx;
+	struct kv_mem_stats s;
+	uint8_t want[PAGE];
+	uint64_t before;
+
+	setup(&fx, "memswap", true, false, 0);
+	for (unsigned i = 0; i < NPAGES; i++)
+		fill(page(&fx, i), 100 + i);
+	before = kv_vm_ram_allocated_range(fx.vm, BASE_PFN, NPAGES);
+	ck_assert_uint_eq(before, NPAGES);
+	for (unsigned i = 0; i < NPAGES; i++)
+		ck_assert_int_eq(kv_mem_swap_out(fx.m, BASE_PFN + i), 1);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(fx.vm, BASE_PFN, NPAGES), 0);
+	/* every page comes back on its first touch, byte for byte */
+	for (unsigned i = 0; i < NPAGES; i++) {
+		fill(want, 100 + i);
+		ck_assert_msg(!memcmp(page(&fx, i), want, PAGE), "page %u", i);
+	}
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(fx.vm, BASE_PFN, NPAGES), NPAGES);
+	kv_mem_stats(fx.m, &s);
+	ck_assert_uint_eq(s.swap_outs, NPAGES);
+	ck_assert_uint_eq(s.swap_ins, NPAGES);
+	printf("kvm_mem: %u swap-ins, fault thread %.1f us each on average, %.1f us at most\n",
+	       NPAGES, (double)s.fault_ns / 1e3 / (double)(s.faults_missing + s.faults_wp),
+	       (double)s.fault_ns_max / 1e3);
+	teardown(&fx);
+}
+END_TEST
+
+/* A full swap file: the page stays where it is, with its bytes. */
+START_TEST(swap_full_keeps_page)
+{
+	struct fixture fx;
+	uint8_t want[PAGE];
+
+	setup(&fx, "memfull", true, false, 2);
+	for (unsigned i = 0; i < 3; i++)
+		fill(page(&fx, i), 7 + i);
+	ck_assert_int_eq(kv_mem_swap_out(fx.m, BASE_PFN), 1);
+	ck_assert_int_eq(kv_mem_swap_out(fx.m, BASE_PFN + 1), 1);
+	ck_assert_int_eq(kv_mem_swap_out(fx.m, BASE_PFN + 2), -ENOSPC);
+	ck_assert_int_eq(kv_mem_state(fx.m, BASE_PFN + 2, NULL), KV_PAGE_RESIDENT);
+	for (unsigned i = 0; i < 3; i++) {
+		fill(want, 7 + i);
+		ck_assert_int_eq(memcmp(page(&fx, i), want, PAGE), 0);
+	}
+	teardown(&fx);
+}
+END_TEST
+
+/* ---- races ---- */
+
+#define PASSES	    400u   /* the tiny guest's */
+#define HOST_PASSES 20000u /* the host writer's: it is much faster */
+
+struct writer {
+	struct fixture *fx;
+	_Atomic bool done;
+};
+
+/* The host writer: each pass increments the words at offsets 0 and 0x800
+ * of each page, as the tiny guest does: a write lost at any time leaves
+ * the page short of the last pass. */
+static void *host_writer(void *arg)
+{
+	struct writer *w = arg;
+
+	for (unsigned p = 1; p <= HOST_PASSES; p++)
+		for (unsigned i = 0; i < NPAGES; i++) {
+			volatile uint16_t *a = (volatile uint16_t *)page(w->fx, i);
+
+			a[0]++;
+			a[0x400]++;
+		}
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* Merge and swap out pages while running(ctx); the operations that took. */
+static uint64_t churn(struct fixture *fx, bool (*running)(void *), void *ctx)
+{
+	uint64_t ops = 0;
+
+	for (unsigned i = 0; running(ctx); i += 7) {
+		unsigned k = i % NPAGES;
+		int r = (i & 1) ? merge_now(fx, k) : kv_mem_swap_out(fx->m, BASE_PFN + k);
+
+		ops += r == 1;
+	}
+	return ops;
+}
+
+/* Pages that do not hold the last pass at both offsets: lost writes. */
+static unsigned count_lost(struct fixture *fx, uint16_t last)
+{
+	unsigned lost = 0;
+
+	for (unsigned k = 0; k < NPAGES; k++) {
+		uint16_t a, b;
+
+		memcpy(&a, page(fx, k), 2);
+		memcpy(&b, page(fx, k) + 0x800, 2);
+		lost += a != last || b != last;
+	}
+	return lost;
+}
+
+static bool writer_running(void *ctx)
+{
+	return !atomic_load(&((struct writer *)ctx)->done);
+}
+
+static unsigned host_race(bool unprotected, uint64_t *ops)
+{
+	struct fixture fx;
+	struct writer w = {.fx = &fx};
+	pthread_t t;
+	unsigned lost;
+
+	setup(&fx, unprotected ? "racebare" : "racewp", true, unprotected, 0);
+	ck_assert_int_eq(pthread_create(&t, NULL, host_writer, &w), 0);
+	*ops = churn(&fx, writer_running, &w);
+	pthread_join(t, NULL);
+	lost = count_lost(&fx, HOST_PASSES);
+	teardown(&fx);
+	return lost;
+}
+
+/* Without write protection the same race loses writes now and then; how
+ * many is printed, not checked (it depends on timing). */
+START_TEST(host_writer_loses_nothing)
+{
+	uint64_t ops, bare_ops;
+	unsigned lost = host_race(false, &ops), bare = host_race(true, &bare_ops);
+
+	printf("kvm_mem race, host writer: %u pages lost a write with write protection (%llu "
+	       "merges and swap-outs), %u without it (%llu)\n",
+	       lost, (unsigned long long)ops, bare, (unsigned long long)bare_ops);
+	ck_assert_uint_gt(ops, 0);
+	ck_assert_uint_eq(lost, 0);
+}
+END_TEST
+
+static bool guest_running(void *ctx)
+{
+	return kv_vm_wait(ctx, 0) == KV_END_RUNNING;
+}
+
+START_TEST(vcpu_writer_loses_nothing)
+{
+	struct fixture fx;
+	size_t len;
+	const uint8_t *img = kv_tiny_image(KV_TINY_WRITER, &len);
+	uint16_t v[2] = {NPAGES, PASSES};
+	uint64_t ops;
+	unsigned lost;
+	int end;
+
+	setup(&fx, "racevcpu", true, false, 0);
+	ck_assert_int_eq(kv_boot_flat(fx.vm, KV_TINY_LOAD, img, len), 0);
+	memcpy(kv_vm_gpa(fx.vm, KV_TINY_PARAMS, 4), v, 4);
+	ck_assert_int_eq(kv_vm_start(fx.vm), 0);
+	ops = churn(&fx, guest_running, fx.vm);
+	end = kv_vm_wait(fx.vm, 60000);
+	ck_assert_msg(end == KV_END_DEBUG_EXIT, "guest ended %d: %s", end, fx.vm->err);
+	lost = count_lost(&fx, PASSES);
+	printf("kvm_mem race, vCPU writer: %u pages lost a write (%llu merges and swap-outs "
+	       "while it ran)\n",
+	       lost, (unsigned long long)ops);
+	ck_assert_uint_gt(ops, 0);
+	ck_assert_uint_eq(lost, 0);
+	ck_assert_str_eq(kv_mem_error(fx.m), "");
+	teardown(&fx);
+}
+END_TEST
+
+Suite *kv_mem_suite(void)
+{
+	Suite *s = suite_create("kvm_mem");
+	TCase *tc = tcase_create("kvm_mem");
+
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, merge_and_write_back);
+	tcase_add_test(tc, swap_round_trip);
+	tcase_add_test(tc, swap_full_keeps_page);
+	tcase_add_test(tc, host_writer_loses_nothing);
+	tcase_add_test(tc, vcpu_writer_loses_nothing);
+	suite_add_tcase(s, tc);
+	return s;
+}
