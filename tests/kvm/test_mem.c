@@ -42,8 +42,7 @@ static void on_unshared(void *ctx, uint64_t gfn, uint64_t f)
 	atomic_fetch_add(&fx->unshared, 1);
 }
 
-static void setup(struct fixture *fx, const char *name, bool swap, bool unprotected,
-		  uint64_t slots)
+static void setup(struct fixture *fx, const char *name, bool swap, bool unprotected, uint64_t slots)
 {
 	struct kv_mem_params p = {.unshared = on_unshared, .ctx = fx, .unprotected = unprotected};
 	char err[256];
@@ -53,8 +52,8 @@ static void setup(struct fixture *fx, const char *name, bool swap, bool unprotec
 	fx->pool_fd = memfd_create("pool", MFD_CLOEXEC);
 	ck_assert_int_ge(fx->pool_fd, 0);
 	ck_assert_int_eq(ftruncate(fx->pool_fd, (NPAGES + 1) * PAGE), 0);
-	fx->pool = mmap(NULL, (NPAGES + 1) * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED,
-			fx->pool_fd, 0);
+	fx->pool =
+	    mmap(NULL, (NPAGES + 1) * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fx->pool_fd, 0);
 	ck_assert_ptr_ne(fx->pool, MAP_FAILED);
 	if (swap) {
 		struct mem_swap_params sp = {.path = fx->swap_path, .slots = slots};
@@ -96,9 +95,9 @@ static int merge_now(struct fixture *fx, unsigned i)
 {
 	if (kv_mem_state(fx->m, BASE_PFN + i, NULL) != KV_PAGE_RESIDENT)
 		return -EBUSY;
-	ck_assert_int_eq(pread(fx->vm->mem_fd, fx->pool + (1 + i) * PAGE, PAGE,
-			       (off_t)(BASE_PFN + i) * PAGE),
-			 PAGE);
+	ck_assert_int_eq(
+	    pread(fx->vm->mem_fd, fx->pool + (1 + i) * PAGE, PAGE, (off_t)(BASE_PFN + i) * PAGE),
+	    PAGE);
 	return kv_mem_merge(fx->m, BASE_PFN + i, 1 + i);
 }
 

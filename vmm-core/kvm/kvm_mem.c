@@ -67,8 +67,8 @@
 
 /* A page's state: low 2 bits, and a frame or slot above them. */
 enum { ST_RESIDENT = 0, ST_SHARED, ST_SWAPPED };
-#define ST(e)	   ((unsigned)((e) & 3u))
-#define ST_VAL(e)  ((e) >> 2)
+#define ST(e)	    ((unsigned)((e)&3u))
+#define ST_VAL(e)   ((e) >> 2)
 #define ST_MK(s, v) (((uint64_t)(v) << 2) | (s))
 
 struct kv_mem {
@@ -96,7 +96,9 @@ static int wp(struct kv_mem *m, uint64_t gfn, bool on, bool wake)
 	/* the kernel wakes only when it clears, and refuses DONTWAKE with WP */
 	struct uffdio_writeprotect w = {
 	    .range = {.start = page_addr(m, gfn), .len = PAGE},
-	    .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : wake ? 0 : UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
+	    .mode = on	   ? UFFDIO_WRITEPROTECT_MODE_WP
+		    : wake ? 0
+			   : UFFDIO_WRITEPROTECT_MODE_DONTWAKE,
 	};
 
 	return ioctl(m->uffd, UFFDIO_WRITEPROTECT, &w) ? -errno : 0;
@@ -143,8 +145,8 @@ static int remap(struct kv_mem *m, uint64_t gfn, int fd, uint64_t off, bool shar
  */
 static int move_piece(struct kv_mem *m, uint64_t gfn, uint64_t f)
 {
-	uint8_t *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, m->p.pool_fd,
-			  (off_t)(f * PAGE));
+	uint8_t *p =
+	    mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE, m->p.pool_fd, (off_t)(f * PAGE));
 	struct uffdio_writeprotect w = {.range = {.start = (uintptr_t)p, .len = PAGE},
 					.mode = UFFDIO_WRITEPROTECT_MODE_WP};
 	int r;
@@ -380,9 +382,10 @@ static void handle(struct kv_mem *m, const struct uffd_msg *msg)
 		m->s.fault_ns_max = dt;
 	m->s.fault_hist[dt < 1000 ? 0 : dt < 10000 ? 1 : dt < 100000 ? 2 : 3]++;
 	if (r && !m->err[0])
-		snprintf(m->err, sizeof(m->err), "page fault at gfn %llu: %s",
-			 (unsigned long long)((msg->arg.pagefault.address - page_addr(m, 0)) / PAGE),
-			 strerror(-r));
+		snprintf(
+		    m->err, sizeof(m->err), "page fault at gfn %llu: %s",
+		    (unsigned long long)((msg->arg.pagefault.address - page_addr(m, 0)) / PAGE),
+		    strerror(-r));
 }
 
 #define FAULTS_MAX 64 /* page faults read and not yet handled */
@@ -397,7 +400,8 @@ static void handle(struct kv_mem *m, const struct uffd_msg *msg)
 static void *fault_thread(void *arg)
 {
 	struct kv_mem *m = arg;
-	struct pollfd pf[2] = {{.fd = m->uffd, .events = POLLIN}, {.fd = m->stop_fd, .events = POLLIN}};
+	struct pollfd pf[2] = {{.fd = m->uffd, .events = POLLIN},
+			       {.fd = m->stop_fd, .events = POLLIN}};
 	struct uffd_msg q[FAULTS_MAX];
 	unsigned n = 0;
 
@@ -428,7 +432,8 @@ static void *fault_thread(void *arg)
 static int uffd_open(struct kv_mem *m, char *err, size_t errlen)
 {
 	struct uffdio_api api = {.api = UFFD_API,
-				 .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM | UFFD_FEATURE_EVENT_REMAP |
+				 .features = UFFD_FEATURE_WP_HUGETLBFS_SHMEM |
+					     UFFD_FEATURE_EVENT_REMAP |
 					     (m->p.swap ? UFFD_FEATURE_MISSING_SHMEM : 0)};
 
 	m->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
@@ -521,7 +526,7 @@ enum kv_page kv_mem_state(struct kv_mem *m, uint64_t gfn, uint64_t *val)
 	pthread_mutex_unlock(&m->lock);
 	if (val)
 		*val = ST_VAL(e);
-	return ST(e) == ST_SHARED ? KV_PAGE_SHARED
+	return ST(e) == ST_SHARED    ? KV_PAGE_SHARED
 	       : ST(e) == ST_SWAPPED ? KV_PAGE_SWAPPED
 				     : KV_PAGE_RESIDENT;
 }
