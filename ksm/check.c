@@ -40,17 +40,16 @@ static int check_guests(const struct ksm *k, uint32_t *refs, uint64_t *total)
 			continue;
 		if (kg->id != g)
 			CHECK_FAIL("guest slot %u holds guest %u", g, kg->id);
-		for (gfn_t gfn = 0; gfn < kg->p2m->pages; gfn++) {
-			hfn_t hfn;
+		for (gfn_t gfn = 0; gfn < kg->pages; gfn++) {
+			hfn_t hfn = kg->ops->shared(kg->ctx, gfn);
 
-			if (mem_p2m_state(kg->p2m, gfn) != MEM_SHARED)
+			if (hfn == KSM_NO_FRAME)
 				continue;
-			hfn = mem_p2m_val(kg->p2m, gfn);
 			if (hfn >= k->pool->hiwater)
 				CHECK_FAIL("guest %u gfn %" PRIu64 ": frame %" PRIu64
 					   " never allocated",
 					   g, gfn, hfn);
-			if (!mem_p2m_wp(kg->p2m, gfn))
+			if (kg->p2m && !mem_p2m_wp(kg->p2m, gfn))
 				CHECK_FAIL("guest %u gfn %" PRIu64 ": shared but writable", g, gfn);
 			if (hfn != k->zero_hfn && !findable(k, kg->sum[gfn], hfn))
 				CHECK_FAIL("guest %u gfn %" PRIu64 ": frame %" PRIu64
@@ -87,7 +86,7 @@ static int check_table(const struct ksm *k, uint32_t *refs, uint64_t *shared, ui
 						   b, n);
 				if (ksm_entry_hint(e)) {
 					if (id >= k->nguests || !k->guests[id] ||
-					    e->val >= k->guests[id]->p2m->pages)
+					    e->val >= k->guests[id]->pages)
 						CHECK_FAIL("hint %u names guest %u gfn %u", i, id,
 							   e->val);
 					(*hints)++;

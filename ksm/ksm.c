@@ -104,12 +104,43 @@ void ksm_destroy(struct ksm *k)
 	free(k);
 }
 
-struct ksm_guest *ksm_guest_add(struct ksm *k, struct mem_p2m *p2m, double rate)
+/* A soft guest's memory: its p2m. */
+static const uint8_t *p2m_page(void *ctx, gfn_t gfn, uint8_t *buf)
+{
+	const struct mem_p2m *p2m = ctx;
+
+	(void)buf;
+	if (mem_p2m_state(p2m, gfn) != MEM_RESIDENT)
+		return NULL;
+	return mem_pool_ptr(p2m->pool, mem_p2m_val(p2m, gfn));
+}
+
+static hfn_t p2m_shared(void *ctx, gfn_t gfn)
+{
+	const struct mem_p2m *p2m = ctx;
+
+	return mem_p2m_state(p2m, gfn) == MEM_SHARED ? mem_p2m_val(p2m, gfn) : KSM_NO_FRAME;
+}
+
+static uint64_t p2m_sharing(void *ctx)
+{
+	return ((const struct mem_p2m *)ctx)->count[MEM_SHARED];
+}
+
+/* merge is scan.c's own for a p2m: it frees the guest's frame there */
+const struct ksm_mem_ops ksm_p2m_ops = {
+    .page = p2m_page,
+    .shared = p2m_shared,
+    .sharing = p2m_sharing,
+};
+
+static struct ksm_guest *guest_add(struct ksm *k, const struct ksm_mem_ops *ops, void *ctx,
+				   uint64_t pages, double rate)
 {
 	struct ksm_guest *kg;
 	uint32_t id = 0;
 
-	if (!p2m || p2m->pool != k->pool || p2m->pages > UINT32_MAX || !(rate >= 0)) {
+	if (pages > UINT32_MAX || !(rate >= 0)) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -136,21 +167,47 @@ struct ksm_guest *ksm_guest_add(struct ksm *k, struct mem_p2m *p2m, double rate)
 		errno = ENOMEM;
 		return NULL;
 	}
-	kg->sum = ksm_zalloc(&k->alloc, p2m->pages * sizeof(*kg->sum));
+	kg->sum = ksm_zalloc(&k->alloc, pages * sizeof(*kg->sum));
 	if (!kg->sum) {
 		ksm_free(&k->alloc, kg, sizeof(*kg));
 		errno = ENOMEM;
 		return NULL;
 	}
 	kg->k = k;
-	kg->p2m = p2m;
+	kg->ops = ops;
+	kg->ctx = ctx;
+	kg->pages = pages;
 	kg->id = id;
 	kg->rate = rate;
 	k->guests[id] = kg;
 	if (id == k->nguests)
 		k->nguests++;
-	k->guest_pages += p2m->pages;
+	k->guest_pages += pages;
 	return kg;
+}
+
+struct ksm_guest *ksm_guest_add(struct ksm *k, struct mem_p2m *p2m, double rate)
+{
+	struct ksm_guest *kg;
+
+	if (!p2m || p2m->pool != k->pool) {
+		errno = EINVAL;
+		return NULL;
+	}
+	kg = guest_add(k, &ksm_p2m_ops, p2m, p2m->pages, rate);
+	if (kg)
+		kg->p2m = p2m;
+	return kg;
+}
+
+struct ksm_guest *ksm_guest_add_mem(struct ksm *k, const struct ksm_mem_ops *ops, void *ctx,
+				    uint64_t pages, double rate)
+{
+	if (!ops || !ops->page || !ops->shared || !ops->merge || !ops->sharing) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return guest_add(k, ops, ctx, pages, rate);
 }
 
 /* Drop one reference on the shared frame hfn (entry i, or the zero frame
@@ -216,29 +273,38 @@ static uint32_t shared_of(struct ksm *k, const struct ksm_guest *kg, gfn_t gfn, 
 void ksm_guest_remove(struct ksm_guest *kg)
 {
 	struct ksm *k;
-	struct mem_p2m *p2m;
 
 	if (!kg)
 		return;
 	k = kg->k;
-	p2m = kg->p2m;
-	for (gfn_t gfn = 0; gfn < p2m->pages; gfn++) {
-		if (mem_p2m_state(p2m, gfn) == MEM_SHARED) {
-			hfn_t hfn = mem_p2m_val(p2m, gfn);
+	for (gfn_t gfn = 0; gfn < kg->pages; gfn++) {
+		hfn_t hfn = kg->ops->shared(kg->ctx, gfn);
 
-			/* the guest's reference, dropped without a p2m change:
-			 * the p2m is destroyed next (see ksm.h) */
+		/* the guest's reference, dropped without changing its memory:
+		 * it goes next (see ksm.h) */
+		if (hfn != KSM_NO_FRAME)
 			put_ref(k, shared_of(k, kg, gfn, hfn), hfn);
-		}
 		if (kg->sum[gfn])
 			ksm_drop_hints(k, kg, gfn);
 	}
 	k->guests[kg->id] = NULL;
 	while (k->nguests && !k->guests[k->nguests - 1])
 		k->nguests--;
-	k->guest_pages -= p2m->pages;
-	ksm_free(&k->alloc, kg->sum, p2m->pages * sizeof(*kg->sum));
+	k->guest_pages -= kg->pages;
+	ksm_free(&k->alloc, kg->sum, kg->pages * sizeof(*kg->sum));
 	ksm_free(&k->alloc, kg, sizeof(*kg));
+}
+
+int ksm_unshared(struct ksm_guest *kg, gfn_t gfn, hfn_t hfn)
+{
+	struct ksm *k = kg->k;
+
+	if (kg->p2m || gfn >= kg->pages || hfn == KSM_NO_FRAME)
+		return -EINVAL;
+	put_ref(k, shared_of(k, kg, gfn, hfn), hfn);
+	k->st.cow_breaks++;
+	kg->st.cow_breaks++;
+	return 0;
 }
 
 int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn)
@@ -250,7 +316,7 @@ int ksm_cow_break(struct ksm_guest *kg, gfn_t gfn)
 	uint64_t refs;
 	int r;
 
-	if (gfn >= p2m->pages || mem_p2m_state(p2m, gfn) != MEM_SHARED)
+	if (!p2m || gfn >= p2m->pages || mem_p2m_state(p2m, gfn) != MEM_SHARED)
 		return -EINVAL;
 	hfn = mem_p2m_val(p2m, gfn);
 	i = shared_of(k, kg, gfn, hfn);
@@ -290,7 +356,7 @@ int ksm_unshare(struct ksm_guest *kg, gfn_t gfn, enum mem_page_state to, uint64_
 	uint32_t i;
 	int r;
 
-	if (gfn >= kg->p2m->pages || mem_p2m_state(kg->p2m, gfn) != MEM_SHARED ||
+	if (!kg->p2m || gfn >= kg->p2m->pages || mem_p2m_state(kg->p2m, gfn) != MEM_SHARED ||
 	    to == MEM_RESIDENT)
 		return -EINVAL;
 	hfn = mem_p2m_val(kg->p2m, gfn);
@@ -321,7 +387,7 @@ void ksm_stats(const struct ksm *k, struct ksm_stats *st)
 void ksm_guest_stats(const struct ksm_guest *kg, struct ksm_guest_stats *st)
 {
 	*st = kg->st;
-	st->pages_sharing = kg->p2m->count[MEM_SHARED];
+	st->pages_sharing = kg->ops->sharing(kg->ctx);
 }
 
 uint64_t ksm_guest_cow_breaks(const struct ksm_guest *kg)

@@ -112,6 +112,34 @@ void ksm_destroy(struct ksm *k);
  * of its own clock. Returns NULL with errno set.
  */
 struct ksm_guest *ksm_guest_add(struct ksm *k, struct mem_p2m *p2m, double rate);
+
+/*
+ * A guest whose memory ksm does not hold in a p2m (a KVM guest's memfd,
+ * vmm-core/kvm/kvm_mem.c): the same table, hashes, hints, byte compares
+ * and references, with the guest's side of each step done by its ops. A
+ * shared frame is still a frame of ksm's pool (the backend maps it into
+ * the guest); a resident page's bytes are the guest's.
+ */
+#define KSM_NO_FRAME UINT64_MAX
+struct ksm_mem_ops {
+	/* gfn's bytes if it is resident and holds memory (not a hole), else
+	 * NULL; buf (4 KiB) may be used to hold them. */
+	const uint8_t *(*page)(void *ctx, gfn_t gfn, uint8_t *buf);
+	/* The shared frame gfn maps, or KSM_NO_FRAME. */
+	hfn_t (*shared)(void *ctx, gfn_t gfn);
+	/* Make resident gfn map shared frame hfn if its bytes are still the
+	 * frame's, safely against the guest's writers: 1 done, 0 not (it was
+	 * written: ksm treats it as volatile). */
+	int (*merge)(void *ctx, gfn_t gfn, hfn_t hfn);
+	/* Shared gfns now. */
+	uint64_t (*sharing)(void *ctx);
+};
+struct ksm_guest *ksm_guest_add_mem(struct ksm *k, const struct ksm_mem_ops *ops, void *ctx,
+				    uint64_t pages, double rate);
+/* The guest's backend gave shared gfn its own copy of frame hfn (a write
+ * broke the share): drop its reference, count a copy-on-write break. 0,
+ * or -EINVAL when gfn did not hold hfn. */
+int ksm_unshared(struct ksm_guest *kg, gfn_t gfn, hfn_t hfn) MUST_CHECK;
 /*
  * Forget a guest: drop every reference its SHARED gfns hold (freeing frames
  * whose last reference that was) and every hint naming it. Its SHARED p2m

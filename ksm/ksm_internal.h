@@ -133,12 +133,13 @@ uint64_t ksm_table_buckets(const struct ksm_table *t);
 /* ------------------------------------------------------------------------
  * The engine (ksm.c, scan.c)
  */
-#define KSM_NO_FRAME UINT64_MAX
-
 struct ksm_guest {
 	struct ksm *k;
-	struct mem_p2m *p2m; /* borrowed */
-	uint32_t id;	     /* index in k->guests, named by hints */
+	struct mem_p2m *p2m;	       /* borrowed; NULL for a guest with ops */
+	const struct ksm_mem_ops *ops; /* how its memory is reached */
+	void *ctx;		       /* the ops' (the p2m for a soft guest) */
+	uint64_t pages;
+	uint32_t id; /* index in k->guests, named by hints */
 	/* per gfn: low 32 bits of its hash at its last scan, 0 = never
 	 * scanned (a real 0 is stored as 1): the volatility check, and the
 	 * bucket of the gfn's hint or shared frame */
@@ -173,6 +174,9 @@ struct ksm {
 };
 
 #define KSM_DEFER_MAX 4096u /* frames held back at most: 16 MiB */
+
+/* The ops of a guest in a p2m (ksm.c). */
+extern const struct ksm_mem_ops ksm_p2m_ops;
 
 /* Hash of a 4 KiB page with the configured function (scan.c). */
 uint64_t ksm_hash_page(const struct ksm *k, const void *page);

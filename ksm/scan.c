@@ -97,7 +97,7 @@ static void perm_keys(const struct ksm *k, struct ksm_guest *kg)
 	uint64_t s = util_mix64(k->p.seed ^ ((uint64_t)kg->id << 40) ^ kg->pass);
 
 	kg->perm_bits = 1;
-	while ((1ull << kg->perm_bits) < kg->p2m->pages)
+	while ((1ull << kg->perm_bits) < kg->pages)
 		kg->perm_bits++;
 	kg->perm_a = s | 1; /* odd: x -> a x + c is a bijection mod 2^bits */
 	kg->perm_c = util_mix64(s);
@@ -110,7 +110,7 @@ static uint64_t perm(const struct ksm_guest *kg, uint64_t x)
 	do { /* a bijection on [0, 2^bits), walked until it lands in range */
 		x = (x * kg->perm_a + kg->perm_c) & mask;
 		x ^= x >> (kg->perm_bits / 2 + 1);
-	} while (x >= kg->p2m->pages);
+	} while (x >= kg->pages);
 	return x;
 }
 
@@ -122,7 +122,7 @@ static gfn_t next_gfn(struct ksm *k, struct ksm_guest *kg)
 	if (kg->pos == 0 && rnd)
 		perm_keys(k, kg);
 	gfn = rnd ? perm(kg, kg->pos) : kg->pos;
-	if (++kg->pos == kg->p2m->pages) {
+	if (++kg->pos == kg->pages) {
 		kg->pos = 0;
 		kg->pass++;
 		kg->st.full_scans++;
@@ -167,44 +167,102 @@ static void defer_free(struct ksm *k, hfn_t hfn)
 	k->defer[k->ndefer++] = hfn;
 }
 
-/* gfn (RESIDENT, equal byte for byte to shared entry i) maps its frame. */
-static void merge_into(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, uint32_t i)
+/*
+ * Resident gfn maps shared frame hfn: false when the guest wrote it since
+ * it was read (a guest with ops; a soft guest cannot run meanwhile). A soft
+ * guest's own frame is freed at the end of the scan, unless it is hfn
+ * (the frame became shared in place).
+ */
+static bool guest_merge(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, hfn_t hfn)
 {
-	struct ksm_entry *e = ksm_entry(&k->table, i);
-	hfn_t own = mem_p2m_val(kg->p2m, gfn);
+	hfn_t own;
 	int r;
 
+	if (!kg->p2m)
+		return kg->ops->merge(kg->ctx, gfn, hfn) == 1;
+	own = mem_p2m_val(kg->p2m, gfn);
 	/* zaps every writable translation of gfn before it moves */
-	r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, e->val, true);
+	r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, hfn, true);
 	BUG_ON(r, "merge: p2m refused RESIDENT -> SHARED (%d)", r);
-	defer_free(k, own); /* its bytes live on in the shared frame */
-	e->aux++;	    /* the reference of (kg, gfn) */
+	if (own != hfn)
+		defer_free(k, own); /* its bytes live on in the shared frame */
+	return true;
+}
+
+/* A frame holding resident gfn's bytes (page) to become a shared frame: a
+ * soft guest's own frame (shared in place, no copy), else a new frame of
+ * the pool with a copy. 0 or -ENOMEM. */
+static int guest_frame(struct ksm *k, const struct ksm_guest *kg, gfn_t gfn, const uint8_t *page,
+		       hfn_t *out)
+{
+	int r;
+
+	if (kg->p2m) {
+		*out = mem_p2m_val(kg->p2m, gfn);
+		return 0;
+	}
+	r = mem_pool_alloc(k->pool, out, false);
+	if (!r)
+		memcpy(mem_pool_ptr(k->pool, *out), page, MEM_PAGE_SIZE);
+	return r;
+}
+
+/* Give back a frame guest_frame made that no gfn maps after all. */
+static void guest_frame_unused(struct ksm *k, const struct ksm_guest *kg, hfn_t f)
+{
+	if (!kg->p2m)
+		mem_pool_free(k->pool, f);
+}
+
+static void count_volatile(struct ksm *k, struct ksm_guest *kg)
+{
+	k->st.pages_volatile++;
+	kg->st.pages_volatile++;
+}
+
+/* gfn (RESIDENT, equal byte for byte to shared entry i) maps its frame;
+ * false when it changed meanwhile. */
+static bool merge_into(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, uint32_t i)
+{
+	struct ksm_entry *e = ksm_entry(&k->table, i);
+
+	if (!guest_merge(k, kg, gfn, e->val)) {
+		count_volatile(k, kg);
+		return false;
+	}
+	e->aux++; /* the reference of (kg, gfn) */
 	k->sharing++;
 	k->st.merges++;
 	kg->st.merges++;
+	return true;
 }
 
-/* Zero page gfn maps the zero frame, or donates its frame to be it. */
-static void share_zero(struct ksm *k, struct ksm_guest *kg, gfn_t gfn)
+/* Zero page gfn maps the zero frame, or gives the bytes to be it. */
+static void share_zero(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, const uint8_t *page)
 {
-	hfn_t own = mem_p2m_val(kg->p2m, gfn);
-	int r;
+	hfn_t f;
 
 	if (k->zero_hfn == KSM_NO_FRAME) {
-		/* all zero, as just checked; write-protected from now on */
-		r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, own, true);
-		k->zero_hfn = own;
-	} else {
-		r = mem_p2m_set(kg->p2m, gfn, MEM_SHARED, k->zero_hfn, true);
-		defer_free(k, own);
+		if (guest_frame(k, kg, gfn, page, &f))
+			return; /* no frame: it stays as it is */
+		if (!guest_merge(k, kg, gfn, f)) {
+			guest_frame_unused(k, kg, f);
+			count_volatile(k, kg);
+			return;
+		}
+		k->zero_hfn = f; /* all zero, as just checked; write-protected from now on */
+	} else if (!guest_merge(k, kg, gfn, k->zero_hfn)) {
+		count_volatile(k, kg);
+		return;
 	}
-	BUG_ON(r, "zero merge: p2m refused RESIDENT -> SHARED (%d)", r);
 	k->zero_refs++; /* the reference of (kg, gfn) */
 	k->st.merges++;
 	kg->st.merges++;
 }
 
-enum hint_result { HINT_MERGED, HINT_STALE, HINT_DIFFERENT };
+/* HINT_BUSY: no frame for the copy, or this page was written meanwhile:
+ * leave it for the next pass */
+enum hint_result { HINT_MERGED, HINT_STALE, HINT_DIFFERENT, HINT_BUSY };
 
 /* Try hint i (not of gfn itself) for page (gfn's bytes, hash h). */
 static enum hint_result try_hint(struct ksm *k, struct ksm_guest *kg, gfn_t gfn,
@@ -213,22 +271,24 @@ static enum hint_result try_hint(struct ksm *k, struct ksm_guest *kg, gfn_t gfn,
 	struct ksm_entry *e = ksm_entry(&k->table, i);
 	struct ksm_guest *hg = k->guests[e->aux & ~KSM_HINT];
 	gfn_t hgfn = e->val;
+	uint8_t buf[MEM_PAGE_SIZE];
 	const uint8_t *hp;
 	hfn_t hhfn;
-	int r;
 
 	BUG_ON(!hg, "hint %u names guest %u, which is gone", i, e->aux & ~KSM_HINT);
-	if (mem_p2m_state(hg->p2m, hgfn) != MEM_RESIDENT)
-		return HINT_STALE;
-	hhfn = mem_p2m_val(hg->p2m, hgfn);
-	hp = mem_pool_ptr(k->pool, hhfn);
-	if (ksm_hash_page(k, hp) != h)
+	hp = hg->ops->page(hg->ctx, hgfn, buf);
+	if (!hp || ksm_hash_page(k, hp) != h)
 		return HINT_STALE;
 	if (memcmp(page, hp, MEM_PAGE_SIZE))
 		return HINT_DIFFERENT;
-	/* the hinted page's own frame becomes the shared frame, in place */
-	r = mem_p2m_set(hg->p2m, hgfn, MEM_SHARED, hhfn, true);
-	BUG_ON(r, "promote: p2m refused RESIDENT -> SHARED (%d)", r);
+	/* the hinted page's bytes become the shared frame: its own frame in
+	 * place (soft), or a copy the guest then maps */
+	if (guest_frame(k, hg, hgfn, hp, &hhfn))
+		return HINT_BUSY;
+	if (!guest_merge(k, hg, hgfn, hhfn)) {
+		guest_frame_unused(k, hg, hhfn);
+		return HINT_STALE;
+	}
 	e->val = (uint32_t)hhfn;
 	e->aux = 1; /* the reference of (hg, hgfn) */
 	hg->sum[hgfn] = ksm_sum(h);
@@ -236,7 +296,8 @@ static enum hint_result try_hint(struct ksm *k, struct ksm_guest *kg, gfn_t gfn,
 	k->sharing++;
 	k->st.merges++;
 	hg->st.merges++;
-	merge_into(k, kg, gfn, i);
+	if (!merge_into(k, kg, gfn, i))
+		return HINT_BUSY; /* the frame stays, shared by hg alone */
 	return HINT_MERGED;
 }
 
@@ -258,7 +319,8 @@ static void share_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, const uin
 			}
 			if (e->aux == KSM_HINT - 1)
 				continue; /* its reference count is full */
-			merge_into(k, kg, gfn, i);
+			if (!merge_into(k, kg, gfn, i))
+				return; /* written meanwhile: next time */
 			goto merged;
 		}
 		if ((e->aux & ~KSM_HINT) == kg->id && e->val == gfn) {
@@ -275,6 +337,8 @@ static void share_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, const uin
 		case HINT_DIFFERENT:
 			k->st.collisions++;
 			break;
+		case HINT_BUSY:
+			return;
 		}
 	}
 	/* no memory for a hint: the page stays unshared until next time */
@@ -290,6 +354,7 @@ merged:
  * volatility filter does not apply: a changed page is looked at as new. */
 static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, bool force)
 {
+	uint8_t buf[MEM_PAGE_SIZE];
 	const uint8_t *page;
 	uint32_t sum, old;
 	uint64_t h;
@@ -297,9 +362,9 @@ static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, bool force
 
 	k->st.pages_scanned++;
 	kg->st.pages_scanned++;
-	if (mem_p2m_state(kg->p2m, gfn) != MEM_RESIDENT)
+	page = kg->ops->page(kg->ctx, gfn, buf);
+	if (!page)
 		return;
-	page = mem_pool_ptr(k->pool, mem_p2m_val(kg->p2m, gfn));
 	zero = page_is_zero(page);
 	h = zero ? k->zero_hash : ksm_hash_page(k, page);
 	k->st.pages_hashed++;
@@ -309,8 +374,7 @@ static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, bool force
 		ksm_drop_hints(k, kg, gfn); /* found through the old sum */
 		kg->sum[gfn] = sum;
 		if (!force) {
-			k->st.pages_volatile++;
-			kg->st.pages_volatile++;
+			count_volatile(k, kg);
 			return;
 		}
 		old = 0; /* its hints are gone: a page seen for the first time */
@@ -319,7 +383,7 @@ static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, bool force
 	if (zero) {
 		if (old)
 			ksm_drop_hints(k, kg, gfn);
-		share_zero(k, kg, gfn);
+		share_zero(k, kg, gfn, page);
 	} else {
 		share_page(k, kg, gfn, page, h, old != 0);
 	}
@@ -333,8 +397,8 @@ static void prefetch_page(const struct ksm *k, const struct ksm_guest *kg, gfn_t
 {
 	const uint8_t *p;
 
-	if (mem_p2m_state(kg->p2m, gfn) != MEM_RESIDENT)
-		return;
+	if (!kg->p2m || mem_p2m_state(kg->p2m, gfn) != MEM_RESIDENT)
+		return; /* another guest's page is read by its ops, into a buffer */
 	p = mem_pool_ptr(k->pool, mem_p2m_val(kg->p2m, gfn));
 	for (unsigned off = 0; off < MEM_PAGE_SIZE; off += 256)
 		__builtin_prefetch(p + off);
@@ -369,18 +433,22 @@ void ksm_scan(struct ksm *k, struct ksm_guest *kg, uint64_t pages)
 int ksm_try_share(struct ksm_guest *kg, gfn_t gfn)
 {
 	struct ksm *k = kg->k;
+	uint8_t buf[MEM_PAGE_SIZE];
+	bool shared;
 
-	if (gfn >= kg->p2m->pages)
+	if (gfn >= kg->pages)
 		return -EINVAL;
-	if (mem_p2m_state(kg->p2m, gfn) == MEM_RESIDENT) {
+	shared = kg->ops->shared(kg->ctx, gfn) != KSM_NO_FRAME;
+	if (!shared && kg->ops->page(kg->ctx, gfn, buf)) { /* resident, not a hole */
 		ksm_table_step(&k->table);
 		scan_page(k, kg, gfn, true);
 		defer_flush(k);
 		k->st.swap_tries++;
-		if (mem_p2m_state(kg->p2m, gfn) == MEM_SHARED)
+		shared = kg->ops->shared(kg->ctx, gfn) != KSM_NO_FRAME;
+		if (shared)
 			k->st.swap_merges++;
 	}
-	return mem_p2m_state(kg->p2m, gfn) == MEM_SHARED;
+	return shared;
 }
 
 void ksm_tick(struct ksm *k, struct ksm_guest *kg, double guest_seconds, double host_seconds)
@@ -391,8 +459,8 @@ void ksm_tick(struct ksm *k, struct ksm_guest *kg, double guest_seconds, double 
 		kg->credit += kg->rate * (guest_seconds - kg->last);
 		kg->last = guest_seconds;
 	}
-	if (kg->credit > (double)kg->p2m->pages)
-		kg->credit = (double)kg->p2m->pages;
+	if (kg->credit > (double)kg->pages)
+		kg->credit = (double)kg->pages;
 	n = (uint64_t)kg->credit;
 	if (k->p.host_rate > 0) {
 		if (host_seconds > k->host_last) {
@@ -420,7 +488,7 @@ unsigned ksm_converge(struct ksm *k, unsigned max_rounds, double *first_cpu, dou
 
 		for (uint32_t g = 0; g < k->nguests; g++)
 			if (k->guests[g])
-				ksm_scan(k, k->guests[g], k->guests[g]->p2m->pages);
+				ksm_scan(k, k->guests[g], k->guests[g]->pages);
 		if (++rounds == 1 && first_cpu)
 			*first_cpu = k->st.scan_cpu_seconds - cpu0;
 		if (rounds == 1 && first_wall)

@@ -57,6 +57,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -96,7 +97,7 @@ static void pool_flip(struct pool_priv *pp, hfn_t hfn)
 	pp->inuse[hfn / 64] ^= 1ull << (hfn % 64);
 }
 
-struct mem_pool *mem_pool_create(uint64_t frames)
+static struct mem_pool *pool_create(uint64_t frames, bool memfd)
 {
 	struct pool_priv *pp;
 	struct mem_pool *pool;
@@ -112,6 +113,7 @@ struct mem_pool *mem_pool_create(uint64_t frames)
 		return NULL;
 	pool = &pp->pub;
 	pool->frames = frames;
+	pool->fd = -1;
 	pp->pidfd = -1;
 	/* free[] is sized for the whole pool but calloc'd: only the part
 	 * actually used is ever touched. */
@@ -121,8 +123,14 @@ struct mem_pool *mem_pool_create(uint64_t frames)
 	if (!pp->inuse || !pool->free || !pool->pending)
 		goto err_free;
 
-	base = mmap(NULL, frames << MEM_PAGE_SHIFT, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (memfd) {
+		pool->fd = memfd_create("memvisor-pool", MFD_CLOEXEC);
+		if (pool->fd < 0 || ftruncate(pool->fd, (off_t)(frames << MEM_PAGE_SHIFT)))
+			goto err_free;
+	}
+	base =
+	    mmap(NULL, frames << MEM_PAGE_SHIFT, PROT_READ | PROT_WRITE,
+		 (memfd ? MAP_SHARED : MAP_PRIVATE | MAP_ANONYMOUS) | MAP_NORESERVE, pool->fd, 0);
 	if (base == MAP_FAILED)
 		goto err_free;
 	/* EINVAL: a kernel without THP, which has no huge pages to avoid. */
@@ -137,12 +145,24 @@ err_unmap:
 	errno = err;
 err_free:
 	err = errno;
+	if (pool->fd >= 0)
+		close(pool->fd);
 	free(pool->pending);
 	free(pool->free);
 	free(pp->inuse);
 	free(pp);
 	errno = err;
 	return NULL;
+}
+
+struct mem_pool *mem_pool_create(uint64_t frames)
+{
+	return pool_create(frames, false);
+}
+
+struct mem_pool *mem_pool_create_memfd(uint64_t frames)
+{
+	return pool_create(frames, true);
 }
 
 void mem_pool_destroy(struct mem_pool *pool)
@@ -155,6 +175,8 @@ void mem_pool_destroy(struct mem_pool *pool)
 	if (pp->pidfd >= 0)
 		close(pp->pidfd);
 	munmap(pool->base, pool->frames << MEM_PAGE_SHIFT);
+	if (pool->fd >= 0)
+		close(pool->fd);
 	free(pool->pending);
 	free(pool->free);
 	free(pp->inuse);
@@ -288,6 +310,14 @@ static void pool_dontneed(struct mem_pool *pool, const hfn_t *p, uint64_t n)
 			iov[runs].iov_base = mem_pool_ptr(pool, p[i]);
 			iov[runs].iov_len = (size_t)(j - i) << MEM_PAGE_SHIFT;
 			bytes += iov[runs++].iov_len;
+		}
+		if (pool->fd >= 0) { /* out of the file, and so out of memory */
+			for (unsigned r = 0; r < runs; r++)
+				if (fallocate(pool->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+					      (char *)iov[r].iov_base - (char *)pool->base,
+					      (off_t)iov[r].iov_len))
+					memset(iov[r].iov_base, 0, iov[r].iov_len);
+			continue;
 		}
 		if (pool_release_vector(pool_priv(pool), iov, runs, bytes))
 			continue;

@@ -28,12 +28,18 @@ struct mem_pool {
 	uint64_t nfree;
 	hfn_t *pending; /* freed frames not yet given back */
 	uint64_t npending;
+	int fd;		   /* the memfd behind it (mem_pool_create_memfd), or -1 */
 	uint64_t releases; /* madvise(MADV_DONTNEED) batches issued */
 	uint64_t released; /* frames given back to the kernel, total */
 };
 
 /* Reserve a pool of `frames` frames. Returns NULL with errno set. */
 struct mem_pool *mem_pool_create(uint64_t frames);
+/* The same over a memfd (pool->fd, frame hfn at hfn << 12), mapped
+ * shared, for frames other processes' or guests' mappings share (KVM
+ * guests map shared frames privately from it); freed frames are punched
+ * out of the file. NULL with errno set. */
+struct mem_pool *mem_pool_create_memfd(uint64_t frames);
 /* Unmap the pool. Every frame is gone; callers must not hold pointers. */
 void mem_pool_destroy(struct mem_pool *pool);
 /*

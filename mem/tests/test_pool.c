@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "mem/mem.h"
 #include "mem/tests/check_mem.h"
@@ -293,6 +294,38 @@ START_TEST(free_many_scattered)
 }
 END_TEST
 
+/* A pool over a memfd: a freed frame leaves the file (its blocks), and
+ * comes back as zeros. */
+START_TEST(memfd_frees_blocks)
+{
+	struct mem_pool *p = mem_pool_create_memfd(SMALL_FRAMES);
+	hfn_t h[MEM_POOL_RELEASE_BATCH];
+	struct stat st;
+	blkcnt_t full;
+
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_ge(p->fd, 0);
+	for (unsigned i = 0; i < MEM_POOL_RELEASE_BATCH; i++) {
+		ck_assert_int_eq(mem_pool_alloc(p, &h[i], false), 0);
+		memset(mem_pool_ptr(p, h[i]), 9, MEM_PAGE_SIZE);
+	}
+	ck_assert_int_eq(fstat(p->fd, &st), 0);
+	full = st.st_blocks;
+	ck_assert_int_ge(full, MEM_POOL_RELEASE_BATCH * 8);
+	mem_pool_free_many(p, h, MEM_POOL_RELEASE_BATCH / 2);
+	ck_assert_int_eq(fstat(p->fd, &st), 0);
+	ck_assert_int_eq(full - st.st_blocks, MEM_POOL_RELEASE_BATCH / 2 * 8);
+	for (unsigned i = 0; i < MEM_POOL_RELEASE_BATCH / 2; i++) {
+		hfn_t f;
+
+		ck_assert_int_eq(mem_pool_alloc(p, &f, false), 0);
+		for (unsigned k = 0; k < MEM_PAGE_SIZE; k++)
+			ck_assert_uint_eq(mem_pool_ptr(p, f)[k], 0);
+	}
+	mem_pool_destroy(p);
+}
+END_TEST
+
 START_TEST(free_many_unsorted_aborts)
 {
 	hfn_t h[2] = {alloc_one(false), alloc_one(false)}, r[2] = {h[1], h[0]};
@@ -403,6 +436,7 @@ Suite *pool_suite(void)
 	tcase_add_test(tc, release_explicit);
 	tcase_add_test(tc, release_drops_residency);
 	tcase_add_test(tc, free_many_scattered);
+	tcase_add_test(tc, memfd_frees_blocks);
 	tcase_add_test_raise_signal(tc, free_many_unsorted_aborts, SIGABRT);
 	tcase_add_test_raise_signal(tc, free_many_double_aborts, SIGABRT);
 	suite_add_tcase(s, tc);

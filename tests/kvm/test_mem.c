@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ksm/ksm.h"
 #include "mem/mem.h"
 #include "tests/kvm/check_kvm.h"
 #include "tests/kvm/tiny_guests.h"
@@ -37,14 +38,13 @@ static void on_unshared(void *ctx, uint64_t gfn, uint64_t f)
 {
 	struct fixture *fx = ctx;
 
-	(void)gfn;
-	(void)f;
+	ck_assert_uint_eq(f, gfn - BASE_PFN + 1); /* merge_now's frame */
 	atomic_fetch_add(&fx->unshared, 1);
 }
 
 static void setup(struct fixture *fx, const char *name, bool swap, bool unprotected, uint64_t slots)
 {
-	struct kv_mem_params p = {.unshared = on_unshared, .ctx = fx, .unprotected = unprotected};
+	struct kv_mem_params p = {.unprotected = unprotected};
 	char err[256];
 
 	memset(fx, 0, sizeof(*fx));
@@ -134,7 +134,13 @@ START_TEST(merge_and_write_back)
 	kv_mem_stats(fx.m, &s);
 	ck_assert_uint_eq(s.merges, 1);
 	ck_assert_uint_eq(s.unshares, 1);
+	/* the break waits for the sharing engine, then is gone */
+	ck_assert_int_eq(kv_mem_merge(fx.m, BASE_PFN, 1), -EBUSY);
+	kv_mem_drain(fx.m, on_unshared, &fx);
 	ck_assert_uint_eq(atomic_load(&fx.unshared), 1);
+	kv_mem_drain(fx.m, on_unshared, &fx);
+	ck_assert_uint_eq(atomic_load(&fx.unshared), 1);
+	ck_assert_int_eq(kv_mem_merge(fx.m, BASE_PFN, 1), 0); /* written: not the frame's bytes */
 	teardown(&fx);
 }
 END_TEST
@@ -193,28 +199,33 @@ END_TEST
 
 /* ---- races ---- */
 
-#define PASSES	    400u   /* the tiny guest's */
-#define HOST_PASSES 20000u /* the host writer's: it is much faster */
+#define PASSES	400u	      /* the tiny guest's */
+#define HOST_NS 2000000000ull /* the host writer's time: whole passes for 2 s */
 
 struct writer {
 	struct fixture *fx;
+	unsigned passes; /* done, when done */
 	_Atomic bool done;
 };
 
 /* The host writer: each pass increments the words at offsets 0 and 0x800
  * of each page, as the tiny guest does: a write lost at any time leaves
- * the page short of the last pass. */
+ * the page short of the last pass. Whole passes for HOST_NS of wall time
+ * (a fixed count would take minutes under nested emulation). */
 static void *host_writer(void *arg)
 {
 	struct writer *w = arg;
+	uint64_t end = kv_now_ns() + HOST_NS;
 
-	for (unsigned p = 1; p <= HOST_PASSES; p++)
+	do {
 		for (unsigned i = 0; i < NPAGES; i++) {
 			volatile uint16_t *a = (volatile uint16_t *)page(w->fx, i);
 
 			a[0]++;
 			a[0x400]++;
 		}
+		w->passes++;
+	} while (kv_now_ns() < end);
 	atomic_store(&w->done, true);
 	return NULL;
 }
@@ -229,6 +240,7 @@ static uint64_t churn(struct fixture *fx, bool (*running)(void *), void *ctx)
 		int r = (i & 1) ? merge_now(fx, k) : kv_mem_swap_out(fx->m, BASE_PFN + k);
 
 		ops += r == 1;
+		kv_mem_drain(fx->m, NULL, NULL); /* no sharing engine here */
 	}
 	return ops;
 }
@@ -264,7 +276,7 @@ static unsigned host_race(bool unprotected, uint64_t *ops)
 	ck_assert_int_eq(pthread_create(&t, NULL, host_writer, &w), 0);
 	*ops = churn(&fx, writer_running, &w);
 	pthread_join(t, NULL);
-	lost = count_lost(&fx, HOST_PASSES);
+	lost = count_lost(&fx, (uint16_t)w.passes); /* the words wrap as the count does */
 	teardown(&fx);
 	return lost;
 }
@@ -317,6 +329,96 @@ START_TEST(vcpu_writer_loses_nothing)
 }
 END_TEST
 
+/* ---- the sharing engine over two guests' memfds ---- */
+
+struct kguest_pair {
+	struct kv_vm *vm[2];
+	struct kv_mem *m[2];
+	struct ksm_guest *kg[2];
+};
+
+static void drain_into_ksm(void *ctx, uint64_t gfn, uint64_t f)
+{
+	ck_assert_int_eq(ksm_unshared(ctx, gfn, f), 0);
+}
+
+/* Two guests: 16 pages alike in both, 16 zero pages each (written, then
+ * cleared: they hold memory), 16 of their own each. ksm/ shares them
+ * through kv_mem: the same table and checks as for soft guests. */
+START_TEST(ksm_shares_two_guests)
+{
+	struct ksm_params kp = {.order = KSM_ORDER_SEQUENTIAL};
+	struct mem_pool *pool = mem_pool_create_memfd(1024);
+	struct kv_mem_params mp = {.pool_fd = -1};
+	struct kguest_pair g;
+	struct ksm_stats st;
+	struct ksm *k;
+	uint8_t want[PAGE];
+	char err[256];
+
+	ck_assert_ptr_nonnull(pool);
+	k = ksm_create(pool, &kp);
+	ck_assert_ptr_nonnull(k);
+	mp.pool_fd = pool->fd;
+	for (unsigned v = 0; v < 2; v++) {
+		g.vm[v] = kv_test_vm(v ? "ksmb" : "ksma", 16 * MIB, 1, false);
+		for (unsigned i = 0; i < 48; i++) {
+			uint8_t *p = kv_vm_gpa(g.vm[v], (uint64_t)(BASE_PFN + i) * PAGE, PAGE);
+
+			fill(p, i < 16 ? i : 64 * (v + 1) + i); /* fill() uses seed mod 256 */
+			if (i >= 16 && i < 32)
+				memset(p, 0, PAGE);
+		}
+		g.m[v] = kv_mem_create(g.vm[v], &mp, err, sizeof(err));
+		ck_assert_msg(g.m[v] != NULL, "%s", err);
+		g.kg[v] =
+		    ksm_guest_add_mem(k, &kv_mem_ksm_ops, g.m[v], g.vm[v]->ram_size / PAGE, 0);
+		ck_assert_ptr_nonnull(g.kg[v]);
+		ck_assert_uint_eq(kv_vm_ram_allocated_range(g.vm[v], BASE_PFN, 48), 48);
+	}
+	ksm_converge(k, 4, NULL, NULL);
+	ksm_stats(k, &st);
+	ck_assert_uint_eq(st.pages_shared, 17); /* 16 frames and the zero frame */
+	ck_assert_uint_eq(st.pages_sharing, 64);
+	ck_assert_uint_eq(pool->used, 17);
+	ck_assert_int_eq(ksm_check(k), 0);
+	for (unsigned v = 0; v < 2; v++) {
+		/* only the 16 pages of its own are left in the guest's memfd */
+		ck_assert_uint_eq(kv_vm_ram_allocated_range(g.vm[v], BASE_PFN, 48), 16);
+		for (unsigned i = 0; i < 48; i++) {
+			fill(want, i < 16 ? i : 64 * (v + 1) + i);
+			if (i >= 16 && i < 32)
+				memset(want, 0, PAGE);
+			ck_assert_msg(
+			    !memcmp(kv_vm_gpa(g.vm[v], (uint64_t)(BASE_PFN + i) * PAGE, PAGE), want,
+				    PAGE),
+			    "guest %u page %u", v, i);
+		}
+	}
+	/* a write to a shared page: the writer's copy, the other's unchanged */
+	*(uint8_t *)kv_vm_gpa(g.vm[0], (uint64_t)BASE_PFN * PAGE, 1) = 0x77;
+	kv_mem_drain(g.m[0], drain_into_ksm, g.kg[0]);
+	ksm_stats(k, &st);
+	ck_assert_uint_eq(st.cow_breaks, 1);
+	ck_assert_uint_eq(st.pages_sharing, 63);
+	ck_assert_int_eq(ksm_check(k), 0);
+	fill(want, 0);
+	ck_assert_int_eq(memcmp(kv_vm_gpa(g.vm[1], (uint64_t)BASE_PFN * PAGE, PAGE), want, PAGE),
+			 0);
+	want[0] = 0x77;
+	ck_assert_int_eq(memcmp(kv_vm_gpa(g.vm[0], (uint64_t)BASE_PFN * PAGE, PAGE), want, PAGE),
+			 0);
+	for (unsigned v = 0; v < 2; v++) {
+		ksm_guest_remove(g.kg[v]);
+		kv_mem_destroy(g.m[v]);
+		kv_vm_destroy(g.vm[v]);
+	}
+	ksm_destroy(k);
+	ck_assert_uint_eq(pool->used, 0);
+	mem_pool_destroy(pool);
+}
+END_TEST
+
 Suite *kv_mem_suite(void)
 {
 	Suite *s = suite_create("kvm_mem");
@@ -328,6 +430,7 @@ Suite *kv_mem_suite(void)
 	tcase_add_test(tc, swap_full_keeps_page);
 	tcase_add_test(tc, host_writer_loses_nothing);
 	tcase_add_test(tc, vcpu_writer_loses_nothing);
+	tcase_add_test(tc, ksm_shares_two_guests);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -320,13 +320,11 @@ int kv_stats_read(struct kv_vm *vm, struct kv_stats *st) MUST_CHECK;
  * (userfaultfd write protection; kvm_mem.c says how). */
 struct kv_mem;
 struct mem_swap;
+struct ksm_mem_ops;
 struct kv_mem_params {
 	int pool_fd;	       /* shared frames: a memfd, frame f at f * 4 KiB; -1: none */
 	struct mem_swap *swap; /* the host swap file, or NULL: no swapping */
-	/* a guest write took shared gfn off frame f (a copy-on-write break) */
-	void (*unshared)(void *ctx, uint64_t gfn, uint64_t f);
-	void *ctx;
-	bool unprotected; /* tests only: no write protection (writes get lost) */
+	bool unprotected;      /* tests only: no write protection (writes get lost) */
 };
 struct kv_mem_stats {
 	uint64_t compares, merges, unshares, remaps;
@@ -354,6 +352,14 @@ int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn) MUST_CHECK;
 /* gfn's state and its frame (shared) or slot (swapped) in *val. */
 enum kv_page kv_mem_state(struct kv_mem *m, uint64_t gfn, uint64_t *val);
 void kv_mem_stats(struct kv_mem *m, struct kv_mem_stats *s);
+/* The copy-on-write breaks since the last call: fn(ctx, gfn, f) for each
+ * gfn a write took off shared frame f (the sharing engine then drops the
+ * reference: ksm_unshared). Until then such a page is neither merged nor
+ * swapped out again, and still counts as holding f (ksm's ops). */
+void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f), void *ctx);
+/* The sharing engine's view of the guest (ksm_guest_add_mem, ctx the
+ * kv_mem): resident pages read from the memfd, merges by kv_mem_merge. */
+extern const struct ksm_mem_ops kv_mem_ksm_ops;
 /* The fault thread's first failure ("" if none). */
 const char *kv_mem_error(struct kv_mem *m);
 

@@ -61,12 +61,16 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/kvm/kvm_internal.h"
 
 #define PAGE 4096ull
 
 /* A page's state: low 2 bits, and a frame or slot above them. */
-enum { ST_RESIDENT = 0, ST_SHARED, ST_SWAPPED };
+/* ST_PENDING: resident again after a write broke its share, until the
+ * sharing engine has dropped its reference on the frame (the value) in
+ * kv_mem_drain; neither merged nor swapped out meanwhile. */
+enum { ST_RESIDENT = 0, ST_SHARED, ST_SWAPPED, ST_PENDING };
 #define ST(e)	    ((unsigned)((e)&3u))
 #define ST_VAL(e)   ((e) >> 2)
 #define ST_MK(s, v) (((uint64_t)(v) << 2) | (s))
@@ -82,7 +86,10 @@ struct kv_mem {
 	pthread_t thread;
 	bool thread_started;
 	struct kv_mem_stats s; /* under lock */
-	char err[256];	       /* the fault thread's first failure */
+	uint64_t nshared;      /* SHARED pages, under lock */
+	uint64_t *q;	       /* PENDING gfns, under lock */
+	size_t nq, qcap;
+	char err[256]; /* the fault thread's first failure */
 };
 
 static uint64_t page_addr(const struct kv_mem *m, uint64_t gfn)
@@ -109,6 +116,13 @@ static void wake(struct kv_mem *m, uint64_t gfn)
 	struct uffdio_range r = {.start = page_addr(m, gfn), .len = PAGE};
 
 	(void)ioctl(m->uffd, UFFDIO_WAKE, &r);
+}
+
+static int reg_mode(struct kv_mem *m, uint64_t addr, uint64_t len, uint64_t mode)
+{
+	struct uffdio_register r = {.range = {.start = addr, .len = len}, .mode = mode};
+
+	return ioctl(m->uffd, UFFDIO_REGISTER, &r) ? -errno : 0;
 }
 
 static int reg(struct kv_mem *m, uint64_t addr, uint64_t len)
@@ -153,9 +167,12 @@ static int move_piece(struct kv_mem *m, uint64_t gfn, uint64_t f)
 
 	if (p == MAP_FAILED)
 		return -errno;
-	r = reg(m, (uintptr_t)p, PAGE);
+	/* write protection only: the pool page is there, so no read of it
+	 * could ever be a missing page, and our own read below must not come
+	 * to the fault thread, which waits for the lock we hold */
+	r = reg_mode(m, (uintptr_t)p, PAGE, UFFDIO_REGISTER_MODE_WP);
 	if (!r) {
-		(void)*(volatile uint8_t *)p; /* the pool page is there: no fault comes to us */
+		(void)*(volatile uint8_t *)p;
 		if (ioctl(m->uffd, UFFDIO_WRITEPROTECT, &w))
 			r = -errno;
 	}
@@ -210,8 +227,18 @@ static int unshare_locked(struct kv_mem *m, uint64_t gfn)
 		return r;
 	m->st[gfn] = ST_MK(ST_RESIDENT, 0);
 	m->s.unshares++;
-	if (m->p.unshared)
-		m->p.unshared(m->p.ctx, gfn, f);
+	m->nshared--;
+	if (m->nq == m->qcap) {
+		size_t cap = m->qcap ? 2 * m->qcap : 256;
+		uint64_t *q = realloc(m->q, cap * sizeof(*q));
+
+		if (!q)
+			return 0; /* the frame keeps a reference it does not need */
+		m->q = q;
+		m->qcap = cap;
+	}
+	m->q[m->nq++] = gfn;
+	m->st[gfn] = ST_MK(ST_PENDING, f);
 	return 0;
 }
 
@@ -248,6 +275,7 @@ int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 	(void)punch(m, gfn);
 	m->st[gfn] = ST_MK(ST_SHARED, frame);
 	m->s.merges++;
+	m->nshared++;
 	wake(m, gfn); /* writers that waited retry on the new piece */
 	r = 1;
 out:
@@ -514,8 +542,83 @@ void kv_mem_destroy(struct kv_mem *m)
 			mem_swap_free_slot(m->p.swap, ST_VAL(m->st[g]));
 	pthread_mutex_destroy(&m->lock);
 	free(m->st);
+	free(m->q);
 	free(m);
 }
+
+void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f), void *ctx)
+{
+	for (;;) {
+		uint64_t gfn, e;
+
+		pthread_mutex_lock(&m->lock);
+		if (!m->nq) {
+			pthread_mutex_unlock(&m->lock);
+			return;
+		}
+		gfn = m->q[--m->nq];
+		e = m->st[gfn];
+		if (ST(e) == ST_PENDING)
+			m->st[gfn] = ST_MK(ST_RESIDENT, 0);
+		pthread_mutex_unlock(&m->lock);
+		if (ST(e) == ST_PENDING && fn)
+			fn(ctx, gfn, ST_VAL(e));
+	}
+}
+
+/* ---- the sharing engine's view (ksm_mem_ops) ---- */
+
+/* Resident gfn's bytes, read from the memfd (never through the mapping,
+ * which could fault); NULL when it is not resident or a hole. */
+static const uint8_t *ksm_page(void *ctx, uint64_t gfn, uint8_t *buf)
+{
+	struct kv_mem *m = ctx;
+	unsigned char in = 0;
+	bool resident;
+
+	pthread_mutex_lock(&m->lock);
+	resident = ST(m->st[gfn]) == ST_RESIDENT;
+	pthread_mutex_unlock(&m->lock);
+	/* a shared mapping of the memfd: mincore says whether it holds the page */
+	if (!resident || mincore((void *)(uintptr_t)page_addr(m, gfn), PAGE, &in) || !(in & 1))
+		return NULL;
+	return read_full(m->vm->mem_fd, buf, gfn * PAGE) ? NULL : buf;
+}
+
+static uint64_t ksm_shared(void *ctx, uint64_t gfn)
+{
+	struct kv_mem *m = ctx;
+	uint64_t e;
+
+	pthread_mutex_lock(&m->lock);
+	e = m->st[gfn];
+	pthread_mutex_unlock(&m->lock);
+	/* a pending page still holds its reference until drained */
+	return ST(e) == ST_SHARED || ST(e) == ST_PENDING ? ST_VAL(e) : KSM_NO_FRAME;
+}
+
+static int ksm_merge(void *ctx, uint64_t gfn, uint64_t hfn)
+{
+	return kv_mem_merge(ctx, gfn, hfn) == 1;
+}
+
+static uint64_t ksm_sharing(void *ctx)
+{
+	struct kv_mem *m = ctx;
+	uint64_t n;
+
+	pthread_mutex_lock(&m->lock);
+	n = m->nshared;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+const struct ksm_mem_ops kv_mem_ksm_ops = {
+    .page = ksm_page,
+    .shared = ksm_shared,
+    .merge = ksm_merge,
+    .sharing = ksm_sharing,
+};
 
 enum kv_page kv_mem_state(struct kv_mem *m, uint64_t gfn, uint64_t *val)
 {
