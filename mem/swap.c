@@ -253,16 +253,23 @@ int mem_swap_out(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn)
 	return 0;
 }
 
+/* The slot of SWAPPED gfn: 0, or -EINVAL when gfn is not swapped out here. */
+static int swapped_slot(const struct mem_swap *s, const struct mem_p2m *p2m, gfn_t gfn,
+			uint64_t *slot)
+{
+	if (gfn >= p2m->pages || mem_p2m_state(p2m, gfn) != MEM_SWAPPED)
+		return -EINVAL;
+	*slot = mem_p2m_val(p2m, gfn);
+	return slot_used(s, *slot) ? 0 : -EINVAL;
+}
+
 int mem_swap_in(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn)
 {
 	uint64_t slot;
 	hfn_t hfn;
 	int r;
 
-	if (gfn >= p2m->pages || mem_p2m_state(p2m, gfn) != MEM_SWAPPED)
-		return -EINVAL;
-	slot = mem_p2m_val(p2m, gfn);
-	if (!slot_used(s, slot))
+	if (swapped_slot(s, p2m, gfn, &slot))
 		return -EINVAL;
 	r = mem_pool_alloc(p2m->pool, &hfn, false);
 	if (r)
@@ -281,8 +288,7 @@ int mem_swap_in(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn)
 		mem_pool_free(p2m->pool, hfn);
 		return r;
 	}
-	mem_swap_free_slot(s, slot);
-	s->st.ins++;
+	mem_swap_swapped_in(s, slot);
 	return 0;
 }
 
@@ -291,10 +297,7 @@ int mem_swap_drop(struct mem_swap *s, struct mem_p2m *p2m, gfn_t gfn, enum mem_p
 	uint64_t slot;
 	int r;
 
-	if (gfn >= p2m->pages || mem_p2m_state(p2m, gfn) != MEM_SWAPPED)
-		return -EINVAL;
-	slot = mem_p2m_val(p2m, gfn);
-	if (!slot_used(s, slot))
+	if (swapped_slot(s, p2m, gfn, &slot))
 		return -EINVAL;
 	r = mem_p2m_set(p2m, gfn, to, 0, false);
 	if (r)

@@ -11,8 +11,9 @@
 #           emulated AMD SVM, booted with npt=1 and npt=0. Everywhere else:
 #           no /dev/kvm, or a software hypervisor such as kvm_pvm, where
 #           stock Linux does not boot. Where such a /dev/kvm is usable, the
-#           tiny-guest part of check_kvm also runs on it directly first (it
-#           takes seconds there and checks the host-side memory mechanics).
+#           tiny-guest part of check_kvm (kvm_tiny) and the sharing and host
+#           swap tests on tiny guests (kvm_mem) also run on it directly
+#           first (seconds there; they check the host-side memory mechanics).
 #
 # MEMVISOR_KVM_ROUTE=direct|nested forces a route (auto by default).
 # Usage: tests/kvm/route.sh BUILD
@@ -65,7 +66,9 @@ fi
 status=0
 if [ $software = 1 ]; then
 	echo "check-kvm: the tiny guests directly on this host's $(echo "$first" | cut -d' ' -f1) KVM"
-	CK_RUN_SUITE=kvm_tiny CK_DEFAULT_TIMEOUT=600 "$O/check/check_kvm" || status=1
+	for suite in kvm_tiny kvm_mem; do
+		CK_RUN_SUITE=$suite CK_DEFAULT_TIMEOUT=600 "$O/check/check_kvm" || status=1
+	done
 fi
 sh tests/kvm/run-nested.sh -o "$O" || status=1
 exit $status

@@ -61,41 +61,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ksm/ksm.h"
-#include "vmm-core/kvm/kvm_internal.h"
-
-#define PAGE 4096ull
-
-/* A page's state: low 2 bits, and a frame or slot above them. */
-/* ST_PENDING: resident again after a write broke its share, until the
- * sharing engine has dropped its reference on the frame (the value) in
- * kv_mem_drain; neither merged nor swapped out meanwhile. */
-enum { ST_RESIDENT = 0, ST_SHARED, ST_SWAPPED, ST_PENDING };
-#define ST(e)	    ((unsigned)((e)&3u))
-#define ST_VAL(e)   ((e) >> 2)
-#define ST_MK(s, v) (((uint64_t)(v) << 2) | (s))
-
-struct kv_mem {
-	struct kv_vm *vm;
-	struct kv_mem_params p;
-	int uffd, stop_fd;
-	uint64_t mode; /* UFFDIO_REGISTER_MODE_* of every piece */
-	uint64_t pages;
-	uint64_t *st; /* pages entries, under lock */
-	pthread_mutex_t lock;
-	pthread_t thread;
-	bool thread_started;
-	struct kv_mem_stats s; /* under lock */
-	uint64_t nshared;      /* SHARED pages, under lock */
-	uint64_t *q;	       /* PENDING gfns, under lock */
-	size_t nq, qcap;
-	char err[256]; /* the fault thread's first failure */
-};
-
-static uint64_t page_addr(const struct kv_mem *m, uint64_t gfn)
-{
-	return (uint64_t)(uintptr_t)m->vm->ram + gfn * PAGE;
-}
+#include "vmm-core/kvm/kvm_mem_internal.h"
 
 /* Write-protect gfn (on), or clear it and wake its writers (wake). */
 static int wp(struct kv_mem *m, uint64_t gfn, bool on, bool wake)
@@ -195,13 +161,6 @@ static int punch(struct kv_mem *m, uint64_t gfn)
 		   : 0;
 }
 
-static int read_full(int fd, void *buf, uint64_t off)
-{
-	ssize_t n = pread(fd, buf, PAGE, (off_t)off);
-
-	return n == (ssize_t)PAGE ? 0 : n < 0 ? -errno : -EIO;
-}
-
 static int write_full(int fd, const void *buf, uint64_t off)
 {
 	ssize_t n = pwrite(fd, buf, PAGE, (off_t)off);
@@ -218,7 +177,7 @@ static int unshare_locked(struct kv_mem *m, uint64_t gfn)
 	uint8_t buf[PAGE];
 	int r;
 
-	r = read_full(m->p.pool_fd, buf, f * PAGE);
+	r = kv_mem_read_page(m->p.pool_fd, buf, f * PAGE);
 	if (!r)
 		r = write_full(m->vm->mem_fd, buf, gfn * PAGE);
 	if (!r)
@@ -257,9 +216,9 @@ int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 	/* from here until the remap a writer waits in its fault */
 	r = m->p.unprotected ? 0 : wp(m, gfn, true, false);
 	if (!r)
-		r = read_full(m->vm->mem_fd, mine, gfn * PAGE);
+		r = kv_mem_read_page(m->vm->mem_fd, mine, gfn * PAGE);
 	if (!r)
-		r = read_full(m->p.pool_fd, theirs, frame * PAGE);
+		r = kv_mem_read_page(m->p.pool_fd, theirs, frame * PAGE);
 	m->s.compares++;
 	if (r || memcmp(mine, theirs, PAGE)) { /* an error, or not the same bytes */
 		if (!m->p.unprotected)
@@ -314,7 +273,7 @@ int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn)
 	}
 	r = m->p.unprotected ? 0 : wp(m, gfn, true, false);
 	if (!r)
-		r = read_full(m->vm->mem_fd, buf, gfn * PAGE);
+		r = kv_mem_read_page(m->vm->mem_fd, buf, gfn * PAGE);
 	if (!r)
 		r = mem_swap_write_slot(m->p.swap, buf, &slot);
 	if (!r) {
@@ -545,80 +504,6 @@ void kv_mem_destroy(struct kv_mem *m)
 	free(m->q);
 	free(m);
 }
-
-void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f), void *ctx)
-{
-	for (;;) {
-		uint64_t gfn, e;
-
-		pthread_mutex_lock(&m->lock);
-		if (!m->nq) {
-			pthread_mutex_unlock(&m->lock);
-			return;
-		}
-		gfn = m->q[--m->nq];
-		e = m->st[gfn];
-		if (ST(e) == ST_PENDING)
-			m->st[gfn] = ST_MK(ST_RESIDENT, 0);
-		pthread_mutex_unlock(&m->lock);
-		if (ST(e) == ST_PENDING && fn)
-			fn(ctx, gfn, ST_VAL(e));
-	}
-}
-
-/* ---- the sharing engine's view (ksm_mem_ops) ---- */
-
-/* Resident gfn's bytes, read from the memfd (never through the mapping,
- * which could fault); NULL when it is not resident or a hole. */
-static const uint8_t *ksm_page(void *ctx, uint64_t gfn, uint8_t *buf)
-{
-	struct kv_mem *m = ctx;
-	unsigned char in = 0;
-	bool resident;
-
-	pthread_mutex_lock(&m->lock);
-	resident = ST(m->st[gfn]) == ST_RESIDENT;
-	pthread_mutex_unlock(&m->lock);
-	/* a shared mapping of the memfd: mincore says whether it holds the page */
-	if (!resident || mincore((void *)(uintptr_t)page_addr(m, gfn), PAGE, &in) || !(in & 1))
-		return NULL;
-	return read_full(m->vm->mem_fd, buf, gfn * PAGE) ? NULL : buf;
-}
-
-static uint64_t ksm_shared(void *ctx, uint64_t gfn)
-{
-	struct kv_mem *m = ctx;
-	uint64_t e;
-
-	pthread_mutex_lock(&m->lock);
-	e = m->st[gfn];
-	pthread_mutex_unlock(&m->lock);
-	/* a pending page still holds its reference until drained */
-	return ST(e) == ST_SHARED || ST(e) == ST_PENDING ? ST_VAL(e) : KSM_NO_FRAME;
-}
-
-static int ksm_merge(void *ctx, uint64_t gfn, uint64_t hfn)
-{
-	return kv_mem_merge(ctx, gfn, hfn) == 1;
-}
-
-static uint64_t ksm_sharing(void *ctx)
-{
-	struct kv_mem *m = ctx;
-	uint64_t n;
-
-	pthread_mutex_lock(&m->lock);
-	n = m->nshared;
-	pthread_mutex_unlock(&m->lock);
-	return n;
-}
-
-const struct ksm_mem_ops kv_mem_ksm_ops = {
-    .page = ksm_page,
-    .shared = ksm_shared,
-    .merge = ksm_merge,
-    .sharing = ksm_sharing,
-};
 
 enum kv_page kv_mem_state(struct kv_mem *m, uint64_t gfn, uint64_t *val)
 {
