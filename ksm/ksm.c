@@ -295,15 +295,17 @@ void ksm_guest_remove(struct ksm_guest *kg)
 	ksm_free(&k->alloc, kg, sizeof(*kg));
 }
 
-int ksm_unshared(struct ksm_guest *kg, gfn_t gfn, hfn_t hfn)
+int ksm_unshared(struct ksm_guest *kg, gfn_t gfn, hfn_t hfn, bool written)
 {
 	struct ksm *k = kg->k;
 
 	if (kg->p2m || gfn >= kg->pages || hfn == KSM_NO_FRAME)
 		return -EINVAL;
 	put_ref(k, shared_of(k, kg, gfn, hfn), hfn);
-	k->st.cow_breaks++;
-	kg->st.cow_breaks++;
+	if (written) {
+		k->st.cow_breaks++;
+		kg->st.cow_breaks++;
+	}
 	return 0;
 }
 

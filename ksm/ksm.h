@@ -136,10 +136,10 @@ struct ksm_mem_ops {
 };
 struct ksm_guest *ksm_guest_add_mem(struct ksm *k, const struct ksm_mem_ops *ops, void *ctx,
 				    uint64_t pages, double rate);
-/* The guest's backend gave shared gfn its own copy of frame hfn (a write
- * broke the share): drop its reference, count a copy-on-write break. 0,
- * or -EINVAL when gfn did not hold hfn. */
-int ksm_unshared(struct ksm_guest *kg, gfn_t gfn, hfn_t hfn) MUST_CHECK;
+/* The guest's backend took shared gfn off frame hfn: a write broke the
+ * share (written: counted as a copy-on-write break), or the page was
+ * discarded (the balloon). Drops its reference. 0, or -EINVAL. */
+int ksm_unshared(struct ksm_guest *kg, gfn_t gfn, hfn_t hfn, bool written) MUST_CHECK;
 /*
  * Forget a guest: drop every reference its SHARED gfns hold (freeing frames
  * whose last reference that was) and every hint naming it. Its SHARED p2m

@@ -34,11 +34,12 @@ struct fixture {
 	_Atomic uint64_t unshared;
 };
 
-static void on_unshared(void *ctx, uint64_t gfn, uint64_t f)
+static void on_unshared(void *ctx, uint64_t gfn, uint64_t f, bool written)
 {
 	struct fixture *fx = ctx;
 
 	ck_assert_uint_eq(f, gfn - BASE_PFN + 1); /* merge_now's frame */
+	ck_assert(written);
 	atomic_fetch_add(&fx->unshared, 1);
 }
 
@@ -149,6 +150,7 @@ START_TEST(swap_round_trip)
 {
 	struct fixture fx;
 	struct kv_mem_stats s;
+	struct mem_swap_stats ss;
 	uint8_t want[PAGE];
 	uint64_t before;
 
@@ -166,8 +168,15 @@ START_TEST(swap_round_trip)
 		ck_assert_msg(!memcmp(page(&fx, i), want, PAGE), "page %u", i);
 	}
 	ck_assert_uint_eq(kv_vm_ram_allocated_range(fx.vm, BASE_PFN, NPAGES), NPAGES);
+	/* discarded while swapped out (the balloon): the slots go too */
+	for (unsigned i = 0; i < 8; i++)
+		ck_assert_int_eq(kv_mem_swap_out(fx.m, BASE_PFN + i), 1);
+	ck_assert_int_eq(kv_vm_discard(fx.vm, BASE_PFN, 8), 0);
+	mem_swap_stats(fx.swap, &ss);
+	ck_assert_uint_eq(ss.used, 0);
+	ck_assert_uint_eq(page(&fx, 3)[5], 0);
 	kv_mem_stats(fx.m, &s);
-	ck_assert_uint_eq(s.swap_outs, NPAGES);
+	ck_assert_uint_eq(s.swap_outs, NPAGES + 8);
 	ck_assert_uint_eq(s.swap_ins, NPAGES);
 	printf("kvm_mem: %u swap-ins, fault thread %.1f us each on average, %.1f us at most\n",
 	       NPAGES, (double)s.fault_ns / 1e3 / (double)(s.faults_missing + s.faults_wp),
@@ -337,9 +346,9 @@ struct kguest_pair {
 	struct ksm_guest *kg[2];
 };
 
-static void drain_into_ksm(void *ctx, uint64_t gfn, uint64_t f)
+static void drain_into_ksm(void *ctx, uint64_t gfn, uint64_t f, bool written)
 {
-	ck_assert_int_eq(ksm_unshared(ctx, gfn, f), 0);
+	ck_assert_int_eq(ksm_unshared(ctx, gfn, f, written), 0);
 }
 
 /* Two guests: 16 pages alike in both, 16 zero pages each (written, then
@@ -408,6 +417,21 @@ START_TEST(ksm_shares_two_guests)
 	want[0] = 0x77;
 	ck_assert_int_eq(memcmp(kv_vm_gpa(g.vm[0], (uint64_t)BASE_PFN * PAGE, PAGE), want, PAGE),
 			 0);
+	/* the balloon takes the second guest's pages: its shares go (one
+	 * frame with them: the first guest broke its share of it), and
+	 * nothing is a copy-on-write break */
+	ck_assert_int_eq(kv_vm_discard(g.vm[1], BASE_PFN, 48), 0);
+	kv_mem_drain(g.m[1], drain_into_ksm, g.kg[1]);
+	ksm_stats(k, &st);
+	ck_assert_uint_eq(st.cow_breaks, 1);
+	ck_assert_uint_eq(st.pages_sharing, 31);
+	ck_assert_uint_eq(st.pages_shared, 16);
+	ck_assert_uint_eq(pool->used, 16);
+	ck_assert_int_eq(ksm_check(k), 0);
+	ck_assert_uint_eq(kv_vm_ram_allocated_range(g.vm[1], BASE_PFN, 48), 0);
+	for (unsigned i = 0; i < 48; i++)
+		ck_assert_uint_eq(
+		    *(uint8_t *)kv_vm_gpa(g.vm[1], (uint64_t)(BASE_PFN + i) * PAGE, 1), 0);
 	for (unsigned v = 0; v < 2; v++) {
 		ksm_guest_remove(g.kg[v]);
 		kv_mem_destroy(g.m[v]);

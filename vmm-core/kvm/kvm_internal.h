@@ -173,6 +173,7 @@ struct kv_vm {
 	int end_status;	 /* debug-exit value */
 	char err[256];
 	uint64_t started_ns, ended_ns;
+	struct kv_mem *mem; /* its sharing and host swap (kvm_mem.c), or NULL */
 };
 
 /* ---- vcpu_kvm.c ------------------------------------------------------ */
@@ -201,7 +202,9 @@ uint64_t kv_vm_ram_allocated(const struct kv_vm *vm);
 /* Pages of guest frames [pfn, pfn + n) that hold memory in the memfd
  * (found with SEEK_DATA / SEEK_HOLE). */
 uint64_t kv_vm_ram_allocated_range(const struct kv_vm *vm, uint64_t pfn, uint64_t n);
-/* Free guest frames [pfn, pfn + n): punch a hole in the memfd. 0/-errno. */
+/* Free guest frames [pfn, pfn + n): punch a hole in the memfd; with
+ * vm->mem, shared pages are the guest's own (empty) again and swapped ones
+ * lose their slots too (kv_mem_discard). 0/-errno. */
 int kv_vm_discard(struct kv_vm *vm, uint64_t pfn, uint64_t n) MUST_CHECK;
 /*
  * Dirty logging for working-set sampling, when vm->dirty_log: the slot
@@ -352,11 +355,19 @@ int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn) MUST_CHECK;
 /* gfn's state and its frame (shared) or slot (swapped) in *val. */
 enum kv_page kv_mem_state(struct kv_mem *m, uint64_t gfn, uint64_t *val);
 void kv_mem_stats(struct kv_mem *m, struct kv_mem_stats *s);
-/* The copy-on-write breaks since the last call: fn(ctx, gfn, f) for each
- * gfn a write took off shared frame f (the sharing engine then drops the
- * reference: ksm_unshared). Until then such a page is neither merged nor
- * swapped out again, and still counts as holding f (ksm's ops). */
-void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f), void *ctx);
+/* Free [gfn, gfn + n) as the balloon or a guest's end does: shared pages
+ * are mapped back to the guest's (empty) memory, their references left
+ * for kv_mem_drain; swapped pages lose their slots; then the memfd range
+ * is punched. 0 or -errno. */
+int kv_mem_discard(struct kv_mem *m, uint64_t gfn, uint64_t n) MUST_CHECK;
+/* The pages taken off shared frames since the last call: fn(ctx, gfn, f,
+ * written) for each, written when a guest write broke the share (a
+ * copy-on-write break), else the page was discarded. The sharing engine
+ * then drops the reference (ksm_unshared). Until then such a page is
+ * neither merged nor swapped out again, and still counts as holding f
+ * (ksm's ops). */
+void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f, bool written),
+		  void *ctx);
 /* The sharing engine's view of the guest (ksm_guest_add_mem, ctx the
  * kv_mem): resident pages read from the memfd, merges by kv_mem_merge. */
 extern const struct ksm_mem_ops kv_mem_ksm_ops;

@@ -184,21 +184,53 @@ static int unshare_locked(struct kv_mem *m, uint64_t gfn)
 		r = remap(m, gfn, m->vm->mem_fd, gfn * PAGE, true);
 	if (r)
 		return r;
-	m->st[gfn] = ST_MK(ST_RESIDENT, 0);
 	m->s.unshares++;
+	kv_mem_pending(m, gfn, f, 0);
+	return 0;
+}
+
+void kv_mem_pending(struct kv_mem *m, uint64_t gfn, uint64_t f, uint64_t how)
+{
+	m->st[gfn] = ST_MK(ST_RESIDENT, 0);
 	m->nshared--;
 	if (m->nq == m->qcap) {
 		size_t cap = m->qcap ? 2 * m->qcap : 256;
 		uint64_t *q = realloc(m->q, cap * sizeof(*q));
 
 		if (!q)
-			return 0; /* the frame keeps a reference it does not need */
+			return; /* the frame keeps a reference it does not need */
 		m->q = q;
 		m->qcap = cap;
 	}
-	m->q[m->nq++] = gfn;
+	m->q[m->nq++] = gfn | how;
 	m->st[gfn] = ST_MK(ST_PENDING, f);
-	return 0;
+}
+
+int kv_mem_discard(struct kv_mem *m, uint64_t gfn, uint64_t n)
+{
+	int r = 0;
+
+	if (gfn > m->pages || n > m->pages - gfn)
+		return -EINVAL;
+	pthread_mutex_lock(&m->lock);
+	for (uint64_t g = gfn; g < gfn + n && !r; g++) {
+		uint64_t e = m->st[g];
+
+		if (ST(e) == ST_SHARED) {
+			/* its own memory again: empty, as a ballooned page is */
+			r = remap(m, g, m->vm->mem_fd, g * PAGE, true);
+			if (!r)
+				kv_mem_pending(m, g, ST_VAL(e), KV_MEM_DROPPED);
+		} else if (ST(e) == ST_SWAPPED) {
+			mem_swap_free_slot(m->p.swap, ST_VAL(e));
+			m->st[g] = ST_MK(ST_RESIDENT, 0);
+		}
+	}
+	if (!r && fallocate(m->vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			    (off_t)(gfn * PAGE), (off_t)(n * PAGE)))
+		r = -errno;
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
@@ -475,6 +507,7 @@ struct kv_mem *kv_mem_create(struct kv_vm *vm, const struct kv_mem_params *p, ch
 		goto fail;
 	}
 	m->thread_started = true;
+	vm->mem = m;
 	return m;
 fail:
 	kv_mem_destroy(m);
@@ -485,6 +518,8 @@ void kv_mem_destroy(struct kv_mem *m)
 {
 	if (!m)
 		return;
+	if (m->vm->mem == m)
+		m->vm->mem = NULL;
 	if (m->thread_started) {
 		uint64_t one = 1;
 

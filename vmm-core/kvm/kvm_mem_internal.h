@@ -21,6 +21,10 @@ enum { ST_RESIDENT = 0, ST_SHARED, ST_SWAPPED, ST_PENDING };
 #define ST_VAL(e)   ((e) >> 2)
 #define ST_MK(s, v) (((uint64_t)(v) << 2) | (s))
 
+/* A queued PENDING gfn whose share was dropped (discarded), not broken
+ * by a write. */
+#define KV_MEM_DROPPED (1ull << 63)
+
 struct kv_mem {
 	struct kv_vm *vm;
 	struct kv_mem_params p;
@@ -37,6 +41,10 @@ struct kv_mem {
 	size_t nq, qcap;
 	char err[256]; /* the fault thread's first failure */
 };
+
+/* gfn is PENDING on frame f now: queue it for kv_mem_drain (with
+ * KV_MEM_DROPPED in how). Under the lock. */
+void kv_mem_pending(struct kv_mem *m, uint64_t gfn, uint64_t f, uint64_t how);
 
 static inline uint64_t page_addr(const struct kv_mem *m, uint64_t gfn)
 {

@@ -16,23 +16,25 @@
 #include "ksm/ksm.h"
 #include "vmm-core/kvm/kvm_mem_internal.h"
 
-void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f), void *ctx)
+void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t f, bool written),
+		  void *ctx)
 {
 	for (;;) {
-		uint64_t gfn, e;
+		uint64_t q, gfn, e;
 
 		pthread_mutex_lock(&m->lock);
 		if (!m->nq) {
 			pthread_mutex_unlock(&m->lock);
 			return;
 		}
-		gfn = m->q[--m->nq];
+		q = m->q[--m->nq];
+		gfn = q & ~KV_MEM_DROPPED;
 		e = m->st[gfn];
 		if (ST(e) == ST_PENDING)
 			m->st[gfn] = ST_MK(ST_RESIDENT, 0);
 		pthread_mutex_unlock(&m->lock);
 		if (ST(e) == ST_PENDING && fn)
-			fn(ctx, gfn, ST_VAL(e));
+			fn(ctx, gfn, ST_VAL(e), !(q & KV_MEM_DROPPED));
 	}
 }
 
@@ -87,4 +89,3 @@ const struct ksm_mem_ops kv_mem_ksm_ops = {
     .merge = ksm_merge,
     .sharing = ksm_sharing,
 };
-

@@ -95,6 +95,8 @@ int kv_vm_discard(struct kv_vm *vm, uint64_t pfn, uint64_t n)
 {
 	if (pfn > vm->ram_size >> 12 || n > (vm->ram_size >> 12) - pfn)
 		return -EINVAL;
+	if (vm->mem)
+		return kv_mem_discard(vm->mem, pfn, n);
 	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(pfn << 12),
 		      (off_t)(n << 12)))
 		return -errno;
