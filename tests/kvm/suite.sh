@@ -69,6 +69,27 @@ run() { # NAME CONFIG SECTION... -- ARGS
 	wait $rpid
 }
 
+# --- page sharing on a Linux guest: ksm/ over its memfd (kvm_mem.c) ----------
+if want share; then
+	if run share boot.ini lin -- --verify --set host.sharing=on; then
+		S=$OUT/share/summary.json
+		# the most pages it shared at once (timeseries.csv's `shared`)
+		most=$(awk -F, 'NR > 1 && $2 == "lin" && $6 > m { m = $6 } END { print m + 0 }' "$OUT/share/timeseries.csv")
+		echo "KVM-SHARE: at most $most pages shared, $(field "$S" lin pages_sharing) at the end, merged $(field "$S" lin pages_merged), cow_breaks $(field "$S" lin cow_breaks), scanned $(field "$S" lin pages_scanned)"
+		if grep -q '"status": "ok"' "$S" && grep -q '"verified": true' "$S" &&
+			grep -q '"sharing": true' "$S" && [ "$most" -gt 0 ] &&
+			[ "$(field "$S" lin pages_merged)" -gt 0 ] &&
+			[ $(($(field "$S" lin host_frames) + $(field "$S" lin balloon_actual) + $(field "$S" lin untouched) + $(field "$S" lin pages_sharing))) -eq "$(field "$S" lin guest_pages)" ]; then
+			ok "a Linux guest's pages shared through ksm/ while it runs and verifies"
+		else
+			bad "share: summary does not hold up"
+			cat "$S"
+		fi
+	else
+		bad "share: memvisor run failed: $(tail -n 3 "$OUT/share.err")"
+	fi
+fi
+
 # --- the hand-assembled guests and the Linux guests through the C API -------
 if want check_kvm; then
 	echo "KVM: check_kvm"

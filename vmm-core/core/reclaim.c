@@ -90,7 +90,7 @@ int reclaim_init(struct vmm_reclaim *rc, const struct vmm_config *cfg, struct me
 		return -EINVAL;
 	}
 	rc->next_tick = h->policy_ms / 1e3;
-	if (h->swap_file[0] && pool) { /* host swap swaps the pool's frames */
+	if (h->swap_file[0] && pool && pool->fd < 0) { /* host swap swaps the soft pool's frames */
 		struct mem_swap_params sp = {.path = h->swap_file,
 					     .slots = h->swap_size / MEM_PAGE_SIZE};
 

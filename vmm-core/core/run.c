@@ -77,11 +77,12 @@ uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned 
 {
 	uint64_t used = 0;
 
-	if (pool)
-		return pool->used;
+	if (pool && pool->fd < 0)
+		return pool->used; /* soft: every frame is the pool's */
 	for (unsigned i = 0; i < n; i++)
 		used += vms[i]->ops->held(vms[i]);
-	return used;
+	/* kvm: the guests' memfds, and the shared frames they map */
+	return used + (pool ? pool->used : 0);
 }
 
 /* Host frames in use at a sample: the pool's counter (soft), or the sum

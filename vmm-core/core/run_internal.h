@@ -14,7 +14,8 @@
 struct run_host {
 	const struct vmm_config *cfg;
 	const struct vmm_run_opts *o;
-	struct mem_pool *pool; /* soft: the host's frames; NULL on kvm */
+	struct mem_pool *pool; /* soft: the host's frames; kvm: the shared frames
+				  (a memfd pool, with [host] sharing), or NULL */
 	struct guest_swap_store *store;
 	struct guest_library *lib;
 	struct ksm *ksm;	      /* page sharing, or NULL when [host] sharing is off */
@@ -85,7 +86,8 @@ struct backend_ops {
 };
 extern const struct backend_ops backend_soft, backend_kvm;
 
-/* Host frames in use now: the pool's (soft), or what the guests hold. */
+/* Host frames in use now: the pool's (soft), or what the guests hold plus
+ * the shared frames of a memfd pool (kvm). */
 uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned n);
 
 /* Column header of timeseries.csv. */

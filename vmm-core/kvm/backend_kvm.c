@@ -25,12 +25,14 @@
  * (its vCPUs run on their own).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/kvm/backend_kvm_internal.h"
 #include "vmm-core/core/vmm_internal.h"
 
@@ -167,6 +169,12 @@ static void judge(struct vm *vm)
 	/* a guest that ended gives its memory back to the host at once, as a
 	 * powered-off VM does; what it held is reported */
 	g->end_alloc = held(g);
+	if (vm->share) {
+		struct ksm_guest_stats ks;
+
+		ksm_guest_stats(vm->share, &ks);
+		g->end_sharing = ks.pages_sharing;
+	}
 	r = kv_vm_discard(k, 0, k->ram_size >> 12);
 	if (r)
 		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));
@@ -245,6 +253,8 @@ static void boot_due(struct vm *vm, uint64_t now)
 
 /* Until the wall clock reaches the guest's next sample period; then its
  * clock is the wall time since the start. */
+static void sharing_drain(struct vm *vm);
+
 static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 {
 	struct kguest *g = kguest_of(vm);
@@ -263,6 +273,7 @@ static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 	if (!g->waiting)
 		watch(vm, now);
 	vm->cycles = (double)(now - t0) * vm->cost->ghz;
+	sharing_drain(vm); /* before the runner's scan of it */
 	x->accesses = 0;
 	x->reason = vm->failed ? VCPU_EXIT_FAILED : vm->done ? VCPU_EXIT_DONE : VCPU_EXIT_QUANTUM;
 	return vm->failed ? -EIO : 0;
@@ -295,6 +306,26 @@ static int kv_finish(struct vm *vm, struct run_host *h)
 
 /* ---- the host, guests --------------------------------------------------- */
 
+/* [host] sharing: the shared frames' pool (a memfd the guests map
+ * privately, of the budget's size) and ksm/ over it, as on soft. */
+static int sharing_init(struct run_host *h, struct khost *kh)
+{
+	const struct vmm_host_cfg *c = &h->cfg->host;
+	struct ksm_params kp = {
+	    .host_rate = c->scan_rate, .batch = c->scan_batch, .seed = h->cfg->guests[0].seed};
+
+	if (ksm_order_parse(c->scan_order, &kp.order))
+		return -1; /* validated with the config */
+	kh->pool = mem_pool_create_memfd(c->memory / MEM_PAGE_SIZE);
+	h->ksm = kh->pool ? ksm_create(kh->pool, &kp) : NULL;
+	if (!h->ksm) {
+		fprintf(stderr, "page sharing: %s\n", strerror(errno));
+		return -1;
+	}
+	h->pool = kh->pool;
+	return 0;
+}
+
 static int kv_host_init(struct run_host *h)
 {
 	struct khost *kh = calloc(1, sizeof(*kh));
@@ -320,18 +351,23 @@ static int kv_host_init(struct run_host *h)
 	kh->boot_anyway = anyway && *anyway;
 	if (kh->host.kind == KV_HOST_UNKNOWN)
 		fprintf(stderr, "note: %s\n", why);
-	if (h->cfg->host.sharing || h->cfg->host.swap_file[0])
-		fprintf(stderr, "note: on kvm, ballooning is the only reclamation in this build; "
-				"sharing and host swap stay off\n");
-	return 0;
+	if (h->cfg->host.swap_file[0])
+		fprintf(stderr, "note: on kvm, host swap is not driven by the policy in this "
+				"build: it stays off\n");
+	return h->cfg->host.sharing ? sharing_init(h, kh) : 0;
 }
 
 static void kv_host_fini(struct run_host *h)
 {
 	struct khost *kh = h->b;
 
-	if (kh)
+	ksm_destroy(h->ksm); /* after every guest let go of its frames */
+	h->ksm = NULL;
+	h->pool = NULL;
+	if (kh) {
+		mem_pool_destroy(kh->pool);
 		free(kh->order);
+	}
 	free(h->b);
 	h->b = NULL;
 }
@@ -419,6 +455,46 @@ out:
 	return k;
 }
 
+static void kv_destroy(struct vm *vm);
+
+/* The guest's memory under ksm/: a userfaultfd over it (kvm_mem.c) and a
+ * place in the one sharing table. 0, or -1 with err filled. */
+static int sharing_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
+{
+	struct kguest *g = kguest_of(vm);
+	struct kv_mem_params mp = {.pool_fd = env->pool->fd};
+	char why[256];
+
+	g->mem = kv_mem_create(g->k, &mp, why, sizeof(why));
+	if (!g->mem) {
+		snprintf(err, errlen, "guest %s: page sharing: %s", vm->name, why);
+		return -1;
+	}
+	vm->share = ksm_guest_add_mem(env->ksm, &kv_mem_ksm_ops, g->mem,
+				      g->k->ram_size / MEM_PAGE_SIZE, vm->cfg->scan_rate);
+	if (!vm->share) {
+		snprintf(err, errlen, "guest %s: page sharing: %s", vm->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Copy-on-write breaks and discards since the last look, to ksm/. */
+static void drain_one(void *ctx, uint64_t gfn, uint64_t f, bool written)
+{
+	int r = ksm_unshared(ctx, gfn, f, written);
+
+	BUG_ON(r, "ksm_unshared: gfn %" PRIu64 " frame %" PRIu64 ": %d", gfn, f, r);
+}
+
+static void sharing_drain(struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+
+	if (g->mem && vm->share)
+		kv_mem_drain(g->mem, drain_one, vm->share);
+}
+
 static int kv_create(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
 {
 	const struct vmm_guest_cfg *c = vm->cfg;
@@ -446,6 +522,10 @@ static int kv_create(struct vm *vm, const struct vm_env *env, char *err, size_t 
 		return -EINVAL;
 	}
 	vm->backend = g;
+	if (env->ksm && c->sharing && sharing_add(vm, env, err, errlen)) {
+		kv_destroy(vm);
+		return -EINVAL;
+	}
 	if (kh)
 		kh->order[env->index] = g;
 	g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
@@ -460,6 +540,12 @@ static void kv_destroy(struct vm *vm)
 	if (!g)
 		return;
 	kv_wss_destroy(g->wss);
+	if (vm->share) {
+		sharing_drain(vm);
+		ksm_guest_remove(vm->share); /* before the memory it names goes */
+		vm->share = NULL;
+	}
+	kv_mem_destroy(g->mem);
 	kv_vm_destroy(g->k);
 	if (g->console)
 		fclose(g->console);

@@ -18,13 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/out/columns.h"
 #include "vmm-core/kvm/backend_kvm_internal.h"
 
 /* ---- samples -------------------------------------------------------------- */
 
 struct kcounts {
-	uint64_t pages, alloc, untouched, actual, target, exits;
+	uint64_t pages, alloc, untouched, actual, target, exits, sharing;
 	uint64_t faults, swap_outs, swap_ins, free_pages, accesses;
 };
 
@@ -39,10 +40,21 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 	c->alloc = !vm->done ? held(g) : final ? g->end_alloc : 0;
 	c->actual = b.actual;
 	c->target = b.target;
+	c->sharing = 0;
+	if (vm->share && !vm->done) {
+		struct ksm_guest_stats ks;
+
+		ksm_guest_stats(vm->share, &ks);
+		c->sharing = ks.pages_sharing; /* mapped from shared frames: not in the memfd */
+	} else if (vm->share && final) {
+		c->sharing = g->end_sharing; /* what it shared, as end_alloc what it held */
+	}
 	/* a ballooned frame holds no memory: the states add up */
-	if (c->alloc + c->actual > c->pages)
-		c->alloc = c->pages - c->actual;
-	c->untouched = c->pages - c->alloc - c->actual;
+	if (c->sharing > c->pages - c->actual)
+		c->sharing = c->pages - c->actual;
+	if (c->alloc + c->actual + c->sharing > c->pages)
+		c->alloc = c->pages - c->actual - c->sharing;
+	c->untouched = c->pages - c->alloc - c->actual - c->sharing;
 	c->exits = g->st.v[KV_STAT_exits];
 	c->free_pages = b.stats[BALLOON_S_MEMFREE] >> 12;
 	if (final && g->k->res.done) {
@@ -85,6 +97,8 @@ void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_u(r, TS_untouched, c.untouched);
 	out_u(r, TS_resident, c.alloc);
 	out_u(r, TS_ballooned, c.actual);
+	if (vm->share)
+		out_u(r, TS_shared, c.sharing);
 	out_u(r, TS_guest_free, c.free_pages);
 	out_u(r, TS_guest_page_faults, c.faults);
 	out_u(r, TS_guest_swap_outs, c.swap_outs);
@@ -122,6 +136,23 @@ static bool is_number(const char *s)
 	return end != s && !*end && !errno && strspn(s, "0123456789.") == strlen(s);
 }
 
+/* Its sharing through ksm/, when [host] sharing is on. */
+static void json_sharing(struct out_row *r, struct vm *vm, const struct kcounts *n)
+{
+	struct ksm_guest_stats ks;
+
+	out_b(r, JG_sharing, vm->share != NULL);
+	if (!vm->share)
+		return;
+	ksm_guest_stats(vm->share, &ks);
+	out_u(r, JG_pages_sharing, n->sharing);
+	out_u(r, JG_cow_breaks, ks.cow_breaks);
+	out_u(r, JG_pages_scanned, ks.pages_scanned);
+	out_u(r, JG_pages_volatile, ks.pages_volatile);
+	out_u(r, JG_pages_merged, ks.merges);
+	out_u(r, JG_full_scans, ks.full_scans);
+}
+
 /* A KVM guest's fields of its summary.json object; the others are null. */
 void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
@@ -142,6 +173,7 @@ void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_u(r, JG_peak_host_frames, g->peak);
 	out_u(r, JG_balloon_target, b.target);
 	out_u(r, JG_balloon_actual, b.actual);
+	json_sharing(r, vm, &n);
 	out_u(r, JG_accesses, n.accesses);
 	for (unsigned i = 0; i < KV_STAT_NR && g->st.binary; i++) {
 		int c = out_find(r, "kvm_exits", kv_stat_names[i]);
@@ -191,6 +223,8 @@ void kv_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct r
 	for (unsigned i = 0; i < n; i++)
 		frames += kv_vm_ram_allocated(kguest_of(vms[i])->k) >> 12;
 	out_s(r, JH_kvm_paging, kh->mode);
+	if (h->pool)
+		frames += h->pool->used; /* the shared frames */
 	out_u(r, JH_frames_used, frames);
 	out_u(r, JH_peak_frames, h->peak_frames);
 }
@@ -212,6 +246,10 @@ void kv_result(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_u(r, G_untouched, c.untouched);
 	out_u(r, G_host_frames, c.alloc);
 	out_u(r, G_balloon_actual, c.actual);
+	if (vm->share) {
+		out_u(r, G_pages_sharing, c.sharing);
+		out_u(r, G_cow_breaks, ksm_guest_cow_breaks(vm->share));
+	}
 	out_u(r, G_accesses, c.accesses);
 	if (g->st.binary)
 		out_u(r, G_exits, c.exits);

@@ -17,21 +17,24 @@ struct khost {
 	const char *mode;      /* the host's paging mode, or "unknown" */
 	bool boot_anyway;      /* MEMVISOR_KVM_BOOT_ANYWAY: boot where Linux cannot */
 	struct kguest **order; /* the run's guests, in config order */
+	struct mem_pool *pool; /* [host] sharing: the shared frames (memfd), or NULL */
 };
 
 /* A KVM guest's state (vm->backend). */
 struct kguest {
 	struct vm *vm; /* its owner */
 	struct kv_vm *k;
+	struct kv_mem *mem;	/* sharing through ksm/ ([host] sharing), or NULL */
 	unsigned index;		/* in the run */
 	bool waiting;		/* [host] boot_serial: not started yet */
 	const struct khost *kh; /* borrowed */
 	const struct run_host *h;
 	FILE *console;
-	uint64_t boot_ns;   /* when its userspace said hello, 0 before */
-	uint64_t tick_ns;   /* its last tick */
-	uint64_t peak;	    /* highest memfd pages seen */
-	uint64_t end_alloc; /* memfd pages when it ended (then freed) */
+	uint64_t boot_ns;     /* when its userspace said hello, 0 before */
+	uint64_t tick_ns;     /* its last tick */
+	uint64_t peak;	      /* highest memfd pages seen */
+	uint64_t end_alloc;   /* memfd pages when it ended (then freed) */
+	uint64_t end_sharing; /* pages it shared when it ended (then dropped) */
 	/* policy */
 	struct kv_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
 	uint64_t ws_seed;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ksm/ksm.h"
 #include "vmm-core/out/columns.h"
 #include "vmm-core/core/reclaim_internal.h"
 #include "vmm-core/core/run_internal.h"
@@ -136,6 +137,41 @@ static void json_guest_common(struct out_row *r, const struct vm *vm, const stru
 		out_b(r, JG_verified, vm->verified);
 }
 
+/* The host's page-sharing counters (zeros when sharing is off). */
+static void json_sharing(struct out_row *r, const struct ksm *k, unsigned n, struct vm **vms)
+{
+	struct ksm_stats s = {.metadata_source = "none"};
+	uint64_t guest_bytes = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		guest_bytes += vms[i]->cfg->memory;
+	if (k)
+		ksm_stats(k, &s);
+	out_u(r, JH_pages_shared, s.pages_shared);
+	out_u(r, JH_pages_sharing, s.pages_sharing);
+	out_u(r, JH_pages_saved, s.pages_saved);
+	out_u(r, JH_memory_saved_bytes, s.pages_saved * MEM_PAGE_SIZE);
+	out_u(r, JH_pages_zero_sharing, s.pages_zero_sharing);
+	out_u(r, JH_pages_hinted, s.pages_hinted);
+	out_u(r, JH_pages_volatile, s.pages_volatile);
+	out_u(r, JH_pages_scanned, s.pages_scanned);
+	out_u(r, JH_pages_hashed, s.pages_hashed);
+	out_u(r, JH_full_scans, s.full_scans);
+	out_u(r, JH_merges, s.merges);
+	out_u(r, JH_cow_breaks, s.cow_breaks);
+	out_u(r, JH_stale_hints, s.stale_hints);
+	out_u(r, JH_hash_collisions, s.collisions);
+	out_u(r, JH_ksm_table_entries, s.table_entries);
+	out_u(r, JH_ksm_table_buckets, s.table_buckets);
+	out_d(r, JH_scan_cpu_seconds, s.scan_cpu_seconds);
+	out_d(r, JH_scan_wall_seconds, s.scan_wall_seconds);
+	out_u(r, JH_ksm_metadata_bytes, s.metadata_bytes);
+	out_u(r, JH_ksm_metadata_counted_bytes, s.metadata_counted_bytes);
+	out_s(r, JH_ksm_metadata_source, s.metadata_source);
+	out_d(r, JH_ksm_metadata_fraction,
+	      guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
+}
+
 /* The host's fields every backend fills the same way: the budget, RSS,
  * the one policy's state and history, the guests and the wall time. */
 static void json_host_common(struct out_row *r, struct vm **vms, unsigned n,
@@ -151,6 +187,7 @@ static void json_host_common(struct out_row *r, struct vm **vms, unsigned n,
 	out_u(r, JH_peak_rss_bytes, rss > h->peak_rss_bytes ? rss : h->peak_rss_bytes);
 	out_u(r, JH_guests, n);
 	out_d(r, JH_wall_seconds, h->wall_seconds);
+	json_sharing(r, h->ksm, n, vms);
 	if (!rc)
 		return;
 	out_s(r, JH_rc_state, mem_rstate_name(rc->state));

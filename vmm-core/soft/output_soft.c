@@ -216,41 +216,6 @@ void soft_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_d(r, JG_cycles_idle, y->idle);
 }
 
-/* The host's page-sharing counters (zeros when sharing is off). */
-static void json_sharing(struct out_row *r, const struct ksm *k, unsigned n, struct vm **vms)
-{
-	struct ksm_stats s = {.metadata_source = "none"};
-	uint64_t guest_bytes = 0;
-
-	for (unsigned i = 0; i < n; i++)
-		guest_bytes += soft_vm(vms[i])->p2m->pages * MEM_PAGE_SIZE;
-	if (k)
-		ksm_stats(k, &s);
-	out_u(r, JH_pages_shared, s.pages_shared);
-	out_u(r, JH_pages_sharing, s.pages_sharing);
-	out_u(r, JH_pages_saved, s.pages_saved);
-	out_u(r, JH_memory_saved_bytes, s.pages_saved * MEM_PAGE_SIZE);
-	out_u(r, JH_pages_zero_sharing, s.pages_zero_sharing);
-	out_u(r, JH_pages_hinted, s.pages_hinted);
-	out_u(r, JH_pages_volatile, s.pages_volatile);
-	out_u(r, JH_pages_scanned, s.pages_scanned);
-	out_u(r, JH_pages_hashed, s.pages_hashed);
-	out_u(r, JH_full_scans, s.full_scans);
-	out_u(r, JH_merges, s.merges);
-	out_u(r, JH_cow_breaks, s.cow_breaks);
-	out_u(r, JH_stale_hints, s.stale_hints);
-	out_u(r, JH_hash_collisions, s.collisions);
-	out_u(r, JH_ksm_table_entries, s.table_entries);
-	out_u(r, JH_ksm_table_buckets, s.table_buckets);
-	out_d(r, JH_scan_cpu_seconds, s.scan_cpu_seconds);
-	out_d(r, JH_scan_wall_seconds, s.scan_wall_seconds);
-	out_u(r, JH_ksm_metadata_bytes, s.metadata_bytes);
-	out_u(r, JH_ksm_metadata_counted_bytes, s.metadata_counted_bytes);
-	out_s(r, JH_ksm_metadata_source, s.metadata_source);
-	out_d(r, JH_ksm_metadata_fraction,
-	      guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
-}
-
 /* The soft host's part of summary.json: its pool, sharing, swap. */
 void soft_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h)
 {
@@ -268,7 +233,6 @@ void soft_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct
 	out_u(r, JH_peak_frames, h->pool->peak);
 	out_u(r, JH_vmm_frames, vmm_frames);
 	out_u(r, JH_pool_resident_frames, mem_pool_resident(h->pool));
-	json_sharing(r, h->ksm, n, vms);
 	if (h->rc)
 		output_policy_json_host(r, h->rc);
 	out_u(r, JH_guest_swap_bytes, guest_swap_store_bytes(h->store));
