@@ -385,8 +385,14 @@ START_TEST(ksm_shares_two_guests)
 		ck_assert_ptr_nonnull(g.kg[v]);
 		ck_assert_uint_eq(kv_vm_ram_allocated_range(g.vm[v], BASE_PFN, 48), 48);
 	}
+	printf("kvm_mem ksm: two guests set up\n");
+	fflush(stdout);
 	ksm_converge(k, 4, NULL, NULL);
 	ksm_stats(k, &st);
+	printf("kvm_mem ksm: %llu frames shared by %llu pages, %.3f s of scanning\n",
+	       (unsigned long long)st.pages_shared, (unsigned long long)st.pages_sharing,
+	       st.scan_cpu_seconds);
+	fflush(stdout);
 	ck_assert_uint_eq(st.pages_shared, 17); /* 16 frames and the zero frame */
 	ck_assert_uint_eq(st.pages_sharing, 64);
 	ck_assert_uint_eq(pool->used, 17);
