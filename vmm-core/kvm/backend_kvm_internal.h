@@ -25,6 +25,7 @@ struct kguest {
 	struct vm *vm; /* its owner */
 	struct kv_vm *k;
 	struct kv_mem *mem;	/* sharing through ksm/ ([host] sharing), or NULL */
+	struct ksm *ksm;	/* what it joins once its userspace is up */
 	unsigned index;		/* in the run */
 	bool waiting;		/* [host] boot_serial: not started yet */
 	const struct khost *kh; /* borrowed */
