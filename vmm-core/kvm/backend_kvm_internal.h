@@ -45,6 +45,17 @@ struct kguest {
 	int stats_err; /* kv_stats_read's last result */
 };
 
+/* Page sharing (backend_kvm_share.c). The host's pool and ksm/: 0, or -1
+ * with the reason printed. A guest's memory under kv_mem at creation (0,
+ * or -1 with err filled); into the table once its userspace is up; its
+ * breaks and discards to ksm/ (before each scan); out of it all before its
+ * memory goes. */
+int sharing_init(struct run_host *h, struct khost *kh);
+int sharing_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen);
+void sharing_start(struct vm *vm);
+void sharing_drain(struct vm *vm);
+void sharing_remove(struct vm *vm);
+
 static inline struct kguest *kguest_of(const struct vm *vm)
 {
 	return vm->backend;

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * backend_kvm_share: page sharing of KVM guests in a run ([host] sharing).
+ * The host keeps a memfd pool of shared frames and ksm/ over it; each
+ * guest's RAM goes under a kv_mem (kvm_mem.c) at creation, and into the
+ * one sharing table once its userspace is up; the copy-on-write breaks
+ * and discards the fault thread saw reach ksm/ before each scan; the
+ * guest leaves the table before its memory goes.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include "ksm/ksm.h"
+#include "vmm-core/kvm/backend_kvm_internal.h"
+
+/* [host] sharing: the shared frames' pool (a memfd the guests map
+ * privately, of the budget's size) and ksm/ over it, as on soft. */
+int sharing_init(struct run_host *h, struct khost *kh)
+{
+	const struct vmm_host_cfg *c = &h->cfg->host;
+	struct ksm_params kp = {
+	    .host_rate = c->scan_rate, .batch = c->scan_batch, .seed = h->cfg->guests[0].seed};
+
+	if (ksm_order_parse(c->scan_order, &kp.order))
+		return -1; /* validated with the config */
+	kh->pool = mem_pool_create_memfd(c->memory / MEM_PAGE_SIZE);
+	h->ksm = kh->pool ? ksm_create(kh->pool, &kp) : NULL;
+	if (!h->ksm) {
+		fprintf(stderr, "page sharing: %s\n", strerror(errno));
+		return -1;
+	}
+	h->pool = kh->pool;
+	return 0;
+}
+
+/* The guest's memory under ksm/: a userfaultfd over it (kvm_mem.c) and a
+ * place in the one sharing table. 0, or -1 with err filled. */
+int sharing_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
+{
+	struct kguest *g = kguest_of(vm);
+	struct kv_mem_params mp = {.pool_fd = env->pool->fd};
+	char why[256];
+
+	g->mem = kv_mem_create(g->k, &mp, why, sizeof(why));
+	if (!g->mem) {
+		snprintf(err, errlen, "guest %s: page sharing: %s", vm->name, why);
+		return -1;
+	}
+	g->ksm = env->ksm; /* joined when its userspace is up (sharing_start) */
+	return 0;
+}
+
+/*
+ * The guest joins the sharing table once its userspace is up, as the
+ * working-set sampler starts then, and for the same reason: write-
+ * protecting pages of a kernel still setting itself up triple-faulted
+ * the guest under nested KVM on QEMU's TCG (the share test, 1 run in 4,
+ * before the first console line). Its boot's pages are shared from then.
+ */
+void sharing_start(struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+
+	if (!g->ksm || vm->share)
+		return;
+	vm->share = ksm_guest_add_mem(g->ksm, &kv_mem_ksm_ops, g->mem,
+				      g->k->ram_size / MEM_PAGE_SIZE, vm->cfg->scan_rate);
+	if (!vm->share)
+		fprintf(stderr, "guest %s: page sharing: %s: its pages are not shared\n", vm->name,
+			strerror(errno));
+}
+
+/* Copy-on-write breaks and discards since the last look, to ksm/. */
+static void drain_one(void *ctx, uint64_t gfn, uint64_t f, bool written)
+{
+	int r = ksm_unshared(ctx, gfn, f, written);
+
+	BUG_ON(r, "ksm_unshared: gfn %" PRIu64 " frame %" PRIu64 ": %d", gfn, f, r);
+}
+
+void sharing_drain(struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+
+	if (g->mem && vm->share)
+		kv_mem_drain(g->mem, drain_one, vm->share);
+}
+
+void sharing_remove(struct vm *vm)
+{
+	struct kguest *g = kguest_of(vm);
+
+	if (vm->share) {
+		sharing_drain(vm);
+		ksm_guest_remove(vm->share); /* before the memory it names goes */
+		vm->share = NULL;
+	}
+	kv_mem_destroy(g->mem);
+	g->mem = NULL;
+}
