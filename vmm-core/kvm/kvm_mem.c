@@ -153,10 +153,11 @@ static int move_piece(struct kv_mem *m, uint64_t gfn, uint64_t f)
 	return 0;
 }
 
-static int punch(struct kv_mem *m, uint64_t gfn)
+/* Punch pages [gfn, gfn + n) out of the guest's memfd. 0 or -errno. */
+static int punch(struct kv_mem *m, uint64_t gfn, uint64_t n)
 {
 	return fallocate(m->vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 (off_t)(gfn * PAGE), (off_t)PAGE)
+			 (off_t)(gfn * PAGE), (off_t)(n * PAGE))
 		   ? -errno
 		   : 0;
 }
@@ -226,9 +227,8 @@ int kv_mem_discard(struct kv_mem *m, uint64_t gfn, uint64_t n)
 			m->st[g] = ST_MK(ST_RESIDENT, 0);
 		}
 	}
-	if (!r && fallocate(m->vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			    (off_t)(gfn * PAGE), (off_t)(n * PAGE)))
-		r = -errno;
+	if (!r)
+		r = punch(m, gfn, n);
 	pthread_mutex_unlock(&m->lock);
 	return r;
 }
@@ -263,7 +263,7 @@ int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 		(void)wp(m, gfn, false, true);
 		goto out;
 	}
-	(void)punch(m, gfn);
+	(void)punch(m, gfn, 1);
 	m->st[gfn] = ST_MK(ST_SHARED, frame);
 	m->s.merges++;
 	m->nshared++;
@@ -309,7 +309,7 @@ int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn)
 	if (!r)
 		r = mem_swap_write_slot(m->p.swap, buf, &slot);
 	if (!r) {
-		r = punch(m, gfn);
+		r = punch(m, gfn, 1);
 		if (r)
 			mem_swap_free_slot(m->p.swap, slot);
 	}
