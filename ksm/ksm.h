@@ -49,12 +49,15 @@ const char *ksm_order_name(enum ksm_order o);
 typedef uint64_t (*ksm_hash_fn)(const void *page, void *ctx);
 
 struct ksm_params {
-	double host_rate;     /* pages per modeled second of host time, all guests
-				 together; 0 = no host cap */
-	unsigned batch;	      /* most pages scanned between table steps; 0 = default */
-	enum ksm_order order; /* scan order within a guest */
-	uint64_t seed;	      /* of the random order */
-	ksm_hash_fn hash;     /* NULL: XXH3 64-bit (the real thing) */
+	double host_rate;	 /* pages per modeled second of host time, all guests
+				    together; 0 = no host cap */
+	unsigned batch;		 /* most pages scanned between table steps; 0 = default */
+	double max_call_seconds; /* wall time one ksm_scan may take, checked between
+				    batches; the pages it leaves are dropped (counted
+				    in pages_dropped); 0 = no limit */
+	enum ksm_order order;	 /* scan order within a guest */
+	uint64_t seed;		 /* of the random order */
+	ksm_hash_fn hash;	 /* NULL: XXH3 64-bit (the real thing) */
 	void *hash_ctx;
 };
 
@@ -82,6 +85,9 @@ struct ksm_stats {
 	uint64_t metadata_counted_bytes; /* the same, counted by ksm itself */
 	const char *metadata_source;	 /* "jemalloc" (release) or "counted" (ASan) */
 	double scan_cpu_seconds;	 /* thread CPU time spent scanning */
+	uint64_t pages_dropped;		 /* scan credit left when a call ran out of time */
+	double read_seconds;		 /* of which reading pages (the guest's page op) */
+	double hash_seconds;		 /* and hashing them (zero test and XXH3) */
 	double scan_wall_seconds;
 };
 

@@ -360,14 +360,19 @@ static void scan_page(struct ksm *k, struct ksm_guest *kg, gfn_t gfn, bool force
 	uint64_t h;
 	bool zero;
 
+	double t0 = clock_s(CLOCK_MONOTONIC), t1;
+
 	k->st.pages_scanned++;
 	kg->st.pages_scanned++;
 	page = kg->ops->page(kg->ctx, gfn, buf);
+	t1 = clock_s(CLOCK_MONOTONIC);
+	k->st.read_seconds += t1 - t0;
 	if (!page)
 		return;
 	zero = page_is_zero(page);
 	h = zero ? k->zero_hash : ksm_hash_page(k, page);
 	k->st.pages_hashed++;
+	k->st.hash_seconds += clock_s(CLOCK_MONOTONIC) - t1;
 	sum = ksm_sum(h);
 	old = kg->sum[gfn];
 	if (old && old != sum) {
@@ -416,6 +421,12 @@ void ksm_scan(struct ksm *k, struct ksm_guest *kg, uint64_t pages)
 		while (n--) {
 			gfn_t gfn = next;
 
+			/* out of time at the end of a batch: drop the rest */
+			if (!n && pages && k->p.max_call_seconds > 0 &&
+			    clock_s(CLOCK_MONOTONIC) - wall >= k->p.max_call_seconds) {
+				k->st.pages_dropped += pages;
+				pages = 0;
+			}
 			/* one page ahead, within this call's pages only */
 			if (n || pages) {
 				next = next_gfn(k, kg);

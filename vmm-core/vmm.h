@@ -147,6 +147,9 @@ struct vmm_host_cfg {
 	unsigned balloon_queue;		   /* virtqueue size offered */
 	double duration_ms;		   /* stop at this modeled host time; 0: at the end */
 	bool boot_serial;		   /* kvm: one guest boots at a time */
+	bool linux_ksm;			   /* kvm: Linux's ksmd shares guest RAM instead */
+	double dump_ms;			   /* kvm: dump guests' pages this long after the
+					      last one's userspace is up (0: never) */
 };
 
 struct vmm_config {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ksm/ksm_internal.h"
 #include "ksm/tests/check_ksm.h"
@@ -422,6 +423,44 @@ START_TEST(test_bad_args)
 }
 END_TEST
 
+/* A hash that takes a millisecond: a scanner slower than its rate. */
+static uint64_t slow_hash(const void *page, void *ctx)
+{
+	usleep(1000);
+	return first_word_hash(page, ctx);
+}
+
+/* A call that runs out of its time stops at the end of a batch and drops
+ * the rest of its pages, counted: the first 16-page batch takes 16 ms or
+ * more, past its 5 ms. Without a limit every page is scanned. */
+START_TEST(test_time_limit)
+{
+	struct ksm_params kp = {.hash = slow_hash, .batch = 16, .max_call_seconds = 0.005};
+	struct ksm *k = ksm_create(pool, &kp);
+	struct ksm_guest *kg = ksm_guest_add(k, p2m[0], 0);
+	struct ksm_stats st;
+
+	for (unsigned i = 0; i < PAGES; i++)
+		tk_fill(p2m[0], i, 1000 + i);
+	ksm_scan(k, kg, PAGES);
+	ksm_stats(k, &st);
+	ck_assert_uint_eq(st.pages_scanned, 16);
+	ck_assert_uint_eq(st.pages_dropped, PAGES - 16);
+	ksm_guest_remove(kg);
+	ksm_destroy(k);
+	kp.max_call_seconds = 0;
+	kp.hash = first_word_hash;
+	k = ksm_create(pool, &kp);
+	kg = ksm_guest_add(k, p2m[0], 0);
+	ksm_scan(k, kg, PAGES);
+	ksm_stats(k, &st);
+	ck_assert_uint_eq(st.pages_scanned, PAGES);
+	ck_assert_uint_eq(st.pages_dropped, 0);
+	ksm_guest_remove(kg);
+	ksm_destroy(k);
+}
+END_TEST
+
 Suite *scan_suite(void)
 {
 	Suite *s = suite_create("scan");
@@ -440,6 +479,7 @@ Suite *scan_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_pace);
 	tcase_add_test(tc, test_bad_args);
+	tcase_add_test(tc, test_time_limit);
 	suite_add_tcase(s, tc);
 	return s;
 }

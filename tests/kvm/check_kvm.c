@@ -49,6 +49,7 @@ int main(void)
 	kv_host_probe("", &h);
 	sr = srunner_create(kv_tiny_suite(&h));
 	srunner_add_suite(sr, kv_mem_suite());
+	srunner_add_suite(sr, kv_lksm_suite());
 	/* tests/kvm/suite.sh sets it where Linux guests boot (hardware KVM, or
 	 * a host that passed check-kvm's probe) */
 	if (getenv("MEMVISOR_KVM_KERNEL"))

@@ -11,6 +11,7 @@
 Suite *kv_tiny_suite(const struct kv_host *h);
 Suite *kv_linux_suite(void); /* test_linux.c: a Debian guest and its own driver */
 Suite *kv_mem_suite(void);   /* test_mem.c: sharing and host swap, races */
+Suite *kv_lksm_suite(void);  /* test_lksm.c: Linux's KSM over guest RAM */
 
 /* A VM of memory bytes for a test, with or without the balloon; fails the
  * test when it cannot be made. */

@@ -12,7 +12,8 @@
 #           no /dev/kvm, or a software hypervisor such as kvm_pvm, where
 #           stock Linux does not boot. Where such a /dev/kvm is usable, the
 #           tiny-guest part of check_kvm (kvm_tiny) and the sharing and host
-#           swap tests on tiny guests (kvm_mem) also run on it directly
+#           swap tests on tiny guests (kvm_mem) and Linux's KSM over guest
+#           RAM (kvm_lksm) also run on it directly
 #           first (seconds there; they check the host-side memory mechanics).
 #
 # MEMVISOR_KVM_ROUTE=direct|nested forces a route (auto by default).
@@ -66,7 +67,7 @@ fi
 status=0
 if [ $software = 1 ]; then
 	echo "check-kvm: the tiny guests directly on this host's $(echo "$first" | cut -d' ' -f1) KVM"
-	for suite in kvm_tiny kvm_mem; do
+	for suite in kvm_tiny kvm_mem kvm_lksm; do
 		CK_RUN_SUITE=$suite CK_DEFAULT_TIMEOUT=600 "$O/check/check_kvm" || status=1
 	done
 fi

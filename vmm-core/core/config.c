@@ -309,6 +309,15 @@ static void validate_kvm(struct parse *p, unsigned i, bool wss_set)
 		config_fail(p, s, "procs", "the kvm guest runs one process");
 	else if (strpbrk(g->cmdline, "\"\n"))
 		config_fail(p, s, "cmdline", "no quotes or newlines");
+	else if (p->cfg->host.linux_ksm && (p->cfg->host.sharing || p->cfg->host.swap_file[0]))
+		config_fail(p, "host", "linux_ksm",
+			    "Linux's KSM shares anonymous memory: not with [host] %s (memvisor's "
+			    "sharing and host swap work on a memfd)",
+			    p->cfg->host.sharing ? "sharing" : "swap_file");
+	else if (p->cfg->host.swap_file[0] && !strcmp(p->cfg->host.swap_victim, "lru"))
+		config_fail(p, "host", "swap_victim",
+			    "lru: on kvm, random (KVM's dirty log sees a guest's writes, not the "
+			    "reads an LRU clock needs)");
 }
 
 /* Every key given in guest section i applies to its backend (an unknown
@@ -422,6 +431,10 @@ static void validate_guest(struct parse *p, unsigned i)
 		return;
 	if (!strcmp(g->backend, "kvm"))
 		validate_kvm(p, i, wss_set);
+	else if (p->cfg->host.linux_ksm)
+		config_fail(p, "host", "linux_ksm",
+			    "kvm guests only (guest %s is soft: [host] sharing = on shares it)",
+			    g->name);
 	else
 		validate_soft(p, i, wss_set);
 }

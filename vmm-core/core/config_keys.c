@@ -222,6 +222,10 @@ static int set_switch_at(struct parse *p, void *base, const char *v)
 const struct config_key config_keys[] = {
     H(memory, CT_SIZE, memory, 0, "1G", "the host memory budget"),
     H(sharing, CT_BOOL, sharing, 0, "off", "content-based page sharing"),
+    H(linux_ksm, CT_BOOL, linux_ksm, 0, "off",
+      "kvm: Linux's KSM shares guest RAM (anonymous, MADV_MERGEABLE) instead"),
+    H(dump_ms, CT_DOUBLE0, dump_ms, 0, "0",
+      "kvm: write guests' pages to DIR/NAME.pages this long after the last is up (0: never)"),
     H(scan_rate, CT_DOUBLE, scan_rate, 0, "1000000", "sharing scan cap, pages per host second"),
     H(scan_batch, CT_UINT, scan_batch, 1u << 20, "256", "pages per scan batch"),
     H(scan_order, CT_STR, scan_order, STR(struct vmm_host_cfg, scan_order), "random",

@@ -38,6 +38,8 @@
  * each first (ksm_try_share): a page that merges is not written. A failed
  * write (a full disk, an I/O error, the swap full) leaves the page in memory
  * and is fatal to the run: rc->fatal with one message, the runner stops.
+ * A KVM guest's host swap (backend_kvm_swap.c) stops instead, and the run
+ * goes on with its guests' pages in memory (rc->swap_failed).
  *
  * Enforcement between ticks: in the hard and low states (and in the soft
  * state for a guest whose balloon cannot reclaim) a guest that holds its
@@ -90,7 +92,7 @@ int reclaim_init(struct vmm_reclaim *rc, const struct vmm_config *cfg, struct me
 		return -EINVAL;
 	}
 	rc->next_tick = h->policy_ms / 1e3;
-	if (h->swap_file[0] && pool && pool->fd < 0) { /* host swap swaps the soft pool's frames */
+	if (h->swap_file[0]) {
 		struct mem_swap_params sp = {.path = h->swap_file,
 					     .slots = h->swap_size / MEM_PAGE_SIZE};
 

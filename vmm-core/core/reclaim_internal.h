@@ -33,12 +33,14 @@ struct vmm_reclaim {
 	struct mem_policy_guest *pg; /* n entries, scratch of a tick */
 	bool *in;		     /* n entries: the guest takes part this tick */
 	uint64_t free_pages;	     /* the host's free frames at the last tick */
-	bool fatal;		     /* host swap failed: the run stops */
-	char fatal_msg[512];
+	bool fatal;		     /* host swap failed: the run stops (soft) */
+	bool swap_failed;	     /* host swap failed: no more swapping, the
+					run goes on and exits 1 (kvm) */
+	char fatal_msg[512];	     /* either's message */
 };
 
-/* Set up from cfg: the policy's parameters and, with [host] swap_file and
- * a pool (soft), the swap file (created now). 0, or -errno with err naming
+/* Set up from cfg: the policy's parameters and, with [host] swap_file,
+ * the swap file (created now). 0, or -errno with err naming
  * the file. pool and ksm may be NULL (kvm). */
 int reclaim_init(struct vmm_reclaim *rc, const struct vmm_config *cfg, struct mem_pool *pool,
 		 struct ksm *ksm, char *err, size_t errlen) MUST_CHECK;

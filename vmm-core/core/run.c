@@ -81,7 +81,13 @@ uint64_t run_frames_used(const struct mem_pool *pool, struct vm **vms, unsigned 
 		return pool->used; /* soft: every frame is the pool's */
 	for (unsigned i = 0; i < n; i++)
 		used += vms[i]->ops->held(vms[i]);
-	/* kvm: the guests' memfds, and the shared frames they map */
+	/* kvm: the guests' memfds, and the shared frames they map; with
+	 * Linux's KSM, a merged frame counts once */
+	if (n && vms[0]->ops->host_saved) {
+		uint64_t saved = vms[0]->ops->host_saved(vms[0]);
+
+		used = used > saved ? used - saved : 0;
+	}
 	return used + (pool ? pool->used : 0);
 }
 
@@ -218,7 +224,7 @@ static void schedule(struct runner *rn, double t0)
 static int finish(struct runner *rn, const char *dir)
 {
 	char path[4096];
-	int status = rn->rc.fatal ? 1 : 0, r;
+	int status = rn->rc.fatal || rn->rc.swap_failed ? 1 : 0, r;
 
 	for (unsigned i = 0; i < rn->n; i++)
 		status |= rn->vms[i]->ops->finish(rn->vms[i], &rn->host);

@@ -60,6 +60,10 @@ struct backend_ops {
 	void (*tick)(struct vmm_reclaim *rc, struct vm *vm);
 	/* Host frames the guest holds now (the policy's P, the host's use). */
 	uint64_t (*held)(struct vm *vm);
+	/* Frames the host saves that no guest's held() shows (kvm with
+	 * Linux's KSM: ksmd's pages_sharing), asked of any guest of the run;
+	 * NULL: none. */
+	uint64_t (*host_saved)(struct vm *vm);
 	/* The policy's inputs for vm; false for a guest that holds nothing and
 	 * takes no part any more (a KVM guest that powered off). */
 	bool (*policy_in)(struct vm *vm, struct mem_policy_guest *g);

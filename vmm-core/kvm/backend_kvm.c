@@ -19,10 +19,11 @@
  * The policy (reclaim.c) is fed from what KVM shows: P is the memfd's
  * allocated pages, demand P plus the balloon, active the working-set
  * estimate sampled through the dirty log (kvm_wss.c: pages written, not
- * read); the host's frames in use are what the guests hold. Ballooning is
- * the only reclamation on KVM for now: sharing and host swapping of KVM
- * guest memory come in a later issue, and a KVM guest is never held back
- * (its vCPUs run on their own).
+ * read); the host's frames in use are what the guests hold, and the pool's
+ * shared frames. The balloon moves here; page sharing (backend_kvm_share.c)
+ * and host swap (backend_kvm_swap.c) work on the guest's memfd through a
+ * userfaultfd (kvm_mem.c). A KVM guest is never held back (its vCPUs run
+ * on their own).
  */
 #include <errno.h>
 #include <math.h>
@@ -90,6 +91,11 @@ static void sampler_start(struct vm *vm, uint64_t now)
 static uint64_t kv_held(struct vm *vm)
 {
 	return vm->done ? 0 : held(kguest_of(vm));
+}
+
+static uint64_t kv_host_saved(struct vm *vm)
+{
+	return lksm_saved(kguest_of(vm)->kh);
 }
 
 /* P is what the memfd holds, demand P plus its balloon (what it would take
@@ -270,6 +276,7 @@ static int kvm_run(struct vm *vm, uint64_t budget, struct vcpu_exit *x)
 	}
 	if (!g->waiting)
 		watch(vm, now);
+	kv_dump_due(g->h->b, g->h, now);
 	vm->cycles = (double)(now - t0) * vm->cost->ghz;
 	sharing_drain(vm); /* before the runner's scan of it */
 	x->accesses = 0;
@@ -329,9 +336,8 @@ static int kv_host_init(struct run_host *h)
 	kh->boot_anyway = anyway && *anyway;
 	if (kh->host.kind == KV_HOST_UNKNOWN)
 		fprintf(stderr, "note: %s\n", why);
-	if (h->cfg->host.swap_file[0])
-		fprintf(stderr, "note: on kvm, host swap is not driven by the policy in this "
-				"build: it stays off\n");
+	if (h->cfg->host.linux_ksm)
+		return lksm_init(h, kh);
 	return h->cfg->host.sharing ? sharing_init(h, kh) : 0;
 }
 
@@ -343,6 +349,7 @@ static void kv_host_fini(struct run_host *h)
 	h->ksm = NULL;
 	h->pool = NULL;
 	if (kh) {
+		lksm_fini(kh);
 		mem_pool_destroy(kh->pool);
 		free(kh->order);
 	}
@@ -390,7 +397,7 @@ static int add_trace(void *ctx, const char *path)
 }
 
 /* The KVM VM of guest g, its kernel and initramfs loaded. NULL with err. */
-static struct kv_vm *boot(const struct vmm_guest_cfg *g, char *err, size_t errlen)
+static struct kv_vm *boot(const struct vmm_guest_cfg *g, bool linux_ksm, char *err, size_t errlen)
 {
 	struct kv_vm_params p = {
 	    .name = g->name,
@@ -403,6 +410,7 @@ static struct kv_vm *boot(const struct vmm_guest_cfg *g, char *err, size_t errle
 	    .balloon_oom = true,
 	    .pin_cpu = g->pin_cpu,
 	    .dirty_log = true,
+	    .anon = linux_ksm,
 	};
 	char cmdline[2048];
 	struct traces tr = {.n = 0};
@@ -469,13 +477,13 @@ static int kv_create(struct vm *vm, const struct vm_env *env, char *err, size_t 
 	g->kh = kh;
 	g->vm = vm;
 	g->index = env->index;
-	g->k = boot(c, err, errlen);
+	g->k = boot(c, env->host->linux_ksm, err, errlen);
 	if (!g->k) {
 		free(g);
 		return -EINVAL;
 	}
 	vm->backend = g;
-	if (env->ksm && c->sharing && sharing_add(vm, env, err, errlen)) {
+	if (guest_mem_add(vm, env, err, errlen)) {
 		kv_destroy(vm);
 		return -EINVAL;
 	}
@@ -483,6 +491,7 @@ static int kv_create(struct vm *vm, const struct vm_env *env, char *err, size_t 
 		kh->order[env->index] = g;
 	g->ws.max = g->ws.slow = g->ws.fast = g->ws.current = 1;
 	g->ws_seed = c->seed * UTIL_GOLDEN + env->index;
+	vm->rs.cursor.rng = c->seed * 0xbf58476d1ce4e5b9ull + 3 + env->index; /* victims */
 	return 0;
 }
 
@@ -551,8 +560,10 @@ const struct backend_ops backend_kvm = {
     .run = kvm_run,
     .tick = kv_tick,
     .held = kv_held,
+    .host_saved = kv_host_saved,
     .policy_in = kv_policy_in,
     .balloon = kv_balloon,
+    .swap = kv_swap,
     .sample = kv_sample,
     .finish = kv_finish,
     .result = kv_result,

@@ -9,8 +9,9 @@
  * series carries the guest kernel's fault and swap counts from its
  * balloon statistics); exits are KVM's counters by kind (binary stats);
  * what a KVM guest does not have or memvisor does not measure there (a
- * modeled TLB, walks and clock, sharing, host swap, blocking) is empty in
- * the CSV files and null in summary.json, never 0.
+ * modeled TLB, walks and clock, blocking; sharing and host swap where the
+ * run has none) is empty in the CSV files and null in summary.json, never
+ * 0.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -27,6 +28,7 @@
 struct kcounts {
 	uint64_t pages, alloc, untouched, actual, target, exits, sharing;
 	uint64_t faults, swap_outs, swap_ins, free_pages, accesses;
+	uint64_t host_swap_ins; /* host swap's, through the userfaultfd */
 };
 
 static void counts(struct vm *vm, struct kcounts *c, bool final)
@@ -56,6 +58,13 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 		c->alloc = c->pages - c->actual - c->sharing;
 	c->untouched = c->pages - c->alloc - c->actual - c->sharing;
 	c->exits = g->st.v[KV_STAT_exits];
+	c->host_swap_ins = 0;
+	if (g->mem) {
+		struct kv_mem_stats ms;
+
+		kv_mem_stats(g->mem, &ms);
+		c->host_swap_ins = ms.swap_ins;
+	}
 	c->free_pages = b.stats[BALLOON_S_MEMFREE] >> 12;
 	if (final && g->k->res.done) {
 		c->faults = result_u64(g->k, "pgfault");
@@ -70,13 +79,13 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 	}
 }
 
-/* What a KVM guest does not have (sharing, host swap, a modeled TLB and
- * clock, blocking) or does not measure (the workload's own active pages)
- * stays empty. */
+/* What a KVM guest does not have (a modeled TLB and clock, blocking;
+ * sharing and host swap where the run has none) or does not measure (the
+ * workload's own active pages) stays empty. */
 void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
 	struct kguest *g = kguest_of(vm);
-	const struct khost *kh = h->b;
+	struct khost *kh = h->b;
 	struct balloon_counters b;
 	struct kcounts c;
 	double pages;
@@ -91,6 +100,16 @@ void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 	counts(vm, &c, false);
 	kv_dev_balloon_counters(g->k, &b);
 	pages = (double)c.pages;
+	if (kh->lksm.on || h->ksm) {
+		struct ksm_stats ks = {.pages_saved = 0};
+
+		if (h->ksm)
+			ksm_stats(h->ksm, &ks);
+		else
+			ks.pages_saved = lksm_saved(kh);
+		if (ks.pages_saved > kh->peak_saved)
+			kh->peak_saved = ks.pages_saved;
+	}
 	out_d(r, TS_time_ms, vm->cycles / vm->cost->ghz / 1e6);
 	out_s(r, TS_guest, vm->name);
 	out_u(r, TS_accesses, c.accesses);
@@ -99,6 +118,11 @@ void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_u(r, TS_ballooned, c.actual);
 	if (vm->share)
 		out_u(r, TS_shared, c.sharing);
+	if (g->mem && h->rc->swap) {
+		out_u(r, TS_host_swap_outs, vm->rs.swap_outs);
+		out_u(r, TS_host_swap_ins, c.host_swap_ins);
+		out_u(r, TS_swap_shared, vm->rs.swap_shared);
+	}
 	out_u(r, TS_guest_free, c.free_pages);
 	out_u(r, TS_guest_page_faults, c.faults);
 	out_u(r, TS_guest_swap_outs, c.swap_outs);
@@ -153,6 +177,39 @@ static void json_sharing(struct out_row *r, struct vm *vm, const struct kcounts 
 	out_u(r, JG_full_scans, ks.full_scans);
 }
 
+/* Its host swap and userfaultfd counters, when its memory is under one. */
+static void json_mem(struct out_row *r, struct vm *vm, const struct run_host *h)
+{
+	struct kguest *g = kguest_of(vm);
+	struct kv_mem_stats s;
+	uint64_t faults;
+
+	if (!g->mem)
+		return;
+	kv_mem_stats(g->mem, &s);
+	faults = s.faults_wp + s.faults_missing;
+	if (h->rc->swap) {
+		out_u(r, JG_host_swap_outs, vm->rs.swap_outs);
+		out_u(r, JG_host_swap_ins, s.swap_ins);
+		out_u(r, JG_swap_shared, vm->rs.swap_shared);
+	}
+	out_u(r, JG_uffd_faults_wp, s.faults_wp);
+	out_u(r, JG_uffd_faults_missing, s.faults_missing);
+	out_u(r, JG_uffd_zero_fills, s.zero_fills);
+	out_d(r, JG_uffd_fault_mean_us, faults ? (double)s.fault_ns / (double)faults / 1e3 : 0.0);
+	out_d(r, JG_uffd_fault_max_us, (double)s.fault_ns_max / 1e3);
+	for (unsigned i = 0; i < 4; i++)
+		out_u(r, JG_uffd_fault_lt_1us + i, s.fault_hist[i]);
+	if (!s.compares)
+		return;
+	/* a merge's steps: per compare, then per merge */
+	out_d(r, JG_mc_protect_us, (double)s.ns_protect / (double)s.compares / 1e3);
+	out_d(r, JG_mc_compare_us, (double)s.ns_compare / (double)s.compares / 1e3);
+	out_d(r, JG_mc_remap_us, s.merges ? (double)s.ns_remap / (double)s.merges / 1e3 : 0.0);
+	out_d(r, JG_mc_punch_us, s.merges ? (double)s.ns_punch / (double)s.merges / 1e3 : 0.0);
+	out_d(r, JG_mc_longest_stall_us, (double)s.stall_ns_max / 1e3);
+}
+
 /* A KVM guest's fields of its summary.json object; the others are null. */
 void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 {
@@ -174,6 +231,7 @@ void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_u(r, JG_balloon_target, b.target);
 	out_u(r, JG_balloon_actual, b.actual);
 	json_sharing(r, vm, &n);
+	json_mem(r, vm, h);
 	out_u(r, JG_accesses, n.accesses);
 	for (unsigned i = 0; i < KV_STAT_NR && g->st.binary; i++) {
 		int c = out_find(r, "kvm_exits", kv_stat_names[i]);
@@ -214,6 +272,28 @@ void kv_json(struct out_row *r, struct vm *vm, const struct run_host *h)
 	out_sf(r, JG_guest_console, "%s.console", vm->name);
 }
 
+/* Linux's KSM in the host's sharing fields: its merged frames, the
+ * mappings of them, the pages saved (KSM's own pages_sharing), ksmd's CPU. */
+static void json_lksm(struct out_row *r, const struct khost *kh)
+{
+	struct lksm_stats s;
+
+	lksm_stats(kh, &s);
+	out_s(r, JH_sharing_engine, "linux ksm");
+	out_u(r, JH_pages_shared, s.shared);
+	out_u(r, JH_pages_sharing, s.shared + s.sharing);
+	out_u(r, JH_pages_saved, s.sharing);
+	out_u(r, JH_memory_saved_bytes, s.sharing * MEM_PAGE_SIZE);
+	out_u(r, JH_pages_volatile, s.volatile_);
+	out_u(r, JH_full_scans, s.full_scans);
+	out_d(r, JH_scan_cpu_seconds, s.cpu_seconds);
+	out_u(r, JH_lksm_pages_to_scan, kh->lksm.to_scan);
+	out_u(r, JH_lksm_sleep_ms, 20);
+	out_u(r, JH_lksm_pages_unshared, s.unshared);
+	out_u(r, JH_lksm_zero_pages, s.zero);
+	out_b(r, JH_lksm_was_running, kh->lksm.was_running);
+}
+
 /* The kvm host's fields of summary.json. */
 void kv_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct run_host *h)
 {
@@ -223,8 +303,16 @@ void kv_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct r
 	for (unsigned i = 0; i < n; i++)
 		frames += kv_vm_ram_allocated(kguest_of(vms[i])->k) >> 12;
 	out_s(r, JH_kvm_paging, kh->mode);
+	if (kh->lksm.on || h->ksm)
+		out_u(r, JH_peak_pages_saved, kh->peak_saved);
 	if (h->pool)
 		frames += h->pool->used; /* the shared frames */
+	if (kh->lksm.on) {
+		uint64_t saved = lksm_saved(kh);
+
+		json_lksm(r, kh);
+		frames = frames > saved ? frames - saved : 0;
+	}
 	out_u(r, JH_frames_used, frames);
 	out_u(r, JH_peak_frames, h->peak_frames);
 }
@@ -249,6 +337,11 @@ void kv_result(struct out_row *r, struct vm *vm, const struct run_host *h)
 	if (vm->share) {
 		out_u(r, G_pages_sharing, c.sharing);
 		out_u(r, G_cow_breaks, ksm_guest_cow_breaks(vm->share));
+	}
+	if (g->mem && h->rc->swap) {
+		out_u(r, G_host_swap_outs, vm->rs.swap_outs);
+		out_u(r, G_host_swap_ins, c.host_swap_ins);
+		out_u(r, G_swap_shared, vm->rs.swap_shared);
 	}
 	out_u(r, G_accesses, c.accesses);
 	if (g->st.binary)

@@ -11,6 +11,19 @@
 #include "vmm-core/core/reclaim_internal.h"
 #include "vmm-core/core/run_internal.h"
 
+/* Linux's KSM for the run ([host] linux_ksm, backend_kvm_lksm.c): the
+ * settings found (put back at the end), ksmd's rate, its CPU at the start. */
+struct lksm {
+	bool on, was_running;
+	uint64_t run0, to_scan0, sleep0;
+	uint64_t to_scan; /* pages per 20 ms */
+	double cpu0;	  /* ksmd's CPU seconds at the start, -1: not found */
+};
+struct lksm_stats {
+	uint64_t shared, sharing, unshared, volatile_, full_scans, zero;
+	double cpu_seconds; /* ksmd's, during the run */
+};
+
 /* The kvm backend's host state (run_host.b). */
 struct khost {
 	struct kv_host host;   /* what provides /dev/kvm */
@@ -18,6 +31,9 @@ struct khost {
 	bool boot_anyway;      /* MEMVISOR_KVM_BOOT_ANYWAY: boot where Linux cannot */
 	struct kguest **order; /* the run's guests, in config order */
 	struct mem_pool *pool; /* [host] sharing: the shared frames (memfd), or NULL */
+	struct lksm lksm;      /* [host] linux_ksm */
+	uint64_t peak_saved;   /* most pages sharing saved at a sample, either engine */
+	bool dumped;	       /* [host] dump_ms: done (or given up) */
 };
 
 /* A KVM guest's state (vm->backend). */
@@ -46,15 +62,32 @@ struct kguest {
 };
 
 /* Page sharing (backend_kvm_share.c). The host's pool and ksm/: 0, or -1
- * with the reason printed. A guest's memory under kv_mem at creation (0,
- * or -1 with err filled); into the table once its userspace is up; its
+ * with the reason printed. A guest's memory under kv_mem at creation, for
+ * sharing or host swap (0, or -1 with err filled); into the table once its
+ * userspace is up; its
  * breaks and discards to ksm/ (before each scan); out of it all before its
  * memory goes. */
 int sharing_init(struct run_host *h, struct khost *kh);
-int sharing_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen);
+int guest_mem_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen);
 void sharing_start(struct vm *vm);
 void sharing_drain(struct vm *vm);
 void sharing_remove(struct vm *vm);
+
+/* Linux's KSM (backend_kvm_lksm.c): ksmd on at the run's scan rate (0,
+ * or -1 with the reason printed), its settings put back, its counters and
+ * CPU, the pages it saves now. */
+int lksm_init(struct run_host *h, struct khost *kh);
+void lksm_fini(struct khost *kh);
+void lksm_stats(const struct khost *kh, struct lksm_stats *s);
+uint64_t lksm_saved(const struct khost *kh);
+
+/* [host] dump_ms (backend_kvm_dump.c): the guests' pages and the sharing
+ * counters, once, when due at `now`. */
+void kv_dump_due(struct khost *kh, const struct run_host *h, uint64_t now);
+
+/* Host swap, the policy's step 5 (backend_kvm_swap.c): up to want of vm's
+ * pages out, sharing first. 0, or -errno (rc->swap_failed set). */
+int kv_swap(struct vmm_reclaim *rc, struct vm *vm, uint64_t want);
 
 static inline struct kguest *kguest_of(const struct vm *vm)
 {

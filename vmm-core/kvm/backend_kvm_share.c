@@ -2,7 +2,8 @@
 /*
  * backend_kvm_share: page sharing of KVM guests in a run ([host] sharing).
  * The host keeps a memfd pool of shared frames and ksm/ over it; each
- * guest's RAM goes under a kv_mem (kvm_mem.c) at creation, and into the
+ * guest's RAM goes under a kv_mem (kvm_mem.c) at creation (for host swap
+ * too, backend_kvm_swap.c), and into the
  * one sharing table once its userspace is up; the copy-on-write breaks
  * and discards the fault thread saw reach ksm/ before each scan; the
  * guest leaves the table before its memory goes.
@@ -19,8 +20,13 @@
 int sharing_init(struct run_host *h, struct khost *kh)
 {
 	const struct vmm_host_cfg *c = &h->cfg->host;
-	struct ksm_params kp = {
-	    .host_rate = c->scan_rate, .batch = c->scan_batch, .seed = h->cfg->guests[0].seed};
+	/* the scanner runs in the runner's thread: half of its time at most,
+	 * so that policy ticks, samples and the guests' ends are not starved
+	 * where scanning is slow (nested emulation) */
+	struct ksm_params kp = {.host_rate = c->scan_rate,
+				.batch = c->scan_batch,
+				.seed = h->cfg->guests[0].seed,
+				.max_call_seconds = h->sample_ms / 1e3 / 2 / h->cfg->nguests};
 
 	if (ksm_order_parse(c->scan_order, &kp.order))
 		return -1; /* validated with the config */
@@ -34,20 +40,26 @@ int sharing_init(struct run_host *h, struct khost *kh)
 	return 0;
 }
 
-/* The guest's memory under ksm/: a userfaultfd over it (kvm_mem.c) and a
- * place in the one sharing table. 0, or -1 with err filled. */
-int sharing_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
+/* The guest's memory under a userfaultfd (kvm_mem.c), for page sharing
+ * (a place in the one sharing table, taken later) and host swap, where
+ * the run has them. 0, or -1 with err filled. */
+int guest_mem_add(struct vm *vm, const struct vm_env *env, char *err, size_t errlen)
 {
 	struct kguest *g = kguest_of(vm);
-	struct kv_mem_params mp = {.pool_fd = env->pool->fd};
+	bool share = env->ksm && vm->cfg->sharing;
+	struct kv_mem_params mp = {.pool_fd = share ? env->pool->fd : -1,
+				   .swap = env->rc ? env->rc->swap : NULL};
 	char why[256];
 
+	if (!share && !mp.swap)
+		return 0;
 	g->mem = kv_mem_create(g->k, &mp, why, sizeof(why));
 	if (!g->mem) {
-		snprintf(err, errlen, "guest %s: page sharing: %s", vm->name, why);
+		snprintf(err, errlen, "guest %s: %s: %s", vm->name,
+			 share ? "page sharing" : "host swap", why);
 		return -1;
 	}
-	g->ksm = env->ksm; /* joined when its userspace is up (sharing_start) */
+	g->ksm = share ? env->ksm : NULL; /* joined when its userspace is up */
 	return 0;
 }
 

@@ -141,6 +141,8 @@ struct kv_vm_params {
 	bool balloon_oom;      /* offer F_DEFLATE_ON_OOM */
 	int pin_cpu;	       /* host CPU for every vCPU thread, -1: any */
 	bool dirty_log;	       /* log writes for working-set sampling */
+	bool anon;	       /* RAM is private anonymous memory marked
+				  MADV_MERGEABLE (Linux's KSM), not a memfd */
 	FILE *console;	       /* copy of the guest's console, or NULL */
 	bool console_echo;     /* also to stderr, prefixed with the name */
 };
@@ -151,7 +153,7 @@ struct kv_vm {
 	struct kv_vm_params p;
 	char name[VMM_NAME_MAX];
 	int kv_fd, vm_fd, mem_fd, stats_fd;
-	uint8_t *ram; /* the memfd, mapped shared */
+	uint8_t *ram; /* the memfd, mapped shared (or anonymous: p.anon, mem_fd -1) */
 	uint64_t ram_size;
 	bool dirty_log; /* KVM logs writes to the slot (manual protect) */
 	unsigned nvcpus;
@@ -335,6 +337,11 @@ struct kv_mem_stats {
 	uint64_t faults_wp, faults_missing;
 	uint64_t fault_ns, fault_ns_max; /* the fault thread's time per fault */
 	uint64_t fault_hist[4];		 /* < 1 us, < 10 us, < 100 us, more */
+	/* a merge's steps, ns in all: write-protect, read and compare both
+	 * pages (every compare), map the shared frame, punch the page
+	 * (every merge); the longest a page stayed write-protected in a
+	 * merge or swap-out (what a vCPU writing it could wait) */
+	uint64_t ns_protect, ns_compare, ns_remap, ns_punch, stall_ns_max;
 };
 enum kv_page { KV_PAGE_RESIDENT, KV_PAGE_SHARED, KV_PAGE_SWAPPED };
 /* Take over vm's RAM: a userfaultfd over it and its fault thread. NULL
@@ -373,6 +380,13 @@ void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t
 extern const struct ksm_mem_ops kv_mem_ksm_ops;
 /* The fault thread's first failure ("" if none). */
 const char *kv_mem_error(struct kv_mem *m);
+
+/* ---- kvm_dump.c ------------------------------------------------------- */
+
+/* Write every page vm holds memory for (its memfd's, shared, swapped out;
+ * resident, for anonymous RAM) to fd, one after another; *pages says how
+ * many. 0 or -errno. */
+int kv_vm_dump(struct kv_vm *vm, int fd, uint64_t *pages) MUST_CHECK;
 
 /* ---- kvm_wss.c -------------------------------------------------------- */
 

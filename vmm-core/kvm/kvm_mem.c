@@ -233,9 +233,18 @@ int kv_mem_discard(struct kv_mem *m, uint64_t gfn, uint64_t n)
 	return r;
 }
 
+static void stalled(struct kv_mem *m, uint64_t t0)
+{
+	uint64_t dt = kv_now_ns() - t0;
+
+	if (dt > m->s.stall_ns_max)
+		m->s.stall_ns_max = dt;
+}
+
 int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 {
 	uint8_t mine[PAGE], theirs[PAGE];
+	uint64_t t0, t1, t2;
 	int r;
 
 	if (gfn >= m->pages || m->p.pool_fd < 0)
@@ -246,7 +255,9 @@ int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 		goto out;
 	}
 	/* from here until the remap a writer waits in its fault */
+	t0 = kv_now_ns();
 	r = m->p.unprotected ? 0 : wp(m, gfn, true, false);
+	t1 = kv_now_ns();
 	if (!r)
 		r = kv_mem_read_page(m->vm->mem_fd, mine, gfn * PAGE);
 	if (!r)
@@ -255,19 +266,29 @@ int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 	if (r || memcmp(mine, theirs, PAGE)) { /* an error, or not the same bytes */
 		if (!m->p.unprotected)
 			(void)wp(m, gfn, false, true);
+		m->s.ns_protect += t1 - t0;
+		m->s.ns_compare += kv_now_ns() - t1;
+		stalled(m, t0);
 		goto out;
 	}
+	t2 = kv_now_ns();
 	r = m->p.unprotected ? remap(m, gfn, m->p.pool_fd, frame * PAGE, false)
 			     : move_piece(m, gfn, frame);
 	if (r) {
 		(void)wp(m, gfn, false, true);
 		goto out;
 	}
+	m->s.ns_protect += t1 - t0;
+	m->s.ns_compare += t2 - t1;
+	t1 = kv_now_ns();
+	m->s.ns_remap += t1 - t2;
 	(void)punch(m, gfn, 1);
+	m->s.ns_punch += kv_now_ns() - t1;
 	m->st[gfn] = ST_MK(ST_SHARED, frame);
 	m->s.merges++;
 	m->nshared++;
 	wake(m, gfn); /* writers that waited retry on the new piece */
+	stalled(m, t0);
 	r = 1;
 out:
 	pthread_mutex_unlock(&m->lock);
@@ -293,7 +314,7 @@ int kv_mem_unshare(struct kv_mem *m, uint64_t gfn)
 int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn)
 {
 	uint8_t buf[PAGE];
-	uint64_t slot;
+	uint64_t slot, t0;
 	int r;
 
 	if (gfn >= m->pages || !m->p.swap)
@@ -303,6 +324,7 @@ int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn)
 		r = 0;
 		goto out;
 	}
+	t0 = kv_now_ns();
 	r = m->p.unprotected ? 0 : wp(m, gfn, true, false);
 	if (!r)
 		r = kv_mem_read_page(m->vm->mem_fd, buf, gfn * PAGE);
@@ -322,6 +344,7 @@ int kv_mem_swap_out(struct kv_mem *m, uint64_t gfn)
 	 * again, on a missing page now, and swap it in */
 	if (!m->p.unprotected)
 		(void)wp(m, gfn, false, true);
+	stalled(m, t0);
 out:
 	pthread_mutex_unlock(&m->lock);
 	return r;

@@ -65,10 +65,30 @@ int kv_vm_irq_line(struct kv_vm *vm, unsigned irq, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &l) ? -errno : 0;
 }
 
+/* Anonymous RAM's resident pages in [pfn, pfn + n), by mincore (a page
+ * KSM merged counts in every guest that maps it). */
+static uint64_t anon_resident(const struct kv_vm *vm, uint64_t pfn, uint64_t n)
+{
+	unsigned char v[4096];
+	uint64_t count = 0;
+
+	for (uint64_t i = 0; i < n; i += sizeof(v)) {
+		uint64_t k = n - i < sizeof(v) ? n - i : sizeof(v);
+
+		if (mincore(vm->ram + ((pfn + i) << 12), k << 12, v))
+			return 0;
+		for (uint64_t j = 0; j < k; j++)
+			count += v[j] & 1;
+	}
+	return count;
+}
+
 uint64_t kv_vm_ram_allocated(const struct kv_vm *vm)
 {
 	struct stat st;
 
+	if (vm->p.anon)
+		return anon_resident(vm, 0, vm->ram_size >> 12) << 12;
 	return fstat(vm->mem_fd, &st) ? 0 : (uint64_t)st.st_blocks * 512;
 }
 
@@ -77,6 +97,8 @@ uint64_t kv_vm_ram_allocated_range(const struct kv_vm *vm, uint64_t pfn, uint64_
 	off_t pos = (off_t)(pfn << 12), end = (off_t)((pfn + n) << 12);
 	uint64_t bytes = 0;
 
+	if (vm->p.anon)
+		return anon_resident(vm, pfn, n);
 	while (pos < end) {
 		off_t data = lseek(vm->mem_fd, pos, SEEK_DATA), hole;
 
@@ -97,9 +119,40 @@ int kv_vm_discard(struct kv_vm *vm, uint64_t pfn, uint64_t n)
 		return -EINVAL;
 	if (vm->mem)
 		return kv_mem_discard(vm->mem, pfn, n);
+	if (vm->p.anon) /* private anonymous: the next touch reads zeros */
+		return madvise(vm->ram + (pfn << 12), n << 12, MADV_DONTNEED) ? -errno : 0;
 	if (fallocate(vm->mem_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)(pfn << 12),
 		      (off_t)(n << 12)))
 		return -errno;
+	return 0;
+}
+
+/* The guest's RAM: a memfd mapped shared, or (p.anon) private anonymous
+ * memory that Linux's KSM may merge. 0, or -1 with err filled. */
+static int ram_map(struct kv_vm *vm, char *err, size_t errlen)
+{
+	if (!vm->p.anon) {
+		vm->mem_fd = memfd_create(vm->name, MFD_CLOEXEC);
+		if (vm->mem_fd < 0 || ftruncate(vm->mem_fd, (off_t)vm->ram_size)) {
+			snprintf(err, errlen, "guest %s: memfd of %llu bytes: %s", vm->name,
+				 (unsigned long long)vm->ram_size, strerror(errno));
+			return -1;
+		}
+	}
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       (vm->p.anon ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED) | MAP_NORESERVE,
+		       vm->mem_fd, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		snprintf(err, errlen, "guest %s: mmap of its RAM: %s", vm->name, strerror(errno));
+		return -1;
+	}
+	if (vm->p.anon && madvise(vm->ram, vm->ram_size, MADV_MERGEABLE)) {
+		snprintf(err, errlen,
+			 "guest %s: madvise(MADV_MERGEABLE): %s (a kernel without KSM?)", vm->name,
+			 strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -388,19 +441,8 @@ static int vm_setup(struct kv_vm *vm, char *err, size_t errlen)
 		snprintf(err, errlen, "guest %s: KVM_SET_IRQCHIP: %s", vm->name, strerror(errno));
 		return -1;
 	}
-	vm->mem_fd = memfd_create(vm->name, MFD_CLOEXEC);
-	if (vm->mem_fd < 0 || ftruncate(vm->mem_fd, (off_t)vm->ram_size)) {
-		snprintf(err, errlen, "guest %s: memfd of %llu bytes: %s", vm->name,
-			 (unsigned long long)vm->ram_size, strerror(errno));
+	if (ram_map(vm, err, errlen))
 		return -1;
-	}
-	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		       vm->mem_fd, 0);
-	if (vm->ram == MAP_FAILED) {
-		vm->ram = NULL;
-		snprintf(err, errlen, "guest %s: mmap of its RAM: %s", vm->name, strerror(errno));
-		return -1;
-	}
 	if (vm->p.dirty_log)
 		dirty_log_enable(vm);
 	slot.slot = 0;

@@ -244,6 +244,21 @@ enum out_fmt {
 	X(host_swap_outs, U64, "host_swap_outs")                                                   \
 	X(host_swap_ins, U64, "host_swap_ins")                                                     \
 	X(swap_shared, U64, "swap_shared")                                                         \
+	/* a KVM guest's userfaultfd (sharing, host swap) */                                       \
+	X(uffd_faults_wp, U64, "uffd.faults_wp")                                                   \
+	X(uffd_faults_missing, U64, "uffd.faults_missing")                                         \
+	X(uffd_zero_fills, U64, "uffd.zero_fills")                                                 \
+	X(uffd_fault_mean_us, F3, "uffd.fault_mean_us")                                            \
+	X(uffd_fault_max_us, F3, "uffd.fault_max_us")                                              \
+	X(uffd_fault_lt_1us, U64, "uffd.fault_latency.lt_1us")                                     \
+	X(uffd_fault_lt_10us, U64, "uffd.fault_latency.lt_10us")                                   \
+	X(uffd_fault_lt_100us, U64, "uffd.fault_latency.lt_100us")                                 \
+	X(uffd_fault_ge_100us, U64, "uffd.fault_latency.ge_100us")                                 \
+	X(mc_protect_us, F3, "merge_cost.protect_us")                                              \
+	X(mc_compare_us, F3, "merge_cost.compare_us")                                              \
+	X(mc_remap_us, F3, "merge_cost.remap_us")                                                  \
+	X(mc_punch_us, F3, "merge_cost.punch_us")                                                  \
+	X(mc_longest_stall_us, F3, "merge_cost.longest_stall_us")                                  \
 	X(emergency_frames, U64, "emergency_frames")                                               \
 	X(alloc_target, U64, "alloc_target")                                                       \
 	X(shares_per_page, G6, "shares_per_page")                                                  \
@@ -287,10 +302,12 @@ enum out_fmt {
 	X(rss_bytes, U64, "rss_bytes")                                                             \
 	X(peak_rss_bytes, U64, "peak_rss_bytes")                                                   \
 	X(pool_resident_frames, U64, "pool_resident_frames")                                       \
+	X(sharing_engine, STR, "sharing_engine")                                                   \
 	X(pages_shared, U64, "pages_shared")                                                       \
 	X(pages_sharing, U64, "pages_sharing")                                                     \
 	X(pages_saved, U64, "pages_saved")                                                         \
 	X(memory_saved_bytes, U64, "memory_saved_bytes")                                           \
+	X(peak_pages_saved, U64, "peak_pages_saved")                                               \
 	X(pages_zero_sharing, U64, "pages_zero_sharing")                                           \
 	X(pages_hinted, U64, "pages_hinted")                                                       \
 	X(pages_volatile, U64, "pages_volatile")                                                   \
@@ -305,10 +322,18 @@ enum out_fmt {
 	X(ksm_table_buckets, U64, "ksm_table_buckets")                                             \
 	X(scan_cpu_seconds, F6, "scan_cpu_seconds")                                                \
 	X(scan_wall_seconds, F6, "scan_wall_seconds")                                              \
+	X(scan_pages_dropped, U64, "scan_pages_dropped")                                           \
+	X(scan_read_seconds, F6, "scan_read_seconds")                                              \
+	X(scan_hash_seconds, F6, "scan_hash_seconds")                                              \
 	X(ksm_metadata_bytes, U64, "ksm_metadata_bytes")                                           \
 	X(ksm_metadata_counted_bytes, U64, "ksm_metadata_counted_bytes")                           \
 	X(ksm_metadata_source, STR, "ksm_metadata_source")                                         \
 	X(ksm_metadata_fraction, F6, "ksm_metadata_fraction")                                      \
+	X(lksm_pages_to_scan, U64, "linux_ksm.pages_to_scan")                                      \
+	X(lksm_sleep_ms, U64, "linux_ksm.sleep_millisecs")                                         \
+	X(lksm_pages_unshared, U64, "linux_ksm.pages_unshared")                                    \
+	X(lksm_zero_pages, U64, "linux_ksm.ksm_zero_pages")                                        \
+	X(lksm_was_running, BOOL, "linux_ksm.was_running")                                         \
 	X(rc_state, STR, "reclamation.state")                                                      \
 	X(rc_transitions, U64, "reclamation.transitions")                                          \
 	X(rc_policy_ticks, U64, "reclamation.policy_ticks")                                        \

@@ -145,8 +145,10 @@ static void json_sharing(struct out_row *r, const struct ksm *k, unsigned n, str
 
 	for (unsigned i = 0; i < n; i++)
 		guest_bytes += vms[i]->cfg->memory;
-	if (k)
+	if (k) {
 		ksm_stats(k, &s);
+		out_s(r, JH_sharing_engine, "memvisor");
+	}
 	out_u(r, JH_pages_shared, s.pages_shared);
 	out_u(r, JH_pages_sharing, s.pages_sharing);
 	out_u(r, JH_pages_saved, s.pages_saved);
@@ -165,11 +167,33 @@ static void json_sharing(struct out_row *r, const struct ksm *k, unsigned n, str
 	out_u(r, JH_ksm_table_buckets, s.table_buckets);
 	out_d(r, JH_scan_cpu_seconds, s.scan_cpu_seconds);
 	out_d(r, JH_scan_wall_seconds, s.scan_wall_seconds);
+	out_u(r, JH_scan_pages_dropped, s.pages_dropped);
+	out_d(r, JH_scan_read_seconds, s.read_seconds);
+	out_d(r, JH_scan_hash_seconds, s.hash_seconds);
 	out_u(r, JH_ksm_metadata_bytes, s.metadata_bytes);
 	out_u(r, JH_ksm_metadata_counted_bytes, s.metadata_counted_bytes);
 	out_s(r, JH_ksm_metadata_source, s.metadata_source);
 	out_d(r, JH_ksm_metadata_fraction,
 	      guest_bytes ? (double)s.metadata_bytes / (double)guest_bytes : 0.0);
+}
+
+/* The host swap file's part of the host's object. */
+static void json_swap(struct out_row *r, const struct vmm_reclaim *rc)
+{
+	struct mem_swap_stats s = {0};
+
+	if (!rc->swap)
+		return;
+	mem_swap_stats(rc->swap, &s);
+	out_s(r, JH_swap_file, mem_swap_path(rc->swap));
+	out_s(r, JH_swap_victim, mem_swap_victim_name(rc->victim));
+	out_u(r, JH_swap_slots_used, s.used);
+	out_u(r, JH_swap_peak_slots, s.peak);
+	out_u(r, JH_swap_outs, s.outs);
+	out_u(r, JH_swap_ins, s.ins);
+	out_u(r, JH_swap_file_bytes, s.file_bytes);
+	out_u(r, JH_swap_write_errors, s.write_errors);
+	out_u(r, JH_swap_read_errors, s.read_errors);
 }
 
 /* The host's fields every backend fills the same way: the budget, RSS,
@@ -198,8 +222,9 @@ static void json_host_common(struct out_row *r, struct vm **vms, unsigned n,
 		out_d(r, JH_rc_seconds_high + (unsigned)st, rc->state_seconds[st]);
 	out_u(r, JH_rc_emergencies, rc->emergencies);
 	out_u(r, JH_rc_emergency_frames, rc->emergency_pages);
-	if (rc->fatal)
+	if (rc->fatal || rc->swap_failed)
 		out_s(r, JH_rc_fatal, rc->fatal_msg);
+	json_swap(r, rc);
 }
 
 int output_summary(const char *path, struct vm **vms, unsigned n, const struct run_host *h)

@@ -138,22 +138,3 @@ void output_policy_json_guest(struct out_row *r, const struct vm *vm)
 	out_u(r, JG_halts, gs.halts);
 	out_u(r, JG_reboots, sv->reboots);
 }
-
-/* The host swap file's part of the host's object. */
-void output_policy_json_host(struct out_row *r, const struct vmm_reclaim *rc)
-{
-	struct mem_swap_stats s = {0};
-
-	if (!rc->swap)
-		return;
-	mem_swap_stats(rc->swap, &s);
-	out_s(r, JH_swap_file, mem_swap_path(rc->swap));
-	out_s(r, JH_swap_victim, mem_swap_victim_name(rc->victim));
-	out_u(r, JH_swap_slots_used, s.used);
-	out_u(r, JH_swap_peak_slots, s.peak);
-	out_u(r, JH_swap_outs, s.outs);
-	out_u(r, JH_swap_ins, s.ins);
-	out_u(r, JH_swap_file_bytes, s.file_bytes);
-	out_u(r, JH_swap_write_errors, s.write_errors);
-	out_u(r, JH_swap_read_errors, s.read_errors);
-}

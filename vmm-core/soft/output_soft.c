@@ -233,8 +233,6 @@ void soft_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct
 	out_u(r, JH_peak_frames, h->pool->peak);
 	out_u(r, JH_vmm_frames, vmm_frames);
 	out_u(r, JH_pool_resident_frames, mem_pool_resident(h->pool));
-	if (h->rc)
-		output_policy_json_host(r, h->rc);
 	out_u(r, JH_guest_swap_bytes, guest_swap_store_bytes(h->store));
 	out_d(r, JH_modeled_seconds, modeled);
 }

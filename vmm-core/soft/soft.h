@@ -200,7 +200,6 @@ void output_policy_ts_fill(struct out_row *r, const struct vm *vm);
 void output_policy_guests_fill(struct out_row *r, const struct vm *vm,
 			       const struct vmm_cycles *cyc);
 void output_policy_json_guest(struct out_row *r, const struct vm *vm);
-void output_policy_json_host(struct out_row *r, const struct vmm_reclaim *rc);
 
 /* Write vm's physical memory as DIR/NAME.mem (sparse) and its page-table
  * roots as DIR/NAME.roots. 0 or -errno. */

@@ -210,6 +210,16 @@ static const struct {
      {"bad.ini:5:", "vcpus", "1 to 8"}},
     {"[guest a]\nbackend = kvm\nkernel = k\ninitrd = i\nworkload = fractal\n",
      {"bad.ini:5:", "workload", "ptwrite"}},
+    {"[host]\nswap_file = s\nswap_victim = lru\n[guest a]\nbackend = kvm\nkernel = k\ninitrd = "
+     "i\n",
+     {"bad.ini", "swap_victim", "on kvm, random"}},
+    {"[host]\nlinux_ksm = on\nsharing = on\n[guest a]\nbackend = kvm\nkernel = k\ninitrd = i\n",
+     {"bad.ini", "linux_ksm", "not with [host] sharing"}},
+    {"[host]\nlinux_ksm = on\nswap_file = s\n[guest a]\nbackend = kvm\nkernel = k\ninitrd = "
+     "i\n",
+     {"bad.ini", "linux_ksm", "not with [host] swap_file"}},
+    {"[host]\nlinux_ksm = on\n[guest a]\nmemory = 8M\n",
+     {"bad.ini", "linux_ksm", "kvm guests only"}},
     {"[galaxy]\nx = 1\n", {"bad.ini:2:", "galaxy", "unknown section"}},
     {"[host]\nmemory = 64M\n", {"bad.ini", "no [guest NAME] section", ""}},
     {"[guest a]\nmemory =\n", {"bad.ini:2:", "memory", "empty value"}},
