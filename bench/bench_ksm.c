@@ -28,6 +28,14 @@
  * the run and polled). Without root or /sys/kernel/mm/ksm the KSM half is
  * skipped with a message.
  *
+ * memvisor on KVM guest memory: the same pages in G KVM VMs' memfd RAM
+ * (where /dev/kvm is usable; their vCPUs never run), shared by the same
+ * ksm/ through kv_mem as in a run: userfaultfd write protection around
+ * every compare, the shared frame moved in with mremap, the page punched.
+ * Reported: the same counts, the scanning CPU, and the cost per page of
+ * each step (read, hash; protect and compare per compare; remap and punch
+ * per merge) and the longest a page stayed write-protected.
+ *
  * usage: bench_ksm [GUESTS [PAGES]]
  */
 #include <dirent.h>
@@ -45,6 +53,7 @@
 #include "guest/guest.h"
 #include "ksm/ksm.h"
 #include "mem/mem.h"
+#include "vmm-core/kvm/kvm_internal.h"
 
 #define LIB_PAGES     4096u
 #define KSM_SYS	      "/sys/kernel/mm/ksm/"
@@ -177,41 +186,117 @@ static void run_memvisor(struct bench *b, enum ksm_order order, struct mv_result
 	free(p2m);
 }
 
+/* ---- memvisor on KVM guest memory ---- */
+
+/* The same pages in G KVM VMs' memfd RAM (their vCPUs never run), shared
+ * through kv_mem (userfaultfd write protection, mremap, punch) as a KVM
+ * guest's are in a run: the cost of each step, per page. */
+struct kv_result {
+	bool ran;
+	uint64_t saved, scanned, hashed, compares, merges;
+	double cpu, read, hash, protect, compare, remap, punch, stall_max;
+};
+
+static void run_kvm(struct bench *b, struct kv_result *res)
+{
+	struct mem_pool *pool = mem_pool_create_memfd(b->total + 64);
+	struct ksm_params kp = {.seed = 1, .order = KSM_ORDER_SEQUENTIAL};
+	struct kv_vm **vm = calloc(b->guests, sizeof(*vm));
+	struct kv_mem **m = calloc(b->guests, sizeof(*m));
+	struct ksm_guest **kg = calloc(b->guests, sizeof(*kg));
+	struct ksm_stats st;
+	struct ksm *k;
+	char err[512];
+
+	memset(res, 0, sizeof(*res));
+	if (access("/dev/kvm", R_OK | W_OK) || !pool || !vm || !m || !kg ||
+	    !(k = ksm_create(pool, &kp))) {
+		printf("memvisor on KVM guest memory: skipped (/dev/kvm: %s)\n", strerror(errno));
+		return;
+	}
+	for (unsigned g = 0; g < b->guests; g++) {
+		struct kv_vm_params vp = {
+		    .name = "bench", .memory = b->pages * MEM_PAGE_SIZE, .vcpus = 1, .pin_cpu = -1};
+		struct kv_mem_params mp = {.pool_fd = pool->fd};
+
+		vm[g] = kv_vm_create(&vp, err, sizeof(err));
+		if (vm[g])
+			for (uint64_t i = 0; i < b->pages; i++)
+				gen_page(b, g, i, vm[g]->ram + i * MEM_PAGE_SIZE);
+		m[g] = vm[g] ? kv_mem_create(vm[g], &mp, err, sizeof(err)) : NULL;
+		kg[g] = m[g] ? ksm_guest_add_mem(k, &kv_mem_ksm_ops, m[g], b->pages, 0) : NULL;
+		if (!kg[g]) {
+			printf("memvisor on KVM guest memory: skipped (%s)\n", err);
+			exit(1);
+		}
+	}
+	ksm_converge(k, 16, NULL, NULL);
+	ksm_stats(k, &st);
+	res->ran = true;
+	res->saved = st.pages_saved;
+	res->scanned = st.pages_scanned;
+	res->hashed = st.pages_hashed;
+	res->cpu = st.scan_cpu_seconds;
+	res->read = st.read_seconds;
+	res->hash = st.hash_seconds;
+	for (unsigned g = 0; g < b->guests; g++) {
+		struct kv_mem_stats s;
+
+		kv_mem_stats(m[g], &s);
+		res->compares += s.compares;
+		res->merges += s.merges;
+		res->protect += (double)s.ns_protect / 1e9;
+		res->compare += (double)s.ns_compare / 1e9;
+		res->remap += (double)s.ns_remap / 1e9;
+		res->punch += (double)s.ns_punch / 1e9;
+		if ((double)s.stall_ns_max / 1e9 > res->stall_max)
+			res->stall_max = (double)s.stall_ns_max / 1e9;
+		ksm_guest_remove(kg[g]);
+		kv_mem_destroy(m[g]);
+		kv_vm_destroy(vm[g]);
+	}
+	ksm_destroy(k);
+	mem_pool_destroy(pool);
+	free(kg);
+	free(m);
+	free(vm);
+}
+
+static void print_kvm(const struct kv_result *r, double perfect)
+{
+	double us = 1e6;
+
+	if (!r->ran)
+		return;
+	printf("memvisor on KVM guest memory (userfaultfd): freed %" PRIu64
+	       " pages (%.2f%% of perfect); %.3f s CPU in all, %" PRIu64 " pages scanned;\n"
+	       "           per page: read %.2f us, hash %.2f us (of %" PRIu64
+	       " scanned); per compare: protect %.2f us, compare %.2f us (%" PRIu64
+	       "); per merge: remap %.2f us, punch %.2f us (%" PRIu64
+	       "); longest write-protected %.1f us\n",
+	       r->saved, 100.0 * (double)r->saved / perfect, r->cpu, r->scanned,
+	       us * r->read / (double)r->scanned, us * r->hash / (double)r->hashed, r->hashed,
+	       us * r->protect / (double)r->compares, us * r->compare / (double)r->compares,
+	       r->compares, us * r->remap / (double)r->merges, us * r->punch / (double)r->merges,
+	       r->merges, us * r->stall_max);
+}
+
 /* ---- Linux KSM ---- */
 
 static int sys_read(const char *name, uint64_t *v)
 {
-	char path[128], buf[64];
-	FILE *f;
-	int ok;
+	char path[128];
 
 	snprintf(path, sizeof(path), KSM_SYS "%s", name);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	ok = fgets(buf, sizeof(buf), f) != NULL;
-	fclose(f);
-	if (!ok)
-		return -EIO;
-	*v = strtoull(buf, NULL, 10);
-	return 0;
+	return util_read_u64(path, v);
 }
 
 static int sys_write(const char *name, uint64_t v)
 {
 	char path[128];
-	FILE *f;
-	int bad;
 
 	snprintf(path, sizeof(path), KSM_SYS "%s", name);
-	f = fopen(path, "we");
-	if (!f)
-		return -errno;
-	fprintf(f, "%" PRIu64 "\n", v);
-	bad = ferror(f);
-	if (fclose(f) || bad)
-		return -EIO;
-	return 0;
+	return util_write_u64(path, v);
 }
 
 /* The pid of the ksmd kernel thread, or -1. */
@@ -441,6 +526,7 @@ int main(int argc, char **argv)
 {
 	struct bench b = {.guests = 8, .pages = 16384};
 	struct mv_result mv = {0}, mvr = {0};
+	struct kv_result kv;
 	struct ksm_result lk;
 	double perfect;
 
@@ -467,6 +553,9 @@ int main(int argc, char **argv)
 	       b.total - b.distinct);
 	print_memvisor("sequential", &mv, perfect);
 	print_memvisor("random", &mvr, perfect);
+	fflush(stdout);
+	run_kvm(&b, &kv);
+	print_kvm(&kv, perfect);
 	fflush(stdout);
 	run_linux_ksm(&b, &lk);
 	if (lk.ran) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* util: error buffers, writing in full, whole-file writes, BUG reports. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,6 +36,32 @@ int util_write_full(int fd, const void *buf, size_t len, off_t off)
 			off += w;
 	}
 	return 0;
+}
+
+int util_read_u64(const char *path, uint64_t *v)
+{
+	FILE *f = fopen(path, "re");
+	int r;
+
+	if (!f)
+		return -errno;
+	r = fscanf(f, "%" SCNu64, v) == 1 ? 0 : -EINVAL;
+	fclose(f);
+	return r;
+}
+
+int util_write_u64(const char *path, uint64_t v)
+{
+	FILE *f = fopen(path, "we");
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	if (fprintf(f, "%" PRIu64 "\n", v) < 0)
+		r = -EIO;
+	if (fclose(f) && !r)
+		r = -errno;
+	return r;
 }
 
 FILE *util_tmp_open(const char *path, char *tmp, size_t tmplen)

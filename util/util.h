@@ -57,6 +57,11 @@ void util_errf(char *err, size_t len, const char *fmt, ...) __attribute__((forma
  * when the device takes nothing). */
 int util_write_full(int fd, const void *buf, size_t len, off_t off) MUST_CHECK;
 
+/* One decimal number in a file (a sysctl, a sysfs knob): read it, or
+ * write it with a newline. 0 or -errno (-EINVAL: no number there). */
+int util_read_u64(const char *path, uint64_t *v) MUST_CHECK;
+int util_write_u64(const char *path, uint64_t v) MUST_CHECK;
+
 /* A file written whole or not at all: util_tmp_open opens PATH.tmp for
  * writing (its name into tmp[tmplen]); util_tmp_close flushes, checks for
  * write errors, closes and renames it over path, or removes it. NULL with

@@ -20,8 +20,8 @@
 
 static struct kv_vm *anon_vm(const char *name)
 {
-	struct kv_vm_params p = {.name = name, .memory = 16u << 20, .vcpus = 1, .pin_cpu = -1,
-				 .anon = true};
+	struct kv_vm_params p = {
+	    .name = name, .memory = 16u << 20, .vcpus = 1, .pin_cpu = -1, .anon = true};
 	char err[512];
 	struct kv_vm *vm = kv_vm_create(&p, err, sizeof(err));
 

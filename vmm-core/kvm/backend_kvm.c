@@ -350,6 +350,7 @@ static void kv_host_fini(struct run_host *h)
 	h->pool = NULL;
 	if (kh) {
 		lksm_fini(kh);
+		sharing_fini(kh);
 		mem_pool_destroy(kh->pool);
 		free(kh->order);
 	}

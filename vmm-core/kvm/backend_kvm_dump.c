@@ -89,7 +89,9 @@ static void dump_all(struct khost *kh, const struct run_host *h, uint64_t now)
 	counts(h, kh, &before);
 	fprintf(f, "{\n  \"seconds\": %.3f,\n  \"engine\": \"%s\",\n",
 		(double)(now - h->t0_ns) / 1e9,
-		h->ksm ? "memvisor" : kh->lksm.on ? "linux ksm" : "none");
+		h->ksm	      ? "memvisor"
+		: kh->lksm.on ? "linux ksm"
+			      : "none");
 	put_counts(f, "before", &before);
 	fputs("  \"guests\": [", f);
 	for (unsigned i = 0; i < h->cfg->nguests; i++) {
@@ -99,8 +101,9 @@ static void dump_all(struct khost *kh, const struct run_host *h, uint64_t now)
 		if (!g || g->vm->done)
 			continue;
 		n = dump_guest(g, dir);
-		fprintf(f, "%s\n    {\"name\": \"%s\", \"file\": \"%s.pages\", \"pages\": %" PRId64 "}",
-			first ? "" : ",", g->vm->name, g->vm->name, n);
+		fprintf(
+		    f, "%s\n    {\"name\": \"%s\", \"file\": \"%s.pages\", \"pages\": %" PRId64 "}",
+		    first ? "" : ",", g->vm->name, g->vm->name, n);
 		first = false;
 	}
 	fputs("\n  ],\n", f);
@@ -130,7 +133,8 @@ void kv_dump_due(struct khost *kh, const struct run_host *h, uint64_t now)
 	}
 	if (!running) {
 		kh->dumped = true;
-		fprintf(stderr, "note: [host] dump_ms: every guest ended before the dump was due\n");
+		fprintf(stderr,
+			"note: [host] dump_ms: every guest ended before the dump was due\n");
 		return;
 	}
 	if ((double)(now - last) < h->cfg->host.dump_ms * 1e6)

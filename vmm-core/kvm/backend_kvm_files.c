@@ -79,6 +79,23 @@ static void counts(struct vm *vm, struct kcounts *c, bool final)
 	}
 }
 
+/* This process's mappings now (lines of /proc/self/maps), 0 if unknown. */
+static uint64_t vmas(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char buf[65536];
+	uint64_t n = 0;
+	size_t got;
+
+	if (!f)
+		return 0;
+	while ((got = fread(buf, 1, sizeof(buf), f)) > 0)
+		for (size_t i = 0; i < got; i++)
+			n += buf[i] == '\n';
+	fclose(f);
+	return n;
+}
+
 /* What a KVM guest does not have (a modeled TLB and clock, blocking;
  * sharing and host swap where the run has none) or does not measure (the
  * workload's own active pages) stays empty. */
@@ -109,6 +126,12 @@ void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 			ks.pages_saved = lksm_saved(kh);
 		if (ks.pages_saved > kh->peak_saved)
 			kh->peak_saved = ks.pages_saved;
+	}
+	if (h->ksm && g->index == 0) { /* each shared page is a mapping: once a period */
+		uint64_t v = vmas();
+
+		if (v > kh->peak_vmas)
+			kh->peak_vmas = v;
 	}
 	out_d(r, TS_time_ms, vm->cycles / vm->cost->ghz / 1e6);
 	out_s(r, TS_guest, vm->name);
@@ -305,6 +328,12 @@ void kv_json_host(struct out_row *r, struct vm **vms, unsigned n, const struct r
 	out_s(r, JH_kvm_paging, kh->mode);
 	if (kh->lksm.on || h->ksm)
 		out_u(r, JH_peak_pages_saved, kh->peak_saved);
+	if (h->ksm && kh->map_count) {
+		out_u(r, JH_max_map_count, kh->map_count);
+		if (kh->map_count0)
+			out_u(r, JH_max_map_count_before, kh->map_count0);
+		out_u(r, JH_peak_vmas, kh->peak_vmas);
+	}
 	if (h->pool)
 		frames += h->pool->used; /* the shared frames */
 	if (kh->lksm.on) {

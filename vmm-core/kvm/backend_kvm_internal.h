@@ -34,6 +34,9 @@ struct khost {
 	struct lksm lksm;      /* [host] linux_ksm */
 	uint64_t peak_saved;   /* most pages sharing saved at a sample, either engine */
 	bool dumped;	       /* [host] dump_ms: done (or given up) */
+	uint64_t map_count;    /* vm.max_map_count in effect (sharing), 0: unknown */
+	uint64_t map_count0;   /* what it was before the run raised it, 0: not raised */
+	uint64_t peak_vmas;    /* most mappings of this process at a sample */
 };
 
 /* A KVM guest's state (vm->backend). */
@@ -52,6 +55,7 @@ struct kguest {
 	uint64_t peak;	      /* highest memfd pages seen */
 	uint64_t end_alloc;   /* memfd pages when it ended (then freed) */
 	uint64_t end_sharing; /* pages it shared when it ended (then dropped) */
+	bool merge_said;      /* a refused merge was said */
 	/* policy */
 	struct kv_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
 	uint64_t ws_seed;
@@ -72,6 +76,7 @@ int guest_mem_add(struct vm *vm, const struct vm_env *env, char *err, size_t err
 void sharing_start(struct vm *vm);
 void sharing_drain(struct vm *vm);
 void sharing_remove(struct vm *vm);
+void sharing_fini(struct khost *kh); /* vm.max_map_count put back */
 
 /* Linux's KSM (backend_kvm_lksm.c): ksmd on at the run's scan rate (0,
  * or -1 with the reason printed), its settings put back, its counters and

@@ -33,33 +33,17 @@
 static int read_u64(const char *name, uint64_t *v)
 {
 	char path[128];
-	FILE *f;
-	int r;
 
 	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	r = fscanf(f, "%" SCNu64, v) == 1 ? 0 : -EINVAL;
-	fclose(f);
-	return r;
+	return util_read_u64(path, v);
 }
 
 static int write_u64(const char *name, uint64_t v)
 {
 	char path[128];
-	FILE *f;
-	int r = 0;
 
 	snprintf(path, sizeof(path), KSM_DIR "%s", name);
-	f = fopen(path, "w");
-	if (!f)
-		return -errno;
-	if (fprintf(f, "%" PRIu64 "\n", v) < 0)
-		r = -EIO;
-	if (fclose(f) && !r)
-		r = -errno;
-	return r;
+	return util_write_u64(path, v);
 }
 
 /* ksmd's CPU seconds so far (user and system), or -1 when it is not found. */
@@ -82,8 +66,8 @@ static double ksmd_cpu(void)
 			continue;
 		/* pid (comm) state ppid ... field 14 utime, 15 stime */
 		if (fgets(buf, sizeof(buf), f) && strstr(buf, " (ksmd) ") &&
-		    sscanf(strrchr(buf, ')') + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			   &ut, &st) == 2)
+		    sscanf(strrchr(buf, ')') + 2,
+			   "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
 			s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 		fclose(f);
 	}

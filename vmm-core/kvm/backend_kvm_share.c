@@ -7,6 +7,13 @@
  * one sharing table once its userspace is up; the copy-on-write breaks
  * and discards the fault thread saw reach ksm/ before each scan; the
  * guest leaves the table before its memory goes.
+ *
+ * Each shared page is a mapping of its own, splitting the guest's: up to
+ * two more VMAs per page. The kernel's limit on them (vm.max_map_count,
+ * 65530 by default) would stop sharing at about 32,000 pages, so the run
+ * raises it to what every guest page shared would take, where it may
+ * (root), and puts it back at the end; where it may not, it says so, and
+ * a merge the kernel refuses leaves the page as it was, said once.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +21,42 @@
 
 #include "ksm/ksm.h"
 #include "vmm-core/kvm/backend_kvm_internal.h"
+
+#define MAP_COUNT "/proc/sys/vm/max_map_count"
+
+/* vm.max_map_count up to what sharing every guest page would take. */
+static void map_count_raise(const struct run_host *h, struct khost *kh)
+{
+	uint64_t need = 65536, now;
+	int r;
+
+	for (unsigned i = 0; i < h->cfg->nguests; i++)
+		need += 2 * (h->cfg->guests[i].memory / MEM_PAGE_SIZE);
+	if (util_read_u64(MAP_COUNT, &now))
+		return; /* no such sysctl: nothing to say */
+	kh->map_count = now;
+	if (now >= need)
+		return;
+	r = util_write_u64(MAP_COUNT, need);
+	if (r) {
+		fprintf(stderr,
+			"note: page sharing: vm.max_map_count is %" PRIu64 " and cannot be raised "
+			"(%s): sharing stops at about %" PRIu64 " pages\n",
+			now, strerror(-r), now / 2);
+		return;
+	}
+	kh->map_count0 = now;
+	kh->map_count = need;
+}
+
+void sharing_fini(struct khost *kh)
+{
+	if (kh->map_count0 && util_write_u64(MAP_COUNT, kh->map_count0))
+		fprintf(stderr,
+			"page sharing: could not put vm.max_map_count back to %" PRIu64 "\n",
+			kh->map_count0);
+	kh->map_count0 = 0;
+}
 
 /* [host] sharing: the shared frames' pool (a memfd the guests map
  * privately, of the budget's size) and ksm/ over it, as on soft. */
@@ -37,6 +80,7 @@ int sharing_init(struct run_host *h, struct khost *kh)
 		return -1;
 	}
 	h->pool = kh->pool;
+	map_count_raise(h, kh);
 	return 0;
 }
 
@@ -94,9 +138,20 @@ static void drain_one(void *ctx, uint64_t gfn, uint64_t f, bool written)
 void sharing_drain(struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
+	struct kv_mem_stats s;
 
-	if (g->mem && vm->share)
-		kv_mem_drain(g->mem, drain_one, vm->share);
+	if (!g->mem || !vm->share)
+		return;
+	kv_mem_drain(g->mem, drain_one, vm->share);
+	kv_mem_stats(g->mem, &s);
+	if (s.merge_errors && !g->merge_said) {
+		g->merge_said = true;
+		fprintf(stderr,
+			"guest %s: page sharing: the kernel refused to map a shared page (%s%s); "
+			"such pages stay the guest's own\n",
+			vm->name, strerror(s.merge_errno),
+			s.merge_errno == ENOMEM ? ": the limit of vm.max_map_count?" : "");
+	}
 }
 
 void sharing_remove(struct vm *vm)

@@ -62,8 +62,8 @@ static void swap_failed(struct vmm_reclaim *rc, const struct vm *vm, uint64_t gf
 	snprintf(rc->fatal_msg, sizeof(rc->fatal_msg),
 		 "%s (swapping out guest %s gfn %" PRIu64 "); host swap stops for the rest of "
 		 "the run, and the page stays in the guest's memory",
-		 st.write_errors > write_errors ? mem_swap_error(rc->swap) : strerror(-r),
-		 vm->name, gfn);
+		 st.write_errors > write_errors ? mem_swap_error(rc->swap) : strerror(-r), vm->name,
+		 gfn);
 	fprintf(stderr, "%s\n", rc->fatal_msg);
 }
 

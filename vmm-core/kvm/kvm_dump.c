@@ -21,23 +21,6 @@
 #include "mem/mem.h"
 #include "vmm-core/kvm/kvm_mem_internal.h"
 
-static int put(int fd, const uint8_t *page, uint64_t *n)
-{
-	size_t done = 0;
-
-	while (done < PAGE) {
-		ssize_t w = write(fd, page + done, PAGE - done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -errno : -EIO;
-		done += (size_t)w;
-	}
-	(*n)++;
-	return 0;
-}
-
 /* gfn's bytes into buf if the host holds memory for it: 1, 0, or -errno. */
 static int held_page(struct kv_vm *vm, uint64_t gfn, uint8_t *buf)
 {
@@ -93,7 +76,11 @@ int kv_vm_dump(struct kv_vm *vm, int fd, uint64_t *pages)
 	for (uint64_t gfn = 0; gfn < vm->ram_size / PAGE; gfn++) {
 		int r = held_page(vm, gfn, buf);
 
-		if (r < 0 || (r == 1 && (r = put(fd, buf, pages))))
+		if (r == 1) {
+			r = util_write_full(fd, buf, PAGE, -1);
+			(*pages)++;
+		}
+		if (r < 0)
 			return r;
 	}
 	return 0;

@@ -342,6 +342,8 @@ struct kv_mem_stats {
 	 * (every merge); the longest a page stayed write-protected in a
 	 * merge or swap-out (what a vCPU writing it could wait) */
 	uint64_t ns_protect, ns_compare, ns_remap, ns_punch, stall_ns_max;
+	uint64_t merge_errors; /* merges the kernel refused (the page stays) */
+	int merge_errno;       /* the first one's errno (ENOMEM: vm.max_map_count) */
 };
 enum kv_page { KV_PAGE_RESIDENT, KV_PAGE_SHARED, KV_PAGE_SWAPPED };
 /* Take over vm's RAM: a userfaultfd over it and its fault thread. NULL

@@ -275,6 +275,10 @@ int kv_mem_merge(struct kv_mem *m, uint64_t gfn, uint64_t frame)
 	r = m->p.unprotected ? remap(m, gfn, m->p.pool_fd, frame * PAGE, false)
 			     : move_piece(m, gfn, frame);
 	if (r) {
+		/* each shared page is a mapping of its own: the kernel's limit
+		 * on them (vm.max_map_count) ends sharing here, nothing else */
+		if (!m->s.merge_errors++)
+			m->s.merge_errno = -r;
 		(void)wp(m, gfn, false, true);
 		goto out;
 	}

@@ -329,6 +329,9 @@ enum out_fmt {
 	X(ksm_metadata_counted_bytes, U64, "ksm_metadata_counted_bytes")                           \
 	X(ksm_metadata_source, STR, "ksm_metadata_source")                                         \
 	X(ksm_metadata_fraction, F6, "ksm_metadata_fraction")                                      \
+	X(max_map_count, U64, "limits.max_map_count")                                              \
+	X(max_map_count_before, U64, "limits.max_map_count_before")                                \
+	X(peak_vmas, U64, "limits.peak_vmas")                                                      \
 	X(lksm_pages_to_scan, U64, "linux_ksm.pages_to_scan")                                      \
 	X(lksm_sleep_ms, U64, "linux_ksm.sleep_millisecs")                                         \
 	X(lksm_pages_unshared, U64, "linux_ksm.pages_unshared")                                    \
