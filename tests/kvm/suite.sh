@@ -384,7 +384,7 @@ fi
 
 # --- ESX Fig 4 on Linux guests (experiments/kvm-sharing; only when asked) ----
 # N = 1, 2, 3 identical guests (fig4.ini), with memvisor's sharing and with
-# Linux's KSM. At dump_ms after the last guest is up they idle; their pages
+# Linux's KSM. At 75 s per guest after the last one is up they idle; their pages
 # are dumped and `memvisor share` counts byte for byte what perfect sharing
 # would free, beside what the engine had saved (dump.json). The dumps are
 # deleted here (they would not fit the serial port back).
@@ -395,8 +395,11 @@ if [ -n "${MEMVISOR_FILTER:-}" ] && want fig4; then
 			eng=""
 			[ $e = ksm ] && eng="--set host.sharing=off --set host.linux_ksm=on"
 			# shellcheck disable=SC2086
+			# the scanner needs about 75 s per guest under nested
+			# emulation to go over them twice (hints, then merges)
 			run "$name" fig4.ini vm -- --verify --set vm.count=$ng \
-				--set "vm.cmdline=memvisor.hold=$((45 * ng + 75))" $eng
+				--set "host.dump_ms=$((75000 * ng))" \
+				--set "vm.cmdline=memvisor.hold=$((110 * ng))" $eng
 			st=$?
 			D2=$OUT/$name
 			"$M" share --json "$D2"/*.pages >"$D2/exact.json" 2>"$D2/exact.err"
