@@ -16,9 +16,9 @@
 # Usage: tests/kvm/run-nested.sh [-o BUILD] [--npt 1|0|both] [--filter RE]
 #   BUILD holds memvisor, check/check_kvm and kvm/ (the Makefile's $(O)).
 # The npt=1 boot runs the whole suite; the npt=0 boot the part that
-# depends on the paging mode (tests/kvm/suite.sh says which): about 16
-# and 2 minutes on a 2-core machine.
-# Environment: NESTED_TIMEOUT (seconds per boot, default 1500), NESTED_STALL
+# depends on the paging mode (tests/kvm/suite.sh says which): about 14
+# and 2 minutes on a 2-core machine (more when a test runs again).
+# Environment: NESTED_TIMEOUT (seconds per boot, default 2400), NESTED_STALL
 #   (seconds without console output that count as a stall, default 150),
 #   NESTED_RETRIES (boots again after a stall, default 3),
 #   NESTED_MEM (default 3G), NESTED_KEEP=1 keeps the work directory.
@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [-o BUILD] [--npt 1|0|both] [--filter RE]" >&2; exit 2 ;;
 	esac
 done
-timeout_s=${NESTED_TIMEOUT:-1500}
+timeout_s=${NESTED_TIMEOUT:-2400}
 stall_s=${NESTED_STALL:-150}
 retries=${NESTED_RETRIES:-3}
 mem=${NESTED_MEM:-3G}

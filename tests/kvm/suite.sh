@@ -350,15 +350,21 @@ fi
 # MiB budget (7 December). Sharing alone saves about 100 MiB of these two
 # guests and kept them at 264 MiB on it (7 December, later), so this runs them on
 # 192 MiB, where the balloon and host swap have to act too: the host's
-# peak should stay near the budget.
+# peak should stay near the budget. A guest of this run (and of the fig4
+# experiment's three-guest run) has also triple-faulted after its
+# userspace was up, while the scanner merged its pages: in 2 runs of 4
+# on 7 December, never with one guest. Whose fault that is, memvisor's or
+# the emulator's, is not known yet (experiments/kvm-sharing/README.md):
+# it is run again, at most twice, and said, so that it stays in sight.
+triple_fault() { grep -q "(triple fault)" "$OUT/$1.err"; }
 if want three; then
 	t0=$(date +%s)
 	run three two.ini big small -- --verify --set host.sharing=on --set host.memory=192M \
 		--set "host.swap_file=$OUT/three.swap"
 	st=$?
 	for again in 1 2; do
-		[ $st != 0 ] && early_crash three || break
-		echo "KVM-THREE: $(head -n 1 "$OUT/three.err"); running it again ($again of 2)"
+		[ $st != 0 ] && triple_fault three || break
+		echo "KVM-THREE: $(grep "(triple fault)" "$OUT/three.err" | head -n 1); running it again ($again of 2)"
 		rm -rf "$OUT/three"
 		run three two.ini big small -- --verify --set host.sharing=on --set host.memory=192M \
 			--set "host.swap_file=$OUT/three.swap"
