@@ -345,6 +345,30 @@ if want two; then
 	fi
 fi
 
+# --- two guests of two vCPUs each --------------------------------------------
+# Each kernel brings its second CPU up (MP table, in-kernel LAPIC INIT and
+# SIPI) and both run and verify. Said and run once more only after an early
+# triple fault (early_crash), as for two.
+if want smp; then
+	t0=$(date +%s)
+	run smp smp.ini a b -- --verify
+	st=$?
+	if [ $st != 0 ] && early_crash smp; then
+		echo "KVM-SMP: $(head -n 1 "$OUT/smp.err"); running it again"
+		rm -rf "$OUT/smp"
+		run smp smp.ini a b -- --verify
+		st=$?
+	fi
+	cpus=$(cat "$OUT"/smp/*.console 2>/dev/null | tr -d '\r' | sed -n 's/^@memvisor boot .*cpus=\([0-9]*\).*/\1/p' | tr '\n' ' ')
+	echo "KVM-SMP: exit $st, CPUs seen by the guests: ${cpus:-none}; $(($(date +%s) - t0)) s"
+	if [ $st = 0 ] && grep -q '"verified": true' "$OUT/smp/summary.json" && [ "$cpus" = "2 2 " ]; then
+		ok "two guests of two vCPUs each boot both CPUs, run and verify"
+	else
+		bad "smp.ini: exit $st, CPUs '$cpus': $(cat "$OUT/smp.err")"
+		for c in "$OUT"/smp/*.console; do echo "== $c"; tail -n 15 "$c"; done
+	fi
+fi
+
 # --- the same two guests with all three mechanisms: balloon, sharing, swap ----
 # With the balloon alone the host held 327 MiB at its peak on two.ini's 288
 # MiB budget (7 December). Sharing alone saves about 100 MiB of these two
@@ -392,11 +416,42 @@ if [ -n "${MEMVISOR_FILTER:-}" ] && want three; then
 fi
 
 # --- ESX Fig 4 on Linux guests (experiments/kvm-sharing; only when asked) ----
+# A run whose config dumps its guests' pages ([host] dump_ms): `memvisor
+# share` counts byte for byte what perfect sharing would free at that
+# moment, beside what the engine had saved then (dump.json). The dumps are
+# deleted here (they would not fit the serial port back). Sets saved, exact
+# (freeable) and total (pages held at the dump); returns the run's status.
+counted() { # NAME CONFIG SECTION... -- ARGS
+	run "$@"
+	cst=$?
+	D2=$OUT/$1
+	"$M" share --json "$D2"/*.pages >"$D2/exact.json" 2>"$D2/exact.err"
+	rm -f "$D2"/*.pages
+	saved=$(sed -n 's/.*"before": {[^}]*"pages_saved": \([0-9]*\).*/\1/p' "$D2/dump.json")
+	exact=$(grep -o '"pages_saved": [0-9]*' "$D2/exact.json" | head -n 1 | cut -d' ' -f2)
+	total=$(grep -o '"pages_total": [0-9]*' "$D2/exact.json" | cut -d' ' -f2)
+	return $cst
+}
+counted_ok() { # STATUS NAME: the run verified, and the engine saved no more than can be
+	[ "$1" = 0 ] && grep -q '"verified": true' "$OUT/$2/summary.json" &&
+		[ -n "$saved" ] && [ -n "$exact" ] && [ "$saved" -le "$exact" ] && [ "$saved" -gt 0 ]
+}
+
+# The sort trace a Linux guest replays (run-nested.sh records it on the
+# host, where valgrind is; else here).
+sort_trace() {
+	T=$B/sort.mvt
+	[ -f "$T" ] && return 0
+	T=$OUT/sort.mvt
+	[ -f "$T" ] && return 0
+	awk 'BEGIN { for (i = 0; i < 300; i++) print (i * 7919) % 1000 }' >"$OUT/sort.in"
+	"$M" trace record -o "$T" -- sort "$OUT/sort.in" >/dev/null 2>"$OUT/record.err" ||
+		bad "trace record: $(cat "$OUT/record.err")"
+}
+
 # N = 1, 2, 3 identical guests (fig4.ini), with memvisor's sharing and with
-# Linux's KSM. At 75 s per guest after the last one is up they idle; their pages
-# are dumped and `memvisor share` counts byte for byte what perfect sharing
-# would free, beside what the engine had saved (dump.json). The dumps are
-# deleted here (they would not fit the serial port back).
+# Linux's KSM; counted at 75 s per guest after the last one is up, when all
+# of them idle.
 if [ -n "${MEMVISOR_FILTER:-}" ] && want fig4; then
 	for ng in 1 2 3; do
 		for e in memvisor ksm; do
@@ -406,37 +461,56 @@ if [ -n "${MEMVISOR_FILTER:-}" ] && want fig4; then
 			# shellcheck disable=SC2086
 			# the scanner needs about 75 s per guest under nested
 			# emulation to go over them twice (hints, then merges)
-			run "$name" fig4.ini vm -- --verify --set vm.count=$ng \
+			counted "$name" fig4.ini vm -- --verify --set vm.count=$ng \
 				--set "host.dump_ms=$((75000 * ng))" \
 				--set "vm.cmdline=memvisor.hold=$((110 * ng))" $eng
 			st=$?
-			D2=$OUT/$name
-			"$M" share --json "$D2"/*.pages >"$D2/exact.json" 2>"$D2/exact.err"
-			rm -f "$D2"/*.pages
-			saved=$(sed -n 's/.*"before": {[^}]*"pages_saved": \([0-9]*\).*/\1/p' "$D2/dump.json")
-			exact=$(grep -o '"pages_saved": [0-9]*' "$D2/exact.json" | head -n 1 | cut -d' ' -f2)
-			total=$(grep -o '"pages_total": [0-9]*' "$D2/exact.json" | cut -d' ' -f2)
-			echo "KVM-FIG4: $e N=$ng exit $st: held $total pages at the dump, saved ${saved:-?} of ${exact:-?} freeable byte for byte; peak saved $(hfield "$D2/summary.json" peak_pages_saved), scanner CPU $(hnum "$D2/summary.json" scan_cpu_seconds) s"
-			if [ $st = 0 ] && grep -q '"verified": true' "$D2/summary.json" &&
-				[ -n "$saved" ] && [ -n "$exact" ] && [ "$saved" -le "$exact" ] &&
-				[ "$saved" -gt 0 ]; then
+			echo "KVM-FIG4: $e N=$ng exit $st: held $total pages at the dump, saved ${saved:-?} of ${exact:-?} freeable byte for byte; peak saved $(hfield "$OUT/$name/summary.json" peak_pages_saved), scanner CPU $(hnum "$OUT/$name/summary.json" scan_cpu_seconds) s"
+			if counted_ok $st "$name"; then
 				ok "ESX Fig 4, $e, $ng guest(s): saved $saved of $exact"
 			else
-				bad "ESX Fig 4, $e, $ng guest(s): exit $st, saved ${saved:-?} of ${exact:-?}: $(tail -n 2 "$OUT/$name.err") $(cat "$D2/exact.err")"
+				bad "ESX Fig 4, $e, $ng guest(s): exit $st, saved ${saved:-?} of ${exact:-?}: $(tail -n 2 "$OUT/$name.err") $(cat "$OUT/$name/exact.err")"
 			fi
 		done
 	done
 fi
 
+# ESX Fig 5: three mixes of unlike guests (fig5-a.ini: one OS, three
+# services; fig5-b.ini: three sizes; fig5-c.ini: a real program's trace, an
+# idle OS and private data), memvisor's sharing, counted as fig4's. A run
+# that triple-faults is said, with the memory audit of the guest, and run
+# once more.
+if [ -n "${MEMVISOR_FILTER:-}" ] && want fig5; then
+	sort_trace
+	for mix in a b c; do
+		name=fig5-$mix
+		fset="--verify"
+		for s in $(sed -n 's/^\[guest \(.*\)\]$/\1/p' "$D/$name.ini"); do
+			fset="$fset --set $s.cmdline=memvisor.hold=330"
+		done
+		[ $mix = c ] && fset="$fset --set tr.workload=trace:$T"
+		for try in 1 2; do
+			rm -rf "${OUT:?}/$name"
+			# shellcheck disable=SC2046,SC2086
+			counted "$name" "$name.ini" $(sed -n 's/^\[guest \(.*\)\]$/\1/p' "$D/$name.ini") -- $fset
+			st=$?
+			[ $st != 0 ] && [ $try = 1 ] && triple_fault "$name" || break
+			echo "KVM-FIG5: mix $mix: $(grep "(triple fault)" "$OUT/$name.err" | head -n 1); running it again"
+		done
+		S=$OUT/$name/summary.json
+		sharing=$(sed -n 's/.*"before": {[^}]*"pages_sharing": \([0-9]*\).*/\1/p' "$OUT/$name/dump.json")
+		echo "KVM-FIG5: mix $mix exit $st: held ${total:-?} pages at the dump, sharing ${sharing:-?}, saved ${saved:-?} of ${exact:-?} freeable byte for byte; scanner CPU $(hnum "$S" scan_cpu_seconds) s"
+		if counted_ok $st "$name"; then
+			ok "ESX Fig 5, mix $mix: saved $saved of $exact"
+		else
+			bad "ESX Fig 5, mix $mix: exit $st, saved ${saved:-?} of ${exact:-?}: $(tail -n 2 "$OUT/$name.err") $(cat "$OUT/$name/exact.err")"
+		fi
+	done
+fi
+
 # --- a real program's trace replayed in a Linux guest -------------------------
 if want trace; then
-	T=$B/sort.mvt # run-nested.sh records it on the host (no valgrind inside)
-	if [ ! -f "$T" ]; then
-		T=$OUT/sort.mvt
-		awk 'BEGIN { for (i = 0; i < 300; i++) print (i * 7919) % 1000 }' >"$OUT/sort.in"
-		"$M" trace record -o "$T" -- sort "$OUT/sort.in" >/dev/null 2>"$OUT/record.err" ||
-			bad "trace record: $(cat "$OUT/record.err")"
-	fi
+	sort_trace
 	"$M" trace info --json "$T" >"$OUT/info.json" 2>&1
 	recs=$(sed -n 's/.*"records": \([0-9]*\).*/\1/p' "$OUT/info.json" | head -n 1)
 	pages=$(sed -n 's/.*"distinct_pages": \([0-9]*\).*/\1/p' "$OUT/info.json" | head -n 1)

@@ -185,6 +185,49 @@ START_TEST(swap_round_trip)
 }
 END_TEST
 
+/* The audit (kvm_audit.c) passes what kv_mem did and catches what it must
+ * never leave: a shared page with a private copy (a write past the write
+ * protection, made here with the tests' unprotected mode), a page mapped
+ * from elsewhere, a hole in the mapping. */
+static int audit(struct fixture *fx, char *msg, size_t len)
+{
+	int r = kv_mem_audit(fx->m, msg, len);
+
+	ck_assert_int_ge(r, 0);
+	return r;
+}
+
+START_TEST(audit_sees_bad_mappings)
+{
+	struct fixture fx;
+	char msg[160];
+	uint8_t *p;
+
+	setup(&fx, "memaudit", true, true, 0);
+	for (unsigned i = 0; i < 8; i++)
+		fill(page(&fx, i), 200 + i);
+	ck_assert_int_eq(audit(&fx, msg, sizeof(msg)), 0);
+	ck_assert_int_eq(merge_now(&fx, 0), 1);
+	ck_assert_int_eq(merge_now(&fx, 1), 1);
+	ck_assert_int_eq(kv_mem_swap_out(fx.m, BASE_PFN + 2), 1);
+	ck_assert_msg(audit(&fx, msg, sizeof(msg)) == 0, "%s", msg);
+	/* unprotected, a write to a shared page is the kernel's private copy */
+	page(&fx, 1)[7] = 1;
+	ck_assert_int_eq(audit(&fx, msg, sizeof(msg)), 1);
+	ck_assert_msg(strstr(msg, "page 0x21: shared on frame 2 but holds a private copy"), "%s",
+		      msg);
+	/* a page mapped from something else, and one not mapped at all */
+	p = mmap(page(&fx, 4), PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_int_eq(munmap(page(&fx, 6), PAGE), 0);
+	ck_assert_int_eq(audit(&fx, msg, sizeof(msg)), 3);
+	ck_assert_msg(strstr(msg, "page 0x21:"), "%s", msg);
+	ck_assert_int_eq(audit(&fx, NULL, 0), 3);
+	teardown(&fx);
+}
+END_TEST
+
 /* A full swap file: the page stays where it is, with its bytes. */
 START_TEST(swap_full_keeps_page)
 {
@@ -286,6 +329,11 @@ static unsigned host_race(bool unprotected, uint64_t *ops)
 	*ops = churn(&fx, writer_running, &w);
 	pthread_join(t, NULL);
 	lost = count_lost(&fx, (uint16_t)w.passes); /* the words wrap as the count does */
+	if (!unprotected) {
+		char msg[160];
+
+		ck_assert_msg(kv_mem_audit(fx.m, msg, sizeof(msg)) == 0, "%s", msg);
+	}
 	teardown(&fx);
 	return lost;
 }
@@ -328,6 +376,7 @@ START_TEST(vcpu_writer_loses_nothing)
 	end = kv_vm_wait(fx.vm, 60000);
 	ck_assert_msg(end == KV_END_DEBUG_EXIT, "guest ended %d: %s", end, fx.vm->err);
 	lost = count_lost(&fx, PASSES);
+	ck_assert_int_eq(kv_mem_audit(fx.m, NULL, 0), 0);
 	printf("kvm_mem race, vCPU writer: %u pages lost a write (%llu merges and swap-outs "
 	       "while it ran)\n",
 	       lost, (unsigned long long)ops);
@@ -458,6 +507,7 @@ Suite *kv_mem_suite(void)
 	tcase_add_test(tc, merge_and_write_back);
 	tcase_add_test(tc, swap_round_trip);
 	tcase_add_test(tc, swap_full_keeps_page);
+	tcase_add_test(tc, audit_sees_bad_mappings);
 	tcase_add_test(tc, host_writer_loses_nothing);
 	tcase_add_test(tc, vcpu_writer_loses_nothing);
 	tcase_add_test(tc, ksm_shares_two_guests);

@@ -26,6 +26,7 @@
  * on their own).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,22 @@ static void kv_tick(struct vmm_reclaim *rc, struct vm *vm)
 
 /* ---- end of a guest ------------------------------------------------------- */
 
+/* Where it shares or swaps: is its memory mapped as kv_mem says (kvm_audit.c)?
+ * Asked as it ends, before its memory is freed: after a triple fault, this
+ * says whether memvisor's side was sound at that moment. */
+static void audit(struct kguest *g)
+{
+	int r;
+
+	if (!g->mem)
+		return;
+	r = kv_mem_audit(g->mem, g->audit_msg, sizeof(g->audit_msg));
+	if (r < 0)
+		fprintf(stderr, "guest %s: memory audit not done: %s\n", g->k->name, strerror(-r));
+	else
+		g->audit_bad = (uint64_t)r;
+}
+
 static void judge(struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
@@ -180,6 +197,7 @@ static void judge(struct vm *vm)
 		ksm_guest_stats(vm->share, &ks);
 		g->end_sharing = ks.pages_sharing;
 	}
+	audit(g);
 	r = kv_vm_discard(k, 0, k->ram_size >> 12);
 	if (r)
 		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));
@@ -199,6 +217,16 @@ static void judge(struct vm *vm)
 	} else {
 		snprintf(vm->err, sizeof(vm->err), "%s (last console line: %s)",
 			 k->err[0] ? k->err : "guest ended", k->res.lines ? k->res.last : "none");
+	}
+	if (g->audit_bad) { /* memvisor's fault, whatever the guest said */
+		size_t n = strlen(vm->err);
+
+		if (ok)
+			n = (size_t)snprintf(vm->err, sizeof(vm->err), "guest %s: ", k->name);
+		snprintf(vm->err + n, sizeof(vm->err) - n,
+			 "%smemory audit: %" PRIu64 " pages not as their state says (%s)",
+			 ok ? "" : "; ", g->audit_bad, g->audit_msg);
+		ok = false;
 	}
 	vm->failed = !ok;
 	vm->verified = ok && kv_dev_result(k, "verified", buf, sizeof(buf)) && !strcmp(buf, "yes");

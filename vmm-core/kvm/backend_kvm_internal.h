@@ -56,6 +56,8 @@ struct kguest {
 	uint64_t end_alloc;   /* memfd pages when it ended (then freed) */
 	uint64_t end_sharing; /* pages it shared when it ended (then dropped) */
 	bool merge_said;      /* a refused merge was said */
+	uint64_t audit_bad;   /* pages not mapped as their state says, at its end */
+	char audit_msg[160];  /* the first of them */
 	/* policy */
 	struct kv_wss *wss; /* NULL: no estimate (not booted, or no dirty log) */
 	uint64_t ws_seed;

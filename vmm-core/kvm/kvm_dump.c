@@ -50,7 +50,6 @@ static int held_page(struct kv_vm *vm, uint64_t gfn, uint8_t *buf)
 	e = m->st[gfn];
 	switch (ST(e)) {
 	case ST_SHARED:
-	case ST_PENDING:
 		r = kv_mem_read_page(m->p.pool_fd, buf, ST_VAL(e) * PAGE);
 		break;
 	case ST_SWAPPED:

@@ -382,6 +382,9 @@ void kv_mem_drain(struct kv_mem *m, void (*fn)(void *ctx, uint64_t gfn, uint64_t
 extern const struct ksm_mem_ops kv_mem_ksm_ops;
 /* The fault thread's first failure ("" if none). */
 const char *kv_mem_error(struct kv_mem *m);
+/* Is every page mapped as its state says (kvm_audit.c)? The number of
+ * pages that are not, the first described in msg; or -errno. */
+int kv_mem_audit(struct kv_mem *m, char *msg, size_t len);
 
 /* ---- kvm_dump.c ------------------------------------------------------- */
 
