@@ -5,7 +5,8 @@
 #   make check        every Check suite under ASan+UBSan, in $(O)/check, the
 #                     experiments' shape checks and the KVM suite
 #   make unit         the fast suites alone (no end-to-end runs)
-#   make bench        benchmarks, release build
+#   make bench        benchmarks, release build, and this tree against
+#                     BENCH_BASE's binary (default HEAD~1) side by side
 #   make fuzz         the trace readers' libFuzzer harnesses, FUZZ_SECONDS each
 #                     (make check runs them for FUZZ_RUNS inputs)
 #   make demo         the quickstart experiment and its report
@@ -174,9 +175,13 @@ check-kvm: deps
 $(O)/bench_%: $(O)/bench/bench_%.o $(O)/libmemvisor.a
 	$(Q)$(CC) $(REL_CFLAGS) -o $@ $^ $(PKG_LIBS) -ljemalloc -lm -lpthread
 BENCH_BINS := $(patsubst bench/%.c,$(O)/%,$(BENCH_SRCS))
+# then this tree's memvisor against BENCH_BASE's (bench/compare.py)
+BENCH_BASE ?= HEAD~1
 bench: deps
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BINS) $(O)/memvisor
 	$(Q)set -e; for b in $(BENCH_BINS); do echo "== $$b"; $$b; done
+	$(Q)echo "== bench/compare.py"; base=$$(sh bench/base.sh $(O) $(BENCH_BASE)) && \
+		python3 bench/compare.py $(abspath $(O)/memvisor) $$base $(abspath $(O))/bench-work
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory $(O)/memvisor

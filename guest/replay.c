@@ -21,9 +21,9 @@
  * the guest runs exact LRU: a page-crossing access is two page touches in
  * order, which is the sequence an LRU simulation of the trace's pages sees,
  * and a fault on the second page cannot undo the first. Loads and fetches
- * read into a scratch page; stores and modifies write bytes that are a
- * function of the process's store count (guest.h says which); content
- * records write their whole page.
+ * translate and count but copy nothing (their bytes are not used); stores
+ * and modifies write bytes that are a function of the process's store
+ * count (guest.h says which); content records write their whole page.
  *
  * Verification. Nothing is recorded per access: the trace is the record.
  * guest_replay_verify() opens a second cursor, replays the same number of
@@ -222,7 +222,8 @@ static inline int replay_one(struct guest_os *g, struct guest_proc *pr, const st
 		w = util_mix64(t->wbase + t->stores++);
 	do {
 		size_t n = MEM_PAGE_SIZE - (va & (MEM_PAGE_SIZE - 1));
-		void *data = content ? (void *)content : t->buf;
+		/* a load's or fetch's bytes are not wanted: the access alone */
+		void *data = content ? (void *)content : acc == MMU_WRITE ? t->buf : NULL;
 
 		if (n > len)
 			n = (size_t)len;
@@ -242,13 +243,51 @@ static inline int replay_one(struct guest_os *g, struct guest_proc *pr, const st
 	return 0;
 }
 
+/* The records from rd->at on (at most max, up to the end of the batch)
+ * that the page run takes: done there, a store's bytes written straight
+ * into its page. Returns how many; rd->at is past them. */
+static uint64_t replay_in_run(struct guest_replay *restrict t, struct mmu_run *restrict run,
+			      struct guest_treader *restrict rd, uint64_t max)
+{
+	const struct trace_rec *restrict b = rd->batch;
+	size_t at = (size_t)rd->at, end = (size_t)rd->n, first = at;
+	uint64_t wbase = t->wbase, stores = t->stores;
+
+	if (end - at > max)
+		end = at + (size_t)max;
+	for (; at < end; at++) {
+		const struct trace_rec *r = &b[at];
+		unsigned acc = replay_acc[r->kind];
+		uint8_t *h;
+
+		if (trace_kind_is_content(r->kind))
+			break;
+		h = mmu_run_next(run, r->addr, r->size, acc);
+		if (!h)
+			break;
+		if (acc == MMU_WRITE)
+			guest_replay_store_bytes(util_mix64(wbase + stores++), r->addr, r->size, h);
+	}
+	t->stores = stores;
+	rd->at = (long)at;
+	return at - first;
+}
+
+/*
+ * Up to n records of pr. Without exact LRU (whose touch of every access
+ * reads the guest's mem_map) the records that stay on pages the last few
+ * touched go through the MMU as a page run (mem/mmu.h), which leaves the
+ * same counts and TLB state as one access each; the others one by one.
+ */
 int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n, uint64_t *done)
 {
 	struct guest_treader *rd = &pr->tr->rd;
 	bool lru = g->p.reclaim == GUEST_RECLAIM_LRU;
+	struct mmu_run run;
 	uint64_t k = 0;
 	int e = 0;
 
+	memset(&run, 0, sizeof(run));
 	while (k < n && !e) {
 		const struct trace_rec *r;
 
@@ -261,13 +300,22 @@ int guest_replay_run(struct guest_os *g, struct guest_proc *pr, uint64_t n, uint
 			}
 			rd->at--;
 		}
+		if (!lru) {
+			k += replay_in_run(pr->tr, &run, rd, n - k);
+			if (k == n || rd->at == rd->n)
+				continue;
+			mmu_run_end(g->m, &run);
+		}
 		r = &rd->batch[rd->at];
 		e = replay_one(g, pr, r, lru);
 		if (e)
 			break;
+		if (!lru)
+			mmu_run_note(g->m, &run, r->addr + (r->size ? r->size - 1 : 0));
 		rd->at++;
 		k++;
 	}
+	mmu_run_end(g->m, &run);
 	pr->wl.issued += k;
 	g->st.accesses += k;
 	*done = k;

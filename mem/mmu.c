@@ -239,7 +239,9 @@ static int mmu_emulate(struct mmu *m, gva_t va, uint8_t *p, size_t n, unsigned a
 
 int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc)
 {
-	uint8_t *p = buf;
+	uint8_t sink[MEM_PAGE_SIZE], *p = buf ? buf : sink; /* NULL: bytes not wanted */
+
+	assert(buf || !(acc & MMU_WRITE));
 
 	if (!m->mode)
 		return -EFAULT; /* a failed mode switch left no mode */
@@ -283,7 +285,8 @@ int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc
 		}
 	next:
 		va += n;
-		p += n;
+		if (buf)
+			p += n;
 		len -= n;
 	} while (len);
 	return 0;

@@ -187,7 +187,8 @@ int mmu_switch_mode(struct mmu *m, const struct paging_ops *ops) MUST_CHECK;
 int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc);
 
 /*
- * Read (acc without MMU_WRITE: into buf) or write (from buf) len bytes at
+ * Read (acc without MMU_WRITE: into buf, or nowhere if buf is NULL: a
+ * touch whose bytes are not wanted) or write (from buf) len bytes at
  * guest-virtual va. An access that crosses a page boundary touches every
  * page it covers, lowest first, each counted as one access. Returns 0,
  * MMU_PF with m->pf set (nothing after the faulting page was done), or
@@ -209,13 +210,76 @@ static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, uns
 			if (acc & MMU_WRITE) {
 				m->st.writes++;
 				memcpy(e->hptr + off, buf, len);
-			} else {
+			} else if (buf) {
 				memcpy(buf, e->hptr + off, len);
 			}
 			return 0;
 		}
 	}
 	return mmu_access_slow(m, va, buf, len, acc);
+}
+
+/*
+ * Page runs: user accesses that the TLB would grant on a hit, counted
+ * together (trace replay, whose records mostly touch the code and data
+ * pages the last few did). The run remembers MMU_RUN_SLOTS TLB entries,
+ * slot vpn % MMU_RUN_SLOTS, and takes an access (mmu_run_next) where the
+ * slot's entry still holds the page and grants the access, as mmu_access's
+ * own hit test would; the caller reads or writes through the host address
+ * it returns. mmu_run_end() adds up what the run took before anything else
+ * reaches the MMU; mmu_run_note() remembers va's entry after an access
+ * went through mmu_access. Counts, the TLB's LRU stamps and last_gfn are
+ * then what one mmu_access per access would have left: a TLB hit changes
+ * nothing else.
+ */
+#define MMU_RUN_SLOTS 16
+struct mmu_run {
+	struct {
+		struct mem_tlb_entry *e; /* NULL: empty */
+		uint32_t last;		 /* the run's tick of its last access, 0: none */
+	} s[MMU_RUN_SLOTS];
+	uint32_t ticks; /* accesses taken since mmu_run_end */
+	uint32_t writes;
+	unsigned last; /* slot of the last access */
+};
+
+static inline uint8_t *mmu_run_next(struct mmu_run *r, gva_t va, size_t len, unsigned acc)
+{
+	uint64_t vpn = va >> MEM_PAGE_SHIFT;
+	unsigned i = (unsigned)(vpn % MMU_RUN_SLOTS), off = (unsigned)(va & (MEM_PAGE_SIZE - 1));
+	const struct mem_tlb_entry *e = r->s[i].e;
+	uint32_t need = MEM_TLB_U | (acc == MMU_WRITE ? MEM_TLB_W : 0);
+
+	if (!e || e->tag != (vpn << 1 | 1) || (e->flags & need) != need ||
+	    (acc == MMU_FETCH && (e->flags & MEM_TLB_NX)) || off + len > MEM_PAGE_SIZE)
+		return NULL;
+	r->s[i].last = ++r->ticks;
+	r->last = i;
+	r->writes += acc == MMU_WRITE;
+	return e->hptr + off;
+}
+
+static inline void mmu_run_end(struct mmu *m, struct mmu_run *r)
+{
+	if (!r->ticks)
+		return;
+	for (unsigned i = 0; i < MMU_RUN_SLOTS; i++)
+		if (r->s[i].last) {
+			r->s[i].e->stamp = m->tlb.tick + r->s[i].last;
+			r->s[i].last = 0;
+		}
+	m->tlb.tick += r->ticks;
+	m->st.accesses += r->ticks;
+	m->st.writes += r->writes;
+	m->last_gfn = r->s[r->last].e->gfn;
+	r->ticks = r->writes = 0;
+}
+
+static inline void mmu_run_note(struct mmu *m, struct mmu_run *r, gva_t va)
+{
+	uint64_t vpn = va >> MEM_PAGE_SHIFT;
+
+	r->s[vpn % MMU_RUN_SLOTS].e = mem_tlb_peek(&m->tlb, vpn);
 }
 
 /*

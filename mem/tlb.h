@@ -66,6 +66,18 @@ static inline struct mem_tlb_entry *mem_tlb_lookup(struct mem_tlb *tlb, uint64_t
 		}
 	return NULL;
 }
+/* The entry of vpn, as mem_tlb_lookup finds it, but not made the most
+ * recent (no access is counted): NULL if none. */
+static inline struct mem_tlb_entry *mem_tlb_peek(struct mem_tlb *tlb, uint64_t vpn)
+{
+	struct mem_tlb_entry *e = tlb->e + (size_t)(vpn & (tlb->sets - 1)) * tlb->ways;
+	uint64_t tag = vpn << 1 | 1;
+
+	for (unsigned w = 0; w < tlb->ways; w++)
+		if (e[w].tag == tag)
+			return &e[w];
+	return NULL;
+}
 /* Insert or overwrite the entry of key (a vpn, or a 2 MiB key), evicting
  * the set's LRU entry. */
 void mem_tlb_fill(struct mem_tlb *tlb, uint64_t key, uint8_t *hptr, gfn_t gfn, uint32_t flags);

@@ -40,8 +40,9 @@ def main(d):
     bad = []
     print("| mix | guests | configured (MiB) | held at the dump (MiB) | shared (MiB) | "
           "reclaimed (MiB) | shared, of configured | reclaimed, of configured | "
-          "freeable, byte-exact (MiB) | reclaimed, of freeable | verified |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "freeable, byte-exact (MiB) | of it zero pages (MiB) | reclaimed, of freeable | "
+          "verified |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     dat = []
     for mix in sorted(MIXES):
         r, err = load(d, mix)
@@ -56,10 +57,11 @@ def main(d):
         sharing, saved = at["pages_sharing"], min(at["pages_saved"],
                                                    dump["after"]["pages_saved"])
         names = ", ".join("%s %d" % (g["name"], g["memory_bytes"] >> 20) for g in s["guests"])
-        print("| %s: %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f%% | %.1f%% | %.1f | %.0f%% | %s |" % (
-            mix, MIXES[mix], names, conf / MIB, held / MIB, sharing / MIB, saved / MIB,
-            100 * sharing / conf, 100 * saved / conf, exact / MIB,
-            100.0 * saved / exact if exact else 0, s["verified"]))
+        print("| %s: %s | %s | %.0f | %.1f | %.1f | %.1f | %.1f%% | %.1f%% | %.1f | %.1f | %.0f%% "
+              "| %s |" % (mix, MIXES[mix], names, conf / MIB, held / MIB, sharing / MIB,
+                          saved / MIB, 100 * sharing / conf, 100 * saved / conf, exact / MIB,
+                          ex["pages_zero"] / MIB, 100.0 * saved / exact if exact else 0,
+                          s["verified"]))
         dat.append((mix, 100 * sharing / conf, 100 * saved / conf))
         if s["status"] != "ok" or s["verified"] is not True:
             bad.append("mix %s: status %s, verified %s" % (mix, s["status"], s["verified"]))

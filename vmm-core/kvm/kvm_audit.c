@@ -45,7 +45,7 @@ struct audit {
 };
 
 static void say(struct audit *a, uint64_t gfn, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void say(struct audit *a, uint64_t gfn, const char *fmt, ...)
 {
 	va_list ap;
@@ -71,18 +71,21 @@ static void piece(struct audit *a, uint64_t g0, uint64_t g1, ino_t ino, uint64_t
 
 		if (ST(e) == ST_SHARED) {
 			if (ino != a->pool_ino || !priv || at != ST_VAL(e) * PAGE)
-				say(a, g, "shared on frame %" PRIu64 " but mapped %s at 0x%" PRIx64
-					  " of inode %lu", ST_VAL(e), priv ? "private" : "shared", at,
-				    (unsigned long)ino);
+				say(a, g,
+				    "shared on frame %" PRIu64 " but mapped %s at 0x%" PRIx64
+				    " of inode %lu",
+				    ST_VAL(e), priv ? "private" : "shared", at, (unsigned long)ino);
 			else if (present && !(pm & PM_FILE))
-				say(a, g, "shared on frame %" PRIu64 " but holds a private copy "
-					  "(a write past the write protection)", ST_VAL(e));
+				say(a, g,
+				    "shared on frame %" PRIu64 " but holds a private copy "
+				    "(a write past the write protection)",
+				    ST_VAL(e));
 			continue;
 		}
 		if (ino != a->mem_ino || priv || at != g * PAGE)
 			say(a, g, "%s but mapped %s at 0x%" PRIx64 " of inode %lu",
-			    ST(e) == ST_SWAPPED ? "swapped out" : "its own", priv ? "private" : "shared",
-			    at, (unsigned long)ino);
+			    ST(e) == ST_SWAPPED ? "swapped out" : "its own",
+			    priv ? "private" : "shared", at, (unsigned long)ino);
 		else if (ST(e) == ST_SWAPPED && present)
 			say(a, g, "swapped out to slot %" PRIu64 " but present", ST_VAL(e));
 	}
