@@ -232,18 +232,19 @@ static inline int mmu_access(struct mmu *m, gva_t va, void *buf, size_t len, uns
  * then what one mmu_access per access would have left: a TLB hit changes
  * nothing else.
  */
-#define MMU_RUN_SLOTS 16
+#define MMU_RUN_SLOTS 64
 struct mmu_run {
 	struct {
 		struct mem_tlb_entry *e; /* NULL: empty */
 		uint32_t last;		 /* the run's tick of its last access, 0: none */
 	} s[MMU_RUN_SLOTS];
+	uint64_t used;	/* bit i: slot i was accessed since mmu_run_end */
 	uint32_t ticks; /* accesses taken since mmu_run_end */
 	uint32_t writes;
 	unsigned last; /* slot of the last access */
 };
 
-static inline uint8_t *mmu_run_next(struct mmu_run *r, gva_t va, size_t len, unsigned acc)
+static inline uint8_t *mmu_run_next(struct mmu_run *restrict r, gva_t va, size_t len, unsigned acc)
 {
 	uint64_t vpn = va >> MEM_PAGE_SHIFT;
 	unsigned i = (unsigned)(vpn % MMU_RUN_SLOTS), off = (unsigned)(va & (MEM_PAGE_SIZE - 1));
@@ -254,6 +255,7 @@ static inline uint8_t *mmu_run_next(struct mmu_run *r, gva_t va, size_t len, uns
 	    (acc == MMU_FETCH && (e->flags & MEM_TLB_NX)) || off + len > MEM_PAGE_SIZE)
 		return NULL;
 	r->s[i].last = ++r->ticks;
+	r->used |= 1ull << i;
 	r->last = i;
 	r->writes += acc == MMU_WRITE;
 	return e->hptr + off;
@@ -263,11 +265,12 @@ static inline void mmu_run_end(struct mmu *m, struct mmu_run *r)
 {
 	if (!r->ticks)
 		return;
-	for (unsigned i = 0; i < MMU_RUN_SLOTS; i++)
-		if (r->s[i].last) {
-			r->s[i].e->stamp = m->tlb.tick + r->s[i].last;
-			r->s[i].last = 0;
-		}
+	for (uint64_t u = r->used; u; u &= u - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(u);
+
+		r->s[i].e->stamp = m->tlb.tick + r->s[i].last;
+	}
+	r->used = 0;
 	m->tlb.tick += r->ticks;
 	m->st.accesses += r->ticks;
 	m->st.writes += r->writes;
