@@ -117,7 +117,7 @@ void kv_sample(struct out_row *r, struct vm *vm, const struct run_host *h)
 	counts(vm, &c, false);
 	kv_dev_balloon_counters(g->k, &b);
 	pages = (double)c.pages;
-	if (kh->lksm.on || h->ksm) {
+	if (g->index == 0 && (kh->lksm.on || h->ksm)) { /* host-wide: once a period */
 		struct ksm_stats ks = {.pages_saved = 0};
 
 		if (h->ksm)
