@@ -152,7 +152,6 @@ struct guest_os {
 	uint8_t *fill;	 /* 4 KiB: first-write contents */
 	uint8_t *zero;	 /* 4 KiB of zeros */
 	uint8_t *ptbuf;	 /* 4 KiB: a table or mem_map page being built */
-	uint64_t rbuf;	 /* target of workload reads */
 };
 
 /* "ENOMEM" for ENOMEM, or NULL. */

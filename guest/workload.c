@@ -216,7 +216,7 @@ int guest_wl_step(struct guest_os *g, struct guest_proc *pr)
 	if (op.write)
 		r = guest_wl_write(g, pr, op.idx, va, guest_rec_writes(*rec) + 1);
 	else
-		r = guest_access(g, pr, va + op.off, &g->rbuf, 8, MMU_READ);
+		r = guest_access(g, pr, va + op.off, NULL, 8, MMU_READ); /* bytes not used */
 	if (r)
 		return r;
 	if (g->p.reclaim == GUEST_RECLAIM_LRU) {
