@@ -239,7 +239,8 @@ static int mmu_emulate(struct mmu *m, gva_t va, uint8_t *p, size_t n, unsigned a
 
 int mmu_access_slow(struct mmu *m, gva_t va, void *buf, size_t len, unsigned acc)
 {
-	uint8_t sink[MEM_PAGE_SIZE], *p = buf ? buf : sink; /* NULL: bytes not wanted */
+	static _Thread_local uint8_t sink[MEM_PAGE_SIZE]; /* where unwanted bytes go */
+	uint8_t *p = buf ? buf : sink;
 
 	assert(buf || !(acc & MMU_WRITE));
 
