@@ -124,6 +124,8 @@ void reclaim_fini(struct vmm_reclaim *rc)
 static void unblock(struct vm *vm, double host_cycles)
 {
 	vm->rs.blocked = false;
+	if (vm->ops->block)
+		vm->ops->block(vm, false);
 	if (host_cycles > vm->cycles)
 		vm->rs.blocked_cycles += host_cycles - vm->cycles;
 	if (vm->ops->clock)
@@ -220,6 +222,8 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 		}
 		if (st == MEM_RSTATE_LOW && alloc > vm->rs.target && !vm->done &&
 		    vm->ops->can_block) {
+			if (!vm->rs.blocked && vm->ops->block)
+				vm->ops->block(vm, true);
 			vm->rs.blocked = true;
 		} else if (vm->rs.blocked) {
 			unblock(vm, host_cycles);
