@@ -22,9 +22,9 @@
  * read); the host's frames in use are what the guests hold, and the pool's
  * shared frames. The balloon moves here; page sharing (backend_kvm_share.c)
  * and host swap (backend_kvm_swap.c) work on the guest's memfd through a
- * userfaultfd (kvm_mem.c). In the low state the policy blocks a guest
- * above its target (kv_block): its vCPUs are held out of KVM_RUN
- * (kv_vm_pause) until it lets it go.
+ * userfaultfd (kvm_mem.c). In the low state, with a swap file, the
+ * policy blocks a guest above its target (kv_block): its vCPUs are held
+ * out of KVM_RUN (kv_vm_pause) until it lets it go.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -561,15 +561,18 @@ static int kv_start(struct vm *vm, struct run_host *h)
 	return 0;
 }
 
-/* ESX's low state blocks a guest above its target: its vCPUs are held
- * out of KVM_RUN until the policy lets it go (host swap still takes its
- * pages meanwhile; the balloon cannot, as the guest is not running). */
-static void kv_block(struct vm *vm, bool on)
+/* ESX's low state blocks a guest above its target while it swaps it: its
+ * vCPUs are held out of KVM_RUN until the policy lets it go. Without a
+ * swap file nothing could bring a held guest down (its balloon needs it
+ * running), so it is not held then. */
+static bool kv_block(const struct vmm_reclaim *rc, struct vm *vm, bool on)
 {
 	struct kguest *g = kguest_of(vm);
 
-	if (g && g->k)
-		kv_vm_pause(g->k, on);
+	if (!g || !g->k || (on && !rc->swap))
+		return false;
+	kv_vm_pause(g->k, on);
+	return on;
 }
 
 const struct backend_ops backend_kvm = {

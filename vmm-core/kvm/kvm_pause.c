@@ -43,4 +43,3 @@ void kv_vm_pause(struct kv_vm *vm, bool on)
 		if (vm->vcpu[i].started && !pthread_equal(vm->vcpu[i].thread, pthread_self()))
 			pthread_kill(vm->vcpu[i].thread, SIGUSR1);
 }
-
