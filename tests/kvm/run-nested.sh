@@ -98,7 +98,7 @@ MEMVISOR_KVM_ECHO=$(arg echo) MEMVISOR_NPT=$npt MEMVISOR_FILTER=$(arg filter) sh
 st=$?
 # the runs' output folders, as a tar on the second serial port
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
-(cd /tmp/memvisor-kvm-suite && tar -cf /dev/ttyS1 $(ls -d two smp three share lksm swap pt boot fig4-* fig5-* 2>/dev/null))
+(cd /tmp/memvisor-kvm-suite && tar -cf /dev/ttyS1 $(ls -d two smp three share lksm swap swapfull pt boot fig4-* fig5-* 2>/dev/null))
 echo "NESTED-EXIT: $st after $(cut -d' ' -f1 /proc/uptime)s"
 poweroff -f
 INIT

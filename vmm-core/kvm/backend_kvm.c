@@ -562,14 +562,14 @@ static int kv_start(struct vm *vm, struct run_host *h)
 }
 
 /* ESX's low state blocks a guest above its target while it swaps it: its
- * vCPUs are held out of KVM_RUN until the policy lets it go. Without a
- * swap file nothing could bring a held guest down (its balloon needs it
- * running), so it is not held then. */
+ * vCPUs are held out of KVM_RUN until the policy lets it go. Without host
+ * swap (no swap file, or one that failed) nothing could bring a held
+ * guest down (its balloon needs it running), so it is not held then. */
 static bool kv_block(const struct vmm_reclaim *rc, struct vm *vm, bool on)
 {
 	struct kguest *g = kguest_of(vm);
 
-	if (!g || !g->k || (on && !rc->swap))
+	if (!g || !g->k || (on && (!rc->swap || rc->swap_failed)))
 		return false;
 	kv_vm_pause(g->k, on);
 	return on;
