@@ -3,7 +3,6 @@
  * behind legacy virtio-PCI with real hole punching, hangs, many VMs. */
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests/kvm/check_kvm.h"
 #include "tests/kvm/tiny_guests.h"
@@ -280,57 +279,6 @@ START_TEST(dirty_log_working_set)
 }
 END_TEST
 
-/* The writer's pass count in its first page (it writes every page each
- * pass, the count at the page's start). */
-static uint16_t writer_pass(struct kv_vm *vm)
-{
-	uint16_t v;
-
-	memcpy(&v, kv_vm_gpa(vm, 0x20000, 2), 2);
-	return v;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
-/* The policy's block (kv_vm_pause): a held guest does nothing until it is
- * let go, then runs on; its paused time is counted. */
-START_TEST(pause_holds_the_guest)
-{
-	struct kv_vm *vm = kv_test_vm("pause", 16 * MIB, 1, false);
-	uint16_t held, later;
-	unsigned waited = 0;
-
-	load(vm, KV_TINY_WRITER);
-	put16(vm, KV_TINY_PARAMS, 64);	      /* pages from 0x20000 */
-	put16(vm, KV_TINY_PARAMS + 2, 60000); /* passes: longer than the test */
-	ck_assert_int_eq(kv_vm_start(vm), 0);
-	while (writer_pass(vm) < 2 && waited++ < 30000)
-		sleep_ms(1);
-	ck_assert_uint_ge(writer_pass(vm), 2);
-	kv_vm_pause(vm, true);
-	sleep_ms(50); /* a pass under way ends its KVM_RUN at the kick */
-	held = writer_pass(vm);
-	sleep_ms(500);
-	ck_assert_uint_eq(writer_pass(vm), held);
-	ck_assert_int_eq(kv_vm_wait(vm, 0), KV_END_RUNNING);
-	kv_vm_pause(vm, false);
-	ck_assert_uint_ge(vm->paused_ns, 500000000ull);
-	waited = 0;
-	while ((later = writer_pass(vm)) == held && waited++ < 30000)
-		sleep_ms(1);
-	printf("pause: the writer held at pass %u for %.2f s, then on to pass %u\n", held,
-	       (double)vm->paused_ns / 1e9, later);
-	ck_assert_uint_gt(later, held);
-	kv_vm_destroy(vm);
-}
-END_TEST
-
 START_TEST(bad_params)
 {
 	struct kv_vm_params p = {.name = "x", .memory = 5 * MIB, .vcpus = 1};
@@ -364,7 +312,6 @@ Suite *kv_tiny_suite(const struct kv_host *h)
 	tcase_add_test(tc, hang_times_out);
 	tcase_add_test(tc, many_vms_in_one_process);
 	tcase_add_test(tc, dirty_log_working_set);
-	tcase_add_test(tc, pause_holds_the_guest);
 	tcase_add_test(tc, bad_params);
 	suite_add_tcase(s, tc);
 	return s;

@@ -124,8 +124,6 @@ void reclaim_fini(struct vmm_reclaim *rc)
 static void unblock(struct vm *vm, double host_cycles)
 {
 	vm->rs.blocked = false;
-	if (vm->ops->block)
-		(void)vm->ops->block(NULL, vm, false);
 	if (host_cycles > vm->cycles)
 		vm->rs.blocked_cycles += host_cycles - vm->cycles;
 	if (vm->ops->clock)
@@ -221,8 +219,7 @@ void reclaim_policy_tick(struct vmm_reclaim *rc, double host_seconds, bool force
 			alloc = vm->ops->held(vm);
 		}
 		if (st == MEM_RSTATE_LOW && alloc > vm->rs.target && !vm->done &&
-		    vm->ops->can_block &&
-		    (vm->rs.blocked || !vm->ops->block || vm->ops->block(rc, vm, true))) {
+		    vm->ops->can_block) {
 			vm->rs.blocked = true;
 		} else if (vm->rs.blocked) {
 			unblock(vm, host_cycles);

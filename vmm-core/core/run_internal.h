@@ -76,10 +76,6 @@ struct backend_ops {
 	/* Recompute vm->cycles from its counters (after blocked time was
 	 * charged); NULL for a wall clock. */
 	void (*clock)(struct vm *vm);
-	/* The policy blocks vm (on) or lets it go: a backend whose guests run
-	 * on their own holds them, and says whether it did (false: vm is not
-	 * blocked); NULL where not being scheduled is enough. */
-	bool (*block)(const struct vmm_reclaim *rc, struct vm *vm, bool on);
 	/* A timeseries.csv row of vm, but for the host's columns. */
 	void (*sample)(struct out_row *r, struct vm *vm, const struct run_host *h);
 	/* At the end: checks, verification, dumps. 0 or 1 (the exit status). */

@@ -22,9 +22,8 @@
  * read); the host's frames in use are what the guests hold, and the pool's
  * shared frames. The balloon moves here; page sharing (backend_kvm_share.c)
  * and host swap (backend_kvm_swap.c) work on the guest's memfd through a
- * userfaultfd (kvm_mem.c). In the low state, with a swap file, the
- * policy blocks a guest above its target (kv_block): its vCPUs are held
- * out of KVM_RUN (kv_vm_pause) until it lets it go.
+ * userfaultfd (kvm_mem.c). A KVM guest is never held back (its vCPUs run
+ * on their own).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -161,6 +160,22 @@ static void kv_tick(struct vmm_reclaim *rc, struct vm *vm)
 
 /* ---- end of a guest ------------------------------------------------------- */
 
+/* Where it shares or swaps: is its memory mapped as kv_mem says (kvm_audit.c)?
+ * Asked as it ends, before its memory is freed: after a triple fault, this
+ * says whether memvisor's side was sound at that moment. */
+static void audit(struct kguest *g)
+{
+	int r;
+
+	if (!g->mem)
+		return;
+	r = kv_mem_audit(g->mem, g->audit_msg, sizeof(g->audit_msg));
+	if (r < 0)
+		fprintf(stderr, "guest %s: memory audit not done: %s\n", g->k->name, strerror(-r));
+	else
+		g->audit_bad = (uint64_t)r;
+}
+
 static void judge(struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
@@ -182,7 +197,7 @@ static void judge(struct vm *vm)
 		ksm_guest_stats(vm->share, &ks);
 		g->end_sharing = ks.pages_sharing;
 	}
-	sharing_audit(g);
+	audit(g);
 	r = kv_vm_discard(k, 0, k->ram_size >> 12);
 	if (r)
 		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));
@@ -231,7 +246,7 @@ static void watch(struct vm *vm, uint64_t now)
 	}
 	if (atomic_load(&g->k->end) != KV_END_RUNNING) {
 		judge(vm);
-	} else if ((double)(now - g->k->started_ns - g->k->paused_ns) > vm->cfg->timeout * 1e9) {
+	} else if ((double)(now - g->k->started_ns) > vm->cfg->timeout * 1e9) {
 		kv_vm_end(g->k, KV_END_STOPPED, "guest %s: no power-off within %.0f s", g->k->name,
 			  vm->cfg->timeout);
 		judge(vm);
@@ -561,24 +576,10 @@ static int kv_start(struct vm *vm, struct run_host *h)
 	return 0;
 }
 
-/* ESX's low state blocks a guest above its target while it swaps it: its
- * vCPUs are held out of KVM_RUN until the policy lets it go. Without host
- * swap (no swap file, or one that failed) nothing could bring a held
- * guest down (its balloon needs it running), so it is not held then. */
-static bool kv_block(const struct vmm_reclaim *rc, struct vm *vm, bool on)
-{
-	struct kguest *g = kguest_of(vm);
-
-	if (!g || !g->k || (on && (!rc->swap || rc->swap_failed)))
-		return false;
-	kv_vm_pause(g->k, on);
-	return on;
-}
-
 const struct backend_ops backend_kvm = {
     .name = "kvm",
     .wall_clock = true,
-    .can_block = true,
+    .can_block = false,
     .min_sample_ms = 50,
     .host_init = kv_host_init,
     .host_fini = kv_host_fini,
@@ -592,7 +593,6 @@ const struct backend_ops backend_kvm = {
     .policy_in = kv_policy_in,
     .balloon = kv_balloon,
     .swap = kv_swap,
-    .block = kv_block,
     .sample = kv_sample,
     .finish = kv_finish,
     .result = kv_result,

@@ -2,9 +2,8 @@
 /*
  * kvm_internal: the KVM backend's private state and the contracts between
  * its files (vcpu_kvm.c, kvm_boot.c, kvm_dev.c, kvm_stats.c, backend_kvm.c).
- * Only vcpu_kvm.c, kvm_boot.c, kvm_stats.c and kvm_pause.c include
- * <linux/kvm.h>; this header does not, so the runner and tests stay free
- * of it.
+ * Only vcpu_kvm.c, kvm_boot.c and kvm_stats.c include <linux/kvm.h>; this
+ * header does not, so the runner and tests stay free of it.
  *
  * Guest physical memory map (below 4 GiB, as a PC):
  *   0x00000000  RAM (the real-mode IVT and BDA area is left alone)
@@ -176,10 +175,7 @@ struct kv_vm {
 	int end_status;	 /* debug-exit value */
 	char err[256];
 	uint64_t started_ns, ended_ns;
-	/* held out of KVM_RUN by the policy (kv_vm_pause), under end_lock */
-	_Atomic bool paused;
-	uint64_t paused_at, paused_ns; /* since when; in all, ns */
-	struct kv_mem *mem;	       /* its sharing and host swap (kvm_mem.c), or NULL */
+	struct kv_mem *mem; /* its sharing and host swap (kvm_mem.c), or NULL */
 };
 
 /* ---- vcpu_kvm.c ------------------------------------------------------ */
@@ -198,15 +194,6 @@ int kv_vm_wait(struct kv_vm *vm, uint64_t timeout_ms);
 /* End the guest as `why` (first end wins) and kick the vCPUs out. */
 void kv_vm_end(struct kv_vm *vm, int why, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Hold every vCPU out of KVM_RUN (on: the policy blocks the guest, as ESX
- * does in its low state) or let them run again; a vCPU in KVM_RUN is
- * kicked out. The guest's clock keeps going (its timers fire when it runs
- * again); the time it was held is counted in paused_ns. */
-void kv_vm_pause(struct kv_vm *vm, bool on);
-/* A vCPU thread of a held guest: wait until it is let go (then run with
- * immediate_exit cleared) or ends. */
-struct kvm_run;
-void kv_vm_wait_unpaused(struct kv_vm *vm, struct kvm_run *run);
 /* Host pointer to [gpa, gpa + len) of guest RAM, or NULL when it is not
  * all inside RAM (overflow checked). */
 void *kv_vm_gpa(struct kv_vm *vm, uint64_t gpa, uint64_t len);

@@ -22,10 +22,6 @@
  *   - Ending a guest (it reset, it hung, memvisor stops it) sets vm->end
  *     once, then makes every vCPU leave KVM_RUN: run->immediate_exit for
  *     one that is about to enter, SIGUSR1 for one inside.
- *   - Holding a guest (kv_vm_pause, the policy's block) kicks its vCPUs
- *     out the same way; they wait on end_cond until it is let go or ends,
- *     and clear immediate_exit under end_lock, which the pause sets it
- *     under, so a pause is never lost.
  *
  * backend_kvm.c builds such a VM for each guest of a run and gives it to
  * the runner through the backend ops.
@@ -310,10 +306,6 @@ static void *vcpu_thread(void *arg)
 		return NULL;
 	}
 	while (atomic_load(&vm->end) == KV_END_RUNNING) {
-		if (atomic_load(&vm->paused)) {
-			kv_vm_wait_unpaused(vm, run);
-			continue;
-		}
 		if (ioctl(c->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
