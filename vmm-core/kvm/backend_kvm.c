@@ -160,22 +160,6 @@ static void kv_tick(struct vmm_reclaim *rc, struct vm *vm)
 
 /* ---- end of a guest ------------------------------------------------------- */
 
-/* Where it shares or swaps: is its memory mapped as kv_mem says (kvm_audit.c)?
- * Asked as it ends, before its memory is freed: after a triple fault, this
- * says whether memvisor's side was sound at that moment. */
-static void audit(struct kguest *g)
-{
-	int r;
-
-	if (!g->mem)
-		return;
-	r = kv_mem_audit(g->mem, g->audit_msg, sizeof(g->audit_msg));
-	if (r < 0)
-		fprintf(stderr, "guest %s: memory audit not done: %s\n", g->k->name, strerror(-r));
-	else
-		g->audit_bad = (uint64_t)r;
-}
-
 static void judge(struct vm *vm)
 {
 	struct kguest *g = kguest_of(vm);
@@ -197,7 +181,7 @@ static void judge(struct vm *vm)
 		ksm_guest_stats(vm->share, &ks);
 		g->end_sharing = ks.pages_sharing;
 	}
-	audit(g);
+	sharing_audit(g);
 	r = kv_vm_discard(k, 0, k->ram_size >> 12);
 	if (r)
 		fprintf(stderr, "guest %s: freeing its memory: %s\n", k->name, strerror(-r));

@@ -79,6 +79,9 @@ void sharing_start(struct vm *vm);
 void sharing_drain(struct vm *vm);
 void sharing_remove(struct vm *vm);
 void sharing_fini(struct khost *kh); /* vm.max_map_count put back */
+/* As a guest that shares or swaps ends: is every page mapped as its
+ * state says (kv_mem_audit)? The answer in g->audit_bad and audit_msg. */
+void sharing_audit(struct kguest *g);
 
 /* Linux's KSM (backend_kvm_lksm.c): ksmd on at the run's scan rate (0,
  * or -1 with the reason printed), its settings put back, its counters and

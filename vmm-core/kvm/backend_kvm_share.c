@@ -166,3 +166,19 @@ void sharing_remove(struct vm *vm)
 	kv_mem_destroy(g->mem);
 	g->mem = NULL;
 }
+
+/* Where it shares or swaps: is its memory mapped as kv_mem says (kvm_audit.c)?
+ * Asked as it ends, before its memory is freed: after a triple fault, this
+ * says whether memvisor's side was sound at that moment. */
+void sharing_audit(struct kguest *g)
+{
+	int r;
+
+	if (!g->mem)
+		return;
+	r = kv_mem_audit(g->mem, g->audit_msg, sizeof(g->audit_msg));
+	if (r < 0)
+		fprintf(stderr, "guest %s: memory audit not done: %s\n", g->k->name, strerror(-r));
+	else
+		g->audit_bad = (uint64_t)r;
+}
