@@ -54,20 +54,8 @@ struct mem_tlb {
 int mem_tlb_init(struct mem_tlb *tlb, unsigned entries, unsigned ways) MUST_CHECK;
 void mem_tlb_fini(struct mem_tlb *tlb);
 
-static inline struct mem_tlb_entry *mem_tlb_lookup(struct mem_tlb *tlb, uint64_t vpn)
-{
-	struct mem_tlb_entry *e = tlb->e + (size_t)(vpn & (tlb->sets - 1)) * tlb->ways;
-	uint64_t tag = vpn << 1 | 1;
-
-	for (unsigned w = 0; w < tlb->ways; w++)
-		if (e[w].tag == tag) {
-			e[w].stamp = ++tlb->tick;
-			return &e[w];
-		}
-	return NULL;
-}
-/* The entry of vpn, as mem_tlb_lookup finds it, but not made the most
- * recent (no access is counted): NULL if none. */
+/* The entry of vpn, not made the most recent (no access is counted):
+ * NULL if none. */
 static inline struct mem_tlb_entry *mem_tlb_peek(struct mem_tlb *tlb, uint64_t vpn)
 {
 	struct mem_tlb_entry *e = tlb->e + (size_t)(vpn & (tlb->sets - 1)) * tlb->ways;
@@ -77,6 +65,15 @@ static inline struct mem_tlb_entry *mem_tlb_peek(struct mem_tlb *tlb, uint64_t v
 		if (e[w].tag == tag)
 			return &e[w];
 	return NULL;
+}
+/* The entry of vpn, now the most recent in its set (a hit), or NULL. */
+static inline struct mem_tlb_entry *mem_tlb_lookup(struct mem_tlb *tlb, uint64_t vpn)
+{
+	struct mem_tlb_entry *e = mem_tlb_peek(tlb, vpn);
+
+	if (e)
+		e->stamp = ++tlb->tick;
+	return e;
 }
 /* Insert or overwrite the entry of key (a vpn, or a 2 MiB key), evicting
  * the set's LRU entry. */
